@@ -1,0 +1,62 @@
+/*
+ * io.h - input streams that can be peeked (so a file is recognised by its
+ * magic bytes even when it arrives on a pipe) and output files that appear
+ * atomically or not at all.
+ */
+#ifndef SR_IO_H
+#define SR_IO_H
+
+#include <stdio.h>
+#include <stddef.h>
+#include "common.h"
+
+/* A buffered, read-only byte stream over a file descriptor or memory. */
+typedef struct {
+    int fd;                 /* -1 for a memory stream */
+    int close_fd;
+    const char *name;       /* for messages: the path, or "<stdin>" */
+    unsigned char *buf;
+    size_t cap, pos, len;   /* buffered bytes are buf[pos..len) */
+    const unsigned char *mem;
+    size_t memlen, mempos;
+    long long size;         /* total size of a regular file or memory, else -1 */
+    long long consumed;     /* bytes handed out so far (the offset in the file) */
+    int eof;
+} sr_stream;
+
+/* Opens path ("-" = standard input).  Rejects directories and unreadable
+ * files with SR_ERUN and a message naming the path. */
+sr_status sr_stream_open(sr_stream *s, const char *path, char *err);
+/* A stream over caller-owned memory (for fuzzing and tests). */
+void sr_stream_mem(sr_stream *s, const void *data, size_t len, const char *name);
+void sr_stream_close(sr_stream *s);
+
+/* Reads up to n bytes, looping over short reads; returns the count read
+ * (< n only at end of stream) or -1 on an I/O error (errno set). */
+long long sr_stream_read(sr_stream *s, void *dst, size_t n);
+/* Copies up to n (<= 4096) upcoming bytes without consuming them. */
+long long sr_stream_peek(sr_stream *s, void *dst, size_t n);
+/* Bytes left if known (regular file or memory), else -1. */
+long long sr_stream_remaining(const sr_stream *s);
+
+/*
+ * An output file written to a temporary sibling and renamed over the target
+ * only by sr_out_commit(), after fflush and fsync.  sr_out_abort() (and the
+ * signal handler installed by sr_out_install_signal_cleanup) removes the
+ * temporary, so a failed or interrupted run leaves the old file untouched.
+ * Path "-" writes straight to standard output.
+ */
+typedef struct {
+    FILE *f;
+    char *path;     /* final path, NULL for stdout */
+    char *tmp;      /* temporary path, NULL for stdout */
+} sr_outfile;
+
+sr_status sr_out_open(sr_outfile *o, const char *path, char *err);
+sr_status sr_out_commit(sr_outfile *o, char *err);
+void sr_out_abort(sr_outfile *o);
+/* SIGINT/SIGTERM/SIGHUP/SIGPIPE: unlink every open temporary, then die by
+ * the same signal. */
+void sr_out_install_signal_cleanup(void);
+
+#endif

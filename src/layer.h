@@ -1,0 +1,179 @@
+/*
+ * layer.h - the layer table: what every layer type is, in one place.
+ *
+ * A layer type is one row of sr_layer_types[] (src/layers/table.c): its
+ * PyTorch name, its constructor arguments in PyTorch's order with accepted
+ * types and defaults, its shape rule, its parameters and buffers with their
+ * state_dict names and default initialisation, and its forward kernel.  The
+ * spec parser, the shape checker, the runner, --help and the man page all
+ * read that table, so adding a layer is one row and one kernel.
+ */
+#ifndef SR_LAYER_H
+#define SR_LAYER_H
+
+#include <stdint.h>
+#include "common.h"
+#include "tensor.h"
+
+#define SR_MAXARGS 12
+#define SR_MAXPARAMS 5
+
+/* ---- argument values ---------------------------------------------------- */
+
+typedef enum { SR_AV_NONE, SR_AV_INT, SR_AV_FLOAT, SR_AV_BOOL, SR_AV_STR, SR_AV_TUPLE } sr_avkind;
+
+typedef struct {
+    sr_avkind kind;
+    int64_t i;                  /* INT, BOOL (0/1) */
+    double f;                   /* FLOAT; also set for INT */
+    char s[24];                 /* STR */
+    int n;                      /* TUPLE length */
+    int64_t t[SR_MAXDIM];       /* TUPLE items */
+    uint8_t tnone[SR_MAXDIM];   /* TUPLE item is None (AdaptiveAvgPool2d((None, 7))) */
+} sr_argval;
+
+/* Accepted kinds, as a bit mask. */
+enum {
+    SR_T_INT = 1 << 0,
+    SR_T_FLOAT = 1 << 1,  /* an int is accepted and converted */
+    SR_T_BOOL = 1 << 2,
+    SR_T_STR = 1 << 3,    /* one of choices */
+    SR_T_NONE = 1 << 4,
+    SR_T_TUPLE = 1 << 5,  /* a sequence of ints (an int alone stands for all) */
+    SR_T_TNONE = 1 << 6   /* tuple items may be None */
+};
+
+typedef struct {
+    const char *name;
+    unsigned types;
+    const char *def;      /* Python spelling of the default; NULL = required */
+    const char *choices;  /* SR_T_STR: "a|b|c" */
+    int tlen;             /* SR_T_TUPLE: required length, 0 = any */
+} sr_argdef;
+
+/* ---- parameters and buffers --------------------------------------------- */
+
+/* torch.nn.init schemes (used by defaults and by the spec's init:). */
+typedef enum {
+    SR_INIT_ZEROS, SR_INIT_ONES, SR_INIT_CONSTANT, SR_INIT_UNIFORM, SR_INIT_NORMAL,
+    SR_INIT_XAVIER_UNIFORM, SR_INIT_XAVIER_NORMAL,
+    SR_INIT_KAIMING_UNIFORM, SR_INIT_KAIMING_NORMAL, SR_INIT_TRUNC_NORMAL
+} sr_initkind;
+
+typedef struct {
+    sr_initkind kind;
+    double a, b;          /* uniform(a, b); normal(mean=a, std=b); constant(a);
+                             xavier gain=a; kaiming a=a; trunc_normal mean, std */
+    double c, d;          /* trunc_normal bounds */
+    int fan_out;          /* kaiming mode: 0 fan_in, 1 fan_out */
+    double gain;          /* kaiming: gain from nonlinearity (computed) */
+} sr_init;
+
+typedef struct {
+    const char *name;     /* state_dict suffix: "weight", "running_mean" */
+    sr_shape shape;
+    sr_dtype dtype;
+    int buffer;           /* 1: a buffer, not counted by parameters() */
+    sr_init init;         /* PyTorch's reset_parameters() for this tensor */
+    int64_t zero_row;     /* >= 0: default init zeroes this row (padding_idx) */
+} sr_paramdecl;
+
+/* ---- modules ------------------------------------------------------------ */
+
+typedef struct sr_layer sr_layer;
+typedef struct sr_layertype sr_layertype;
+
+typedef struct {
+    sr_layer *mod;
+    int line, col;        /* where this occurrence's list item starts */
+} sr_child;
+
+struct sr_layer {
+    const sr_layertype *type;
+    sr_argval arg[SR_MAXARGS];
+    int line, col;        /* the defining list item */
+    int nparam;
+    sr_paramdecl decl[SR_MAXPARAMS];
+    sr_tensor param[SR_MAXPARAMS];
+    sr_child *child;      /* Sequential */
+    int nchild;
+    int64_t lazy_in;      /* LazyLinear: in_features once inferred, else -1 */
+    int visited;          /* scratch for walks over the shared-module graph */
+    void *priv;           /* kernel-private state (prepared weights) */
+};
+
+/* ---- shape rules --------------------------------------------------------- */
+
+typedef struct {
+    /* out: */
+    int out_known;        /* on error: out still holds a usable guess */
+    int batch_dim0;       /* dim 0 of in and out is an independent batch dim */
+    /* in: */
+    const char *prev;     /* "layer 3 (Conv2d)" that produced the input, or NULL */
+    int in_integer;       /* the input holds integer indices (first layer only) */
+    int training;
+} sr_shapeinfo;
+
+/* ---- execution ------------------------------------------------------------ */
+
+typedef struct {
+    int training;
+    uint64_t seed;
+    int64_t sample0;      /* index of this chunk's first sample in the record */
+    uint64_t layer_key;   /* hash of the executing occurrence's path */
+    uint64_t pass_key;    /* differs per record, so masks differ between passes */
+    float *work;          /* scratch of at least the size workspace() asked */
+    size_t work_len;
+} sr_ctx;
+
+struct sr_layertype {
+    const char *name;
+    const char *summary;  /* one line for --help and the man page */
+    const sr_argdef *args;
+    int nargs;
+    /* Checks argument values beyond their types (required-ness and types are
+     * checked by the parser).  err gets "what is wrong; hint: ...". */
+    sr_status (*validate)(sr_layer *L, char *err);
+    /* Output shape for an input shape.  On mismatch: SR_ESHAPE, a message
+     * "what is wrong; hint: ..." in err, and info->out_known if out is still
+     * a sensible guess for checking the layers after it. */
+    sr_status (*shape)(sr_layer *L, const sr_shape *in, sr_shape *out,
+                       sr_shapeinfo *info, char *err);
+    /* Parameters and buffers in state_dict order; returns their count. */
+    int (*params)(const sr_layer *L, sr_paramdecl *p);
+    /* out->data is preallocated for out->shape (or the kernel may point it at
+     * in->data for a pure view).  Must not fail on shape; may fail on data
+     * (an Embedding index out of range). */
+    sr_status (*forward)(sr_layer *L, const sr_tensor *in, sr_tensor *out,
+                         sr_ctx *ctx, char *err);
+    /* Floats of scratch forward() needs, or NULL for none. */
+    size_t (*workspace)(const sr_layer *L, const sr_shape *in, const sr_shape *out);
+};
+
+extern const sr_layertype sr_layer_types[];
+extern const int sr_nlayer_types;
+
+const sr_layertype *sr_layertype_find(const char *name);
+/* The closest known type name by edit distance (case-insensitive), or NULL. */
+const char *sr_layertype_suggest(const char *name);
+int sr_arg_index(const sr_layertype *t, const char *name);
+const sr_layertype *sr_sequential_type(void);
+
+/* Argument access for kernels (by index in the type's args). */
+static inline int64_t sr_argi(const sr_layer *L, int k) { return L->arg[k].i; }
+static inline double sr_argf(const sr_layer *L, int k) { return L->arg[k].f; }
+static inline int sr_arg_is_none(const sr_layer *L, int k) { return L->arg[k].kind == SR_AV_NONE; }
+/* Tuple argument expanded to n items (an int repeats). */
+void sr_arg_tuple(const sr_layer *L, int k, int n, int64_t *out);
+
+/* "Linear(in_features=2048, out_features=128, bias=True)" */
+void sr_layer_repr(const sr_layer *L, char *buf, size_t len);
+void sr_argval_repr(const sr_argval *v, char *buf, size_t len);
+/* "Linear(in_features, out_features, bias=True)" */
+void sr_layertype_signature(const sr_layertype *t, char *buf, size_t len);
+
+/* Parses a default's Python spelling ("True", "1e-05", "None", "'zeros'",
+ * "(1, 1)") into v. */
+void sr_argval_parse_default(const char *def, sr_argval *v);
+
+#endif

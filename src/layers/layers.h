@@ -1,0 +1,84 @@
+/*
+ * layers.h - the kernels and shape rules behind the layer table, one family
+ * per file.  Argument indices follow each type's row in table.c, which
+ * follows PyTorch's constructor order.
+ */
+#ifndef SR_LAYERS_H
+#define SR_LAYERS_H
+
+#include "../layer.h"
+
+/* Declares validate/shape/params/forward/workspace hooks for one family. */
+#define SR_SHAPE_FN(name) sr_status name(sr_layer *L, const sr_shape *in, sr_shape *out, sr_shapeinfo *info, char *err)
+#define SR_FORWARD_FN(name) sr_status name(sr_layer *L, const sr_tensor *in, sr_tensor *out, sr_ctx *ctx, char *err)
+#define SR_PARAMS_FN(name) int name(const sr_layer *L, sr_paramdecl *p)
+#define SR_VALIDATE_FN(name) sr_status name(sr_layer *L, char *err)
+#define SR_WORKSPACE_FN(name) size_t name(const sr_layer *L, const sr_shape *in, const sr_shape *out)
+
+/* Normalises a possibly negative dim against ndim; -1 if out of range. */
+int sr_norm_dim(int64_t dim, int ndim);
+/* Product of dims [a, b). */
+int64_t sr_prod(const sr_shape *s, int a, int b);
+
+/* linear.c */
+enum { LINEAR_IN, LINEAR_OUT, LINEAR_BIAS };
+enum { LAZY_OUT, LAZY_BIAS };
+SR_VALIDATE_FN(sr_linear_validate);
+SR_SHAPE_FN(sr_linear_shape);
+SR_PARAMS_FN(sr_linear_params);
+SR_FORWARD_FN(sr_linear_forward);
+SR_VALIDATE_FN(sr_lazylinear_validate);
+SR_SHAPE_FN(sr_lazylinear_shape);
+SR_PARAMS_FN(sr_lazylinear_params);
+SR_FORWARD_FN(sr_lazylinear_forward);
+
+/* activation.c: elementwise functions, softmax */
+enum { LEAKY_SLOPE };
+enum { ELU_ALPHA };
+enum { GELU_APPROX };
+enum { SOFTPLUS_BETA, SOFTPLUS_THRESHOLD };
+enum { HARDTANH_MIN, HARDTANH_MAX };
+enum { SOFTMAX_DIM };
+SR_SHAPE_FN(sr_same_shape);
+SR_VALIDATE_FN(sr_hardtanh_validate);
+SR_FORWARD_FN(sr_relu_forward);
+SR_FORWARD_FN(sr_relu6_forward);
+SR_FORWARD_FN(sr_leakyrelu_forward);
+SR_FORWARD_FN(sr_elu_forward);
+SR_FORWARD_FN(sr_gelu_forward);
+SR_FORWARD_FN(sr_silu_forward);
+SR_FORWARD_FN(sr_tanh_forward);
+SR_FORWARD_FN(sr_sigmoid_forward);
+SR_FORWARD_FN(sr_softplus_forward);
+SR_FORWARD_FN(sr_hardtanh_forward);
+SR_SHAPE_FN(sr_softmax_shape);
+SR_FORWARD_FN(sr_softmax_forward);
+SR_FORWARD_FN(sr_logsoftmax_forward);
+
+/* reshape.c: Flatten, Unflatten, Identity, Dropout */
+enum { FLATTEN_START, FLATTEN_END };
+enum { UNFLATTEN_DIM, UNFLATTEN_SIZE };
+enum { DROPOUT_P };
+SR_SHAPE_FN(sr_flatten_shape);
+SR_VALIDATE_FN(sr_unflatten_validate);
+SR_SHAPE_FN(sr_unflatten_shape);
+SR_FORWARD_FN(sr_view_forward);
+SR_VALIDATE_FN(sr_dropout_validate);
+SR_FORWARD_FN(sr_dropout_forward);
+SR_SHAPE_FN(sr_sequential_shape);
+
+/* norm.c: LayerNorm (BatchNorm joins it) */
+enum { LAYERNORM_SHAPE, LAYERNORM_EPS, LAYERNORM_AFFINE };
+SR_VALIDATE_FN(sr_layernorm_validate);
+SR_SHAPE_FN(sr_layernorm_shape);
+SR_PARAMS_FN(sr_layernorm_params);
+SR_FORWARD_FN(sr_layernorm_forward);
+
+/* embedding.c */
+enum { EMB_NUM, EMB_DIM, EMB_PADDING_IDX, EMB_MAX_NORM, EMB_NORM_TYPE, EMB_SCALE_GRAD, EMB_SPARSE };
+SR_VALIDATE_FN(sr_embedding_validate);
+SR_SHAPE_FN(sr_embedding_shape);
+SR_PARAMS_FN(sr_embedding_params);
+SR_FORWARD_FN(sr_embedding_forward);
+
+#endif

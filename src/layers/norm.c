@@ -1,0 +1,99 @@
+/* norm.c - LayerNorm. */
+#include "layers.h"
+#include "../init.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static void norm_shape(const sr_layer *L, sr_shape *s)
+{
+    const sr_argval *v = &L->arg[LAYERNORM_SHAPE];
+    if (v->kind == SR_AV_TUPLE) {
+        s->ndim = v->n;
+        for (int i = 0; i < v->n; i++)
+            s->d[i] = v->t[i];
+    } else {
+        s->ndim = 1;
+        s->d[0] = v->i;
+    }
+}
+
+SR_VALIDATE_FN(sr_layernorm_validate)
+{
+    sr_shape s;
+    norm_shape(L, &s);
+    if (s.ndim == 0)
+        return sr_err(err, SR_EUSAGE, "normalized_shape must have at least one dimension");
+    for (int i = 0; i < s.ndim; i++)
+        if (s.d[i] < 0)
+            return sr_err(err, SR_EUSAGE, "normalized_shape %s has a negative size", sr_shp(&s));
+    return SR_OK;
+}
+
+SR_SHAPE_FN(sr_layernorm_shape)
+{
+    sr_shape s;
+    norm_shape(L, &s);
+    *out = *in;
+    info->out_known = 1;
+    info->batch_dim0 = in->ndim > s.ndim;
+    int ok = in->ndim >= s.ndim;
+    for (int i = 0; ok && i < s.ndim; i++)
+        ok = in->d[in->ndim - s.ndim + i] == s.d[i];
+    if (ok)
+        return SR_OK;
+    if (in->ndim >= s.ndim) {
+        sr_shape tail = {.ndim = s.ndim};
+        for (int i = 0; i < s.ndim; i++)
+            tail.d[i] = in->d[in->ndim - s.ndim + i];
+        return sr_err(err, SR_ESHAPE,
+                      "normalized_shape %s must match the input's trailing dimensions, but input is %s; "
+                      "hint: normalized_shape should be %s",
+                      sr_shp(&s), sr_shp(in), sr_shp(&tail));
+    }
+    return sr_err(err, SR_ESHAPE, "normalized_shape %s has more dimensions than the input %s",
+                  sr_shp(&s), sr_shp(in));
+}
+
+SR_PARAMS_FN(sr_layernorm_params)
+{
+    if (!sr_argi(L, LAYERNORM_AFFINE))
+        return 0;
+    sr_shape s;
+    norm_shape(L, &s);
+    memset(p, 0, 2 * sizeof *p);
+    p[0] = (sr_paramdecl){.name = "weight", .shape = s, .init = sr_init_const(SR_INIT_ONES), .zero_row = -1};
+    p[1] = (sr_paramdecl){.name = "bias", .shape = s, .init = sr_init_const(SR_INIT_ZEROS), .zero_row = -1};
+    return 2;
+}
+
+SR_FORWARD_FN(sr_layernorm_forward)
+{
+    (void)ctx;
+    (void)err;
+    sr_shape s;
+    norm_shape(L, &s);
+    int64_t len = sr_shape_numel(&s), total = sr_shape_numel(&in->shape);
+    int64_t rows = len ? total / len : 0;
+    float eps = (float)sr_argf(L, LAYERNORM_EPS);
+    const float *w = L->nparam ? sr_f32(&L->param[0]) : NULL, *b = L->nparam ? sr_f32(&L->param[1]) : NULL;
+    for (int64_t r = 0; r < rows; r++) {
+        const float *x = sr_f32(in) + r * len;
+        float *y = sr_f32(out) + r * len;
+        /* two-pass mean and biased variance in double: stable for any offset */
+        double mean = 0, var = 0;
+        for (int64_t i = 0; i < len; i++)
+            mean += x[i];
+        mean /= (double)len;
+        for (int64_t i = 0; i < len; i++)
+            var += (x[i] - mean) * (x[i] - mean);
+        var /= (double)len;
+        float rstd = (float)(1.0 / sqrt(var + eps)), m = (float)mean;
+        for (int64_t i = 0; i < len; i++) {
+            float v = (x[i] - m) * rstd;
+            y[i] = w ? v * w[i] + b[i] : v;
+        }
+    }
+    return SR_OK;
+}

@@ -1,0 +1,299 @@
+/*
+ * table.c - every layer type seqrun knows, as PyTorch 1.13 defines it.
+ *
+ * Argument lists are PyTorch's constructor signatures in order (device and
+ * dtype factory arguments left out), with the defaults spelled as Python
+ * spells them, so --help and the man page print the signature a PyTorch user
+ * already knows.
+ */
+#include "layers.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define T_I SR_T_INT
+#define T_F SR_T_FLOAT
+#define T_B SR_T_BOOL
+#define T_N SR_T_NONE
+#define T_S SR_T_STR
+#define T_T SR_T_TUPLE
+#define ARGS(a) a, (int)(sizeof a / sizeof *a)
+#define NOARGS NULL, 0
+
+static const sr_argdef a_linear[] = {
+    {"in_features", T_I, NULL, NULL, 0},
+    {"out_features", T_I, NULL, NULL, 0},
+    {"bias", T_B, "True", NULL, 0},
+};
+static const sr_argdef a_lazylinear[] = {
+    {"out_features", T_I, NULL, NULL, 0},
+    {"bias", T_B, "True", NULL, 0},
+};
+static const sr_argdef a_flatten[] = {
+    {"start_dim", T_I, "1", NULL, 0},
+    {"end_dim", T_I, "-1", NULL, 0},
+};
+static const sr_argdef a_unflatten[] = {
+    {"dim", T_I, NULL, NULL, 0},
+    {"unflattened_size", T_T, NULL, NULL, 0},
+};
+static const sr_argdef a_dropout[] = {
+    {"p", T_F, "0.5", NULL, 0},
+    {"inplace", T_B, "False", NULL, 0},
+};
+static const sr_argdef a_inplace[] = {{"inplace", T_B, "False", NULL, 0}};
+static const sr_argdef a_leaky[] = {
+    {"negative_slope", T_F, "0.01", NULL, 0},
+    {"inplace", T_B, "False", NULL, 0},
+};
+static const sr_argdef a_elu[] = {
+    {"alpha", T_F, "1.0", NULL, 0},
+    {"inplace", T_B, "False", NULL, 0},
+};
+static const sr_argdef a_gelu[] = {{"approximate", T_S, "'none'", "none|tanh", 0}};
+static const sr_argdef a_softplus[] = {
+    {"beta", T_F, "1", NULL, 0},
+    {"threshold", T_F, "20", NULL, 0},
+};
+static const sr_argdef a_hardtanh[] = {
+    {"min_val", T_F, "-1.0", NULL, 0},
+    {"max_val", T_F, "1.0", NULL, 0},
+    {"inplace", T_B, "False", NULL, 0},
+};
+/* PyTorch defaults dim to None and guesses, with a deprecation warning; the
+ * contract requires it. */
+static const sr_argdef a_softmax[] = {{"dim", T_I, NULL, NULL, 0}};
+static const sr_argdef a_layernorm[] = {
+    {"normalized_shape", T_T, NULL, NULL, 0},
+    {"eps", T_F, "1e-05", NULL, 0},
+    {"elementwise_affine", T_B, "True", NULL, 0},
+};
+static const sr_argdef a_embedding[] = {
+    {"num_embeddings", T_I, NULL, NULL, 0},
+    {"embedding_dim", T_I, NULL, NULL, 0},
+    {"padding_idx", T_I | T_N, "None", NULL, 0},
+    {"max_norm", T_F | T_N, "None", NULL, 0},
+    {"norm_type", T_F, "2.0", NULL, 0},
+    {"scale_grad_by_freq", T_B, "False", NULL, 0},
+    {"sparse", T_B, "False", NULL, 0},
+};
+
+#define ELEMENTWISE(nm, sum, args, fwd) \
+    {nm, sum, args, NULL, sr_same_shape, NULL, fwd, NULL}
+
+const sr_layertype sr_layer_types[] = {
+    {"Linear", "y = x W^T + b over the last dimension", ARGS(a_linear),
+     sr_linear_validate, sr_linear_shape, sr_linear_params, sr_linear_forward, NULL},
+    {"LazyLinear", "Linear whose in_features is taken from its input", ARGS(a_lazylinear),
+     sr_lazylinear_validate, sr_lazylinear_shape, sr_lazylinear_params, sr_lazylinear_forward, NULL},
+    {"Flatten", "flattens dims start_dim..end_dim into one", ARGS(a_flatten),
+     NULL, sr_flatten_shape, NULL, sr_view_forward, NULL},
+    {"Unflatten", "splits dim into unflattened_size", ARGS(a_unflatten),
+     sr_unflatten_validate, sr_unflatten_shape, NULL, sr_view_forward, NULL},
+    {"Identity", "passes its input through", NOARGS, NULL, sr_same_shape, NULL, sr_view_forward, NULL},
+    {"Dropout", "zeroes elements with probability p in training, scales by 1/(1-p)", ARGS(a_dropout),
+     sr_dropout_validate, sr_same_shape, NULL, sr_dropout_forward, NULL},
+    ELEMENTWISE("ReLU", "max(0, x)", ARGS(a_inplace), sr_relu_forward),
+    ELEMENTWISE("ReLU6", "min(max(0, x), 6)", ARGS(a_inplace), sr_relu6_forward),
+    ELEMENTWISE("LeakyReLU", "x if x >= 0 else negative_slope * x", ARGS(a_leaky), sr_leakyrelu_forward),
+    ELEMENTWISE("ELU", "x if x > 0 else alpha * (exp(x) - 1)", ARGS(a_elu), sr_elu_forward),
+    ELEMENTWISE("GELU", "x * Phi(x), exact or tanh-approximated", ARGS(a_gelu), sr_gelu_forward),
+    ELEMENTWISE("SiLU", "x * sigmoid(x)", ARGS(a_inplace), sr_silu_forward),
+    ELEMENTWISE("Tanh", "tanh(x)", NOARGS, sr_tanh_forward),
+    ELEMENTWISE("Sigmoid", "1 / (1 + exp(-x))", NOARGS, sr_sigmoid_forward),
+    ELEMENTWISE("Softplus", "log(1 + exp(beta x)) / beta, linear above threshold", ARGS(a_softplus),
+                sr_softplus_forward),
+    {"Hardtanh", "clamp(x, min_val, max_val)", ARGS(a_hardtanh), sr_hardtanh_validate, sr_same_shape,
+     NULL, sr_hardtanh_forward, NULL},
+    {"Softmax", "exp(x) / sum(exp(x)) along dim", ARGS(a_softmax), NULL, sr_softmax_shape, NULL,
+     sr_softmax_forward, NULL},
+    {"LogSoftmax", "log(softmax(x)) along dim", ARGS(a_softmax), NULL, sr_softmax_shape, NULL,
+     sr_logsoftmax_forward, NULL},
+    {"LayerNorm", "normalises over the trailing normalized_shape dims", ARGS(a_layernorm),
+     sr_layernorm_validate, sr_layernorm_shape, sr_layernorm_params, sr_layernorm_forward, NULL},
+    {"Embedding", "looks up rows of a table by integer index", ARGS(a_embedding),
+     sr_embedding_validate, sr_embedding_shape, sr_embedding_params, sr_embedding_forward, NULL},
+    {"Sequential", "runs the listed layers in order", NOARGS, NULL, sr_sequential_shape, NULL, NULL, NULL},
+};
+const int sr_nlayer_types = (int)(sizeof sr_layer_types / sizeof *sr_layer_types);
+
+const sr_layertype *sr_sequential_type(void)
+{
+    return &sr_layer_types[sr_nlayer_types - 1];
+}
+
+const sr_layertype *sr_layertype_find(const char *name)
+{
+    /* "nn.Linear" and "torch.nn.Linear" are how a PyTorch user may write it */
+    if (strncmp(name, "torch.", 6) == 0)
+        name += 6;
+    if (strncmp(name, "nn.", 3) == 0)
+        name += 3;
+    for (int i = 0; i < sr_nlayer_types; i++)
+        if (strcmp(sr_layer_types[i].name, name) == 0)
+            return &sr_layer_types[i];
+    return NULL;
+}
+
+static int edit_distance_ci(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63)
+        return 99;
+    int row[64];
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = (int)j;
+    for (size_t i = 1; i <= la; i++) {
+        int prev = row[0];
+        row[0] = (int)i;
+        for (size_t j = 1; j <= lb; j++) {
+            int cur = row[j];
+            int v = prev + (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
+            if (row[j] + 1 < v)
+                v = row[j] + 1;
+            if (row[j - 1] + 1 < v)
+                v = row[j - 1] + 1;
+            row[j] = v;
+            prev = cur;
+        }
+    }
+    return row[lb];
+}
+
+const char *sr_layertype_suggest(const char *name)
+{
+    const char *best = NULL;
+    int bd = 99;
+    for (int i = 0; i < sr_nlayer_types; i++) {
+        int d = edit_distance_ci(name, sr_layer_types[i].name);
+        if (d < bd)
+            bd = d, best = sr_layer_types[i].name;
+    }
+    size_t len = strlen(name);
+    return bd <= (len < 5 ? 1 : len < 9 ? 2 : 3) ? best : NULL;
+}
+
+int sr_arg_index(const sr_layertype *t, const char *name)
+{
+    for (int i = 0; i < t->nargs; i++)
+        if (strcmp(t->args[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+void sr_arg_tuple(const sr_layer *L, int k, int n, int64_t *out)
+{
+    const sr_argval *v = &L->arg[k];
+    for (int i = 0; i < n; i++)
+        out[i] = v->kind == SR_AV_TUPLE ? (i < v->n ? v->t[i] : v->t[v->n - 1]) : v->i;
+}
+
+void sr_argval_parse_default(const char *def, sr_argval *v)
+{
+    memset(v, 0, sizeof *v);
+    if (!strcmp(def, "None")) {
+        v->kind = SR_AV_NONE;
+    } else if (!strcmp(def, "True") || !strcmp(def, "False")) {
+        v->kind = SR_AV_BOOL;
+        v->i = def[0] == 'T';
+    } else if (def[0] == '\'') {
+        v->kind = SR_AV_STR;
+        snprintf(v->s, sizeof v->s, "%.*s", (int)strlen(def) - 2, def + 1);
+    } else if (strpbrk(def, ".e")) {
+        v->kind = SR_AV_FLOAT;
+        v->f = strtod(def, NULL);
+    } else {
+        v->kind = SR_AV_INT;
+        v->i = strtoll(def, NULL, 10);
+        v->f = (double)v->i;
+    }
+}
+
+void sr_argval_repr(const sr_argval *v, char *buf, size_t len)
+{
+    switch (v->kind) {
+    case SR_AV_NONE: snprintf(buf, len, "None"); break;
+    case SR_AV_BOOL: snprintf(buf, len, v->i ? "True" : "False"); break;
+    case SR_AV_INT: snprintf(buf, len, "%lld", (long long)v->i); break;
+    case SR_AV_FLOAT: snprintf(buf, len, "%g", v->f); break;
+    case SR_AV_STR: snprintf(buf, len, "'%s'", v->s); break;
+    case SR_AV_TUPLE: {
+        size_t k = (size_t)snprintf(buf, len, "(");
+        for (int i = 0; i < v->n && k < len; i++) {
+            if (v->tnone[i])
+                k += (size_t)snprintf(buf + k, len - k, "%sNone", i ? ", " : "");
+            else
+                k += (size_t)snprintf(buf + k, len - k, "%s%lld", i ? ", " : "", (long long)v->t[i]);
+        }
+        if (k < len)
+            snprintf(buf + k, len - k, v->n == 1 ? ",)" : ")");
+        break;
+    }
+    }
+}
+
+static int argval_eq(const sr_argval *a, const sr_argval *b)
+{
+    if (a->kind != b->kind)
+        return a->kind == SR_AV_FLOAT && b->kind == SR_AV_INT ? a->f == b->f
+             : a->kind == SR_AV_INT && b->kind == SR_AV_FLOAT ? a->f == b->f : 0;
+    switch (a->kind) {
+    case SR_AV_NONE: return 1;
+    case SR_AV_BOOL: case SR_AV_INT: return a->i == b->i;
+    case SR_AV_FLOAT: return a->f == b->f;
+    case SR_AV_STR: return !strcmp(a->s, b->s);
+    case SR_AV_TUPLE: return a->n == b->n && !memcmp(a->t, b->t, sizeof a->t) && !memcmp(a->tnone, b->tnone, sizeof a->tnone);
+    }
+    return 0;
+}
+
+void sr_layer_repr(const sr_layer *L, char *buf, size_t len)
+{
+    const sr_layertype *t = L->type;
+    size_t k = (size_t)snprintf(buf, len, "%s(", t->name);
+    int first = 1;
+    for (int i = 0; i < t->nargs && k < len; i++) {
+        char v[96];
+        const sr_argdef *d = &t->args[i];
+        if (d->def) {
+            sr_argval dv;
+            sr_argval_parse_default(d->def, &dv);
+            if (argval_eq(&dv, &L->arg[i]) && strcmp(d->name, "bias") != 0)
+                continue; /* PyTorch's reprs show bias= always, others when set */
+        }
+        sr_argval_repr(&L->arg[i], v, sizeof v);
+        k += (size_t)snprintf(buf + k, len - k, "%s%s=%s", first ? "" : ", ", d->name, v);
+        first = 0;
+    }
+    if (k < len)
+        snprintf(buf + k, len - k, ")");
+}
+
+void sr_layertype_signature(const sr_layertype *t, char *buf, size_t len)
+{
+    size_t k = (size_t)snprintf(buf, len, "%s(", t->name);
+    for (int i = 0; i < t->nargs && k < len; i++)
+        k += (size_t)snprintf(buf + k, len - k, "%s%s%s%s", i ? ", " : "", t->args[i].name,
+                              t->args[i].def ? "=" : "", t->args[i].def ? t->args[i].def : "");
+    if (k < len)
+        snprintf(buf + k, len - k, ")");
+}
+
+/* ---- helpers shared by the shape rules ------------------------------------ */
+
+int sr_norm_dim(int64_t dim, int ndim)
+{
+    if (dim < -ndim || dim >= ndim)
+        return -1;
+    return (int)(dim < 0 ? dim + ndim : dim);
+}
+
+int64_t sr_prod(const sr_shape *s, int a, int b)
+{
+    int64_t p = 1;
+    for (int i = a; i < b; i++)
+        p *= s->d[i];
+    return p;
+}

@@ -1,0 +1,439 @@
+/* run.c - the executor: records, chunks, two activation buffers. */
+#include "run.h"
+#include "init.h"
+#include "layers/layers.h"
+#include "shape.h"
+#include "state.h"
+
+#include <cblas.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Default chunk: enough samples that per-call overheads vanish, few enough
+ * that the two activation buffers stay near this many bytes. */
+#define DEFAULT_CHUNK_BYTES ((size_t)16 << 20)
+
+/* ---- input ------------------------------------------------------------------ */
+
+/* Raw float32 data: synthesise an npy header so one reader serves both. */
+static sr_status raw_header(sr_input *in, const sr_model *m, const sr_runopts *o, char *err)
+{
+    sr_shape s;
+    int free_dim = -1;
+    if (o->has_input_shape) {
+        s = o->input_shape;
+        for (int i = 0; i < s.ndim; i++)
+            if (s.d[i] == -1)
+                free_dim = i;
+    } else if (m->has_input) {
+        s = m->input;
+        free_dim = m->input_free;
+    } else {
+        return sr_err(err, SR_EUSAGE,
+                      "%s: raw input needs a shape; hint: give --input-shape D,D,... or the spec's input:, or use .npy",
+                      in->s.name);
+    }
+    long long bytes = sr_stream_remaining(&in->s);
+    if (bytes < 0) {
+        /* A pipe: read it whole, then treat it as memory. */
+        size_t cap = 1 << 16, len = 0;
+        unsigned char *buf = malloc(cap);
+        for (;;) {
+            if (!buf)
+                return sr_err(err, SR_ERUN, "%s: out of memory reading raw input", in->s.name);
+            long long r = sr_stream_read(&in->s, buf + len, cap - len);
+            if (r < 0) {
+                free(buf);
+                return sr_err(err, SR_ERUN, "%s: read error: %s", in->s.name, strerror(errno));
+            }
+            len += (size_t)r;
+            if (len < cap)
+                break;
+            cap *= 2;
+            unsigned char *nb = realloc(buf, cap);
+            if (!nb)
+                free(buf);
+            buf = nb;
+        }
+        const char *name = in->s.name;
+        sr_stream_close(&in->s);
+        in->slurp = buf;
+        sr_stream_mem(&in->s, buf, len, name);
+        bytes = (long long)len;
+    }
+    if (bytes == 0)
+        return sr_err(err, SR_ERUN, "%s: empty input", in->s.name);
+    if (bytes % 4)
+        return sr_err(err, SR_ERUN, "%s: raw input has %lld bytes, not a whole number of float32 values",
+                      in->s.name, bytes);
+    long long n = bytes / 4;
+    if (free_dim >= 0) {
+        sr_shape fixed = s;
+        fixed.d[free_dim] = 1;
+        int64_t per = sr_shape_numel(&fixed);
+        if (per <= 0 || n % per)
+            return sr_err(err, SR_ERUN, "%s: %lld float32 values do not divide into samples of %lld values (shape %s)",
+                          in->s.name, n, (long long)per, sr_shp(&s));
+        s.d[free_dim] = n / per;
+    } else if (sr_shape_numel(&s) != n) {
+        return sr_err(err, SR_ERUN, "%s: raw input holds %lld float32 values, but shape %s needs %lld",
+                      in->s.name, n, sr_shp(&s), (long long)sr_shape_numel(&s));
+    }
+    memset(&in->h, 0, sizeof in->h);
+    in->h.shape = s;
+    in->h.dtype = SR_NPY_F32;
+    in->h.itemsize = 4;
+    in->h.numel = sr_shape_numel(&s);
+    in->h.offset = in->s.consumed;
+    return SR_OK;
+}
+
+sr_status sr_input_open(sr_input *in, const sr_model *m, const sr_runopts *o, char *err)
+{
+    memset(in, 0, sizeof *in);
+    sr_status st = sr_stream_open(&in->s, o->input, err);
+    if (st != SR_OK)
+        return st;
+    unsigned char magic[6];
+    long long k = sr_stream_peek(&in->s, magic, sizeof magic);
+    if (k < 0)
+        return sr_err(err, SR_ERUN, "%s: read error: %s", in->s.name, strerror(errno));
+    in->is_npy = sr_npy_is_magic(magic, (size_t)k);
+    if (!in->is_npy) {
+        if (k == 0)
+            return sr_err(err, SR_ERUN, "%s: empty input", in->s.name);
+        st = raw_header(in, m, o, err);
+        in->records = st == SR_OK;
+        return st;
+    }
+    int got;
+    st = sr_npy_read_header(&in->s, &in->h, &got, err);
+    if (st == SR_OK && !got)
+        st = sr_err(err, SR_ERUN, "%s: no npy records", in->s.name);
+    in->records = 1;
+    return st;
+}
+
+sr_status sr_input_next(sr_input *in, int *got, char *err)
+{
+    *got = 0;
+    if (!in->is_npy)
+        return SR_OK;
+    sr_status st = sr_npy_read_header(&in->s, &in->h, got, err);
+    in->records += *got;
+    return st;
+}
+
+void sr_input_close(sr_input *in)
+{
+    sr_stream_close(&in->s);
+    free(in->slurp);
+    in->slurp = NULL;
+}
+
+/* ---- output ------------------------------------------------------------------- */
+
+typedef struct {
+    sr_outfile o;
+    sr_format fmt;
+    int64_t row;        /* text: values per printed line */
+    int64_t written;
+} writer;
+
+static sr_status write_header(writer *w, const sr_shape *s, char *err)
+{
+    if (w->fmt == SR_FMT_NPY)
+        return sr_npy_write_header(w->o.f, s, err);
+    if (w->fmt == SR_FMT_TEXT) {
+        fprintf(w->o.f, "# shape %s\n", sr_shp(s));
+        w->row = s->ndim ? s->d[s->ndim - 1] : 1;
+        w->written = 0;
+    }
+    return SR_OK;
+}
+
+static sr_status write_data(writer *w, const float *x, size_t n, char *err)
+{
+    if (w->fmt != SR_FMT_TEXT)
+        return sr_npy_write_f32(w->o.f, x, n, err);
+    for (size_t i = 0; i < n; i++) {
+        w->written++;
+        int eol = w->row <= 0 || w->written % w->row == 0;
+        fprintf(w->o.f, "%12.6g%s", (double)x[i], eol ? "\n" : " ");
+    }
+    if (ferror(w->o.f))
+        return sr_err(err, SR_ERUN, "write error: %s", strerror(errno));
+    return SR_OK;
+}
+
+/* ---- execution ------------------------------------------------------------------ */
+
+typedef struct {
+    sr_model *m;
+    const sr_runopts *o;
+    int in_integer;
+    float *buf[2];
+    size_t buflen;          /* floats in each activation buffer */
+    void *inbuf;
+    size_t inbuf_bytes;
+    float *work;
+    size_t worklen;
+    double *ms;             /* -v: time per node */
+} engine;
+
+static int grow(void **p, size_t *have, size_t want)
+{
+    if (want <= *have)
+        return 0;
+    void *n = realloc(*p, want);
+    if (!n)
+        return -1;
+    *p = n;
+    *have = want;
+    return 0;
+}
+
+/* Makes the buffers big enough for every layer at this chunk's shapes. */
+static sr_status plan(engine *E, const sr_shapes *S, char *err)
+{
+    size_t maxact = 1, maxwork = 0;
+    for (int i = 0; i < E->m->nnode; i++) {
+        const sr_node *nd = &E->m->node[i];
+        if (!sr_node_is_leaf(nd))
+            continue;
+        size_t n = (size_t)sr_shape_numel(&S->node[i].out);
+        if (n > maxact)
+            maxact = n;
+        if (nd->mod->type->workspace) {
+            size_t w = nd->mod->type->workspace(nd->mod, &S->node[i].in, &S->node[i].out);
+            if (w > maxwork)
+                maxwork = w;
+        }
+    }
+    size_t have = E->buflen * sizeof(float);
+    for (int b = 0; b < 2; b++) {
+        size_t h = have;
+        if (grow((void **)&E->buf[b], &h, maxact * sizeof(float)) < 0)
+            return sr_err(err, SR_ERUN, "out of memory for activations (%zu floats)", maxact);
+    }
+    if (maxact > E->buflen)
+        E->buflen = maxact;
+    size_t wh = E->worklen * sizeof(float);
+    if (grow((void **)&E->work, &wh, maxwork * sizeof(float)) < 0)
+        return sr_err(err, SR_ERUN, "out of memory for workspace");
+    if (maxwork > E->worklen)
+        E->worklen = maxwork;
+    return SR_OK;
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* One chunk through every layer; returns the output tensor (a view into
+ * one of the engine's buffers, or of the input for a pure-view model). */
+static sr_status forward(engine *E, const sr_shapes *S, sr_tensor *x, int64_t sample0, uint64_t pass,
+                         sr_diags *d)
+{
+    sr_model *m = E->m;
+    sr_ctx ctx = {.training = E->o->train, .seed = E->o->seed, .sample0 = sample0, .pass_key = pass,
+                  .work = E->work, .work_len = E->worklen};
+    char err[SR_ERRLEN];
+    for (int i = 0; i < m->nnode; i++) {
+        const sr_node *nd = &m->node[i];
+        if (!sr_node_is_leaf(nd))
+            continue;
+        sr_tensor y = {.shape = S->node[i].out, .dtype = SR_F32};
+        y.data = x->data == E->buf[0] ? E->buf[1] : E->buf[0];
+        ctx.layer_key = sr_hash_str(nd->path);
+        double t0 = E->ms ? now_ms() : 0;
+        sr_status st = nd->mod->type->forward(nd->mod, x, &y, &ctx, err);
+        if (st != SR_OK) {
+            sr_diag_add(d, "%s:%d:%d: layer %s (%s): %s", m->label, nd->line, nd->col, nd->path,
+                        nd->mod->type->name, err);
+            return st;
+        }
+        if (E->ms)
+            E->ms[i] += now_ms() - t0;
+        *x = y;
+    }
+    return SR_OK;
+}
+
+static int64_t choose_chunk(const sr_runopts *o, const sr_shapes *S, const sr_model *m, int64_t n)
+{
+    if (!S->batch_dim0 || n == 0)
+        return n;
+    if (o->batch_size > 0)
+        return o->batch_size < n ? o->batch_size : n;
+    if (o->train)
+        return n; /* a training step's batch statistics span the whole batch */
+    size_t per = 1;
+    for (int i = 0; i < m->nnode; i++) {
+        size_t v = (size_t)(sr_shape_numel(&S->node[i].out) / n);
+        if (v > per)
+            per = v;
+    }
+    int64_t c = (int64_t)(DEFAULT_CHUNK_BYTES / (per * sizeof(float)));
+    if (c < 1)
+        c = 1;
+    return c < n ? c : n;
+}
+
+static sr_status run_record(engine *E, sr_input *in, writer *w, uint64_t pass, sr_diags *d, int first)
+{
+    sr_model *m = E->m;
+    char err[SR_ERRLEN];
+    sr_shape full = in->h.shape;
+    sr_shapes S;
+    sr_status st;
+    if (!first && (st = sr_check_input(m, &full, err)) != SR_OK) {
+        sr_diag_add(d, "%s (record %d)", err, in->records);
+        return st;
+    }
+    st = sr_infer(m, &full, E->in_integer, E->o->train, &S, d);
+    if (st != SR_OK)
+        return st;
+    int64_t n = full.ndim ? full.d[0] : 1;
+    int64_t chunk = choose_chunk(E->o, &S, m, n);
+    sr_shape outshape = S.out;
+    sr_shapes_free(&S);
+    if ((st = write_header(w, &outshape, err)) != SR_OK)
+        goto fail;
+    if (!S.batch_dim0 || full.ndim == 0)
+        chunk = n = 1; /* one piece: dim 0 is not a batch */
+    sr_shapes C = {0};
+    int64_t cur = -1;
+    for (int64_t s0 = 0; s0 < n || (n == 0 && s0 == 0); s0 += chunk) {
+        int64_t b = n - s0 < chunk ? n - s0 : chunk;
+        sr_shape cs = full;
+        if (S.batch_dim0 && full.ndim)
+            cs.d[0] = b;
+        if (b != cur) {
+            sr_shapes_free(&C);
+            if ((st = sr_infer(m, &cs, E->in_integer, E->o->train, &C, d)) != SR_OK)
+                return st;
+            if ((st = plan(E, &C, err)) != SR_OK)
+                goto fail_c;
+            cur = b;
+        }
+        size_t count = (size_t)sr_shape_numel(&cs);
+        sr_dtype dt = E->in_integer ? SR_I64 : SR_F32;
+        if (grow(&E->inbuf, &E->inbuf_bytes, (count ? count : 1) * sr_dtype_size(dt)) < 0) {
+            st = sr_err(err, SR_ERUN, "out of memory for input");
+            goto fail_c;
+        }
+        if ((st = sr_npy_read_elems(&in->s, &in->h, count, dt, E->inbuf, err)) != SR_OK)
+            goto fail_c;
+        sr_tensor x = {.shape = cs, .dtype = dt, .data = E->inbuf};
+        if ((st = forward(E, &C, &x, s0, pass, d)) != SR_OK) {
+            sr_shapes_free(&C);
+            return st;
+        }
+        if ((st = write_data(w, sr_f32(&x), (size_t)sr_shape_numel(&x.shape), err)) != SR_OK)
+            goto fail_c;
+        if (n == 0)
+            break;
+    }
+    sr_shapes_free(&C);
+    return SR_OK;
+fail_c:
+    sr_shapes_free(&C);
+fail:
+    sr_diag_add(d, "%s", err);
+    return st;
+}
+
+static int first_leaf_is_embedding(const sr_model *m)
+{
+    for (int i = 0; i < m->nnode; i++)
+        if (sr_node_is_leaf(&m->node[i]))
+            return m->node[i].mod->type->params == sr_embedding_params;
+    return 0;
+}
+
+sr_status sr_run(sr_model *m, const sr_runopts *o, sr_diags *d)
+{
+    char err[SR_ERRLEN];
+    sr_input in;
+    engine E = {.m = m, .o = o};
+    writer w = {.fmt = o->format};
+    int out_open = 0;
+    sr_status st = sr_input_open(&in, m, o, err);
+    if (st != SR_OK) {
+        sr_diag_add(d, "%s", err);
+        goto out;
+    }
+    /* Integers feed an Embedding as indices; anything else reads as float. */
+    E.in_integer = in.h.is_integer && first_leaf_is_embedding(m);
+    if ((st = sr_check_input(m, &in.h.shape, err)) != SR_OK) {
+        sr_diag_add(d, "%s", err);
+        goto out;
+    }
+    /* The whole check comes first: nothing runs, nothing is written, if
+     * the model does not fit its input. */
+    sr_shapes S;
+    st = sr_infer(m, &in.h.shape, E.in_integer, o->train, &S, d);
+    sr_shapes_free(&S);
+    if (st != SR_OK)
+        goto out;
+    if ((st = sr_state_init(m, o->seed, d)) != SR_OK)
+        goto out;
+    const char *weights = o->weights ? o->weights : m->weights;
+    if (weights && (st = sr_state_load(m, weights, d)) != SR_OK)
+        goto out;
+    if (o->verbose && !(E.ms = calloc((size_t)m->nnode, sizeof *E.ms))) {
+        st = SR_ERUN;
+        sr_diag_add(d, "out of memory");
+        goto out;
+    }
+    if ((st = sr_out_open(&w.o, o->output, err)) != SR_OK) {
+        sr_diag_add(d, "%s", err);
+        goto out;
+    }
+    out_open = 1;
+    uint64_t pass = 0;
+    for (;;) {
+        pass++;
+        st = run_record(&E, &in, &w, sr_hash64(pass), d, pass == 1);
+        if (st != SR_OK)
+            goto out;
+        int got;
+        if ((st = sr_input_next(&in, &got, err)) != SR_OK) {
+            sr_diag_add(d, "%s", err);
+            goto out;
+        }
+        if (!got)
+            break;
+    }
+    if ((st = sr_out_commit(&w.o, err)) != SR_OK) {
+        out_open = 0;
+        sr_diag_add(d, "%s", err);
+        goto out;
+    }
+    out_open = 0;
+    if (o->save_state && (st = sr_state_save(m, o->save_state, err)) != SR_OK)
+        sr_diag_add(d, "%s", err);
+    if (E.ms && st == SR_OK) {
+        for (int i = 0; i < m->nnode; i++)
+            if (sr_node_is_leaf(&m->node[i]))
+                sr_diag_add(d, "seqrun: layer %-6s %-12s %10.3f ms", m->node[i].path,
+                            m->node[i].mod->type->name, E.ms[i]);
+    }
+out:
+    if (out_open)
+        sr_out_abort(&w.o);
+    sr_input_close(&in);
+    free(E.buf[0]);
+    free(E.buf[1]);
+    free(E.inbuf);
+    free(E.work);
+    free(E.ms);
+    return st;
+}

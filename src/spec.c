@@ -1,0 +1,768 @@
+/*
+ * spec.c - a model spec (YAML) becomes a tree of modules.
+ *
+ * Every problem is reported with the spec's LINE:COL and, for a layer, its
+ * state_dict index and type, and reading goes on where it can so that one
+ * run lists every mistake.
+ */
+#include "model.h"
+#include "init.h"
+#include "yamltree.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+typedef struct {
+    sr_model *m;
+    sr_diags *d;
+    int failed;
+    int nwalk;
+} reader;
+
+#define MAX_OCCURRENCES 100000
+
+static void diag(reader *r, const ynode *at, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void diag(reader *r, const ynode *at, const char *fmt, ...)
+{
+    char buf[SR_ERRLEN];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    sr_diag_add(r->d, "%s:%d:%d: %s", r->m->label, at->line, at->col, buf);
+    r->failed = 1;
+}
+
+static const char *kind_name(const ynode *n)
+{
+    n = yderef((ynode *)n);
+    if (n->kind == Y_SEQ)
+        return "a list";
+    if (n->kind == Y_MAP)
+        return "a mapping";
+    long long i;
+    double f;
+    switch (yresolve(n, &i, &f)) {
+    case YS_NULL: return "null";
+    case YS_BOOL: return "a boolean";
+    case YS_INT: case YS_BADINT: return "an integer";
+    case YS_FLOAT: return "a number";
+    default: return "a string";
+    }
+}
+
+static int is_str(const ynode *n)
+{
+    long long i;
+    double f;
+    n = yderef((ynode *)n);
+    return n->kind == Y_SCALAR && yresolve(n, &i, &f) == YS_STR;
+}
+
+/* Levenshtein distance, case-insensitive, for "did you mean". */
+static int edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63)
+        return 99;
+    int row[64];
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = (int)j;
+    for (size_t i = 1; i <= la; i++) {
+        int prev = row[0];
+        row[0] = (int)i;
+        for (size_t j = 1; j <= lb; j++) {
+            int cur = row[j];
+            int cost = (a[i - 1] | 32) != (b[j - 1] | 32);
+            int v = prev + cost;
+            if (row[j] + 1 < v)
+                v = row[j] + 1;
+            if (row[j - 1] + 1 < v)
+                v = row[j - 1] + 1;
+            row[j] = v;
+            prev = cur;
+        }
+    }
+    return row[lb];
+}
+
+static const char *closest(const char *s, const char *const *names, int n)
+{
+    const char *best = NULL;
+    int bd = 99;
+    for (int i = 0; i < n; i++) {
+        int dd = edit_distance(s, names[i]);
+        if (dd < bd)
+            bd = dd, best = names[i];
+    }
+    size_t len = strlen(s);
+    return bd <= (len < 5 ? 1 : len < 9 ? 2 : 3) ? best : NULL;
+}
+
+/* ---- argument binding ------------------------------------------------------ */
+
+static const char *type_word(unsigned types)
+{
+    if (types & SR_T_TUPLE)
+        return types & SR_T_STR ? "an integer, a list of integers or a string" : "an integer or a list of integers";
+    if (types & SR_T_STR)
+        return "a string";
+    if (types & SR_T_FLOAT)
+        return "a number";
+    if (types & SR_T_INT)
+        return "an integer";
+    if (types & SR_T_BOOL)
+        return "a boolean (true or false)";
+    return "nothing";
+}
+
+/* Converts one YAML value to an argument of def's type; message in err. */
+static int bind_value(const sr_argdef *def, ynode *vn, sr_argval *v, char *err, size_t errlen)
+{
+    ynode *n = yderef(vn);
+    memset(v, 0, sizeof *v);
+    unsigned ty = def->types;
+    if (n->kind == Y_MAP)
+        goto wrong;
+    if (n->kind == Y_SEQ) {
+        if (!(ty & SR_T_TUPLE))
+            goto wrong;
+        if (n->n > SR_MAXDIM) {
+            snprintf(err, errlen, "argument '%s' has %d items; at most %d are supported",
+                     def->name, n->n, SR_MAXDIM);
+            return -1;
+        }
+        if (def->tlen && n->n != def->tlen) {
+            snprintf(err, errlen, "argument '%s' needs %d values, got %d; hint: give one integer for all, or a list of %d",
+                     def->name, def->tlen, n->n, def->tlen);
+            return -1;
+        }
+        v->kind = SR_AV_TUPLE;
+        v->n = n->n;
+        for (int k = 0; k < n->n; k++) {
+            ynode *it = yderef(n->item[k]);
+            long long i = 0;
+            double f;
+            yscalar ys = it->kind == Y_SCALAR ? yresolve(it, &i, &f) : YS_STR;
+            if (ys == YS_NULL && (ty & SR_T_TNONE)) {
+                v->tnone[k] = 1;
+                continue;
+            }
+            if (ys != YS_INT) {
+                snprintf(err, errlen, "argument '%s' item %d must be an integer%s, got %s",
+                         def->name, k + 1, ty & SR_T_TNONE ? " or null" : "", kind_name(it));
+                return -1;
+            }
+            v->t[k] = i;
+        }
+        return 0;
+    }
+    long long i = 0;
+    double f = 0;
+    switch (yresolve(n, &i, &f)) {
+    case YS_NULL:
+        if (!(ty & SR_T_NONE))
+            goto wrong;
+        v->kind = SR_AV_NONE;
+        return 0;
+    case YS_BOOL:
+        if (!(ty & SR_T_BOOL))
+            goto wrong;
+        v->kind = SR_AV_BOOL;
+        v->i = i;
+        return 0;
+    case YS_BADINT:
+        snprintf(err, errlen, "argument '%s': integer %s is out of range", def->name, n->value);
+        return -1;
+    case YS_INT:
+        if (ty & (SR_T_INT | SR_T_TUPLE)) {
+            v->kind = SR_AV_INT;
+            v->i = i;
+            v->f = (double)i;
+            return 0;
+        }
+        if (!(ty & SR_T_FLOAT))
+            goto wrong;
+        v->kind = SR_AV_FLOAT;
+        v->f = (double)i;
+        return 0;
+    case YS_FLOAT:
+        if (!(ty & SR_T_FLOAT))
+            goto wrong;
+        v->kind = SR_AV_FLOAT;
+        v->f = f;
+        return 0;
+    case YS_STR:
+        if (!(ty & SR_T_STR))
+            goto wrong;
+        if (strlen(n->value) < sizeof v->s && def->choices) {
+            /* choices is "a|b|c": match one whole entry */
+            const char *c = def->choices;
+            size_t len = strlen(n->value);
+            while (c && *c) {
+                const char *bar = strchr(c, '|');
+                size_t cl = bar ? (size_t)(bar - c) : strlen(c);
+                if (cl == len && strncmp(c, n->value, len) == 0) {
+                    v->kind = SR_AV_STR;
+                    memcpy(v->s, n->value, len + 1);
+                    return 0;
+                }
+                c = bar ? bar + 1 : NULL;
+            }
+        }
+        snprintf(err, errlen, "argument '%s' must be one of %s, got '%.40s'", def->name,
+                 def->choices ? def->choices : "(none)", n->value);
+        return -1;
+    }
+wrong:
+    snprintf(err, errlen, "argument '%s' must be %s%s, got %s%s%s%s", def->name, type_word(ty),
+             ty & SR_T_NONE ? " or null" : "", kind_name(n),
+             n->kind == Y_SCALAR ? " '" : "", n->kind == Y_SCALAR ? n->value : "",
+             n->kind == Y_SCALAR ? "'" : "");
+    if ((ty & SR_T_BOOL) && n->kind == Y_SCALAR && is_str(n))
+        snprintf(err + strlen(err), errlen - strlen(err), "; hint: write true or false");
+    return -1;
+}
+
+/*
+ * Binds ARGS (a mapping, a sequence or a scalar, as the contract says) to
+ * the argument table defs, then fills defaults.  Shared by layers and by
+ * init: schemes.  Returns 0 if every argument bound.
+ */
+static int bind_args(reader *r, const char *who, ynode *at, const sr_argdef *defs, int ndefs,
+                     ynode *args, sr_argval *out, int *given)
+{
+    char msg[SR_ERRLEN];
+    int ok = 1;
+    memset(given, 0, sizeof(int) * (size_t)ndefs);
+    ynode *a = yderef(args);
+    if (!a) {
+        /* no arguments */
+    } else if (a->kind == Y_MAP) {
+        for (int k = 0; k < a->n; k++) {
+            ynode *key = yderef(a->item[2 * k]);
+            ynode *val = a->item[2 * k + 1];
+            if (key->kind != Y_SCALAR || !is_str(key)) {
+                diag(r, key, "%s: argument names must be strings, got %s", who, kind_name(key));
+                ok = 0;
+                continue;
+            }
+            int idx = -1;
+            for (int j = 0; j < ndefs; j++)
+                if (strcmp(defs[j].name, key->value) == 0)
+                    idx = j;
+            if (idx < 0) {
+                const char *names[SR_MAXARGS];
+                for (int j = 0; j < ndefs && j < SR_MAXARGS; j++)
+                    names[j] = defs[j].name;
+                const char *near = closest(key->value, names, ndefs < SR_MAXARGS ? ndefs : SR_MAXARGS);
+                char sig[256] = "";
+                size_t k2 = 0;
+                for (int j = 0; j < ndefs && k2 < sizeof sig; j++)
+                    k2 += (size_t)snprintf(sig + k2, sizeof sig - k2, "%s%s", j ? ", " : "", defs[j].name);
+                if (near)
+                    diag(r, key, "%s: unknown argument '%s'; hint: did you mean '%s'?", who, key->value, near);
+                else
+                    diag(r, key, "%s: unknown argument '%s'; hint: the arguments are %s", who, key->value,
+                         ndefs ? sig : "(none)");
+                ok = 0;
+                continue;
+            }
+            if (given[idx]) {
+                diag(r, key, "%s: argument '%s' given twice", who, key->value);
+                ok = 0;
+                continue;
+            }
+            given[idx] = 1;
+            if (bind_value(&defs[idx], val, &out[idx], msg, sizeof msg) < 0) {
+                diag(r, yderef(val), "%s: %s", who, msg);
+                ok = 0;
+            }
+        }
+    } else {
+        int nitems = a->kind == Y_SEQ ? a->n : 1;
+        if (nitems > ndefs) {
+            diag(r, a, "%s: takes at most %d positional argument%s, got %d", who, ndefs,
+                 ndefs == 1 ? "" : "s", nitems);
+            return 0;
+        }
+        for (int k = 0; k < nitems; k++) {
+            ynode *val = a->kind == Y_SEQ ? a->item[k] : a;
+            given[k] = 1;
+            if (bind_value(&defs[k], val, &out[k], msg, sizeof msg) < 0) {
+                diag(r, yderef(val), "%s: %s", who, msg);
+                ok = 0;
+            }
+        }
+    }
+    for (int j = 0; j < ndefs; j++) {
+        if (given[j])
+            continue;
+        if (!defs[j].def) {
+            diag(r, at, "%s: missing required argument '%s'", who, defs[j].name);
+            ok = 0;
+        } else {
+            sr_argval_parse_default(defs[j].def, &out[j]);
+        }
+    }
+    return ok;
+}
+
+/* ---- layers ----------------------------------------------------------------- */
+
+static sr_layer *new_module(reader *r, const sr_layertype *t, const ynode *at)
+{
+    sr_model *m = r->m;
+    if (m->nmods == m->capmods) {
+        int cap = m->capmods ? m->capmods * 2 : 16;
+        sr_layer **p = realloc(m->mods, (size_t)cap * sizeof *p);
+        if (!p)
+            return NULL;
+        m->mods = p;
+        m->capmods = cap;
+    }
+    sr_layer *L = calloc(1, sizeof *L);
+    if (!L)
+        return NULL;
+    L->type = t;
+    L->line = at->line;
+    L->col = at->col;
+    L->lazy_in = -1;
+    m->mods[m->nmods++] = L;
+    return L;
+}
+
+static sr_layer *build_item(reader *r, ynode *item, const char *path);
+
+static int build_children(reader *r, sr_layer *seq, ynode *list, const char *path)
+{
+    ynode *l = yderef(list);
+    if (!l || l->kind != Y_SEQ) {
+        diag(r, l ? l : list, "%s: expected a list of layers, got %s", path[0] ? "Sequential" : "layers",
+             l ? kind_name(l) : "nothing");
+        return 0;
+    }
+    seq->child = calloc((size_t)(l->n ? l->n : 1), sizeof *seq->child);
+    if (!seq->child)
+        return 0;
+    for (int k = 0; k < l->n; k++) {
+        char sub[SR_PATHLEN];
+        snprintf(sub, sizeof sub, "%s%s%d", path, path[0] ? "." : "", k);
+        sr_layer *c = build_item(r, l->item[k], sub);
+        if (!c)
+            continue;
+        seq->child[seq->nchild].mod = c;
+        seq->child[seq->nchild].line = l->item[k]->line;
+        seq->child[seq->nchild].col = l->item[k]->col;
+        seq->nchild++;
+    }
+    return 1;
+}
+
+/* One list item: a bare name, or {Type: ARGS}.  An alias of an item already
+ * built is that same module. */
+static sr_layer *build_item(reader *r, ynode *item, const char *path)
+{
+    ynode *n = yderef(item);
+    if (n->built)
+        return n->built;
+    const char *tname = NULL;
+    ynode *args = NULL, *where = n;
+    if (n->kind == Y_SCALAR && is_str(n)) {
+        tname = n->value;
+    } else if (n->kind == Y_MAP && n->n == 1 && is_str(n->item[0])) {
+        tname = yderef(n->item[0])->value;
+        args = n->item[1];
+        ynode *a = yderef(args);
+        long long i;
+        double f;
+        if (a->kind == Y_SCALAR && a->plain && yresolve(a, &i, &f) == YS_NULL)
+            args = NULL; /* "- ReLU:" */
+    } else {
+        diag(r, n, "layer %s: expected a layer type name or {Type: arguments}, got %s%s", path,
+             n->kind == Y_MAP ? "a mapping with " : kind_name(n),
+             n->kind == Y_MAP ? (n->n == 1 ? "a non-string key" : "several keys") : "");
+        return NULL;
+    }
+    const sr_layertype *t = sr_layertype_find(tname);
+    if (!t) {
+        const char *near = sr_layertype_suggest(tname);
+        if (near)
+            diag(r, where, "layer %s: unknown layer type '%s'; hint: did you mean '%s'?", path, tname, near);
+        else
+            diag(r, where, "layer %s: unknown layer type '%s'; hint: 'seqrun --help' lists the layers", path, tname);
+        return NULL;
+    }
+    sr_layer *L = new_module(r, t, n);
+    if (!L) {
+        diag(r, n, "out of memory");
+        return NULL;
+    }
+    n->built = L;
+    char who[SR_PATHLEN + 40];
+    snprintf(who, sizeof who, "layer %s (%s)", path, t->name);
+    if (t == sr_sequential_type()) {
+        if (args)
+            build_children(r, L, args, path);
+        return L;
+    }
+    int given[SR_MAXARGS];
+    if (bind_args(r, who, n, t->args, t->nargs, args, L->arg, given) && t->validate) {
+        char msg[SR_ERRLEN];
+        if (t->validate(L, msg) != SR_OK)
+            diag(r, n, "%s: %s", who, msg);
+    }
+    return L;
+}
+
+/* Pre-order walk producing one node per occurrence, with state_dict paths. */
+static void walk(reader *r, sr_layer *L, const char *path, int line, int col, int depth, int parent)
+{
+    sr_model *m = r->m;
+    if (r->nwalk++ >= MAX_OCCURRENCES) {
+        if (r->nwalk == MAX_OCCURRENCES + 1)
+            sr_diag_add(r->d, "%s:%d:%d: the model has more than %d layer occurrences (aliases of aliases?)",
+                        m->label, line, col, MAX_OCCURRENCES);
+        r->failed = 1;
+        return;
+    }
+    int me = -1;
+    if (path) {
+        sr_node *p = realloc(m->node, (size_t)(m->nnode + 1) * sizeof *p);
+        if (!p) {
+            r->failed = 1;
+            return;
+        }
+        m->node = p;
+        me = m->nnode++;
+        sr_node *nd = &m->node[me];
+        memset(nd, 0, sizeof *nd);
+        nd->mod = L;
+        snprintf(nd->path, sizeof nd->path, "%s", path);
+        nd->line = line;
+        nd->col = col;
+        nd->depth = depth;
+        nd->parent = parent;
+        nd->first = !L->visited;
+        L->visited = 1;
+    }
+    for (int k = 0; k < L->nchild; k++) {
+        char sub[SR_PATHLEN];
+        if (snprintf(sub, sizeof sub, "%s%s%d", path ? path : "", path ? "." : "", k) >= (int)sizeof sub) {
+            sr_diag_add(r->d, "%s:%d:%d: layers nested too deeply", m->label, L->child[k].line, L->child[k].col);
+            r->failed = 1;
+            return;
+        }
+        walk(r, L->child[k].mod, sub, L->child[k].line, L->child[k].col, path ? depth + 1 : 0, me);
+    }
+}
+
+/* ---- top level ---------------------------------------------------------------- */
+
+static void read_input(reader *r, ynode *v)
+{
+    sr_model *m = r->m;
+    ynode *n = yderef(v);
+    m->input_line = n->line;
+    m->input_col = n->col;
+    if (n->kind != Y_SEQ || n->n == 0 || n->n > SR_MAXDIM) {
+        diag(r, n, "input: expected a list of 1 to %d dimensions, e.g. [N, 3, 32, 32]", SR_MAXDIM);
+        return;
+    }
+    m->input.ndim = n->n;
+    for (int k = 0; k < n->n; k++) {
+        ynode *it = yderef(n->item[k]);
+        long long i = 0;
+        double f;
+        yscalar ys = it->kind == Y_SCALAR ? yresolve(it, &i, &f) : YS_STR;
+        if (ys == YS_INT && i >= 0) {
+            m->input.d[k] = i;
+        } else if (it->kind == Y_SCALAR && ys == YS_STR && m->input_free < 0) {
+            m->input_free = k;
+            m->input.d[k] = -1;
+            snprintf(m->input_free_name, sizeof m->input_free_name, "%s", it->value);
+        } else {
+            diag(r, it, "input: dimension %d must be a non-negative integer or one name for the batch dimension, got %s",
+                 k, kind_name(it));
+            return;
+        }
+    }
+    m->has_input = 1;
+}
+
+static void read_init(reader *r, ynode *v)
+{
+    sr_model *m = r->m;
+    ynode *n = yderef(v);
+    if (n->kind != Y_MAP) {
+        diag(r, n, "init: expected a mapping {LayerType: {param: scheme}}");
+        return;
+    }
+    for (int k = 0; k < n->n; k++) {
+        ynode *tk = yderef(n->item[2 * k]), *tv = yderef(n->item[2 * k + 1]);
+        const sr_layertype *t = is_str(tk) ? sr_layertype_find(tk->value) : NULL;
+        if (!t) {
+            const char *near = is_str(tk) ? sr_layertype_suggest(tk->value) : NULL;
+            diag(r, tk, "init: unknown layer type '%s'%s%s%s", tk->kind == Y_SCALAR ? tk->value : "?",
+                 near ? "; hint: did you mean '" : "", near ? near : "", near ? "'?" : "");
+            continue;
+        }
+        if (tv->kind != Y_MAP) {
+            diag(r, tv, "init: %s: expected a mapping {param: scheme}", t->name);
+            continue;
+        }
+        for (int j = 0; j < tv->n; j++) {
+            ynode *pk = yderef(tv->item[2 * j]), *pv = yderef(tv->item[2 * j + 1]);
+            if (!is_str(pk)) {
+                diag(r, pk, "init: %s: parameter names are strings", t->name);
+                continue;
+            }
+            const char *scheme;
+            ynode *sargs = NULL;
+            if (is_str(pv)) {
+                scheme = pv->value;
+            } else if (pv->kind == Y_MAP && pv->n == 1 && is_str(pv->item[0])) {
+                scheme = yderef(pv->item[0])->value;
+                sargs = pv->item[1];
+                ynode *sa = yderef(sargs);
+                long long i;
+                double f;
+                if (sa->kind == Y_SCALAR && sa->plain && yresolve(sa, &i, &f) == YS_NULL)
+                    sargs = NULL;
+            } else {
+                diag(r, pv, "init: %s.%s: expected a scheme name or {scheme: arguments}", t->name, pk->value);
+                continue;
+            }
+            const sr_initscheme *s = sr_initscheme_find(scheme);
+            if (!s) {
+                const char *near = sr_initscheme_suggest(scheme);
+                diag(r, pv, "init: unknown scheme '%s'%s%s%s", scheme, near ? "; hint: did you mean '" : "",
+                     near ? near : "", near ? "'?" : "");
+                continue;
+            }
+            char who[96];
+            snprintf(who, sizeof who, "init: %s.%s (%s)", t->name, pk->value, s->name);
+            sr_argval av[SR_MAXARGS];
+            int given[SR_MAXARGS];
+            if (!bind_args(r, who, pv, s->args, s->nargs, sargs, av, given))
+                continue;
+            sr_initrule *p = realloc(m->init, (size_t)(m->ninit + 1) * sizeof *p);
+            if (!p)
+                return;
+            m->init = p;
+            sr_initrule *rule = &m->init[m->ninit++];
+            memset(rule, 0, sizeof *rule);
+            rule->type = t;
+            snprintf(rule->param, sizeof rule->param, "%s", pk->value);
+            rule->line = pk->line;
+            rule->col = pk->col;
+            char msg[SR_ERRLEN];
+            if (sr_init_from_args(s, av, &rule->init, msg) != SR_OK) {
+                diag(r, pv, "%s: %s", who, msg);
+                m->ninit--;
+            }
+        }
+    }
+}
+
+static char *dirname_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return sr_strdup(".");
+    size_t n = (size_t)(slash - path);
+    char *d = malloc(n + 2);
+    if (!d)
+        return NULL;
+    memcpy(d, path, n ? n : 1);
+    d[n ? n : 1] = '\0';
+    return d;
+}
+
+static const char *const top_keys[] = {"input", "weights", "layers", "init", "name", "description", "defs"};
+
+sr_status sr_spec_parse(sr_model *m, const char *text, size_t len, const char *label, const char *dir,
+                        sr_diags *d)
+{
+    memset(m, 0, sizeof *m);
+    m->input_free = -1;
+    m->label = sr_strdup(label);
+    m->dir = sr_strdup(dir);
+    if (!m->label || !m->dir)
+        return SR_ERUN;
+    reader r = {.m = m, .d = d};
+    char err[SR_ERRLEN];
+    ytree t;
+    sr_status st = ytree_parse(&t, text, len, label, err);
+    if (st != SR_OK) {
+        sr_diag_add(d, "%s", err);
+        return st;
+    }
+    ynode *root = yderef(t.root);
+    ynode *layers = NULL;
+    if (!root || root->kind != Y_MAP) {
+        ynode z = {.line = 1, .col = 1};
+        diag(&r, root ? root : &z, "a model spec is a mapping with a 'layers:' list");
+        goto out;
+    }
+    for (int k = 0; k < root->n; k++) {
+        ynode *key = yderef(root->item[2 * k]), *val = root->item[2 * k + 1];
+        const char *ks = is_str(key) ? key->value : "";
+        int known = -1;
+        for (int j = 0; j < (int)(sizeof top_keys / sizeof *top_keys); j++)
+            if (strcmp(ks, top_keys[j]) == 0)
+                known = j;
+        for (int j = 0; j < k; j++) {
+            ynode *prev = yderef(root->item[2 * j]);
+            if (is_str(prev) && strcmp(prev->value, ks) == 0) {
+                diag(&r, key, "top-level key '%s' given twice", ks);
+                known = -2;
+            }
+        }
+        if (known == -1) {
+            const char *near = closest(ks, top_keys, (int)(sizeof top_keys / sizeof *top_keys));
+            if (near)
+                diag(&r, key, "unknown top-level key '%s'; hint: did you mean '%s'?", ks, near);
+            else
+                diag(&r, key, "unknown top-level key '%s'; hint: the keys are input, weights, layers, init, name, description, defs", ks);
+            continue;
+        }
+        if (known < 0)
+            continue;
+        ynode *v = yderef(val);
+        if (!strcmp(ks, "input")) {
+            read_input(&r, v);
+        } else if (!strcmp(ks, "weights")) {
+            if (!is_str(v)) {
+                diag(&r, v, "weights: expected a file path, got %s", kind_name(v));
+                continue;
+            }
+            size_t n = strlen(m->dir) + strlen(v->value) + 2;
+            m->weights = malloc(n);
+            if (m->weights) {
+                if (v->value[0] == '/')
+                    snprintf(m->weights, n, "%s", v->value);
+                else
+                    snprintf(m->weights, n, "%s/%s", m->dir, v->value);
+            }
+        } else if (!strcmp(ks, "layers")) {
+            layers = val;
+        } else if (!strcmp(ks, "init")) {
+            read_init(&r, v);
+        } else if (!strcmp(ks, "name") || !strcmp(ks, "description")) {
+            if (v->kind != Y_SCALAR)
+                diag(&r, v, "%s: expected a string", ks);
+        }
+        /* defs: only a place for anchors; nothing there runs. */
+    }
+    if (!layers) {
+        diag(&r, root, "the spec has no 'layers:' list");
+        goto out;
+    }
+    {
+        ynode fake = {.line = yderef(layers)->line, .col = yderef(layers)->col};
+        m->root = new_module(&r, sr_sequential_type(), &fake);
+        if (!m->root)
+            goto out;
+        build_children(&r, m->root, layers, "");
+        if (!r.failed)
+            walk(&r, m->root, NULL, 0, 0, 0, -1);
+    }
+out:
+    ytree_free(&t);
+    return r.failed ? SR_EUSAGE : SR_OK;
+}
+
+sr_status sr_spec_load(sr_model *m, const char *path, sr_diags *d)
+{
+    memset(m, 0, sizeof *m);
+    m->input_free = -1;
+    int is_stdin = strcmp(path, "-") == 0;
+    FILE *f = is_stdin ? stdin : fopen(path, "rb");
+    if (!f) {
+        sr_diag_add(d, "%s: cannot open model spec: %s", path, strerror(errno));
+        return SR_ERUN;
+    }
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    for (;;) {
+        if (!buf) {
+            sr_diag_add(d, "%s: out of memory", path);
+            if (!is_stdin)
+                fclose(f);
+            return SR_ERUN;
+        }
+        len += fread(buf + len, 1, cap - len, f);
+        if (len < cap)
+            break;
+        if (cap >= (size_t)64 << 20) {
+            sr_diag_add(d, "%s: model spec larger than 64 MiB", path);
+            free(buf);
+            if (!is_stdin)
+                fclose(f);
+            return SR_EUSAGE;
+        }
+        cap *= 2;
+        char *nb = realloc(buf, cap);
+        if (!nb)
+            free(buf);
+        buf = nb;
+    }
+    int bad = ferror(f);
+    if (!is_stdin)
+        fclose(f);
+    if (bad) {
+        sr_diag_add(d, "%s: cannot read model spec: %s", path, strerror(errno));
+        free(buf);
+        return SR_ERUN;
+    }
+    char *dir = is_stdin ? sr_strdup(".") : dirname_of(path);
+    sr_status st = sr_spec_parse(m, buf, len, is_stdin ? "<stdin>" : path, dir ? dir : ".", d);
+    free(dir);
+    free(buf);
+    return st;
+}
+
+void sr_model_free(sr_model *m)
+{
+    for (int i = 0; i < m->nmods; i++) {
+        sr_layer *L = m->mods[i];
+        for (int k = 0; k < SR_MAXPARAMS; k++)
+            sr_tensor_free(&L->param[k]);
+        free(L->priv);
+        free(L->child);
+        free(L);
+    }
+    free(m->mods);
+    free(m->node);
+    free(m->label);
+    free(m->dir);
+    free(m->weights);
+    free(m->init);
+    memset(m, 0, sizeof *m);
+}
+
+void sr_node_label(const sr_model *m, int i, char *buf, size_t len)
+{
+    snprintf(buf, len, "layer %s (%s)", m->node[i].path, m->node[i].mod->type->name);
+}
+
+int sr_node_is_leaf(const sr_node *n) { return n->mod->type != sr_sequential_type(); }
+
+int64_t sr_model_param_count(const sr_model *m)
+{
+    int64_t total = 0;
+    for (int i = 0; i < m->nmods; i++) {
+        const sr_layer *L = m->mods[i];
+        for (int k = 0; k < L->nparam; k++)
+            if (!L->decl[k].buffer)
+                total += sr_shape_numel(&L->decl[k].shape);
+    }
+    return total;
+}

@@ -1,0 +1,213 @@
+/* state.c - parameters and buffers: init, strict load, save. */
+#include "state.h"
+#include "init.h"
+#include "io.h"
+#include "safetensors.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+sr_status sr_state_init(sr_model *m, uint64_t seed, sr_diags *d)
+{
+    char err[SR_ERRLEN];
+    for (int i = 0; i < m->nnode; i++) {
+        sr_node *nd = &m->node[i];
+        sr_layer *L = nd->mod;
+        if (!nd->first || !L->type->params)
+            continue;
+        L->nparam = L->type->params(L, L->decl);
+        for (int k = 0; k < L->nparam; k++) {
+            sr_paramdecl *pd = &L->decl[k];
+            sr_tensor *t = &L->param[k];
+            sr_tensor_free(t);
+            if (sr_tensor_alloc(t, &pd->shape, pd->dtype, err) != SR_OK) {
+                sr_diag_add(d, "%s:%d:%d: layer %s (%s): %s: %s", m->label, nd->line, nd->col, nd->path,
+                            L->type->name, pd->name, err);
+                return SR_ERUN;
+            }
+            if (pd->dtype != SR_F32)
+                continue; /* num_batches_tracked starts at 0 */
+            char key[SR_PATHLEN + 40];
+            snprintf(key, sizeof key, "%s.%s", nd->path, pd->name);
+            sr_rng rng;
+            sr_rng_seed(&rng, seed, key);
+            /* The spec's init: rules play the custom _initialize_weights
+             * loop: they replace the default for matching parameters. */
+            const sr_initrule *rule = NULL;
+            for (int r = 0; r < m->ninit; r++)
+                if (m->init[r].type == L->type && strcmp(m->init[r].param, pd->name) == 0)
+                    rule = &m->init[r];
+            sr_status st = sr_init_fill(t, rule ? &rule->init : &pd->init, &rng, err);
+            if (st != SR_OK) {
+                sr_diag_add(d, "%s:%d:%d: init: %s.%s (%s): %s", m->label, rule ? rule->line : nd->line,
+                            rule ? rule->col : nd->col, L->type->name, pd->name, key, err);
+                return st;
+            }
+            if (!rule && pd->zero_row >= 0 && pd->shape.ndim == 2)
+                memset(sr_f32(t) + pd->zero_row * pd->shape.d[1], 0, (size_t)pd->shape.d[1] * sizeof(float));
+        }
+    }
+    /* A rule naming a parameter the type does not have is a typo. */
+    for (int r = 0; r < m->ninit; r++) {
+        int found = 0, seen = 0;
+        for (int j = 0; j < m->nmods; j++) {
+            const sr_layer *L = m->mods[j];
+            if (L->type != m->init[r].type)
+                continue;
+            seen = 1;
+            for (int k = 0; k < L->nparam; k++)
+                found |= !L->decl[k].buffer && strcmp(L->decl[k].name, m->init[r].param) == 0;
+        }
+        if (seen && !found) {
+            sr_diag_add(d, "%s:%d:%d: init: %s has no parameter '%s'", m->label, m->init[r].line, m->init[r].col,
+                        m->init[r].type->name, m->init[r].param);
+            return SR_EUSAGE;
+        }
+    }
+    return SR_OK;
+}
+
+/* Where one module parameter may be found in a file: under any occurrence's
+ * key, directly or through a __metadata__ alias (removed name -> kept name,
+ * as safetensors' save_model writes it). */
+static const sr_st_entry *find_param(const sr_safetensors *st, const sr_model *m, const sr_layer *L,
+                                     const char *pname)
+{
+    for (int i = 0; i < m->nnode; i++) {
+        if (m->node[i].mod != L)
+            continue;
+        char key[SR_PATHLEN + 40];
+        snprintf(key, sizeof key, "%s.%s", m->node[i].path, pname);
+        const sr_st_entry *e = sr_st_find(st, key);
+        if (e)
+            return e;
+        const char *kept = sr_st_meta(st, key);
+        if (kept && (e = sr_st_find(st, kept)))
+            return e;
+    }
+    return NULL;
+}
+
+/* Is key one of the model's state_dict keys (any occurrence)? */
+static int known_key(const sr_model *m, const char *key, const sr_layer **mod, int *pidx)
+{
+    for (int i = 0; i < m->nnode; i++) {
+        const sr_node *nd = &m->node[i];
+        size_t pl = strlen(nd->path);
+        if (strncmp(key, nd->path, pl) != 0 || key[pl] != '.')
+            continue;
+        for (int k = 0; k < nd->mod->nparam; k++) {
+            if (strcmp(key + pl + 1, nd->mod->decl[k].name) == 0) {
+                *mod = nd->mod;
+                *pidx = k;
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+sr_status sr_state_load(sr_model *m, const char *path, sr_diags *d)
+{
+    char err[SR_ERRLEN];
+    sr_safetensors st;
+    if (sr_st_open(&st, path, err) != SR_OK) {
+        sr_diag_add(d, "%s", err);
+        return SR_ERUN;
+    }
+    int bad = 0;
+    for (int i = 0; i < m->nnode; i++) {
+        const sr_node *nd = &m->node[i];
+        sr_layer *L = nd->mod;
+        if (!nd->first)
+            continue;
+        for (int k = 0; k < L->nparam; k++) {
+            const sr_paramdecl *pd = &L->decl[k];
+            const sr_st_entry *e = find_param(&st, m, L, pd->name);
+            if (!e) {
+                sr_diag_add(d, "%s: missing key '%s.%s' (%s %s of layer %s (%s))", path, nd->path, pd->name,
+                            pd->buffer ? "buffer" : "parameter", sr_shape_str(&pd->shape, err, sizeof err),
+                            nd->path, L->type->name);
+                bad = 1;
+            }
+        }
+    }
+    /* Every key in the file must belong to the model, with the right shape. */
+    for (int j = 0; j < st.n; j++) {
+        const sr_layer *L;
+        int k;
+        const sr_st_entry *e = &st.t[j];
+        if (!known_key(m, e->name, &L, &k)) {
+            sr_diag_add(d, "%s: unexpected key '%s'", path, e->name);
+            bad = 1;
+            continue;
+        }
+        if (!sr_shape_eq(&e->shape, &L->decl[k].shape)) {
+            char a[160], b[160];
+            sr_diag_add(d, "%s: size mismatch for '%s': the file has shape %s, the model needs %s", path,
+                        e->name, sr_shape_str(&e->shape, a, sizeof a), sr_shape_str(&L->decl[k].shape, b, sizeof b));
+            bad = 1;
+        }
+    }
+    if (!bad) {
+        for (int i = 0; i < m->nnode && !bad; i++) {
+            const sr_node *nd = &m->node[i];
+            sr_layer *L = nd->mod;
+            if (!nd->first)
+                continue;
+            for (int k = 0; k < L->nparam && !bad; k++) {
+                const sr_st_entry *e = find_param(&st, m, L, L->decl[k].name);
+                sr_tensor t;
+                if (sr_st_load(&st, e, L->decl[k].dtype, &t, err) != SR_OK) {
+                    sr_diag_add(d, "%s", err);
+                    bad = 1;
+                    break;
+                }
+                sr_tensor_free(&L->param[k]);
+                L->param[k] = t;
+            }
+        }
+    }
+    sr_st_close(&st);
+    return bad ? SR_ERUN : SR_OK;
+}
+
+sr_status sr_state_save(const sr_model *m, const char *path, char *err)
+{
+    int n = 0;
+    for (int i = 0; i < m->nnode; i++)
+        if (m->node[i].first)
+            n += m->node[i].mod->nparam;
+    sr_st_item *items = calloc((size_t)(n ? n : 1), sizeof *items);
+    char (*keys)[SR_PATHLEN + 40] = calloc((size_t)(n ? n : 1), sizeof *keys);
+    if (!items || !keys) {
+        free(items);
+        free(keys);
+        return sr_err(err, SR_ERUN, "out of memory");
+    }
+    int j = 0;
+    for (int i = 0; i < m->nnode; i++) {
+        const sr_node *nd = &m->node[i];
+        if (!nd->first)
+            continue;
+        for (int k = 0; k < nd->mod->nparam; k++) {
+            snprintf(keys[j], sizeof keys[j], "%s.%s", nd->path, nd->mod->decl[k].name);
+            items[j].name = keys[j];
+            items[j].t = &nd->mod->param[k];
+            j++;
+        }
+    }
+    sr_outfile o;
+    sr_status st = sr_out_open(&o, path, err);
+    if (st == SR_OK) {
+        st = sr_st_write(o.f, items, n, NULL, 0, err);
+        if (st == SR_OK)
+            st = sr_out_commit(&o, err);
+        else
+            sr_out_abort(&o);
+    }
+    free(items);
+    free(keys);
+    return st;
+}

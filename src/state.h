@@ -1,0 +1,23 @@
+/*
+ * state.h - a model's parameters and buffers: default initialisation,
+ * init: rules, strict loading from safetensors, and --save-state.
+ */
+#ifndef SR_STATE_H
+#define SR_STATE_H
+
+#include "model.h"
+
+/* Declares every module's parameters (after shape inference, so LazyLinear
+ * knows in_features), allocates them and fills them with PyTorch's default
+ * initialisation or the spec's init: rules, drawn from seed. */
+sr_status sr_state_init(sr_model *m, uint64_t seed, sr_diags *d);
+
+/* Strict load: every missing key, unexpected key and wrong shape is listed
+ * in d ("FILE: ..."); returns SR_ERUN if any. */
+sr_status sr_state_load(sr_model *m, const char *path, sr_diags *d);
+
+/* Writes every parameter and buffer (shared modules once, under their first
+ * occurrence) as safetensors, atomically. */
+sr_status sr_state_save(const sr_model *m, const char *path, char *err);
+
+#endif

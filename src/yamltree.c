@@ -1,0 +1,329 @@
+/* yamltree.c - libyaml events to a tree with alias nodes and 1-based marks. */
+#include "yamltree.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+typedef struct {
+    char *name;
+    ynode *node;
+} anchor;
+
+typedef struct {
+    ytree *t;
+    anchor *anc;
+    int nanc, capanc;
+    const char *label;
+    char *err;
+} builder;
+
+static ynode *new_node(builder *b, ykind k, yaml_mark_t m)
+{
+    if (b->t->count >= YTREE_MAX_NODES)
+        return NULL;
+    ynode *n = calloc(1, sizeof *n);
+    if (!n)
+        return NULL;
+    n->kind = k;
+    n->line = (int)m.line + 1;
+    n->col = (int)m.column + 1;
+    n->next_alloc = b->t->all;
+    b->t->all = n;
+    b->t->count++;
+    return n;
+}
+
+static int push_item(ynode *parent, ynode *child)
+{
+    if (parent->n == parent->cap) {
+        int cap = parent->cap ? parent->cap * 2 : 4;
+        ynode **p = realloc(parent->item, (size_t)cap * sizeof *p);
+        if (!p)
+            return -1;
+        parent->item = p;
+        parent->cap = cap;
+    }
+    parent->item[parent->n++] = child;
+    return 0;
+}
+
+static sr_status fail(builder *b, yaml_mark_t m, const char *msg, const char *arg)
+{
+    return sr_err(b->err, SR_EUSAGE, "%s:%d:%d: %s%s", b->label, (int)m.line + 1,
+                  (int)m.column + 1, msg, arg ? arg : "");
+}
+
+static sr_status add_anchor(builder *b, const unsigned char *name, ynode *n)
+{
+    if (b->nanc == b->capanc) {
+        int cap = b->capanc ? b->capanc * 2 : 16;
+        anchor *p = realloc(b->anc, (size_t)cap * sizeof *p);
+        if (!p)
+            return sr_err(b->err, SR_ERUN, "out of memory");
+        b->anc = p;
+        b->capanc = cap;
+    }
+    b->anc[b->nanc].name = sr_strdup((const char *)name);
+    b->anc[b->nanc].node = n;
+    if (!b->anc[b->nanc].name)
+        return sr_err(b->err, SR_ERUN, "out of memory");
+    b->nanc++;
+    return SR_OK;
+}
+
+static ynode *find_anchor(builder *b, const unsigned char *name)
+{
+    /* The latest definition wins, as YAML says. */
+    for (int i = b->nanc - 1; i >= 0; i--)
+        if (strcmp(b->anc[i].name, (const char *)name) == 0)
+            return b->anc[i].node;
+    return NULL;
+}
+
+sr_status ytree_parse(ytree *t, const char *text, size_t len, const char *label, char *err)
+{
+    memset(t, 0, sizeof *t);
+    builder b = {.t = t, .label = label, .err = err};
+    yaml_parser_t p;
+    if (!yaml_parser_initialize(&p))
+        return sr_err(err, SR_ERUN, "out of memory");
+    yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+
+    ynode *stack[YTREE_MAX_DEPTH + 1];
+    char *stack_anchor[YTREE_MAX_DEPTH + 1];
+    int depth = 0, docs = 0, done = 0;
+    sr_status st = SR_OK;
+
+    while (!done && st == SR_OK) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&p, &ev)) {
+            st = sr_err(err, SR_EUSAGE, "%s:%d:%d: invalid YAML: %s%s%s", label,
+                        (int)p.problem_mark.line + 1, (int)p.problem_mark.column + 1,
+                        p.problem ? p.problem : "syntax error",
+                        p.context ? " " : "", p.context ? p.context : "");
+            break;
+        }
+        ynode *n = NULL;
+        const unsigned char *anc = NULL;
+        switch (ev.type) {
+        case YAML_STREAM_END_EVENT:
+            done = 1;
+            break;
+        case YAML_DOCUMENT_START_EVENT:
+            if (++docs > 1)
+                st = fail(&b, ev.start_mark, "a model spec is one YAML document; found a second '---'", NULL);
+            break;
+        case YAML_SCALAR_EVENT:
+            n = new_node(&b, Y_SCALAR, ev.start_mark);
+            if (!n)
+                goto toolarge;
+            n->value = malloc(ev.data.scalar.length + 1);
+            if (!n->value)
+                goto oom;
+            memcpy(n->value, ev.data.scalar.value, ev.data.scalar.length);
+            n->value[ev.data.scalar.length] = '\0';
+            if (strlen(n->value) != ev.data.scalar.length) {
+                st = fail(&b, ev.start_mark, "NUL character in a scalar", NULL);
+                break;
+            }
+            n->plain = ev.data.scalar.plain_implicit && ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+            if (ev.data.scalar.tag) {
+                const char *tag = (const char *)ev.data.scalar.tag;
+                n->plain = strcmp(tag, YAML_STR_TAG) != 0 && strcmp(tag, "!") != 0;
+                n->str_tag = !n->plain;
+            }
+            anc = ev.data.scalar.anchor;
+            break;
+        case YAML_SEQUENCE_START_EVENT:
+        case YAML_MAPPING_START_EVENT:
+            if (depth >= YTREE_MAX_DEPTH) {
+                st = fail(&b, ev.start_mark, "nesting is too deep (more than 64 levels)", NULL);
+                break;
+            }
+            n = new_node(&b, ev.type == YAML_SEQUENCE_START_EVENT ? Y_SEQ : Y_MAP, ev.start_mark);
+            if (!n)
+                goto toolarge;
+            stack_anchor[depth] = NULL;
+            anc = ev.type == YAML_SEQUENCE_START_EVENT ? ev.data.sequence_start.anchor
+                                                       : ev.data.mapping_start.anchor;
+            if (anc) {
+                /* Registered when the node ends, so it cannot contain itself. */
+                stack_anchor[depth] = sr_strdup((const char *)anc);
+                if (!stack_anchor[depth])
+                    goto oom;
+                anc = NULL;
+            }
+            break;
+        case YAML_SEQUENCE_END_EVENT:
+        case YAML_MAPPING_END_EVENT:
+            depth--;
+            n = stack[depth];
+            if (stack_anchor[depth]) {
+                st = add_anchor(&b, (unsigned char *)stack_anchor[depth], n);
+                free(stack_anchor[depth]);
+            }
+            if (n->kind == Y_MAP)
+                n->n /= 2;
+            break;
+        case YAML_ALIAS_EVENT: {
+            ynode *target = find_anchor(&b, ev.data.alias.anchor);
+            if (!target) {
+                st = fail(&b, ev.start_mark, "unknown or unfinished anchor: *",
+                          (const char *)ev.data.alias.anchor);
+                break;
+            }
+            n = new_node(&b, Y_ALIAS, ev.start_mark);
+            if (!n)
+                goto toolarge;
+            n->target = target;
+            break;
+        }
+        default:
+            break;
+        }
+        if (st == SR_OK && anc)
+            st = add_anchor(&b, anc, n);
+        if (st == SR_OK && n) {
+            if (ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT)
+                stack[depth++] = n;
+            else if (depth == 0)
+                t->root = n;
+            else if (push_item(stack[depth - 1], n) < 0)
+                goto oom;
+        }
+        yaml_event_delete(&ev);
+        continue;
+    toolarge:
+        st = fail(&b, ev.start_mark, "document too large (more than 1000000 nodes)", NULL);
+        yaml_event_delete(&ev);
+        continue;
+    oom:
+        st = sr_err(err, SR_ERUN, "out of memory reading %s", label);
+        yaml_event_delete(&ev);
+    }
+    /* On an early exit, anchors still pending on the stack must be freed. */
+    if (st != SR_OK)
+        for (int i = 0; i < depth; i++)
+            free(stack_anchor[i]);
+    for (int i = 0; i < b.nanc; i++)
+        free(b.anc[i].name);
+    free(b.anc);
+    yaml_parser_delete(&p);
+    if (st != SR_OK)
+        ytree_free(t);
+    return st;
+}
+
+void ytree_free(ytree *t)
+{
+    ynode *n = t->all;
+    while (n) {
+        ynode *next = n->next_alloc;
+        free(n->value);
+        free(n->item);
+        free(n);
+        n = next;
+    }
+    memset(t, 0, sizeof *t);
+}
+
+static int all_digits(const char *s, int base)
+{
+    if (!*s)
+        return 0;
+    for (; *s; s++) {
+        int c = *s;
+        int ok = base == 8 ? (c >= '0' && c <= '7')
+               : base == 16 ? ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))
+                            : (c >= '0' && c <= '9');
+        if (!ok)
+            return 0;
+    }
+    return 1;
+}
+
+static int is_core_float(const char *s)
+{
+    /* [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)? */
+    if (*s == '-' || *s == '+')
+        s++;
+    int digits = 0;
+    while (*s >= '0' && *s <= '9')
+        s++, digits++;
+    if (*s == '.') {
+        s++;
+        int frac = 0;
+        while (*s >= '0' && *s <= '9')
+            s++, frac++;
+        if (!digits && !frac)
+            return 0;
+    } else if (!digits) {
+        return 0;
+    }
+    if (*s == 'e' || *s == 'E') {
+        s++;
+        if (*s == '-' || *s == '+')
+            s++;
+        if (!(*s >= '0' && *s <= '9'))
+            return 0;
+        while (*s >= '0' && *s <= '9')
+            s++;
+    }
+    return *s == '\0';
+}
+
+yscalar yresolve(const ynode *n, long long *i, double *f)
+{
+    const char *s = n->value;
+    if (!n->plain)
+        return YS_STR;
+    if (!*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") || !strcmp(s, "NULL"))
+        return YS_NULL;
+    if (!strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "TRUE")) {
+        *i = 1;
+        return YS_BOOL;
+    }
+    if (!strcmp(s, "false") || !strcmp(s, "False") || !strcmp(s, "FALSE")) {
+        *i = 0;
+        return YS_BOOL;
+    }
+    int base = 10;
+    const char *digits = s;
+    if (s[0] == '0' && s[1] == 'o')
+        base = 8, digits = s + 2;
+    else if (s[0] == '0' && s[1] == 'x')
+        base = 16, digits = s + 2;
+    else if (*s == '-' || *s == '+')
+        digits = s + 1;
+    if (all_digits(digits, base)) {
+        errno = 0;
+        char *end;
+        long long v = strtoll(base == 10 ? s : digits, &end, base);
+        if (errno == ERANGE)
+            return YS_BADINT;
+        *i = v;
+        *f = (double)v;
+        return YS_INT;
+    }
+    if (is_core_float(s)) {
+        *f = strtod(s, NULL);
+        return YS_FLOAT;
+    }
+    const char *t = s;
+    int neg = 0;
+    if (*t == '-' || *t == '+')
+        neg = *t++ == '-';
+    if (!strcmp(t, ".inf") || !strcmp(t, ".Inf") || !strcmp(t, ".INF")) {
+        *f = neg ? -INFINITY : INFINITY;
+        return YS_FLOAT;
+    }
+    if (!strcmp(s, ".nan") || !strcmp(s, ".NaN") || !strcmp(s, ".NAN")) {
+        *f = NAN;
+        return YS_FLOAT;
+    }
+    return YS_STR;
+}
