@@ -130,7 +130,7 @@ struct sr_layertype {
     const char *name;
     const char *summary;  /* one line for --help and the man page */
     const sr_argdef *args;
-    int nargs;
+    int nargs;            /* -1: takes and ignores anything, as nn.Identity(*args, **kwargs) */
     /* Checks argument values beyond their types (required-ness and types are
      * checked by the parser).  err gets "what is wrong; hint: ...". */
     sr_status (*validate)(sr_layer *L, char *err);

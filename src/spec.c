@@ -413,6 +413,8 @@ static sr_layer *build_item(reader *r, ynode *item, const char *path)
         return L;
     }
     int given[SR_MAXARGS];
+    if (t->nargs < 0)
+        return L;
     if (bind_args(r, who, n, t->args, t->nargs, args, L->arg, given) && t->validate) {
         char msg[SR_ERRLEN];
         if (t->validate(L, msg) != SR_OK)

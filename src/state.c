@@ -186,16 +186,23 @@ sr_status sr_state_save(const sr_model *m, const char *path, char *err)
         free(keys);
         return sr_err(err, SR_ERUN, "out of memory");
     }
+    /* I64 buffers first: with 8-byte items at the front every tensor's
+     * offset stays aligned to its own size, as safetensors' writer does
+     * (some loaders refuse a misaligned int64). */
     int j = 0;
-    for (int i = 0; i < m->nnode; i++) {
-        const sr_node *nd = &m->node[i];
-        if (!nd->first)
-            continue;
-        for (int k = 0; k < nd->mod->nparam; k++) {
-            snprintf(keys[j], sizeof keys[j], "%s.%s", nd->path, nd->mod->decl[k].name);
-            items[j].name = keys[j];
-            items[j].t = &nd->mod->param[k];
-            j++;
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < m->nnode; i++) {
+            const sr_node *nd = &m->node[i];
+            if (!nd->first)
+                continue;
+            for (int k = 0; k < nd->mod->nparam; k++) {
+                if ((nd->mod->decl[k].dtype == SR_I64) != (pass == 0))
+                    continue;
+                snprintf(keys[j], sizeof keys[j], "%s.%s", nd->path, nd->mod->decl[k].name);
+                items[j].name = keys[j];
+                items[j].t = &nd->mod->param[k];
+                j++;
+            }
         }
     }
     sr_outfile o;

@@ -92,7 +92,8 @@ const sr_layertype sr_layer_types[] = {
      NULL, sr_flatten_shape, NULL, sr_view_forward, NULL},
     {"Unflatten", "splits dim into unflattened_size", ARGS(a_unflatten),
      sr_unflatten_validate, sr_unflatten_shape, NULL, sr_view_forward, NULL},
-    {"Identity", "passes its input through", NOARGS, NULL, sr_same_shape, NULL, sr_view_forward, NULL},
+    {"Identity", "passes its input through (any arguments are ignored)", NULL, -1, NULL, sr_same_shape, NULL,
+     sr_view_forward, NULL},
     {"Dropout", "zeroes elements with probability p in training, scales by 1/(1-p)", ARGS(a_dropout),
      sr_dropout_validate, sr_same_shape, NULL, sr_dropout_forward, NULL},
     ELEMENTWISE("ReLU", "max(0, x)", ARGS(a_inplace), sr_relu_forward),
@@ -273,6 +274,10 @@ void sr_layer_repr(const sr_layer *L, char *buf, size_t len)
 
 void sr_layertype_signature(const sr_layertype *t, char *buf, size_t len)
 {
+    if (t->nargs < 0) {
+        snprintf(buf, len, "%s(*args, **kwargs)", t->name);
+        return;
+    }
     size_t k = (size_t)snprintf(buf, len, "%s(", t->name);
     for (int i = 0; i < t->nargs && k < len; i++)
         k += (size_t)snprintf(buf + k, len - k, "%s%s%s%s", i ? ", " : "", t->args[i].name,
