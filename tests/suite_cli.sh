@@ -1,0 +1,208 @@
+#!/usr/bin/env bash
+# suite_cli.sh SEQRUN BUILD - the command line contract: options, formats,
+# pipes, exit codes and diagnostics.  Expected tensors come from the
+# PyTorch-generated golden cases; messages are the contract's format.
+set -u
+abs() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
+SEQRUN=$(abs "$1")
+BUILD=$(abs "$2")
+NPYCMP=$BUILD/tests/npycmp
+G=$(cd "$(dirname "$0")" && pwd)/golden/cases
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "ok $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL $1: $2"; }
+
+# expect NAME CODE PATTERN -- CMD...: exit code CODE and stderr matching the
+# extended regex PATTERN (empty: stderr must be empty).
+expect() {
+    local name=$1 code=$2 pat=$3
+    shift 4
+    "$@" >"$T/out" 2>"$T/err" </dev/null
+    local rc=$?
+    if [ "$rc" -ne "$code" ]; then
+        bad "$name" "exit $rc, want $code; stderr: $(head -c 400 "$T/err")"
+    elif [ -z "$pat" ] && [ -s "$T/err" ]; then
+        bad "$name" "stderr not empty: $(head -c 400 "$T/err")"
+    elif [ -n "$pat" ] && ! grep -Eq -- "$pat" "$T/err"; then
+        bad "$name" "stderr does not match /$pat/: $(head -c 400 "$T/err")"
+    else
+        ok "$name"
+    fi
+}
+
+spec() { printf '%s\n' "$2" >"$T/$1"; }
+
+MLP=$G/core_mlp
+cp "$MLP/model.yaml" "$T/mlp.yaml"
+
+# ---- usage (exit 2) -------------------------------------------------------
+expect usage_none 2 'missing MODEL' -- "$SEQRUN"
+expect usage_unknown_option 2 "unknown option '--frobnicate'" -- "$SEQRUN" --frobnicate "$T/mlp.yaml"
+expect usage_missing_value 2 "'-o' needs a value" -- "$SEQRUN" "$T/mlp.yaml" -o
+expect usage_bad_shape 2 'input-shape' -- "$SEQRUN" --input-shape 2,x "$T/mlp.yaml" "$MLP/input.npy"
+expect usage_two_free_dims 2 'input-shape' -- "$SEQRUN" --input-shape -1,-1 "$T/mlp.yaml" "$MLP/input.npy"
+expect usage_bad_format 2 'format' -- "$SEQRUN" --format csv "$T/mlp.yaml" "$MLP/input.npy"
+expect usage_json_run 2 'json' -- "$SEQRUN" --format json "$T/mlp.yaml" "$MLP/input.npy"
+expect usage_bad_batch 2 'batch-size' -- "$SEQRUN" --batch-size 0 "$T/mlp.yaml" "$MLP/input.npy"
+expect usage_flag_value 2 'takes no value' -- "$SEQRUN" --train=1 "$T/mlp.yaml" "$MLP/input.npy"
+expect usage_extra_arg 2 "unexpected argument" -- "$SEQRUN" "$T/mlp.yaml" a b
+"$SEQRUN" --help >"$T/help" 2>&1 && grep -q 'BatchNorm\|LayerNorm' "$T/help" && grep -q -- '--input-shape' "$T/help" &&
+    [ "$(wc -l <"$T/help")" -le 50 ] && ok help || bad help "--help must exit 0, list options and layers on one screen"
+"$SEQRUN" --version | grep -Eq '^seqrun [0-9]' && ok version || bad version "no version line"
+
+# ---- spec errors (exit 2, FILE:LINE:COL: layer I (Type): ...) --------------
+spec unknown.yaml 'layers:
+  - Linear: [4, 2]
+  - Relu'
+expect spec_unknown_layer 2 "unknown.yaml:3:5: layer 1: unknown layer type 'Relu'; hint: did you mean 'ReLU'\?" -- "$SEQRUN" --check --input-shape 1,4 "$T/unknown.yaml"
+spec badarg.yaml 'layers:
+  - Linear: {in_feature: 4, out_features: 2}'
+expect spec_unknown_arg 2 "badarg.yaml:2:14: layer 0 \(Linear\): unknown argument 'in_feature'; hint: did you mean 'in_features'\?" -- "$SEQRUN" --check --input-shape 1,4 "$T/badarg.yaml"
+spec dup.yaml 'layers:
+  - Linear: {in_features: 4, out_features: 2, in_features: 4}'
+expect spec_duplicate_arg 2 "dup.yaml:2:47: layer 0 \(Linear\): argument 'in_features' given twice" -- "$SEQRUN" --check --input-shape 1,4 "$T/dup.yaml"
+spec type.yaml 'layers:
+  - Linear: {in_features: 4.5, out_features: 2}'
+expect spec_wrong_type 2 "type.yaml:2:27: layer 0 \(Linear\): argument 'in_features' must be an integer, got a number" -- "$SEQRUN" --check --input-shape 1,4 "$T/type.yaml"
+spec boolstr.yaml 'layers:
+  - Linear: {in_features: 4, out_features: 2, bias: yes}'
+expect spec_yes_is_string 2 "argument 'bias' must be a boolean.*hint: write true or false" -- "$SEQRUN" --check --input-shape 1,4 "$T/boolstr.yaml"
+spec missing.yaml 'layers:
+  - Linear: {out_features: 2}'
+expect spec_missing_arg 2 "missing.yaml:2:5: layer 0 \(Linear\): missing required argument 'in_features'" -- "$SEQRUN" --check --input-shape 1,4 "$T/missing.yaml"
+spec softmax.yaml 'layers:
+  - Softmax'
+expect spec_softmax_needs_dim 2 "layer 0 \(Softmax\): missing required argument 'dim'" -- "$SEQRUN" --check --input-shape 1,4 "$T/softmax.yaml"
+spec positional.yaml 'layers:
+  - Linear: [4, 2, true, 7]'
+expect spec_too_many_positional 2 "layer 0 \(Linear\): takes at most 3 positional arguments, got 4" -- "$SEQRUN" --check --input-shape 1,4 "$T/positional.yaml"
+spec choice.yaml 'layers:
+  - GELU: {approximate: fast}'
+expect spec_bad_choice 2 "argument 'approximate' must be one of none\|tanh" -- "$SEQRUN" --check --input-shape 1,4 "$T/choice.yaml"
+spec nested.yaml 'layers:
+  - Sequential:
+    - Linear: [4, 4]
+    - Sequential:
+      - Tanhh'
+expect spec_nested_index 2 "nested.yaml:5:9: layer 0.1.0: unknown layer type 'Tanhh'; hint: did you mean 'Tanh'\?" -- "$SEQRUN" --check --input-shape 1,4 "$T/nested.yaml"
+spec several.yaml 'layers:
+  - Lineer: [4, 4]
+  - ReLU: {inplace: true, foo: 1}
+  - Dropout: 1.5'
+"$SEQRUN" --check --input-shape 1,4 "$T/several.yaml" >/dev/null 2>"$T/err"
+[ $? -eq 2 ] && [ "$(grep -c 'several.yaml:' "$T/err")" -eq 3 ] && ok spec_reports_every_error ||
+    bad spec_reports_every_error "want 3 diagnostics, exit 2: $(cat "$T/err")"
+spec topkey.yaml 'layer:
+  - ReLU'
+expect spec_unknown_top_key 2 "topkey.yaml:1:1: unknown top-level key 'layer'; hint: did you mean 'layers'\?" -- "$SEQRUN" --check --input-shape 1,4 "$T/topkey.yaml"
+printf 'layers:\n  - Linear: [4, 2\n' >"$T/broken.yaml"
+expect spec_malformed_yaml 2 'broken.yaml:[0-9]+:[0-9]+: invalid YAML' -- "$SEQRUN" --check --input-shape 1,4 "$T/broken.yaml"
+spec alias.yaml 'layers:
+  - *nothing'
+expect spec_unknown_alias 2 'alias.yaml:2:5: unknown or unfinished anchor' -- "$SEQRUN" --check --input-shape 1,4 "$T/alias.yaml"
+expect spec_missing_file 1 'nope.yaml: cannot open' -- "$SEQRUN" --check "$T/nope.yaml"
+
+# ---- shapes (exit 3) and data errors (exit 1) ---------------------------------
+spec wrongin.yaml 'layers:
+  - Linear: [16, 8]
+  - Linear: [9, 2]'
+rm -f "$T/o.npy"
+expect shape_mismatch_exit3 3 "wrongin.yaml:3:5: layer 1 \(Linear\): .*in_features should be 8" -- "$SEQRUN" -o "$T/o.npy" -w /dev/null "$T/wrongin.yaml" "$MLP/input.npy"
+[ ! -e "$T/o.npy" ] && ok shape_mismatch_no_output || bad shape_mismatch_no_output "output file was created"
+spec input16.yaml 'input: [N, 8]
+layers:
+  - ReLU'
+expect shape_input_contradicts_spec 3 'does not match the spec.s input: \[N, 8\]' -- "$SEQRUN" "$T/input16.yaml" "$MLP/input.npy"
+printf '\0\0\0\0\0\0\0\0' >"$T/raw.bin"
+spec relu.yaml 'layers:
+  - ReLU'
+expect raw_without_shape 2 'raw input needs a shape' -- "$SEQRUN" "$T/relu.yaml" "$T/raw.bin"
+: >"$T/empty.bin"
+expect raw_empty 1 'empty input' -- "$SEQRUN" --input-shape -1,2 "$T/relu.yaml" "$T/empty.bin"
+printf '\0\0\0\0\0\0' >"$T/odd.bin"
+expect raw_not_float32 1 'not a whole number of float32' -- "$SEQRUN" --input-shape -1,2 "$T/relu.yaml" "$T/odd.bin"
+E=$G/core_embedding
+cp "$E/model.yaml" "$T/emb.yaml"
+# A hand-made int64 .npy of shape (3,): indices 1, 99, 2 (99 is out of range).
+npy_i64() {
+    local dict="{'descr': '<i8', 'fortran_order': False, 'shape': ($#,), }"
+    local pad=$((128 - 10 - ${#dict} - 1))
+    { printf '\x93NUMPY\x01\x00\x76\x00%s%*s\n' "$dict" "$pad" ""
+      for v in "$@"; do printf "$(printf '\\x%02x' $((v & 255)) $(((v >> 8) & 255)) 0 0 0 0 0 0)"; done; }
+}
+npy_i64 1 99 2 >"$T/idx.npy"
+expect embedding_index_out_of_range 1 "layer 0 \(Embedding\): index 99 at position 1 is out of range for Embedding with num_embeddings=10" -- "$SEQRUN" -w "$E/weights.safetensors" "$T/emb.yaml" "$T/idx.npy"
+expect weights_missing_file 1 'nope.safetensors: cannot open|nope.safetensors:.*No such file' -- "$SEQRUN" -w "$T/nope.safetensors" "$T/mlp.yaml" "$MLP/input.npy"
+# a weights file for another model lists every missing and unexpected key
+expect weights_strict_keys 1 "missing key '0.bias'" -- "$SEQRUN" -w "$G/core_embedding/weights.safetensors" "$T/mlp.yaml" "$MLP/input.npy"
+"$SEQRUN" -w "$G/core_embedding/weights.safetensors" "$T/mlp.yaml" "$MLP/input.npy" 2>"$T/err" >/dev/null
+[ "$(grep -c 'missing key' "$T/err")" -eq 7 ] && grep -q "size mismatch for '0.weight'" "$T/err" && ok weights_lists_every_key ||
+    bad weights_lists_every_key "$(cat "$T/err")"
+spec first.yaml 'layers:
+  - Linear: [16, 32]'
+"$SEQRUN" -w "$MLP/weights.safetensors" "$T/first.yaml" "$MLP/input.npy" 2>"$T/err" >/dev/null
+[ $? -eq 1 ] && [ "$(grep -c "unexpected key '[2-6]\.\(weight\|bias\)'" "$T/err")" -eq 6 ] && ok weights_unexpected_keys ||
+    bad weights_unexpected_keys "$(cat "$T/err")"
+spec lin_wrong.yaml 'layers:
+  - Linear: [16, 31]'
+"$SEQRUN" -w "$MLP/weights.safetensors" "$T/lin_wrong.yaml" "$MLP/input.npy" 2>"$T/err" >/dev/null
+rc=$?
+[ $rc -eq 1 ] && grep -q "size mismatch for '0.weight': the file has shape \[32, 16\], the model needs \[31, 16\]" "$T/err" &&
+    ok weights_wrong_shape || bad weights_wrong_shape "exit $rc: $(cat "$T/err")"
+
+# ---- outputs and formats -------------------------------------------------------
+cd "$MLP" || exit 2
+"$SEQRUN" -q -w weights.safetensors model.yaml input.npy -o "$T/a.npy" && "$NPYCMP" expected.npy "$T/a.npy" --rtol 1e-4 --atol 1e-5 &&
+    ok output_file_npy || bad output_file_npy "differs from PyTorch"
+"$SEQRUN" -q -w weights.safetensors model.yaml - <input.npy >"$T/b.npy" && "$NPYCMP" expected.npy "$T/b.npy" --rtol 1e-4 --atol 1e-5 &&
+    ok stdin_to_stdout_npy || bad stdin_to_stdout_npy "differs from PyTorch"
+"$SEQRUN" -q -w weights.safetensors model.yaml <input.npy >"$T/c.npy" && cmp -s "$T/b.npy" "$T/c.npy" &&
+    ok no_input_means_stdin || bad no_input_means_stdin "differs"
+printf 'layers:\n  - Identity\n' >"$T/id.yaml"
+"$SEQRUN" -q -w weights.safetensors model.yaml input.npy | "$SEQRUN" -q "$T/id.yaml" - >"$T/d.npy" &&
+    "$NPYCMP" expected.npy "$T/d.npy" --rtol 1e-4 --atol 1e-5 && ok pipeline || bad pipeline "differs"
+"$SEQRUN" -q -w weights.safetensors model.yaml input.npy -o "$T/r.bin" &&
+    [ "$(stat -c %s "$T/r.bin")" -eq $((8 * 10 * 4)) ] &&
+    ok output_raw_by_extension || bad output_raw_by_extension "size $(stat -c %s "$T/r.bin")"
+"$SEQRUN" -q -w weights.safetensors --format text model.yaml input.npy >"$T/t.txt" &&
+    head -n 1 "$T/t.txt" | grep -q '^# shape \[8, 10\]' && [ "$(wc -l <"$T/t.txt")" -eq 9 ] &&
+    ok format_text || bad format_text "$(head -n 2 "$T/t.txt")"
+"$SEQRUN" -q -w weights.safetensors --format raw model.yaml input.npy | cmp -s - "$T/r.bin" &&
+    ok format_raw_stdout || bad format_raw_stdout "differs from -o x.bin"
+head -c 6 "$T/b.npy" | od -c | grep -q 'N   U   M   P   Y' && ok pipe_defaults_to_npy || bad pipe_defaults_to_npy "no npy magic"
+"$SEQRUN" -q -w weights.safetensors --threads 1 model.yaml input.npy -o "$T/t1.npy" && cmp -s "$T/a.npy" "$T/t1.npy" &&
+    ok threads_same_bytes || bad threads_same_bytes "--threads 1 changed the result"
+cp "$T/a.npy" "$T/keep.npy"
+"$SEQRUN" -q -w weights.safetensors model.yaml "$T/raw.bin" -o "$T/keep.npy" 2>/dev/null
+[ $? -eq 1 ] && cmp -s "$T/a.npy" "$T/keep.npy" && [ -z "$(ls -A "$T" | grep '\.tmp\.')" ] &&
+    ok failed_run_keeps_old_output || bad failed_run_keeps_old_output "old output changed or temp left"
+cd "$T" || exit 2
+
+# ---- seeds and state -------------------------------------------------------------
+spec init.yaml 'input: [N, 16]
+layers:
+  - Linear: [16, 8]
+  - Tanh
+  - Linear: [8, 4]'
+"$SEQRUN" -q --seed 7 "$T/init.yaml" "$MLP/input.npy" -o s7a.npy --save-state st7.safetensors &&
+    "$SEQRUN" -q --seed 7 "$T/init.yaml" "$MLP/input.npy" -o s7b.npy && cmp -s s7a.npy s7b.npy &&
+    ok seed_same_bytes || bad seed_same_bytes "same seed, different bytes"
+"$SEQRUN" -q --seed 8 "$T/init.yaml" "$MLP/input.npy" -o s8.npy && ! cmp -s s7a.npy s8.npy &&
+    ok seed_changes_values || bad seed_changes_values "seed ignored"
+"$SEQRUN" -q -w st7.safetensors --seed 99 "$T/init.yaml" "$MLP/input.npy" -o s7c.npy && cmp -s s7a.npy s7c.npy &&
+    ok save_state_round_trip || bad save_state_round_trip "reloading the saved state changed the output"
+spec shared.yaml 'input: [N, 16]
+layers:
+  - &fc {Linear: [16, 16]}
+  - ReLU
+  - *fc'
+"$SEQRUN" -q shared.yaml "$MLP/input.npy" -o sh.npy --save-state sh.safetensors &&
+    [ "$(grep -ao '"[0-9.a-z_]*":{' sh.safetensors | tr -d '":{' | sort | tr '\n' ' ')" = "0.bias 0.weight " ] &&
+    ok save_state_shared_once || bad save_state_shared_once "$(grep -ao '"[0-9.a-z_]*":{' sh.safetensors)"
+"$SEQRUN" --check shared.yaml | grep -q '^total params: 272$' && ok shared_params_counted_once ||
+    bad shared_params_counted_once "$("$SEQRUN" --check shared.yaml | tail -n 1)"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
