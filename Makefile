@@ -28,7 +28,8 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TOOLS    := $(BUILD)/tests/npycmp $(BUILD)/tests/stcmp
 UNITS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 
-.PHONY: all deps test demo clean
+.PHONY: all deps ensure-deps test test-run demo demo-run clean
+.SECONDARY:
 all: $(BIN)
 
 $(BIN): $(BUILD)/src/main.o $(LIB_OBJ)
@@ -45,17 +46,67 @@ $(BUILD)/tests/%.o: tests/%.c tests/unit.h $(wildcard src/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Isrc -c -o $@ $<
 
-deps:
-	apt-get update
-	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-	    gcc make pkg-config libyaml-dev libopenblas-dev
+# Debian packages: the build needs the first line; the test suite uses the
+# second (valgrind for the memcheck test, clang for the fuzzers).
+DEB_BUILD := gcc make pkg-config libyaml-dev libopenblas-dev
+DEB_TEST  := valgrind clang
+SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-test: $(BIN) $(TOOLS) $(UNITS)
+deps:
+	$(SUDO) apt-get update
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends $(DEB_BUILD) $(DEB_TEST)
+
+# pkg-config's answers are read when this Makefile is parsed, so the real
+# work runs in a fresh make once the packages are known to be there.
+ensure-deps:
+	@command -v pkg-config >/dev/null && pkg-config --exists $(PKGS) || $(MAKE) --no-print-directory deps
+
+test: ensure-deps
+	@$(MAKE) --no-print-directory test-run
+
+test-run: $(BIN) $(TOOLS) $(UNITS)
 	@tests/run.sh $(BUILD) $(BIN)
 
-demo: $(BIN)
+demo: ensure-deps
+	@$(MAKE) --no-print-directory demo-run
+
+demo-run: $(BIN)
 	./$(BIN) --check models/mlp.yaml
 	./$(BIN) -q --format text models/mlp.yaml data/mlp_input.npy
 
 clean:
 	rm -rf build build-san seqrun
+
+# ---- fuzzing (issue 5) ----
+# make fuzz                  libFuzzer targets build-fuzz/fuzz_* (clang, ASan+UBSan)
+# build-fuzz/fuzz_spec -jobs=1 -workers=1 -max_total_time=600 tests/fuzz/corpus/fuzz_spec
+# `make test` also builds $(BUILD)/tests/fuzz/fuzz_*: the same targets with a
+# plain main() (tests/fuzz/replay.c) and this build's compiler and sanitizers,
+# which tests/suite_fuzzregress.sh uses to replay every input that once crashed.
+FUZZ_CC     ?= clang
+FUZZ_FLAGS  := -g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra $(WERROR) -fno-omit-frame-pointer \
+               -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+               $(shell pkg-config --cflags $(PKGS))
+FUZZ_SRCS   := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS   := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
+FUZZ_OBJ    := $(LIB_SRC:%.c=build-fuzz/%.o)
+FUZZ_REPLAY := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/tests/fuzz/%)
+
+.PHONY: fuzz fuzz-clean
+fuzz: $(FUZZ_BINS)
+
+build-fuzz/%.o: %.c $(wildcard src/*.h src/layers/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_BINS): build-fuzz/%: tests/fuzz/%.c $(FUZZ_OBJ) $(wildcard src/*.h)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -Isrc -o $@ $< $(FUZZ_OBJ) $(LDLIBS)
+
+$(FUZZ_REPLAY): $(BUILD)/tests/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c $(LIB_OBJ) $(wildcard src/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(LIB_OBJ) $(LDLIBS)
+
+test: $(FUZZ_REPLAY)
+
+fuzz-clean:
+	rm -rf build-fuzz
