@@ -998,9 +998,11 @@ case("cnn_classic", L(
     # F16 misconversion all give errors >= 1e-2).
     tol=(1e-4, 1e-4))
 
-# cases with explicit tolerances (other than cnn_classic):
-#  - none; the default 1e-4 / 1e-5 holds for every shallow case with >10x
-#    headroom over torch's own float32 result (checked on every run).
+# Tolerances: only cnn_classic sets one.  Every other case uses the default
+# rtol 1e-4, atol 1e-5: torch's own float32 result stays within 2.5% of that
+# budget everywhere except core_layernorm_offset (13%: mean 100, so the
+# variance is cancellation-prone by design -- a naive E[x^2]-E[x]^2 in
+# float32 fails it, which is the point).  -v prints each case's figure.
 
 # ---------------------------------------------------------------------------
 # generation
