@@ -38,6 +38,9 @@ static void usage(FILE *f)
             "      --seed N            seed for default initialisation and dropout (default 0)\n"
             "      --threads N         worker threads (default: all cores)\n"
             "      --check             shape report only\n"
+            "      --top K             with text output: the K most likely classes per sample\n"
+            "      --paths             read input paths from stdin, one per line; write each result\n"
+            "                          beside its input (or into -o DIR) and print its path\n"
             "  -q, --quiet             nothing on stderr unless an error\n"
             "  -v, --verbose           per-layer timing on stderr\n"
             "  -h, --help, --version\n"
@@ -104,11 +107,90 @@ static int ends_with(const char *s, const char *suffix)
     return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
+static void print_diags(sr_diags *d, int show)
+{
+    for (int i = 0; i < d->n; i++)
+        if (show)
+            fprintf(stderr, "%s\n", d->line[i]);
+    sr_diags_free(d);
+}
+
+/* Where --paths puts the result for an input: beside it, or in -o DIR,
+ * with the extension replaced by .out.npy (.out.bin for raw output). */
+static char *output_path(const char *input, const char *dir, sr_format fmt)
+{
+    const char *base = strrchr(input, '/');
+    base = base ? base + 1 : input;
+    size_t stem = strlen(base);
+    const char *dot = strrchr(base, '.');
+    if (dot && dot != base)
+        stem = (size_t)(dot - base);
+    size_t dirlen = dir ? strlen(dir) : (size_t)(base - input);
+    size_t n = dirlen + stem + 16;
+    char *p = malloc(n);
+    if (!p)
+        return NULL;
+    if (dir)
+        snprintf(p, n, "%s%s%.*s.out.%s", dir, dirlen && dir[dirlen - 1] != '/' ? "/" : "", (int)stem, base,
+                 fmt == SR_FMT_NPY ? "npy" : "bin");
+    else
+        snprintf(p, n, "%.*s%.*s.out.%s", (int)dirlen, input, (int)stem, base, fmt == SR_FMT_NPY ? "npy" : "bin");
+    return p;
+}
+
+/* --paths: a filter for line-oriented engines (GNU parallel, Slurm arrays,
+ * Spark's RDD.pipe, Hadoop Streaming).  One input path per line in, one
+ * output path per line out; a failed path is reported and counted, and the
+ * rest still run. */
+static sr_status run_paths(sr_model *m, const sr_runopts *o, sr_diags *d)
+{
+    const char *dir = strcmp(o->output, "-") == 0 ? NULL : o->output;
+    sr_runner *r = sr_runner_new(m, o);
+    if (!r) {
+        sr_diag_add(d, "out of memory");
+        return SR_ERUN;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    long failed = 0, done = 0;
+    sr_status worst = SR_OK;
+    while ((len = getline(&line, &cap, stdin)) >= 0) {
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            line[--len] = '\0';
+        if (len == 0)
+            continue;
+        char *out = output_path(line, dir, o->format);
+        sr_diags fd = {0};
+        sr_status st = out ? sr_runner_file(r, line, out, &fd) : SR_ERUN;
+        if (st == SR_OK) {
+            printf("%s\n", out);
+            fflush(stdout);
+            done++;
+        } else {
+            failed++;
+            if (st > worst)
+                worst = st;
+            fprintf(stderr, "seqrun: %s: failed\n", line);
+        }
+        print_diags(&fd, st != SR_OK || !o->quiet);
+        free(out);
+    }
+    free(line);
+    sr_status st = sr_runner_finish(r, d);
+    sr_runner_free(r);
+    if (failed) {
+        sr_diag_add(d, "seqrun: %ld of %ld paths failed", failed, failed + done);
+        return worst;
+    }
+    return st;
+}
+
 int main(int argc, char **argv)
 {
     sr_runopts o = {.output = "-"};
     const char *pos[2] = {NULL, NULL};
-    int npos = 0, check = 0, format_given = 0;
+    int npos = 0, check = 0, format_given = 0, paths = 0;
     long long threads = 0;
 
     for (int i = 1; i < argc; i++) {
@@ -144,13 +226,13 @@ int main(int argc, char **argv)
         }
 #define IS(x) (strcmp(name, x) == 0)
         int flag = IS("--train") || IS("--check") || IS("-q") || IS("--quiet") || IS("-v") ||
-                   IS("--verbose") || IS("-h") || IS("--help") || IS("--version");
+                   IS("--verbose") || IS("-h") || IS("--help") || IS("--version") || IS("--paths");
         if (flag && val)
             return usage_error("option '%s' takes no value", name);
         if (!flag) {
             if (!IS("-o") && !IS("--output") && !IS("-w") && !IS("--weights") && !IS("--input-shape") &&
                 !IS("--format") && !IS("--batch-size") && !IS("--save-state") && !IS("--seed") &&
-                !IS("--threads"))
+                !IS("--threads") && !IS("--top"))
                 return usage_error("unknown option '%s'", a);
             if (!val) {
                 if (i + 1 >= argc)
@@ -163,6 +245,8 @@ int main(int argc, char **argv)
             o.train = 1;
         else if (IS("--check"))
             check = 1;
+        else if (IS("--paths"))
+            paths = 1;
         else if (IS("-q") || IS("--quiet"))
             o.quiet = 1;
         else if (IS("-v") || IS("--verbose"))
@@ -203,6 +287,10 @@ int main(int argc, char **argv)
             if (parse_int(val, 0, 0x7fffffffffffffffLL, &v) < 0)
                 return usage_error("--seed: expected a non-negative integer, got '%s'", val);
             o.seed = (uint64_t)v;
+        } else if (IS("--top")) {
+            if (parse_int(val, 1, 1000000, &v) < 0)
+                return usage_error("--top: expected a positive integer, got '%s'", val);
+            o.top = (int)v;
         } else if (IS("--threads")) {
             if (parse_int(val, 1, 1024, &v) < 0)
                 return usage_error("--threads: expected a positive integer, got '%s'", val);
@@ -218,6 +306,8 @@ int main(int argc, char **argv)
     if (pos[1] && strcmp(pos[0], "-") == 0 && strcmp(pos[1], "-") == 0)
         return usage_error("%s", "the model and the input cannot both come from standard input");
 
+    if (paths && (check || pos[1] || strcmp(pos[0], "-") == 0))
+        return usage_error("%s", "--paths reads input paths from stdin: give only MODEL.yaml (a file), without --check");
     if (check) {
         if (!format_given)
             o.format = SR_FMT_TEXT;
@@ -226,12 +316,16 @@ int main(int argc, char **argv)
     } else {
         if (o.format == SR_FMT_JSON)
             return usage_error("%s", "--format json is for --check; runs write npy, raw or text");
-        if (!format_given) {
+        if (paths && !format_given)
+            o.format = SR_FMT_NPY;
+        else if (!format_given) {
             if (strcmp(o.output, "-") == 0)
                 o.format = isatty(STDOUT_FILENO) ? SR_FMT_TEXT : SR_FMT_NPY;
             else
                 o.format = ends_with(o.output, ".npy") ? SR_FMT_NPY : SR_FMT_RAW;
         }
+        if (o.top && o.format != SR_FMT_TEXT)
+            return usage_error("%s", "--top prints classes as text: use it with --format text (the default on a terminal)");
         if (!o.input)
             o.input = "-";
         if (strcmp(pos[0], "-") == 0 && strcmp(o.input, "-") == 0)
@@ -239,16 +333,17 @@ int main(int argc, char **argv)
     }
     if (threads)
         openblas_set_num_threads((int)threads);
+    o.progress = !o.quiet && !check && isatty(STDERR_FILENO);
     sr_out_install_signal_cleanup();
 
     sr_diags d = {0};
     sr_model m;
     sr_status st = sr_spec_load(&m, pos[0], &d);
-    if (st == SR_OK)
+    if (st == SR_OK && paths)
+        st = run_paths(&m, &o, &d);
+    else if (st == SR_OK)
         st = check ? sr_check(&m, &o, stdout, &d) : sr_run(&m, &o, &d);
-    for (int i = 0; i < d.n; i++)
-        if (st != SR_OK || !o.quiet)
-            fprintf(stderr, "%s\n", d.line[i]);
+    print_diags(&d, st != SR_OK || !o.quiet);
     sr_diags_free(&d);
     sr_model_free(&m);
     if (fflush(stdout) != 0 && st == SR_OK) {

@@ -7,6 +7,8 @@
 
 #include <cblas.h>
 #include <errno.h>
+#include <math.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,8 +141,10 @@ void sr_input_close(sr_input *in)
 typedef struct {
     sr_outfile o;
     sr_format fmt;
+    int top;
     int64_t row;        /* text: values per printed line */
     int64_t written;
+    float *rowbuf;      /* --top: the row being gathered */
 } writer;
 
 static sr_status write_header(writer *w, const sr_shape *s, char *err)
@@ -148,11 +152,62 @@ static sr_status write_header(writer *w, const sr_shape *s, char *err)
     if (w->fmt == SR_FMT_NPY)
         return sr_npy_write_header(w->o.f, s, err);
     if (w->fmt == SR_FMT_TEXT) {
-        fprintf(w->o.f, "# shape %s\n", sr_shp(s));
         w->row = s->ndim ? s->d[s->ndim - 1] : 1;
         w->written = 0;
+        if (w->top) {
+            free(w->rowbuf);
+            w->rowbuf = malloc((size_t)(w->row > 0 ? w->row : 1) * sizeof(float));
+            if (!w->rowbuf)
+                return sr_err(err, SR_ERUN, "out of memory");
+            fprintf(w->o.f, "# shape %s; top %d classes per sample: class (probability)\n", sr_shp(s), w->top);
+        } else {
+            fprintf(w->o.f, "# shape %s\n", sr_shp(s));
+        }
     }
     return SR_OK;
+}
+
+/* Probabilities for --top: a row that already is a distribution is taken
+ * as it is (Softmax output); anything else -- logits, or LogSoftmax's
+ * log-probabilities, for which softmax gives back the probabilities -- goes
+ * through softmax. */
+static void row_probs(float *x, int64_t n)
+{
+    double sum = 0;
+    int dist = 1;
+    for (int64_t i = 0; i < n; i++) {
+        dist &= x[i] >= 0 && x[i] <= 1;
+        sum += x[i];
+    }
+    if (dist && sum > 0.999 && sum < 1.001)
+        return;
+    float mx = -INFINITY;
+    for (int64_t i = 0; i < n; i++)
+        mx = x[i] > mx ? x[i] : mx;
+    sum = 0;
+    for (int64_t i = 0; i < n; i++)
+        sum += exp((double)x[i] - mx);
+    for (int64_t i = 0; i < n; i++)
+        x[i] = (float)(exp((double)x[i] - mx) / sum);
+}
+
+static void write_top(writer *w)
+{
+    int64_t n = w->row, sample = w->written / n - 1;
+    row_probs(w->rowbuf, n);
+    fprintf(w->o.f, "%lld:", (long long)sample);
+    /* selection by repeated scans: K is small; ties go to the lower index */
+    for (int k = 0; k < w->top && k < n; k++) {
+        int64_t best = -1;
+        for (int64_t i = 0; i < n; i++)
+            if (!(w->rowbuf[i] < 0) && (best < 0 || w->rowbuf[i] > w->rowbuf[best]))
+                best = i;
+        if (best < 0)
+            break;
+        fprintf(w->o.f, "%s%lld (%.4f)", k ? "  " : " ", (long long)best, (double)w->rowbuf[best]);
+        w->rowbuf[best] = -1; /* taken */
+    }
+    fputc('\n', w->o.f);
 }
 
 static sr_status write_data(writer *w, const float *x, size_t n, char *err)
@@ -160,9 +215,16 @@ static sr_status write_data(writer *w, const float *x, size_t n, char *err)
     if (w->fmt != SR_FMT_TEXT)
         return sr_npy_write_f32(w->o.f, x, n, err);
     for (size_t i = 0; i < n; i++) {
+        int64_t col = w->row > 0 ? w->written % w->row : 0;
         w->written++;
-        int eol = w->row <= 0 || w->written % w->row == 0;
-        fprintf(w->o.f, "%12.6g%s", (double)x[i], eol ? "\n" : " ");
+        int eol = w->row <= 0 || col == w->row - 1;
+        if (w->top) {
+            w->rowbuf[col] = x[i];
+            if (eol)
+                write_top(w);
+        } else {
+            fprintf(w->o.f, "%12.6g%s", (double)x[i], eol ? "\n" : " ");
+        }
     }
     if (ferror(w->o.f))
         return sr_err(err, SR_ERUN, "write error: %s", strerror(errno));
@@ -171,10 +233,12 @@ static sr_status write_data(writer *w, const float *x, size_t n, char *err)
 
 /* ---- execution ------------------------------------------------------------------ */
 
-typedef struct {
+struct sr_runner {
     sr_model *m;
     const sr_runopts *o;
+    int prepared;           /* parameters initialised and loaded */
     int in_integer;
+    uint64_t pass;          /* records run so far */
     float *buf[2];
     size_t buflen;          /* floats in each activation buffer */
     void *inbuf;
@@ -182,7 +246,10 @@ typedef struct {
     float *work;
     size_t worklen;
     double *ms;             /* -v: time per node */
-} engine;
+    sr_shape *vin, *vout;   /* -v: last shapes per node */
+    double t_start, t_shown;/* progress bar */
+};
+typedef struct sr_runner engine;
 
 static int grow(void **p, size_t *have, size_t want)
 {
@@ -259,11 +326,35 @@ static sr_status forward(engine *E, const sr_shapes *S, sr_tensor *x, int64_t sa
                         nd->mod->type->name, err);
             return st;
         }
-        if (E->ms)
+        if (E->ms) {
             E->ms[i] += now_ms() - t0;
+            E->vin[i] = x->shape;
+            E->vout[i] = y.shape;
+        }
         *x = y;
     }
     return SR_OK;
+}
+
+/* A progress bar for runs longer than a second, redrawn ten times a
+ * second on stderr (main enables it only on a terminal without -q). */
+static void progress(engine *E, int64_t done, int64_t total, int last)
+{
+    double t = now_ms();
+    if (t - E->t_start < 1000 || (!last && t - E->t_shown < 100))
+        return;
+    if (last && E->t_shown == 0)
+        return; /* finished before the bar ever showed */
+    E->t_shown = t;
+    double rate = (double)done / ((t - E->t_start) / 1000);
+    double eta = rate > 0 ? (double)(total - done) / rate : 0;
+    int width = 30, fill = total ? (int)(width * done / total) : width;
+    fprintf(stderr, "\r[%.*s%*s] %lld/%lld samples  %.0f/s  ETA %d:%02d ", fill,
+            "##############################", width - fill, "", (long long)done, (long long)total, rate,
+            (int)eta / 60, (int)eta % 60);
+    if (last)
+        fprintf(stderr, "\r%*s\r", 90, "");
+    fflush(stderr);
 }
 
 static int64_t choose_chunk(const sr_runopts *o, const sr_shapes *S, const sr_model *m, int64_t n)
@@ -338,9 +429,13 @@ static sr_status run_record(engine *E, sr_input *in, writer *w, uint64_t pass, s
         }
         if ((st = write_data(w, sr_f32(&x), (size_t)sr_shape_numel(&x.shape), err)) != SR_OK)
             goto fail_c;
+        if (E->o->progress)
+            progress(E, s0 + b, n, 0);
         if (n == 0)
             break;
     }
+    if (E->o->progress)
+        progress(E, n, n, 1);
     sr_shapes_free(&C);
     return SR_OK;
 fail_c:
@@ -358,20 +453,55 @@ static int first_leaf_is_embedding(const sr_model *m)
     return 0;
 }
 
-sr_status sr_run(sr_model *m, const sr_runopts *o, sr_diags *d)
+sr_runner *sr_runner_new(sr_model *m, const sr_runopts *o)
+{
+    sr_runner *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->m = m;
+    r->o = o;
+    if (o->verbose) {
+        r->ms = calloc((size_t)(m->nnode ? m->nnode : 1), sizeof *r->ms);
+        r->vin = calloc((size_t)(m->nnode ? m->nnode : 1), sizeof *r->vin);
+        r->vout = calloc((size_t)(m->nnode ? m->nnode : 1), sizeof *r->vout);
+        if (!r->ms || !r->vin || !r->vout) {
+            sr_runner_free(r);
+            return NULL;
+        }
+    }
+    return r;
+}
+
+/* Parameters are set up once the first input's shape is known, so that a
+ * LazyLinear has its in_features. */
+static sr_status prepare(sr_runner *E, sr_diags *d)
+{
+    if (E->prepared)
+        return SR_OK;
+    sr_status st = sr_state_init(E->m, E->o->seed, d);
+    const char *weights = E->o->weights ? E->o->weights : E->m->weights;
+    if (st == SR_OK && weights)
+        st = sr_state_load(E->m, weights, d);
+    E->prepared = st == SR_OK;
+    return st;
+}
+
+sr_status sr_runner_file(sr_runner *E, const char *input, const char *output, sr_diags *d)
 {
     char err[SR_ERRLEN];
+    sr_model *m = E->m;
+    sr_runopts o = *E->o;
+    o.input = input;
     sr_input in;
-    engine E = {.m = m, .o = o};
-    writer w = {.fmt = o->format};
+    writer w = {.fmt = o.format, .top = o.top};
     int out_open = 0;
-    sr_status st = sr_input_open(&in, m, o, err);
+    sr_status st = sr_input_open(&in, m, &o, err);
     if (st != SR_OK) {
         sr_diag_add(d, "%s", err);
         goto out;
     }
     /* Integers feed an Embedding as indices; anything else reads as float. */
-    E.in_integer = in.h.is_integer && first_leaf_is_embedding(m);
+    int in_integer = in.h.is_integer && first_leaf_is_embedding(m);
     if ((st = sr_check_input(m, &in.h.shape, err)) != SR_OK) {
         sr_diag_add(d, "%s", err);
         goto out;
@@ -379,30 +509,21 @@ sr_status sr_run(sr_model *m, const sr_runopts *o, sr_diags *d)
     /* The whole check comes first: nothing runs, nothing is written, if
      * the model does not fit its input. */
     sr_shapes S;
-    st = sr_infer(m, &in.h.shape, E.in_integer, o->train, &S, d);
+    st = sr_infer(m, &in.h.shape, in_integer, o.train, &S, d);
     sr_shapes_free(&S);
-    if (st != SR_OK)
+    if (st != SR_OK || (st = prepare(E, d)) != SR_OK)
         goto out;
-    if ((st = sr_state_init(m, o->seed, d)) != SR_OK)
-        goto out;
-    const char *weights = o->weights ? o->weights : m->weights;
-    if (weights && (st = sr_state_load(m, weights, d)) != SR_OK)
-        goto out;
-    if (o->verbose && !(E.ms = calloc((size_t)m->nnode, sizeof *E.ms))) {
-        st = SR_ERUN;
-        sr_diag_add(d, "out of memory");
-        goto out;
-    }
-    if ((st = sr_out_open(&w.o, o->output, err)) != SR_OK) {
+    if ((st = sr_out_open(&w.o, output, err)) != SR_OK) {
         sr_diag_add(d, "%s", err);
         goto out;
     }
     out_open = 1;
-    uint64_t pass = 0;
-    for (;;) {
-        pass++;
-        st = run_record(&E, &in, &w, sr_hash64(pass), d, pass == 1);
-        if (st != SR_OK)
+    E->in_integer = in_integer;
+    E->t_start = now_ms();
+    E->t_shown = 0;
+    for (int first = 1;; first = 0) {
+        E->pass++;
+        if ((st = run_record(E, &in, &w, sr_hash64(E->pass), d, first)) != SR_OK)
             goto out;
         int got;
         if ((st = sr_input_next(&in, &got, err)) != SR_OK) {
@@ -412,28 +533,65 @@ sr_status sr_run(sr_model *m, const sr_runopts *o, sr_diags *d)
         if (!got)
             break;
     }
-    if ((st = sr_out_commit(&w.o, err)) != SR_OK) {
-        out_open = 0;
-        sr_diag_add(d, "%s", err);
-        goto out;
-    }
     out_open = 0;
-    if (o->save_state && (st = sr_state_save(m, o->save_state, err)) != SR_OK)
+    if ((st = sr_out_commit(&w.o, err)) != SR_OK)
         sr_diag_add(d, "%s", err);
-    if (E.ms && st == SR_OK) {
-        for (int i = 0; i < m->nnode; i++)
-            if (sr_node_is_leaf(&m->node[i]))
-                sr_diag_add(d, "seqrun: layer %-6s %-12s %10.3f ms", m->node[i].path,
-                            m->node[i].mod->type->name, E.ms[i]);
-    }
 out:
     if (out_open)
         sr_out_abort(&w.o);
     sr_input_close(&in);
-    free(E.buf[0]);
-    free(E.buf[1]);
-    free(E.inbuf);
-    free(E.work);
-    free(E.ms);
+    free(w.rowbuf);
+    return st;
+}
+
+sr_status sr_runner_finish(sr_runner *E, sr_diags *d)
+{
+    char err[SR_ERRLEN];
+    sr_model *m = E->m;
+    if (E->o->save_state && E->prepared && sr_state_save(m, E->o->save_state, err) != SR_OK) {
+        sr_diag_add(d, "%s", err);
+        return SR_ERUN;
+    }
+    if (E->ms) {
+        double total = 0;
+        for (int i = 0; i < m->nnode; i++) {
+            if (!sr_node_is_leaf(&m->node[i]))
+                continue;
+            char a[160], b[160];
+            sr_diag_add(d, "seqrun: layer %-6s %-14s %-20s -> %-20s %10.3f ms", m->node[i].path,
+                        m->node[i].mod->type->name, sr_shape_str(&E->vin[i], a, sizeof a),
+                        sr_shape_str(&E->vout[i], b, sizeof b), E->ms[i]);
+            total += E->ms[i];
+        }
+        sr_diag_add(d, "seqrun: all layers %.3f ms", total);
+    }
+    return SR_OK;
+}
+
+void sr_runner_free(sr_runner *E)
+{
+    if (!E)
+        return;
+    free(E->buf[0]);
+    free(E->buf[1]);
+    free(E->inbuf);
+    free(E->work);
+    free(E->ms);
+    free(E->vin);
+    free(E->vout);
+    free(E);
+}
+
+sr_status sr_run(sr_model *m, const sr_runopts *o, sr_diags *d)
+{
+    sr_runner *r = sr_runner_new(m, o);
+    if (!r) {
+        sr_diag_add(d, "out of memory");
+        return SR_ERUN;
+    }
+    sr_status st = sr_runner_file(r, o->input, o->output, d);
+    if (st == SR_OK)
+        st = sr_runner_finish(r, d);
+    sr_runner_free(r);
     return st;
 }

@@ -22,6 +22,8 @@ typedef struct {
     const char *save_state;
     int64_t batch_size;         /* 0: choose */
     int train, verbose, quiet;
+    int top;                    /* text output: the K best classes per sample */
+    int progress;               /* progress bar on stderr (a terminal) */
     uint64_t seed;
 } sr_runopts;
 
@@ -43,7 +45,20 @@ sr_status sr_input_open(sr_input *in, const sr_model *m, const sr_runopts *o, ch
 sr_status sr_input_next(sr_input *in, int *got, char *err);
 void sr_input_close(sr_input *in);
 
-/* Runs the model over every record of o->input. */
+/*
+ * A runner holds a model made ready to run (parameters initialised and
+ * loaded, buffers planned) across several input files, as --paths needs.
+ * Parameters are set up by the first file, once its shape is known (so a
+ * LazyLinear can materialise).  sr_runner_finish writes --save-state and
+ * the -v timings.
+ */
+typedef struct sr_runner sr_runner;
+sr_runner *sr_runner_new(sr_model *m, const sr_runopts *o);
+sr_status sr_runner_file(sr_runner *r, const char *input, const char *output, sr_diags *d);
+sr_status sr_runner_finish(sr_runner *r, sr_diags *d);
+void sr_runner_free(sr_runner *r);
+
+/* Runs the model over every record of o->input into o->output. */
 sr_status sr_run(sr_model *m, const sr_runopts *o, sr_diags *d);
 
 #endif

@@ -7,7 +7,8 @@ abs() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
 SEQRUN=$(abs "$1")
 BUILD=$(abs "$2")
 NPYCMP=$BUILD/tests/npycmp
-G=$(cd "$(dirname "$0")" && pwd)/golden/cases
+HERE=$(cd "$(dirname "$0")" && pwd)
+G=$HERE/golden/cases
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 pass=0 fail=0
@@ -203,6 +204,17 @@ layers:
     ok save_state_shared_once || bad save_state_shared_once "$(grep -ao '"[0-9.a-z_]*":{' sh.safetensors)"
 "$SEQRUN" --check shared.yaml | grep -q '^total params: 272$' && ok shared_params_counted_once ||
     bad shared_params_counted_once "$("$SEQRUN" --check shared.yaml | tail -n 1)"
+
+# ---- --top: classes and probabilities as PyTorch's topk gives them ----------
+"$SEQRUN" -q --format text --top 3 -w "$MLP/weights.safetensors" "$MLP/model.yaml" "$MLP/input.npy" >top.txt &&
+    diff -q top.txt "$HERE/fixtures/top/core_mlp_top3.txt" >/dev/null && ok top_k ||
+    bad top_k "$(diff top.txt "$HERE/fixtures/top/core_mlp_top3.txt" | head -n 5)"
+expect top_needs_text 2 'top' -- "$SEQRUN" --top 2 --format npy -w "$MLP/weights.safetensors" "$MLP/model.yaml" "$MLP/input.npy"
+"$SEQRUN" -q -v -w "$MLP/weights.safetensors" "$MLP/model.yaml" "$MLP/input.npy" -o v.npy 2>verr
+[ ! -s verr ] && ok quiet_wins_over_verbose || bad quiet_wins_over_verbose "$(cat verr)"
+"$SEQRUN" -v -w "$MLP/weights.safetensors" "$MLP/model.yaml" "$MLP/input.npy" -o v.npy 2>verr &&
+    grep -q 'layer 0 .*Linear .*\[8, 16\] *-> \[8, 32\]' verr && [ "$(grep -c 'ms$' verr)" -eq 9 ] &&
+    ok verbose_layer_times || bad verbose_layer_times "$(cat verr)"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
