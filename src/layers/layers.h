@@ -81,4 +81,36 @@ SR_SHAPE_FN(sr_embedding_shape);
 SR_PARAMS_FN(sr_embedding_params);
 SR_FORWARD_FN(sr_embedding_forward);
 
+/* conv.c: Conv1d, Conv2d (the kernel_size row's tlen tells 1-D from 2-D) */
+enum { CONV_IN, CONV_OUT, CONV_KERNEL, CONV_STRIDE, CONV_PADDING, CONV_DILATION, CONV_GROUPS, CONV_BIAS,
+       CONV_PADMODE };
+SR_VALIDATE_FN(sr_conv_validate);
+SR_SHAPE_FN(sr_conv_shape);
+SR_PARAMS_FN(sr_conv_params);
+SR_FORWARD_FN(sr_conv_forward);
+SR_WORKSPACE_FN(sr_conv_workspace);
+
+/* pool.c: MaxPool, AvgPool, adaptive pools (1d/2d by kernel_size's or
+ * output_size's tlen) */
+enum { POOL_KERNEL, POOL_STRIDE, POOL_PAD };
+enum { MAXPOOL_DIL = POOL_PAD + 1, MAXPOOL_RETIDX, MAXPOOL_CEIL };
+enum { AVGPOOL_CEIL = POOL_PAD + 1, AVGPOOL_CIP, AVGPOOL_DIVISOR };
+enum { ADAPT_SIZE, ADAPT_RETIDX };
+SR_VALIDATE_FN(sr_pool_validate);
+SR_SHAPE_FN(sr_pool_shape);
+SR_FORWARD_FN(sr_maxpool_forward);
+SR_FORWARD_FN(sr_avgpool_forward);
+SR_VALIDATE_FN(sr_adaptive_validate);
+SR_SHAPE_FN(sr_adaptive_shape);
+SR_FORWARD_FN(sr_adaptiveavg_forward);
+SR_FORWARD_FN(sr_adaptivemax_forward);
+
+/* batchnorm.c: BatchNorm1d, BatchNorm2d */
+enum { BN_NUM, BN_EPS, BN_MOMENTUM, BN_AFFINE, BN_TRACK };
+SR_VALIDATE_FN(sr_batchnorm_validate);
+SR_SHAPE_FN(sr_batchnorm1d_shape);
+SR_SHAPE_FN(sr_batchnorm2d_shape);
+SR_PARAMS_FN(sr_batchnorm_params);
+SR_FORWARD_FN(sr_batchnorm_forward);
+
 #endif

@@ -80,6 +80,64 @@ static const sr_argdef a_embedding[] = {
     {"sparse", T_B, "False", NULL, 0},
 };
 
+#define CONV_ARGS(a, n)                                                     \
+    static const sr_argdef a[] = {                                          \
+        {"in_channels", T_I, NULL, NULL, 0},                                \
+        {"out_channels", T_I, NULL, NULL, 0},                               \
+        {"kernel_size", T_T, NULL, NULL, n},                                \
+        {"stride", T_T, "1", NULL, n},                                      \
+        {"padding", T_T | T_S, "0", "same|valid", n},                       \
+        {"dilation", T_T, "1", NULL, n},                                    \
+        {"groups", T_I, "1", NULL, 0},                                      \
+        {"bias", T_B, "True", NULL, 0},                                     \
+        {"padding_mode", T_S, "'zeros'", "zeros|reflect|replicate|circular", 0}, \
+    }
+CONV_ARGS(a_conv1d, 1);
+CONV_ARGS(a_conv2d, 2);
+#define MAXPOOL_ARGS(a, n)                                                  \
+    static const sr_argdef a[] = {                                          \
+        {"kernel_size", T_T, NULL, NULL, n},                                \
+        {"stride", T_T | T_N, "None", NULL, n},                             \
+        {"padding", T_T, "0", NULL, n},                                     \
+        {"dilation", T_T, "1", NULL, n},                                    \
+        {"return_indices", T_B, "False", NULL, 0},                          \
+        {"ceil_mode", T_B, "False", NULL, 0},                               \
+    }
+MAXPOOL_ARGS(a_maxpool1d, 1);
+MAXPOOL_ARGS(a_maxpool2d, 2);
+static const sr_argdef a_avgpool1d[] = {
+    {"kernel_size", T_T, NULL, NULL, 1},
+    {"stride", T_T | T_N, "None", NULL, 1},
+    {"padding", T_T, "0", NULL, 1},
+    {"ceil_mode", T_B, "False", NULL, 0},
+    {"count_include_pad", T_B, "True", NULL, 0},
+};
+static const sr_argdef a_avgpool2d[] = {
+    {"kernel_size", T_T, NULL, NULL, 2},
+    {"stride", T_T | T_N, "None", NULL, 2},
+    {"padding", T_T, "0", NULL, 2},
+    {"ceil_mode", T_B, "False", NULL, 0},
+    {"count_include_pad", T_B, "True", NULL, 0},
+    {"divisor_override", T_I | T_N, "None", NULL, 0},
+};
+static const sr_argdef a_adaptiveavg1d[] = {{"output_size", T_T, NULL, NULL, 1}};
+static const sr_argdef a_adaptiveavg2d[] = {{"output_size", T_T | SR_T_TNONE, NULL, NULL, 2}};
+static const sr_argdef a_adaptivemax1d[] = {
+    {"output_size", T_T, NULL, NULL, 1},
+    {"return_indices", T_B, "False", NULL, 0},
+};
+static const sr_argdef a_adaptivemax2d[] = {
+    {"output_size", T_T | SR_T_TNONE, NULL, NULL, 2},
+    {"return_indices", T_B, "False", NULL, 0},
+};
+static const sr_argdef a_batchnorm[] = {
+    {"num_features", T_I, NULL, NULL, 0},
+    {"eps", T_F, "1e-05", NULL, 0},
+    {"momentum", T_F | T_N, "0.1", NULL, 0},
+    {"affine", T_B, "True", NULL, 0},
+    {"track_running_stats", T_B, "True", NULL, 0},
+};
+
 #define ELEMENTWISE(nm, sum, args, fwd) \
     {nm, sum, args, NULL, sr_same_shape, NULL, fwd, NULL}
 
@@ -116,6 +174,30 @@ const sr_layertype sr_layer_types[] = {
      sr_layernorm_validate, sr_layernorm_shape, sr_layernorm_params, sr_layernorm_forward, NULL},
     {"Embedding", "looks up rows of a table by integer index", ARGS(a_embedding),
      sr_embedding_validate, sr_embedding_shape, sr_embedding_params, sr_embedding_forward, NULL},
+    {"Conv1d", "1-D convolution over (N, C, L)", ARGS(a_conv1d),
+     sr_conv_validate, sr_conv_shape, sr_conv_params, sr_conv_forward, sr_conv_workspace},
+    {"Conv2d", "2-D convolution over (N, C, H, W)", ARGS(a_conv2d),
+     sr_conv_validate, sr_conv_shape, sr_conv_params, sr_conv_forward, sr_conv_workspace},
+    {"MaxPool1d", "maximum over sliding windows of (N, C, L)", ARGS(a_maxpool1d),
+     sr_pool_validate, sr_pool_shape, NULL, sr_maxpool_forward, NULL},
+    {"MaxPool2d", "maximum over sliding windows of (N, C, H, W)", ARGS(a_maxpool2d),
+     sr_pool_validate, sr_pool_shape, NULL, sr_maxpool_forward, NULL},
+    {"AvgPool1d", "average over sliding windows of (N, C, L)", ARGS(a_avgpool1d),
+     sr_pool_validate, sr_pool_shape, NULL, sr_avgpool_forward, NULL},
+    {"AvgPool2d", "average over sliding windows of (N, C, H, W)", ARGS(a_avgpool2d),
+     sr_pool_validate, sr_pool_shape, NULL, sr_avgpool_forward, NULL},
+    {"AdaptiveAvgPool1d", "average pooling to a fixed output length", ARGS(a_adaptiveavg1d),
+     sr_adaptive_validate, sr_adaptive_shape, NULL, sr_adaptiveavg_forward, NULL},
+    {"AdaptiveAvgPool2d", "average pooling to a fixed output size (None keeps a dimension)", ARGS(a_adaptiveavg2d),
+     sr_adaptive_validate, sr_adaptive_shape, NULL, sr_adaptiveavg_forward, NULL},
+    {"AdaptiveMaxPool1d", "max pooling to a fixed output length", ARGS(a_adaptivemax1d),
+     sr_adaptive_validate, sr_adaptive_shape, NULL, sr_adaptivemax_forward, NULL},
+    {"AdaptiveMaxPool2d", "max pooling to a fixed output size (None keeps a dimension)", ARGS(a_adaptivemax2d),
+     sr_adaptive_validate, sr_adaptive_shape, NULL, sr_adaptivemax_forward, NULL},
+    {"BatchNorm1d", "normalises each channel of (N, C) or (N, C, L) by batch or running statistics",
+     ARGS(a_batchnorm), sr_batchnorm_validate, sr_batchnorm1d_shape, sr_batchnorm_params, sr_batchnorm_forward, NULL},
+    {"BatchNorm2d", "normalises each channel of (N, C, H, W) by batch or running statistics",
+     ARGS(a_batchnorm), sr_batchnorm_validate, sr_batchnorm2d_shape, sr_batchnorm_params, sr_batchnorm_forward, NULL},
     {"Sequential", "runs the listed layers in order", NOARGS, NULL, sr_sequential_shape, NULL, NULL, NULL},
 };
 const int sr_nlayer_types = (int)(sizeof sr_layer_types / sizeof *sr_layer_types);

@@ -1,0 +1,156 @@
+/*
+ * batchnorm.c - BatchNorm1d and BatchNorm2d, in eval and training mode.
+ *
+ * Statistics are accumulated in double, two-pass (mean, then squared
+ * deviations), so an input with a large common offset keeps its variance.
+ * Training mode updates the running statistics as torch.nn.BatchNorm does:
+ * num_batches_tracked += 1, then running = (1 - f) * running + f * batch
+ * with the unbiased batch variance, f = momentum, or 1/num_batches_tracked
+ * (a cumulative average) when momentum is None.
+ */
+#include "layers.h"
+#include "../init.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static int bn_affine(const sr_layer *L) { return (int)sr_argi(L, BN_AFFINE); }
+static int bn_track(const sr_layer *L) { return (int)sr_argi(L, BN_TRACK); }
+
+SR_VALIDATE_FN(sr_batchnorm_validate)
+{
+    if (sr_argi(L, BN_NUM) <= 0)
+        return sr_err(err, SR_EUSAGE, "num_features must be positive, got %lld; hint: num_features is the number of "
+                      "channels (dim 1) of the input", (long long)sr_argi(L, BN_NUM));
+    return SR_OK;
+}
+
+static sr_status bn_shape(sr_layer *L, int two_d, const sr_shape *in, sr_shape *out, sr_shapeinfo *info, char *err)
+{
+    const char *nm = L->type->name;
+    char src[256];
+    if (info->prev)
+        snprintf(src, sizeof src, " (from %s)", info->prev);
+    else
+        snprintf(src, sizeof src, " (the model's input)");
+    int ok = two_d ? in->ndim == 4 : in->ndim == 2 || in->ndim == 3;
+    if (!ok) {
+        const char *hint =
+            two_d ? (in->ndim == 3 ? "add a batch dimension (shape [1, C, H, W]); PyTorch 1.13's BatchNorm2d has no unbatched form"
+                   : in->ndim == 2 ? "use BatchNorm1d for (N, C) features"
+                                   : "give it (N, C, H, W) data")
+                  : (in->ndim == 4 ? "use BatchNorm2d for (N, C, H, W) images"
+                   : in->ndim == 1 ? "add a batch dimension (shape [N, C])"
+                                   : "give it (N, C) or (N, C, L) data");
+        return sr_err(err, SR_ESHAPE, "%s expects %s input, got %d-D input %s%s; hint: %s", nm,
+                      two_d ? "4-D (N, C, H, W)" : "2-D (N, C) or 3-D (N, C, L)", in->ndim, sr_shp(in), src, hint);
+    }
+    *out = *in;
+    info->out_known = 1;
+    int batch_stats = info->training || !bn_track(L);
+    /* batch statistics span the whole batch: it cannot be run in chunks */
+    info->batch_dim0 = !batch_stats;
+    int64_t nf = sr_argi(L, BN_NUM), c = in->d[1];
+    /* Without weights or running statistics PyTorch never looks at
+     * num_features, and runs any channel count; so do we. */
+    if (c != nf && (bn_affine(L) || bn_track(L)))
+        return sr_err(err, SR_ESHAPE, "%s(num_features=%lld) but the input %s has %lld channels%s; hint: num_features "
+                      "should be %lld",
+                      nm, (long long)nf, sr_shp(in), (long long)c, src, (long long)c);
+    int64_t per = in->d[0] * sr_prod(in, 2, in->ndim);
+    if (batch_stats && per == 1)
+        return sr_err(err, SR_ESHAPE, "Expected more than 1 value per channel when training, got input size %s%s; "
+                      "hint: %s",
+                      sr_shp(in), src,
+                      info->training ? "a training step needs a batch of at least 2 samples (or more than one position per channel)"
+                                     : "with track_running_stats=False BatchNorm uses batch statistics even in eval; "
+                                       "give it a batch of at least 2 samples");
+    return SR_OK;
+}
+
+SR_SHAPE_FN(sr_batchnorm1d_shape) { return bn_shape(L, 0, in, out, info, err); }
+SR_SHAPE_FN(sr_batchnorm2d_shape) { return bn_shape(L, 1, in, out, info, err); }
+
+SR_PARAMS_FN(sr_batchnorm_params)
+{
+    sr_shape c = sr_shape_make(1, (int64_t[]){sr_argi(L, BN_NUM)});
+    int n = 0;
+    if (bn_affine(L)) {
+        p[n++] = (sr_paramdecl){.name = "weight", .shape = c, .init = sr_init_const(SR_INIT_ONES), .zero_row = -1};
+        p[n++] = (sr_paramdecl){.name = "bias", .shape = c, .init = sr_init_const(SR_INIT_ZEROS), .zero_row = -1};
+    }
+    if (bn_track(L)) {
+        p[n++] = (sr_paramdecl){.name = "running_mean", .shape = c, .buffer = 1,
+                                .init = sr_init_const(SR_INIT_ZEROS), .zero_row = -1};
+        p[n++] = (sr_paramdecl){.name = "running_var", .shape = c, .buffer = 1,
+                                .init = sr_init_const(SR_INIT_ONES), .zero_row = -1};
+        /* a 0-d int64 tensor, as PyTorch registers it */
+        p[n++] = (sr_paramdecl){.name = "num_batches_tracked", .shape = {.ndim = 0}, .dtype = SR_I64,
+                                .buffer = 1, .zero_row = -1};
+    }
+    return n;
+}
+
+SR_FORWARD_FN(sr_batchnorm_forward)
+{
+    (void)err;
+    const sr_shape *s = &in->shape;
+    int64_t N = s->d[0], C = s->d[1], S = sr_prod(s, 2, s->ndim), count = N * S;
+    int affine = bn_affine(L), track = bn_track(L);
+    const float *w = affine ? sr_f32(&L->param[0]) : NULL, *b = affine ? sr_f32(&L->param[1]) : NULL;
+    float *rm = track ? sr_f32(&L->param[2 * affine]) : NULL;
+    float *rv = track ? sr_f32(&L->param[2 * affine + 1]) : NULL;
+    int64_t *nbt = track ? sr_i64(&L->param[2 * affine + 2]) : NULL;
+    double eps = sr_argf(L, BN_EPS);
+    int batch_stats = ctx->training || !track;
+    int update = ctx->training && track;
+    double factor = 0;
+    if (update) {
+        ++*nbt;
+        factor = sr_arg_is_none(L, BN_MOMENTUM) ? 1.0 / (double)*nbt : sr_argf(L, BN_MOMENTUM);
+    }
+    if (count == 0)
+        return SR_OK; /* an empty batch: PyTorch leaves the running statistics alone */
+    const float *X = sr_f32(in);
+    float *Y = sr_f32(out);
+    for (int64_t c = 0; c < C; c++) {
+        double mean, var;
+        if (batch_stats) {
+            double sum = 0;
+            for (int64_t n = 0; n < N; n++) {
+                const float *x = X + (n * C + c) * S;
+                for (int64_t i = 0; i < S; i++)
+                    sum += x[i];
+            }
+            mean = sum / (double)count;
+            double ss = 0;
+            for (int64_t n = 0; n < N; n++) {
+                const float *x = X + (n * C + c) * S;
+                for (int64_t i = 0; i < S; i++)
+                    ss += (x[i] - mean) * (x[i] - mean);
+            }
+            var = ss / (double)count; /* biased: what normalises */
+            if (update) {
+                double unbiased = count > 1 ? ss / (double)(count - 1) : NAN;
+                rm[c] = (float)((1.0 - factor) * rm[c] + factor * mean);
+                rv[c] = (float)((1.0 - factor) * rv[c] + factor * unbiased);
+            }
+        } else {
+            mean = rm[c];
+            var = rv[c];
+        }
+        double scale = 1.0 / sqrt(var + eps), shift = 0;
+        if (affine) {
+            scale *= w[c];
+            shift = b[c];
+        }
+        for (int64_t n = 0; n < N; n++) {
+            const float *x = X + (n * C + c) * S;
+            float *y = Y + (n * C + c) * S;
+            for (int64_t i = 0; i < S; i++)
+                y[i] = (float)((x[i] - mean) * scale + shift);
+        }
+    }
+    return SR_OK;
+}

@@ -1,0 +1,452 @@
+/*
+ * conv.c - Conv1d and Conv2d.
+ *
+ * Both run as one 2-D kernel: a 1-D convolution is a 2-D one whose height
+ * is 1.  The forward pass is im2col into the workspace and one sgemm per
+ * sample and group; a 1x1 stride-1 unpadded convolution skips im2col (its
+ * input already is the column matrix).  Padding modes other than 'zeros'
+ * first build a padded copy of the sample, as PyTorch does with F.pad
+ * before a convolution with padding 0.
+ */
+#include "layers.h"
+#include "../init.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+enum { PAD_ZEROS, PAD_REFLECT, PAD_REPLICATE, PAD_CIRCULAR };
+
+/* Everything forward needs, in 2-D terms: index 0 is height (1 for
+ * Conv1d), index 1 is width. */
+typedef struct {
+    int nd;                    /* 1 or 2: spatial dims of the layer */
+    int64_t cin, cout, groups;
+    int64_t k[2], s[2], dil[2];
+    int64_t pb[2], pa[2];      /* padding before / after ('same' may differ) */
+    int mode;
+    int bias;
+} conv_geo;
+
+/* Spatial extent of an input (or output) shape. */
+typedef struct {
+    int batched;
+    int64_t n, c, h, w;
+} conv_dims;
+
+static int conv_nd(const sr_layer *L) { return L->type->args[CONV_KERNEL].tlen; }
+
+static void conv_geo_get(const sr_layer *L, conv_geo *g)
+{
+    memset(g, 0, sizeof *g);
+    int nd = g->nd = conv_nd(L);
+    g->cin = sr_argi(L, CONV_IN);
+    g->cout = sr_argi(L, CONV_OUT);
+    g->groups = sr_argi(L, CONV_GROUPS);
+    g->bias = (int)sr_argi(L, CONV_BIAS);
+    const char *m = L->arg[CONV_PADMODE].s;
+    g->mode = !strcmp(m, "reflect") ? PAD_REFLECT : !strcmp(m, "replicate") ? PAD_REPLICATE
+            : !strcmp(m, "circular") ? PAD_CIRCULAR : PAD_ZEROS;
+    int64_t k[2], s[2], d[2], p[2] = {0, 0};
+    sr_arg_tuple(L, CONV_KERNEL, nd, k);
+    sr_arg_tuple(L, CONV_STRIDE, nd, s);
+    sr_arg_tuple(L, CONV_DILATION, nd, d);
+    const sr_argval *pv = &L->arg[CONV_PADDING];
+    int same = pv->kind == SR_AV_STR && !strcmp(pv->s, "same");
+    if (pv->kind != SR_AV_STR)
+        sr_arg_tuple(L, CONV_PADDING, nd, p);
+    for (int i = 0; i < 2; i++) {
+        int j = i - (2 - nd); /* index into the layer's own tuples */
+        if (j < 0) {
+            g->k[i] = g->s[i] = g->dil[i] = 1;
+            continue;
+        }
+        g->k[i] = k[j];
+        g->s[i] = s[j];
+        g->dil[i] = d[j];
+        if (same) {
+            /* PyTorch's split: the odd extra pixel goes after (right/bottom) */
+            int64_t total = d[j] * (k[j] - 1);
+            g->pb[i] = total / 2;
+            g->pa[i] = total - total / 2;
+        } else {
+            g->pb[i] = g->pa[i] = p[j];
+        }
+    }
+}
+
+static void conv_dims_get(const conv_geo *g, const sr_shape *s, conv_dims *d)
+{
+    d->batched = s->ndim == g->nd + 2;
+    int b = d->batched;
+    d->n = b ? s->d[0] : 1;
+    d->c = s->d[b];
+    d->h = g->nd == 2 ? s->d[b + 1] : 1;
+    d->w = s->d[s->ndim - 1];
+}
+
+/* "3x3" or "7" */
+static const char *ext(const conv_geo *g, const int64_t *v, char *buf, size_t len)
+{
+    if (g->nd == 2)
+        snprintf(buf, len, "%lldx%lld", (long long)v[0], (long long)v[1]);
+    else
+        snprintf(buf, len, "%lld", (long long)v[1]);
+    return buf;
+}
+
+/* "(3, 3)" or "3": the tuple as the user wrote it in 2-D or 1-D terms */
+static const char *tup(const conv_geo *g, const int64_t *v, char *buf, size_t len)
+{
+    if (g->nd == 2)
+        snprintf(buf, len, "(%lld, %lld)", (long long)v[0], (long long)v[1]);
+    else
+        snprintf(buf, len, "%lld", (long long)v[1]);
+    return buf;
+}
+
+SR_VALIDATE_FN(sr_conv_validate)
+{
+    conv_geo g;
+    conv_geo_get(L, &g);
+    const char *nm = L->type->name;
+    char b1[48], b2[48];
+    if (g.cin < 0)
+        return sr_err(err, SR_EUSAGE, "in_channels must be non-negative, got %lld", (long long)g.cin);
+    if (g.cout <= 0)
+        return sr_err(err, SR_EUSAGE, "out_channels must be positive, got %lld; hint: a %s needs at least one output channel",
+                      (long long)g.cout, nm);
+    if (g.groups <= 0)
+        return sr_err(err, SR_EUSAGE, "groups must be a positive integer, got %lld", (long long)g.groups);
+    if (g.cin % g.groups)
+        return sr_err(err, SR_EUSAGE, "in_channels must be divisible by groups, but in_channels=%lld and groups=%lld; "
+                      "hint: use a groups value that divides both %lld and %lld",
+                      (long long)g.cin, (long long)g.groups, (long long)g.cin, (long long)g.cout);
+    if (g.cout % g.groups)
+        return sr_err(err, SR_EUSAGE, "out_channels must be divisible by groups, but out_channels=%lld and groups=%lld; "
+                      "hint: use a groups value that divides both %lld and %lld",
+                      (long long)g.cout, (long long)g.groups, (long long)g.cin, (long long)g.cout);
+    for (int i = 0; i < 2; i++) {
+        if (g.k[i] <= 0)
+            return sr_err(err, SR_EUSAGE, "kernel_size must be positive, got %s", tup(&g, g.k, b1, sizeof b1));
+        if (g.s[i] <= 0)
+            return sr_err(err, SR_EUSAGE, "stride must be positive, got %s", tup(&g, g.s, b1, sizeof b1));
+        if (g.dil[i] <= 0)
+            return sr_err(err, SR_EUSAGE, "dilation must be at least 1, got %s", tup(&g, g.dil, b1, sizeof b1));
+        if (g.pb[i] < 0)
+            return sr_err(err, SR_EUSAGE, "negative padding is not supported, got %s; hint: padding must be >= 0",
+                          tup(&g, g.pb, b1, sizeof b1));
+    }
+    const sr_argval *pv = &L->arg[CONV_PADDING];
+    if (pv->kind == SR_AV_STR && !strcmp(pv->s, "same") && (g.s[0] != 1 || g.s[1] != 1))
+        return sr_err(err, SR_EUSAGE, "padding='same' is not supported for strided convolutions (stride=%s); "
+                      "hint: use stride=1, or give the padding as numbers (kernel_size // 2 keeps the size for odd kernels)",
+                      tup(&g, g.s, b2, sizeof b2));
+    return SR_OK;
+}
+
+/* " (from layer 2 (Conv2d))", or nothing for the model's input */
+static const char *from(const sr_shapeinfo *info, char *buf, size_t len)
+{
+    if (info->prev)
+        snprintf(buf, len, " (from %s)", info->prev);
+    else
+        snprintf(buf, len, " (the model's input)");
+    return buf;
+}
+
+static sr_status rank_error(const sr_layer *L, const conv_geo *g, const sr_shape *in, const sr_shapeinfo *info,
+                            char *err)
+{
+    const char *nm = L->type->name;
+    char src[256], hint[256];
+    from(info, src, sizeof src);
+    if (g->nd == 2 && in->ndim == 2 && in->d[1] > 0 && g->cin > 0 && in->d[1] % g->cin == 0) {
+        /* flat features: suggest the square image they most likely were */
+        int64_t hw = in->d[1] / g->cin, side = (int64_t)llround(sqrt((double)hw));
+        if (side * side == hw)
+            snprintf(hint, sizeof hint, "insert Unflatten: [1, [%lld, %lld, %lld]] before this layer to restore the image",
+                     (long long)g->cin, (long long)side, (long long)side);
+        else
+            snprintf(hint, sizeof hint, "insert Unflatten: [1, [%lld, H, W]] before this layer with H*W = %lld",
+                     (long long)g->cin, (long long)hw);
+    } else if (g->nd == 2 && in->ndim == 2) {
+        snprintf(hint, sizeof hint, "restore the channel and spatial dimensions with Unflatten before this layer");
+    } else if (g->nd == 2 && in->ndim == 5) {
+        snprintf(hint, sizeof hint, "this is a 3-D volume batch; Conv2d takes images, so merge or drop a dimension first");
+    } else if (g->nd == 1 && in->ndim == 4) {
+        snprintf(hint, sizeof hint, "this is an image batch; use Conv2d, or Flatten: [2] first to make one sequence per channel");
+    } else if (g->nd == 1 && in->ndim == 1) {
+        snprintf(hint, sizeof hint, "add a channel dimension: Unflatten: [0, [1, %lld]] before this layer",
+                 (long long)in->d[0]);
+    } else {
+        snprintf(hint, sizeof hint, "give the layer a %s input", g->nd == 2 ? "(N, C, H, W)" : "(N, C, L)");
+    }
+    return sr_err(err, SR_ESHAPE, "%s expects a %s input, got %s%s; hint: %s", nm,
+                  g->nd == 2 ? "3-D (C, H, W) or 4-D (N, C, H, W)" : "2-D (C, L) or 3-D (N, C, L)", sr_shp(in), src,
+                  hint);
+}
+
+SR_SHAPE_FN(sr_conv_shape)
+{
+    conv_geo g;
+    conv_geo_get(L, &g);
+    const char *nm = L->type->name;
+    char src[256];
+    from(info, src, sizeof src);
+    if (in->ndim != g.nd + 1 && in->ndim != g.nd + 2)
+        return rank_error(L, &g, in, info, err);
+    conv_dims d;
+    conv_dims_get(&g, in, &d);
+    info->batch_dim0 = d.batched; /* unbatched: dim 0 is channels, which mix */
+
+    /* spatial output, or why there is none */
+    int64_t isz[2] = {d.h, d.w}, osz[2], padded[2], span[2], need[2];
+    int fits = 1, pad_bad = -1;
+    for (int i = 0; i < 2; i++) {
+        padded[i] = isz[i] + g.pb[i] + g.pa[i];
+        span[i] = g.dil[i] * (g.k[i] - 1) + 1;
+        need[i] = span[i] - g.pb[i] - g.pa[i];
+        if (need[i] < 1)
+            need[i] = 1;
+        osz[i] = padded[i] >= span[i] && isz[i] > 0 ? (padded[i] - span[i]) / g.s[i] + 1 : 0;
+        fits &= osz[i] > 0;
+        if (g.mode == PAD_REFLECT && (g.pb[i] >= isz[i] || g.pa[i] >= isz[i]) && (g.pb[i] || g.pa[i]))
+            pad_bad = i;
+        if (g.mode == PAD_CIRCULAR && (g.pb[i] > isz[i] || g.pa[i] > isz[i]))
+            pad_bad = i;
+    }
+    *out = *in;
+    out->d[d.batched] = g.cout;
+    for (int i = 2 - g.nd; i < 2; i++)
+        out->d[out->ndim - 2 + i] = osz[i];
+    info->out_known = fits;
+
+    if (d.c != g.cin) {
+        char extra[200] = "";
+        if (!d.batched && g.cin > 0 && in->d[in->ndim - 1] > 0) {
+            /* a batch of flat rows read as one unbatched (C, L) / (C, H, W) */
+            if (g.nd == 1)
+                snprintf(extra, sizeof extra, "; or, if dim 0 of %s is the batch, insert Unflatten: [1, [%lld, %lld]] before this layer",
+                         sr_shp(in), (long long)g.cin, (long long)in->d[1]);
+            else if (g.cin == 1)
+                snprintf(extra, sizeof extra, "; or, if dim 0 of %s is the batch, insert Unflatten: [1, [1, %lld]] before this layer",
+                         sr_shp(in), (long long)in->d[1]);
+        }
+        return sr_err(err, SR_ESHAPE, "input has %lld channels%s, but in_channels=%lld; hint: in_channels should be %lld%s",
+                      (long long)d.c, src, (long long)g.cin, (long long)d.c, extra);
+    }
+    if (!fits) {
+        char a[48], b[48], c[48], e[48], f[48], h[48], m[48];
+        int64_t pads[2] = {g.pb[0] + g.pa[0], g.pb[1] + g.pa[1]};
+        return sr_err(err, SR_ESHAPE,
+                      "input %s%s is %s after padding (%s plus %s), smaller than the kernel's extent %s "
+                      "(kernel_size=%s, dilation=%s); hint: %s fits inputs of at least %s here: "
+                      "remove a downsampling step before it, or add padding",
+                      sr_shp(in), src, ext(&g, padded, a, sizeof a), ext(&g, isz, b, sizeof b),
+                      ext(&g, pads, c, sizeof c), ext(&g, span, e, sizeof e), tup(&g, g.k, f, sizeof f),
+                      tup(&g, g.dil, h, sizeof h), nm, ext(&g, need, m, sizeof m));
+    }
+    if (pad_bad >= 0) {
+        int i = pad_bad;
+        const char *what = g.nd == 2 ? (i == 0 ? "height" : "width") : "length";
+        if (g.mode == PAD_REFLECT)
+            return sr_err(err, SR_ESHAPE,
+                          "padding_mode='reflect' needs padding smaller than the input, but padding (%lld, %lld) "
+                          "is not smaller than the input %s %lld of %s%s; hint: use padding < %lld, or "
+                          "padding_mode='replicate'",
+                          (long long)g.pb[i], (long long)g.pa[i], what, (long long)isz[i], sr_shp(in), src,
+                          (long long)isz[i]);
+        return sr_err(err, SR_ESHAPE,
+                      "padding_mode='circular' wraps around more than once: padding (%lld, %lld) exceeds the input "
+                      "%s %lld of %s%s; hint: use padding <= %lld",
+                      (long long)g.pb[i], (long long)g.pa[i], what, (long long)isz[i], sr_shp(in), src,
+                      (long long)isz[i]);
+    }
+    return SR_OK;
+}
+
+SR_PARAMS_FN(sr_conv_params)
+{
+    conv_geo g;
+    conv_geo_get(L, &g);
+    memset(p, 0, 2 * sizeof *p);
+    int64_t cg = g.groups > 0 ? g.cin / g.groups : g.cin;
+    int64_t wd[2 + 2] = {g.cout, cg};
+    int nd = 2;
+    int64_t fan_in = cg;
+    for (int i = 2 - g.nd; i < 2; i++) {
+        wd[nd++] = g.k[i];
+        fan_in *= g.k[i];
+    }
+    p[0].name = "weight";
+    p[0].shape = sr_shape_make(nd, wd);
+    p[0].init = sr_init_kaiming_uniform_a(sqrt(5.0));
+    p[0].zero_row = -1;
+    if (!g.bias)
+        return 1;
+    double bound = fan_in > 0 ? 1.0 / sqrt((double)fan_in) : 0.0;
+    p[1].name = "bias";
+    p[1].shape = sr_shape_make(1, (int64_t[]){g.cout});
+    p[1].init = sr_init_uniform(-bound, bound);
+    p[1].zero_row = -1;
+    return 2;
+}
+
+/* The padded extent forward works on: the input itself for 'zeros' (im2col
+ * pads implicitly), else the explicitly padded copy. */
+static int direct_1x1(const conv_geo *g)
+{
+    return g->k[0] == 1 && g->k[1] == 1 && g->s[0] == 1 && g->s[1] == 1 && !g->pb[0] && !g->pa[0] && !g->pb[1] &&
+           !g->pa[1];
+}
+
+SR_WORKSPACE_FN(sr_conv_workspace)
+{
+    conv_geo g;
+    conv_geo_get(L, &g);
+    conv_dims di, dout;
+    conv_dims_get(&g, in, &di);
+    conv_dims_get(&g, out, &dout);
+    size_t n = 0;
+    if (g.mode != PAD_ZEROS)
+        n += (size_t)(di.c * (di.h + g.pb[0] + g.pa[0]) * (di.w + g.pb[1] + g.pa[1]));
+    if (!direct_1x1(&g))
+        n += (size_t)((g.cin / g.groups) * g.k[0] * g.k[1] * dout.h * dout.w);
+    return n;
+}
+
+/* Source index for padded position i of an axis of size n: PyTorch's
+ * F.pad modes.  The shape check guarantees one reflection / wrap suffices. */
+static int64_t pad_src(int mode, int64_t i, int64_t n)
+{
+    if (i >= 0 && i < n)
+        return i;
+    switch (mode) {
+    case PAD_REFLECT: return i < 0 ? -i : 2 * (n - 1) - i;
+    case PAD_REPLICATE: return i < 0 ? 0 : n - 1;
+    default: return i < 0 ? i + n : i - n; /* circular */
+    }
+}
+
+static void pad_copy(const float *x, int64_t C, int64_t H, int64_t W, const conv_geo *g, float *xp)
+{
+    int64_t Hp = H + g->pb[0] + g->pa[0], Wp = W + g->pb[1] + g->pa[1];
+    for (int64_t c = 0; c < C; c++) {
+        const float *xc = x + c * H * W;
+        for (int64_t ph = 0; ph < Hp; ph++) {
+            const float *row = xc + pad_src(g->mode, ph - g->pb[0], H) * W;
+            float *dst = xp + (c * Hp + ph) * Wp;
+            for (int64_t pw = 0; pw < g->pb[1]; pw++)
+                dst[pw] = row[pad_src(g->mode, pw - g->pb[1], W)];
+            memcpy(dst + g->pb[1], row, (size_t)W * sizeof *dst);
+            for (int64_t pw = g->pb[1] + W; pw < Wp; pw++)
+                dst[pw] = row[pad_src(g->mode, pw - g->pb[1], W)];
+        }
+    }
+}
+
+/* ceil(a / b) for b > 0 and any sign of a */
+static int64_t cdiv(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }
+
+/*
+ * cols[(c, i, j), (oh, ow)] = x[c, oh*sh - ph + i*dh, ow*sw - pw + j*dw],
+ * zero outside the input.  Rows of the result line up with the weight's
+ * (C/groups, kh, kw) layout, so W_g (O_g x K) * cols (K x P) is the output.
+ */
+static void im2col(const float *x, int64_t C, int64_t H, int64_t W, const int64_t *k, const int64_t *s,
+                   const int64_t *d, const int64_t *pb, int64_t OH, int64_t OW, float *cols)
+{
+    int64_t P = OH * OW;
+    for (int64_t c = 0; c < C; c++) {
+        const float *xc = x + c * H * W;
+        for (int64_t i = 0; i < k[0]; i++) {
+            for (int64_t j = 0; j < k[1]; j++) {
+                float *dst = cols + ((c * k[0] + i) * k[1] + j) * P;
+                int64_t off = j * d[1] - pb[1];
+                /* output columns whose input column lies inside [0, W) */
+                int64_t lo = cdiv(-off, s[1]), hi = cdiv(W - off, s[1]);
+                if (lo < 0)
+                    lo = 0;
+                if (hi > OW)
+                    hi = OW;
+                if (hi < lo)
+                    hi = lo;
+                for (int64_t oh = 0; oh < OH; oh++, dst += OW) {
+                    int64_t ih = oh * s[0] - pb[0] + i * d[0];
+                    if (ih < 0 || ih >= H) {
+                        memset(dst, 0, (size_t)OW * sizeof *dst);
+                        continue;
+                    }
+                    const float *row = xc + ih * W;
+                    if (lo > 0)
+                        memset(dst, 0, (size_t)lo * sizeof *dst);
+                    if (s[1] == 1 && hi > lo) {
+                        memcpy(dst + lo, row + lo + off, (size_t)(hi - lo) * sizeof *dst);
+                    } else {
+                        for (int64_t ow = lo; ow < hi; ow++)
+                            dst[ow] = row[ow * s[1] + off];
+                    }
+                    if (hi < OW)
+                        memset(dst + hi, 0, (size_t)(OW - hi) * sizeof *dst);
+                }
+            }
+        }
+    }
+}
+
+SR_FORWARD_FN(sr_conv_forward)
+{
+    (void)err;
+    conv_geo g;
+    conv_geo_get(L, &g);
+    conv_dims di, dout;
+    conv_dims_get(&g, &in->shape, &di);
+    conv_dims_get(&g, &out->shape, &dout);
+    int64_t Cg = g.cin / g.groups, Og = g.cout / g.groups;
+    int64_t P = dout.h * dout.w, K = Cg * g.k[0] * g.k[1];
+    const float *Wt = sr_f32(&L->param[0]);
+    const float *bias = g.bias ? sr_f32(&L->param[1]) : NULL;
+    float *work = ctx->work;
+
+    /* After an explicit padded copy, the convolution itself has no padding. */
+    conv_geo eg = g;
+    int64_t H = di.h, Wd = di.w;
+    float *xp = NULL;
+    if (g.mode != PAD_ZEROS) {
+        xp = work;
+        H = di.h + g.pb[0] + g.pa[0];
+        Wd = di.w + g.pb[1] + g.pa[1];
+        work += di.c * H * Wd;
+        for (int i = 0; i < 2; i++)
+            eg.pb[i] = eg.pa[i] = 0;
+    }
+    int direct = direct_1x1(&eg);
+    for (int64_t n = 0; n < di.n; n++) {
+        const float *x = sr_f32(in) + n * di.c * di.h * di.w;
+        float *y = sr_f32(out) + n * g.cout * P;
+        for (int64_t o = 0; o < g.cout; o++) {
+            float b = bias ? bias[o] : 0.0f;
+            for (int64_t q = 0; q < P; q++)
+                y[o * P + q] = b;
+        }
+        if (K == 0 || P == 0)
+            continue;
+        if (xp) {
+            pad_copy(x, di.c, di.h, di.w, &g, xp);
+            x = xp;
+        }
+        for (int64_t gi = 0; gi < g.groups; gi++) {
+            const float *xg = x + gi * Cg * H * Wd;
+            const float *cols = xg;
+            if (!direct) {
+                im2col(xg, Cg, H, Wd, eg.k, eg.s, eg.dil, eg.pb, dout.h, dout.w, work);
+                cols = work;
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Og, (int)P, (int)K, 1.0f,
+                        Wt + gi * Og * K, (int)K, cols, (int)P, 1.0f, y + gi * Og * P, (int)P);
+        }
+    }
+    return SR_OK;
+}

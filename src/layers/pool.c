@@ -1,0 +1,393 @@
+/*
+ * pool.c - MaxPool1d/2d, AvgPool1d/2d, AdaptiveAvgPool1d/2d,
+ * AdaptiveMaxPool1d/2d.
+ *
+ * As in conv.c, the 1-D layers run as 2-D ones of height 1.  Window
+ * placement, output sizes and divisors follow ATen's CPU kernels
+ * (Pool.h, AvgPoolKernel.cpp, AdaptivePooling.h) case by case, since the
+ * edge cases (ceil_mode windows that overhang the padding, divisors with
+ * count_include_pad) are where implementations differ.
+ */
+#include "layers.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct {
+    int nd;
+    int is_max;
+    int64_t k[2], s[2], d[2], p[2];
+    int ceil, cip;
+    int64_t divisor;           /* 0: none */
+} pool_geo;
+
+static int is_maxpool(const sr_layer *L) { return L->type->forward == sr_maxpool_forward; }
+
+static void pool_geo_get(const sr_layer *L, pool_geo *g)
+{
+    memset(g, 0, sizeof *g);
+    int mx = g->is_max = is_maxpool(L);
+    int nd = g->nd = L->type->args[POOL_KERNEL].tlen;
+    int ks = POOL_KERNEL, ss = POOL_STRIDE, ps = POOL_PAD;
+    int64_t k[2], s[2], d[2] = {1, 1}, p[2];
+    sr_arg_tuple(L, ks, nd, k);
+    if (sr_arg_is_none(L, ss))
+        memcpy(s, k, sizeof s); /* stride=None means stride=kernel_size */
+    else
+        sr_arg_tuple(L, ss, nd, s);
+    sr_arg_tuple(L, ps, nd, p);
+    if (mx) {
+        sr_arg_tuple(L, MAXPOOL_DIL, nd, d);
+        g->ceil = (int)sr_argi(L, MAXPOOL_CEIL);
+    } else {
+        g->ceil = (int)sr_argi(L, AVGPOOL_CEIL);
+        g->cip = (int)sr_argi(L, AVGPOOL_CIP);
+        if (L->type->nargs > AVGPOOL_DIVISOR && !sr_arg_is_none(L, AVGPOOL_DIVISOR))
+            g->divisor = sr_argi(L, AVGPOOL_DIVISOR);
+    }
+    for (int i = 0; i < 2; i++) {
+        int j = i - (2 - nd);
+        g->k[i] = j < 0 ? 1 : k[j];
+        g->s[i] = j < 0 ? 1 : s[j];
+        g->d[i] = j < 0 ? 1 : d[j];
+        g->p[i] = j < 0 ? 0 : p[j];
+    }
+}
+
+/* "(3, 3)" or "3" */
+static const char *tup(int nd, const int64_t *v, char *buf, size_t len)
+{
+    if (nd == 2)
+        snprintf(buf, len, "(%lld, %lld)", (long long)v[0], (long long)v[1]);
+    else
+        snprintf(buf, len, "%lld", (long long)v[1]);
+    return buf;
+}
+
+/* "5x7" or "7" */
+static const char *ext(int nd, const int64_t *v, char *buf, size_t len)
+{
+    if (nd == 2)
+        snprintf(buf, len, "%lldx%lld", (long long)v[0], (long long)v[1]);
+    else
+        snprintf(buf, len, "%lld", (long long)v[1]);
+    return buf;
+}
+
+static const char *from(const sr_shapeinfo *info, char *buf, size_t len)
+{
+    if (info->prev)
+        snprintf(buf, len, " (from %s)", info->prev);
+    else
+        snprintf(buf, len, " (the model's input)");
+    return buf;
+}
+
+/* floor division, as ATen's div_rtn */
+static int64_t floordiv(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+/* ATen's pooling_output_shape (PyTorch 1.13): with ceil_mode a window may
+ * overhang the right edge, but the last one must start inside the input or
+ * the left padding. */
+static int64_t pool_out(int64_t in, int64_t k, int64_t p, int64_t s, int64_t d, int ceil)
+{
+    int64_t o = floordiv(in + 2 * p - d * (k - 1) - 1 + (ceil ? s - 1 : 0), s) + 1;
+    if (ceil && (o - 1) * s >= in + p)
+        o--;
+    return o;
+}
+
+SR_VALIDATE_FN(sr_pool_validate)
+{
+    pool_geo g;
+    pool_geo_get(L, &g);
+    char a[48], b[48], c[48];
+    for (int i = 0; i < 2; i++) {
+        if (g.k[i] <= 0)
+            return sr_err(err, SR_EUSAGE, "kernel_size must be greater than zero, got %s", tup(g.nd, g.k, a, sizeof a));
+        if (g.s[i] <= 0)
+            return sr_err(err, SR_EUSAGE, "stride must be greater than zero, got %s", tup(g.nd, g.s, a, sizeof a));
+        if (g.d[i] <= 0)
+            return sr_err(err, SR_EUSAGE, "dilation must be greater than zero, got %s", tup(g.nd, g.d, a, sizeof a));
+        if (g.p[i] < 0)
+            return sr_err(err, SR_EUSAGE, "padding must be non-negative, got %s", tup(g.nd, g.p, a, sizeof a));
+        if (g.p[i] > g.k[i] / 2) {
+            int64_t half[2] = {g.k[0] / 2, g.k[1] / 2};
+            return sr_err(err, SR_EUSAGE, "pad should be at most half of kernel size, but got padding=%s and kernel_size=%s; "
+                          "hint: padding at most %s", tup(g.nd, g.p, a, sizeof a), tup(g.nd, g.k, b, sizeof b),
+                          tup(g.nd, half, c, sizeof c));
+        }
+    }
+    if (g.is_max && sr_argi(L, MAXPOOL_RETIDX))
+        return sr_err(err, SR_EUSAGE, "return_indices=True makes %s return (output, indices), which Sequential "
+                      "cannot pass to the next layer; hint: remove return_indices", L->type->name);
+    if (!g.is_max && g.divisor == 0 && L->type->nargs > AVGPOOL_DIVISOR && !sr_arg_is_none(L, AVGPOOL_DIVISOR))
+        return sr_err(err, SR_EUSAGE, "divisor must be not zero; hint: leave divisor_override out (None) to divide by "
+                      "the window size");
+    return SR_OK;
+}
+
+static sr_status pool_rank_error(const sr_layer *L, int nd, const sr_shape *in, const sr_shapeinfo *info, char *err)
+{
+    char src[256];
+    const char *hint = nd == 2 ? (in->ndim == 2 ? "restore the spatial dimensions with Unflatten before this layer"
+                                                : "give it (C, H, W) or (N, C, H, W) data")
+                               : (in->ndim == 4 ? "this is an image batch; use the 2d variant of this layer"
+                                                : "give it (C, L) or (N, C, L) data");
+    return sr_err(err, SR_ESHAPE, "%s expects a %s input, got %s%s; hint: %s", L->type->name,
+                  nd == 2 ? "3-D (C, H, W) or 4-D (N, C, H, W)" : "2-D (C, L) or 3-D (N, C, L)", sr_shp(in),
+                  from(info, src, sizeof src), hint);
+}
+
+/* The non-batch dimensions must be non-empty, as ATen checks. */
+static sr_status pool_empty_check(const sr_layer *L, int nd, const sr_shape *in, const sr_shapeinfo *info, char *err)
+{
+    int first = in->ndim == nd + 2 ? 1 : 0;
+    for (int i = first; i < in->ndim; i++) {
+        if (in->d[i] == 0) {
+            char src[256];
+            return sr_err(err, SR_ESHAPE, "%s needs non-empty channel and spatial dimensions, but input %s%s has "
+                          "size 0 in dimension %d", L->type->name, sr_shp(in), from(info, src, sizeof src), i);
+        }
+    }
+    return SR_OK;
+}
+
+SR_SHAPE_FN(sr_pool_shape)
+{
+    pool_geo g;
+    pool_geo_get(L, &g);
+    if (in->ndim != g.nd + 1 && in->ndim != g.nd + 2)
+        return pool_rank_error(L, g.nd, in, info, err);
+    /* every (batch, channel) plane is pooled on its own, so dim 0 -- batch
+     * or channel -- can always be split */
+    info->batch_dim0 = 1;
+    sr_status st = pool_empty_check(L, g.nd, in, info, err);
+    if (st != SR_OK)
+        return st;
+    int64_t isz[2] = {g.nd == 2 ? in->d[in->ndim - 2] : 1, in->d[in->ndim - 1]}, osz[2];
+    int fits = 1;
+    for (int i = 0; i < 2; i++) {
+        osz[i] = pool_out(isz[i], g.k[i], g.p[i], g.s[i], g.d[i], g.ceil);
+        fits &= osz[i] >= 1;
+    }
+    *out = *in;
+    for (int i = 2 - g.nd; i < 2; i++)
+        out->d[out->ndim - 2 + i] = osz[i] > 0 ? osz[i] : 0;
+    info->out_known = fits;
+    if (fits)
+        return SR_OK;
+    /* the smallest input that gives at least one window, per dimension */
+    int64_t need[2];
+    for (int i = 0; i < 2; i++) {
+        need[i] = 1;
+        while (pool_out(need[i], g.k[i], g.p[i], g.s[i], g.d[i], g.ceil) < 1)
+            need[i]++;
+    }
+    char src[256], a[48], b[48], c[48], e[48], f[48];
+    return sr_err(err, SR_ESHAPE,
+                  "input %s%s is %s, too small for kernel_size=%s with padding=%s%s: the output would be %s; "
+                  "hint: %s fits inputs of at least %s here: remove a downsampling step before it, or use a smaller "
+                  "kernel_size",
+                  sr_shp(in), from(info, src, sizeof src), ext(g.nd, isz, a, sizeof a), tup(g.nd, g.k, b, sizeof b),
+                  tup(g.nd, g.p, c, sizeof c),
+                  g.is_max && (g.d[0] != 1 || g.d[1] != 1) ? " and dilation" : "",
+                  ext(g.nd, osz, e, sizeof e), L->type->name, ext(g.nd, need, f, sizeof f));
+}
+
+/* Planes and their 2-D extents for a pooling layer's input and output. */
+static void planes(int nd, const sr_shape *in, const sr_shape *out, int64_t *np, int64_t *H, int64_t *W,
+                   int64_t *OH, int64_t *OW)
+{
+    *H = nd == 2 ? in->d[in->ndim - 2] : 1;
+    *W = in->d[in->ndim - 1];
+    *OH = nd == 2 ? out->d[out->ndim - 2] : 1;
+    *OW = out->d[out->ndim - 1];
+    *np = sr_prod(in, 0, in->ndim - nd);
+}
+
+SR_FORWARD_FN(sr_maxpool_forward)
+{
+    (void)ctx;
+    (void)err;
+    pool_geo g;
+    pool_geo_get(L, &g);
+    int64_t np, H, W, OH, OW;
+    planes(g.nd, &in->shape, &out->shape, &np, &H, &W, &OH, &OW);
+    for (int64_t q = 0; q < np; q++) {
+        const float *x = sr_f32(in) + q * H * W;
+        float *y = sr_f32(out) + q * OH * OW;
+        for (int64_t oh = 0; oh < OH; oh++) {
+            int64_t hs = oh * g.s[0] - g.p[0], he = hs + (g.k[0] - 1) * g.d[0] + 1;
+            if (he > H)
+                he = H;
+            while (hs < 0)
+                hs += g.d[0];
+            for (int64_t ow = 0; ow < OW; ow++) {
+                int64_t ws = ow * g.s[1] - g.p[1], we = ws + (g.k[1] - 1) * g.d[1] + 1;
+                if (we > W)
+                    we = W;
+                while (ws < 0)
+                    ws += g.d[1];
+                float m = -INFINITY;
+                for (int64_t h = hs; h < he; h += g.d[0])
+                    for (int64_t w = ws; w < we; w += g.d[1]) {
+                        float v = x[h * W + w];
+                        if (v > m || isnan(v)) /* NaN wins, as in ATen */
+                            m = v;
+                    }
+                y[oh * OW + ow] = m;
+            }
+        }
+    }
+    return SR_OK;
+}
+
+SR_FORWARD_FN(sr_avgpool_forward)
+{
+    (void)ctx;
+    (void)err;
+    pool_geo g;
+    pool_geo_get(L, &g);
+    int64_t np, H, W, OH, OW;
+    planes(g.nd, &in->shape, &out->shape, &np, &H, &W, &OH, &OW);
+    for (int64_t q = 0; q < np; q++) {
+        const float *x = sr_f32(in) + q * H * W;
+        float *y = sr_f32(out) + q * OH * OW;
+        for (int64_t oh = 0; oh < OH; oh++) {
+            for (int64_t ow = 0; ow < OW; ow++) {
+                int64_t hs = oh * g.s[0] - g.p[0], ws = ow * g.s[1] - g.p[1];
+                /* the window clipped to the padded input: what count_include_pad counts */
+                int64_t he = hs + g.k[0] < H + g.p[0] ? hs + g.k[0] : H + g.p[0];
+                int64_t we = ws + g.k[1] < W + g.p[1] ? ws + g.k[1] : W + g.p[1];
+                int64_t pool_size = (he - hs) * (we - ws);
+                if (hs < 0)
+                    hs = 0;
+                if (ws < 0)
+                    ws = 0;
+                if (he > H)
+                    he = H;
+                if (we > W)
+                    we = W;
+                if (hs >= he || ws >= we) {
+                    y[oh * OW + ow] = 0.0f;
+                    continue;
+                }
+                double sum = 0;
+                for (int64_t h = hs; h < he; h++)
+                    for (int64_t w = ws; w < we; w++)
+                        sum += x[h * W + w];
+                int64_t div = g.divisor ? g.divisor : g.cip ? pool_size : (he - hs) * (we - ws);
+                y[oh * OW + ow] = (float)(sum / (double)div);
+            }
+        }
+    }
+    return SR_OK;
+}
+
+/* ---- adaptive pools ---------------------------------------------------------- */
+
+/* output_size in 2-D terms; None keeps the input's size. */
+static void adaptive_size(const sr_layer *L, const sr_shape *in, int64_t *o)
+{
+    int nd = L->type->args[ADAPT_SIZE].tlen;
+    const sr_argval *v = &L->arg[ADAPT_SIZE];
+    o[0] = 1;
+    for (int j = 0; j < nd; j++) {
+        int i = j + (2 - nd);
+        int none = v->kind == SR_AV_TUPLE && v->tnone[j];
+        if (none)
+            o[i] = in->d[in->ndim - nd + j];
+        else
+            o[i] = v->kind == SR_AV_TUPLE ? v->t[j] : v->i;
+    }
+}
+
+SR_VALIDATE_FN(sr_adaptive_validate)
+{
+    const sr_argval *v = &L->arg[ADAPT_SIZE];
+    int n = v->kind == SR_AV_TUPLE ? v->n : 1;
+    for (int j = 0; j < n; j++) {
+        int64_t x = v->kind == SR_AV_TUPLE ? v->t[j] : v->i;
+        if (!(v->kind == SR_AV_TUPLE && v->tnone[j]) && x < 0) {
+            char buf[96];
+            sr_argval_repr(v, buf, sizeof buf);
+            return sr_err(err, SR_EUSAGE, "elements of output_size must be greater than or equal to 0, got %s", buf);
+        }
+    }
+    if (L->type->nargs > ADAPT_RETIDX && sr_argi(L, ADAPT_RETIDX))
+        return sr_err(err, SR_EUSAGE, "return_indices=True makes %s return (output, indices), which Sequential "
+                      "cannot pass to the next layer; hint: remove return_indices", L->type->name);
+    return SR_OK;
+}
+
+SR_SHAPE_FN(sr_adaptive_shape)
+{
+    int nd = L->type->args[ADAPT_SIZE].tlen;
+    if (in->ndim != nd + 1 && in->ndim != nd + 2)
+        return pool_rank_error(L, nd, in, info, err);
+    info->batch_dim0 = 1;
+    sr_status st = pool_empty_check(L, nd, in, info, err);
+    if (st != SR_OK)
+        return st;
+    int64_t o[2];
+    adaptive_size(L, in, o);
+    *out = *in;
+    for (int i = 2 - nd; i < 2; i++)
+        out->d[out->ndim - 2 + i] = o[i];
+    info->out_known = 1;
+    return SR_OK;
+}
+
+/* Window [start, end) of output cell a of b over an input of c:
+ * floor(a*c/b) and ceil((a+1)*c/b), written without overflow as ATen does. */
+static int64_t a_start(int64_t a, int64_t b, int64_t c) { return (a / b) * c + ((a % b) * c) / b; }
+static int64_t a_end(int64_t a, int64_t b, int64_t c) { return 1 + ((a + 1) * c - 1) / b; }
+
+static sr_status adaptive_forward(const sr_tensor *in, sr_tensor *out, int nd, int mx)
+{
+    int64_t np, H, W, OH, OW;
+    planes(nd, &in->shape, &out->shape, &np, &H, &W, &OH, &OW);
+    for (int64_t q = 0; q < np; q++) {
+        const float *x = sr_f32(in) + q * H * W;
+        float *y = sr_f32(out) + q * OH * OW;
+        for (int64_t oh = 0; oh < OH; oh++) {
+            int64_t hs = a_start(oh, OH, H), he = a_end(oh, OH, H);
+            for (int64_t ow = 0; ow < OW; ow++) {
+                int64_t ws = a_start(ow, OW, W), we = a_end(ow, OW, W);
+                if (mx) {
+                    float m = -INFINITY;
+                    for (int64_t h = hs; h < he; h++)
+                        for (int64_t w = ws; w < we; w++) {
+                            float v = x[h * W + w];
+                            if (v > m || isnan(v))
+                                m = v;
+                        }
+                    y[oh * OW + ow] = m;
+                } else {
+                    double sum = 0;
+                    for (int64_t h = hs; h < he; h++)
+                        for (int64_t w = ws; w < we; w++)
+                            sum += x[h * W + w];
+                    y[oh * OW + ow] = (float)(sum / (double)((he - hs) * (we - ws)));
+                }
+            }
+        }
+    }
+    return SR_OK;
+}
+
+SR_FORWARD_FN(sr_adaptiveavg_forward)
+{
+    (void)ctx;
+    (void)err;
+    return adaptive_forward(in, out, L->type->args[ADAPT_SIZE].tlen, 0);
+}
+
+SR_FORWARD_FN(sr_adaptivemax_forward)
+{
+    (void)ctx;
+    (void)err;
+    return adaptive_forward(in, out, L->type->args[ADAPT_SIZE].tlen, 1);
+}
