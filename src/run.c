@@ -16,7 +16,7 @@
 
 /* Default chunk: enough samples that per-call overheads vanish, few enough
  * that the two activation buffers stay near this many bytes. */
-#define DEFAULT_CHUNK_BYTES ((size_t)16 << 20)
+#define DEFAULT_CHUNK_BYTES ((size_t)4 << 20)
 
 /* ---- input ------------------------------------------------------------------ */
 
