@@ -1,6 +1,7 @@
 /* common.c - error formatting, diagnostic lists, allocation wrappers. */
 #include "common.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,4 +58,42 @@ char *sr_strdup(const char *s)
     if (p)
         memcpy(p, s, n);
     return p;
+}
+
+static int edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63)
+        return 99;
+    int row[64];
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = (int)j;
+    for (size_t i = 1; i <= la; i++) {
+        int prev = row[0];
+        row[0] = (int)i;
+        for (size_t j = 1; j <= lb; j++) {
+            int cur = row[j];
+            int v = prev + (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
+            if (row[j] + 1 < v)
+                v = row[j] + 1;
+            if (row[j - 1] + 1 < v)
+                v = row[j - 1] + 1;
+            row[j] = v;
+            prev = cur;
+        }
+    }
+    return row[lb];
+}
+
+const char *sr_closest(const char *s, const char *const *names, int n)
+{
+    const char *best = NULL;
+    int bd = 99;
+    for (int i = 0; i < n; i++) {
+        int d = edit_distance(s, names[i]);
+        if (d < bd)
+            bd = d, best = names[i];
+    }
+    size_t len = strlen(s);
+    return bd <= (len < 5 ? 1 : len < 9 ? 2 : 3) ? best : NULL;
 }

@@ -49,10 +49,15 @@ static inline int sr_add_ok(size_t a, size_t b, size_t *out)
     return !__builtin_add_overflow(a, b, out);
 }
 
-/* malloc/calloc/realloc that return NULL on zero-size overflow-free requests
- * never; they abort nothing -- callers check for NULL. */
+/* malloc and calloc that treat a zero-size request as one byte, so NULL
+ * always means out of memory; callers check for it. */
 void *sr_xmalloc(size_t n);
 void *sr_xcalloc(size_t n, size_t size);
 char *sr_strdup(const char *s);
+
+/* For "did you mean": the name in names[0..n) closest to s by
+ * case-insensitive edit distance, or NULL if none is close enough to be a
+ * plausible typo. */
+const char *sr_closest(const char *s, const char *const *names, int n);
 
 #endif

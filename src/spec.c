@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 typedef struct {
     sr_model *m;
@@ -63,46 +62,6 @@ static int is_str(const ynode *n)
     double f;
     n = yderef((ynode *)n);
     return n->kind == Y_SCALAR && yresolve(n, &i, &f) == YS_STR;
-}
-
-/* Levenshtein distance, case-insensitive, for "did you mean". */
-static int edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 63 || lb > 63)
-        return 99;
-    int row[64];
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = (int)j;
-    for (size_t i = 1; i <= la; i++) {
-        int prev = row[0];
-        row[0] = (int)i;
-        for (size_t j = 1; j <= lb; j++) {
-            int cur = row[j];
-            int cost = (a[i - 1] | 32) != (b[j - 1] | 32);
-            int v = prev + cost;
-            if (row[j] + 1 < v)
-                v = row[j] + 1;
-            if (row[j - 1] + 1 < v)
-                v = row[j - 1] + 1;
-            row[j] = v;
-            prev = cur;
-        }
-    }
-    return row[lb];
-}
-
-static const char *closest(const char *s, const char *const *names, int n)
-{
-    const char *best = NULL;
-    int bd = 99;
-    for (int i = 0; i < n; i++) {
-        int dd = edit_distance(s, names[i]);
-        if (dd < bd)
-            bd = dd, best = names[i];
-    }
-    size_t len = strlen(s);
-    return bd <= (len < 5 ? 1 : len < 9 ? 2 : 3) ? best : NULL;
 }
 
 /* ---- argument binding ------------------------------------------------------ */
@@ -261,7 +220,7 @@ static int bind_args(reader *r, const char *who, ynode *at, const sr_argdef *def
                 const char *names[SR_MAXARGS];
                 for (int j = 0; j < ndefs && j < SR_MAXARGS; j++)
                     names[j] = defs[j].name;
-                const char *near = closest(key->value, names, ndefs < SR_MAXARGS ? ndefs : SR_MAXARGS);
+                const char *near = sr_closest(key->value, names, ndefs < SR_MAXARGS ? ndefs : SR_MAXARGS);
                 char sig[256] = "";
                 size_t k2 = 0;
                 for (int j = 0; j < ndefs && k2 < sizeof sig; j++)
@@ -628,7 +587,7 @@ sr_status sr_spec_parse(sr_model *m, const char *text, size_t len, const char *l
             }
         }
         if (known == -1) {
-            const char *near = closest(ks, top_keys, (int)(sizeof top_keys / sizeof *top_keys));
+            const char *near = sr_closest(ks, top_keys, (int)(sizeof top_keys / sizeof *top_keys));
             if (near)
                 diag(&r, key, "unknown top-level key '%s'; hint: did you mean '%s'?", ks, near);
             else

@@ -8,7 +8,6 @@
  */
 #include "layers.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -220,42 +219,13 @@ const sr_layertype *sr_layertype_find(const char *name)
     return NULL;
 }
 
-static int edit_distance_ci(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 63 || lb > 63)
-        return 99;
-    int row[64];
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = (int)j;
-    for (size_t i = 1; i <= la; i++) {
-        int prev = row[0];
-        row[0] = (int)i;
-        for (size_t j = 1; j <= lb; j++) {
-            int cur = row[j];
-            int v = prev + (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
-            if (row[j] + 1 < v)
-                v = row[j] + 1;
-            if (row[j - 1] + 1 < v)
-                v = row[j - 1] + 1;
-            row[j] = v;
-            prev = cur;
-        }
-    }
-    return row[lb];
-}
-
 const char *sr_layertype_suggest(const char *name)
 {
-    const char *best = NULL;
-    int bd = 99;
-    for (int i = 0; i < sr_nlayer_types; i++) {
-        int d = edit_distance_ci(name, sr_layer_types[i].name);
-        if (d < bd)
-            bd = d, best = sr_layer_types[i].name;
-    }
-    size_t len = strlen(name);
-    return bd <= (len < 5 ? 1 : len < 9 ? 2 : 3) ? best : NULL;
+    const char *names[128];
+    int n = sr_nlayer_types < 128 ? sr_nlayer_types : 128;
+    for (int i = 0; i < n; i++)
+        names[i] = sr_layer_types[i].name;
+    return sr_closest(name, names, n);
 }
 
 int sr_arg_index(const sr_layertype *t, const char *name)
@@ -294,13 +264,48 @@ void sr_argval_parse_default(const char *def, sr_argval *v)
     }
 }
 
+/* A float as Python's repr() writes it: the shortest digits that read back
+ * to the same double, positional from 1e-4 to 1e16 with ".0" when whole,
+ * scientific otherwise ("1e-05"). */
+static void py_float(double f, char *buf, size_t len)
+{
+    if (f != f) {
+        snprintf(buf, len, "nan");
+        return;
+    }
+    if (f == 1.0 / 0.0 || f == -1.0 / 0.0) {
+        snprintf(buf, len, f > 0 ? "inf" : "-inf");
+        return;
+    }
+    char e[40];
+    int prec = 1;
+    for (; prec < 17; prec++) {
+        snprintf(e, sizeof e, "%.*e", prec - 1, f);
+        if (strtod(e, NULL) == f)
+            break;
+    }
+    snprintf(e, sizeof e, "%.*e", prec - 1, f);
+    int exp = atoi(strchr(e, 'e') + 1);
+    if (exp < -4 || exp >= 16) {
+        /* "1.5e-05": C already writes at least two exponent digits */
+        char *m = e, *x = strchr(e, 'e');
+        *x = '\0';
+        snprintf(buf, len, "%se%c%s", m, x[1], x + 2);
+        return;
+    }
+    int dec = prec - 1 - exp;
+    snprintf(buf, len, "%.*f", dec > 0 ? dec : 0, f);
+    if (!strchr(buf, '.') && strlen(buf) + 2 < len)
+        strcat(buf, ".0");
+}
+
 void sr_argval_repr(const sr_argval *v, char *buf, size_t len)
 {
     switch (v->kind) {
     case SR_AV_NONE: snprintf(buf, len, "None"); break;
     case SR_AV_BOOL: snprintf(buf, len, v->i ? "True" : "False"); break;
     case SR_AV_INT: snprintf(buf, len, "%lld", (long long)v->i); break;
-    case SR_AV_FLOAT: snprintf(buf, len, "%g", v->f); break;
+    case SR_AV_FLOAT: py_float(v->f, buf, len); break;
     case SR_AV_STR: snprintf(buf, len, "'%s'", v->s); break;
     case SR_AV_TUPLE: {
         size_t k = (size_t)snprintf(buf, len, "(");
@@ -332,23 +337,154 @@ static int argval_eq(const sr_argval *a, const sr_argval *b)
     return 0;
 }
 
+/*
+ * How each type's extra_repr() prints, as data: PyTorch's reprs differ per
+ * class in which arguments they show (positionally, always, or only when
+ * not the default) and whether they widen an int to a tuple first.  Items,
+ * comma-separated:
+ *     #name      the value alone, positionally
+ *     name=      always, as name=value
+ *     name?      only when it differs from the default
+ *     :N         suffix: an int is shown as an N-tuple (Conv2d's (3, 3))
+ *     |other     suffix: None shows other's value (a pool's stride)
+ *     @lazy      LazyLinear's in_features, once materialised (else 0)
+ * A type not listed shows every argument that differs from its default.
+ */
+static const struct {
+    const char *type, *fmt;
+} repr_fmt[] = {
+    {"Linear", "in_features=, out_features=, bias="},
+    {"LazyLinear", "@lazy, out_features=, bias="},
+    {"Flatten", "start_dim=, end_dim="},
+    {"Unflatten", "dim=, unflattened_size="},
+    {"Identity", ""},
+    {"Dropout", "p=, inplace="},
+    {"ReLU", "inplace?"},
+    {"ReLU6", "inplace?"},
+    {"SiLU", "inplace?"},
+    {"LeakyReLU", "negative_slope=, inplace?"},
+    {"ELU", "alpha=, inplace?"},
+    {"GELU", "approximate="},
+    {"Tanh", ""},
+    {"Sigmoid", ""},
+    {"Softplus", "beta=, threshold="},
+    {"Hardtanh", "min_val=, max_val=, inplace?"},
+    {"Softmax", "dim="},
+    {"LogSoftmax", "dim="},
+    {"LayerNorm", "#normalized_shape:1, eps=, elementwise_affine="},
+    {"Embedding", "#num_embeddings, #embedding_dim, padding_idx?, max_norm?, norm_type?, scale_grad_by_freq?, sparse?"},
+    {"Conv1d", "#in_channels, #out_channels, kernel_size=:1, stride=:1, padding?:1, dilation?:1, groups?, bias?, padding_mode?"},
+    {"Conv2d", "#in_channels, #out_channels, kernel_size=:2, stride=:2, padding?:2, dilation?:2, groups?, bias?, padding_mode?"},
+    {"MaxPool1d", "kernel_size=, stride=|kernel_size, padding=, dilation=, ceil_mode="},
+    {"MaxPool2d", "kernel_size=, stride=|kernel_size, padding=, dilation=, ceil_mode="},
+    {"AvgPool1d", "kernel_size=:1, stride=:1|kernel_size, padding=:1"},
+    {"AvgPool2d", "kernel_size=, stride=|kernel_size, padding="},
+    {"AdaptiveAvgPool1d", "output_size="},
+    {"AdaptiveAvgPool2d", "output_size="},
+    {"AdaptiveMaxPool1d", "output_size="},
+    {"AdaptiveMaxPool2d", "output_size="},
+    {"BatchNorm1d", "#num_features, eps=, momentum=, affine=, track_running_stats="},
+    {"BatchNorm2d", "#num_features, eps=, momentum=, affine=, track_running_stats="},
+};
+
+/* An int widened to an n-tuple, as PyTorch's _pair/_single store it. */
+static sr_argval widen(sr_argval v, int n)
+{
+    if (n > 0 && v.kind == SR_AV_INT) {
+        int64_t x = v.i;
+        memset(&v, 0, sizeof v);
+        v.kind = SR_AV_TUPLE;
+        v.n = n;
+        for (int k = 0; k < n; k++)
+            v.t[k] = x;
+    }
+    return v;
+}
+
+static size_t repr_item(const sr_layer *L, const char *it, size_t il, int *first, char *buf, size_t len)
+{
+    const sr_layertype *t = L->type;
+    char name[40], alt[40] = "";
+    int positional = 0, when_set = 0, n = 0;
+    if (il >= 5 && !strncmp(it, "@lazy", 5)) {
+        size_t w = (size_t)snprintf(buf, len, "%sin_features=%lld", *first ? "" : ", ",
+                                    (long long)(L->lazy_in < 0 ? 0 : L->lazy_in));
+        *first = 0;
+        return w;
+    }
+    if (*it == '#')
+        positional = 1, it++, il--;
+    size_t k = 0;
+    while (k < il && (it[k] == '_' || (it[k] >= 'a' && it[k] <= 'z')) && k + 1 < sizeof name)
+        name[k] = it[k], k++;
+    name[k] = '\0';
+    for (; k < il; k++) {
+        if (it[k] == '?')
+            when_set = 1;
+        else if (it[k] == ':')
+            n = atoi(it + k + 1);
+        else if (it[k] == '|') {
+            size_t a = 0;
+            for (k++; k < il && a + 1 < sizeof alt && it[k] != ':'; k++)
+                alt[a++] = it[k];
+            alt[a] = '\0';
+            k--;
+        }
+    }
+    int ai = sr_arg_index(t, name);
+    if (ai < 0)
+        return 0;
+    sr_argval v = L->arg[ai];
+    if (v.kind == SR_AV_NONE && alt[0] && sr_arg_index(t, alt) >= 0)
+        v = L->arg[sr_arg_index(t, alt)];
+    v = widen(v, n);
+    if (when_set && t->args[ai].def) {
+        sr_argval dv;
+        sr_argval_parse_default(t->args[ai].def, &dv);
+        dv = widen(dv, n);
+        if (argval_eq(&dv, &v))
+            return 0;
+    }
+    char vs[160];
+    sr_argval_repr(&v, vs, sizeof vs);
+    size_t w = (size_t)snprintf(buf, len, "%s%s%s%s", *first ? "" : ", ", positional ? "" : name,
+                                positional ? "" : "=", vs);
+    *first = 0;
+    return w;
+}
+
+/* "Linear(in_features=2048, out_features=128, bias=True)" */
 void sr_layer_repr(const sr_layer *L, char *buf, size_t len)
 {
     const sr_layertype *t = L->type;
     size_t k = (size_t)snprintf(buf, len, "%s(", t->name);
     int first = 1;
-    for (int i = 0; i < t->nargs && k < len; i++) {
-        char v[96];
-        const sr_argdef *d = &t->args[i];
-        if (d->def) {
-            sr_argval dv;
-            sr_argval_parse_default(d->def, &dv);
-            if (argval_eq(&dv, &L->arg[i]) && strcmp(d->name, "bias") != 0)
-                continue; /* PyTorch's reprs show bias= always, others when set */
+    const char *fmt = NULL;
+    for (size_t i = 0; i < sizeof repr_fmt / sizeof *repr_fmt; i++)
+        if (!strcmp(repr_fmt[i].type, t->name))
+            fmt = repr_fmt[i].fmt;
+    if (fmt) {
+        while (*fmt && k < len) {
+            size_t il = strcspn(fmt, ",");
+            k += repr_item(L, fmt, il, &first, buf + k, len - k);
+            fmt += il;
+            while (*fmt == ',' || *fmt == ' ')
+                fmt++;
         }
-        sr_argval_repr(&L->arg[i], v, sizeof v);
-        k += (size_t)snprintf(buf + k, len - k, "%s%s=%s", first ? "" : ", ", d->name, v);
-        first = 0;
+    } else {
+        for (int i = 0; i < t->nargs && k < len; i++) {
+            char v[96];
+            const sr_argdef *d = &t->args[i];
+            if (d->def) {
+                sr_argval dv;
+                sr_argval_parse_default(d->def, &dv);
+                if (argval_eq(&dv, &L->arg[i]))
+                    continue;
+            }
+            sr_argval_repr(&L->arg[i], v, sizeof v);
+            k += (size_t)snprintf(buf + k, len - k, "%s%s=%s", first ? "" : ", ", d->name, v);
+            first = 0;
+        }
     }
     if (k < len)
         snprintf(buf + k, len - k, ")");
