@@ -33,7 +33,7 @@ static sr_status bn_shape(sr_layer *L, int two_d, const sr_shape *in, sr_shape *
     if (info->prev)
         snprintf(src, sizeof src, " (from %s)", info->prev);
     else
-        snprintf(src, sizeof src, " (the model's input)");
+        snprintf(src, sizeof src, " (from the model's input)");
     int ok = two_d ? in->ndim == 4 : in->ndim == 2 || in->ndim == 3;
     if (!ok) {
         const char *hint =
@@ -43,8 +43,8 @@ static sr_status bn_shape(sr_layer *L, int two_d, const sr_shape *in, sr_shape *
                   : (in->ndim == 4 ? "use BatchNorm2d for (N, C, H, W) images"
                    : in->ndim == 1 ? "add a batch dimension (shape [N, C])"
                                    : "give it (N, C) or (N, C, L) data");
-        return sr_err(err, SR_ESHAPE, "%s expects %s input, got %d-D input %s%s; hint: %s", nm,
-                      two_d ? "4-D (N, C, H, W)" : "2-D (N, C) or 3-D (N, C, L)", in->ndim, sr_shp(in), src, hint);
+        return sr_err(err, SR_ESHAPE, "%s expects %s input, but input %s%s is %d-D; hint: %s", nm,
+                      two_d ? "4-D (N, C, H, W)" : "2-D (N, C) or 3-D (N, C, L)", sr_shp(in), src, in->ndim, hint);
     }
     *out = *in;
     info->out_known = 1;
@@ -55,9 +55,9 @@ static sr_status bn_shape(sr_layer *L, int two_d, const sr_shape *in, sr_shape *
     /* Without weights or running statistics PyTorch never looks at
      * num_features, and runs any channel count; so do we. */
     if (c != nf && (bn_affine(L) || bn_track(L)))
-        return sr_err(err, SR_ESHAPE, "%s(num_features=%lld) but the input %s has %lld channels%s; hint: num_features "
+        return sr_err(err, SR_ESHAPE, "%s(num_features=%lld) but the input has %lld channels%s; hint: num_features "
                       "should be %lld",
-                      nm, (long long)nf, sr_shp(in), (long long)c, src, (long long)c);
+                      nm, (long long)nf, (long long)c, src, (long long)c);
     int64_t per = in->d[0] * sr_prod(in, 2, in->ndim);
     if (batch_stats && per == 1)
         return sr_err(err, SR_ESHAPE, "Expected more than 1 value per channel when training, got input size %s%s; "

@@ -146,13 +146,13 @@ SR_VALIDATE_FN(sr_conv_validate)
     return SR_OK;
 }
 
-/* " (from layer 2 (Conv2d))", or nothing for the model's input */
+/* " (from layer 2 (Conv2d))": who made the size a rule rejects */
 static const char *from(const sr_shapeinfo *info, char *buf, size_t len)
 {
     if (info->prev)
         snprintf(buf, len, " (from %s)", info->prev);
     else
-        snprintf(buf, len, " (the model's input)");
+        snprintf(buf, len, " (from the model's input)");
     return buf;
 }
 
@@ -183,9 +183,9 @@ static sr_status rank_error(const sr_layer *L, const conv_geo *g, const sr_shape
     } else {
         snprintf(hint, sizeof hint, "give the layer a %s input", g->nd == 2 ? "(N, C, H, W)" : "(N, C, L)");
     }
-    return sr_err(err, SR_ESHAPE, "%s expects a %s input, got %s%s; hint: %s", nm,
+    return sr_err(err, SR_ESHAPE, "%s expects a %s input, but input %s%s is %d-D; hint: %s", nm,
                   g->nd == 2 ? "3-D (C, H, W) or 4-D (N, C, H, W)" : "2-D (C, L) or 3-D (N, C, L)", sr_shp(in), src,
-                  hint);
+                  in->ndim, hint);
 }
 
 SR_SHAPE_FN(sr_conv_shape)
@@ -241,10 +241,10 @@ SR_SHAPE_FN(sr_conv_shape)
         char a[48], b[48], c[48], e[48], f[48], h[48], m[48];
         int64_t pads[2] = {g.pb[0] + g.pa[0], g.pb[1] + g.pa[1]};
         return sr_err(err, SR_ESHAPE,
-                      "input %s%s is %s after padding (%s plus %s), smaller than the kernel's extent %s "
+                      "input %s is %s after padding (%s plus %s), smaller than the kernel's extent %s "
                       "(kernel_size=%s, dilation=%s); hint: %s fits inputs of at least %s here: "
                       "remove a downsampling step before it, or add padding",
-                      sr_shp(in), src, ext(&g, padded, a, sizeof a), ext(&g, isz, b, sizeof b),
+                      sr_shp(in), ext(&g, padded, a, sizeof a), ext(&g, isz, b, sizeof b),
                       ext(&g, pads, c, sizeof c), ext(&g, span, e, sizeof e), tup(&g, g.k, f, sizeof f),
                       tup(&g, g.dil, h, sizeof h), nm, ext(&g, need, m, sizeof m));
     }
@@ -254,14 +254,14 @@ SR_SHAPE_FN(sr_conv_shape)
         if (g.mode == PAD_REFLECT)
             return sr_err(err, SR_ESHAPE,
                           "padding_mode='reflect' needs padding smaller than the input, but padding (%lld, %lld) "
-                          "is not smaller than the input %s %lld of %s%s; hint: use padding < %lld, or "
+                          "is not smaller than the %s %lld of input %s; hint: use padding < %lld, or "
                           "padding_mode='replicate'",
-                          (long long)g.pb[i], (long long)g.pa[i], what, (long long)isz[i], sr_shp(in), src,
+                          (long long)g.pb[i], (long long)g.pa[i], what, (long long)isz[i], sr_shp(in),
                           (long long)isz[i]);
         return sr_err(err, SR_ESHAPE,
                       "padding_mode='circular' wraps around more than once: padding (%lld, %lld) exceeds the input "
-                      "%s %lld of %s%s; hint: use padding <= %lld",
-                      (long long)g.pb[i], (long long)g.pa[i], what, (long long)isz[i], sr_shp(in), src,
+                      "%s %lld of input %s; hint: use padding <= %lld",
+                      (long long)g.pb[i], (long long)g.pa[i], what, (long long)isz[i], sr_shp(in),
                       (long long)isz[i]);
     }
     return SR_OK;

@@ -80,7 +80,7 @@ static const char *from(const sr_shapeinfo *info, char *buf, size_t len)
     if (info->prev)
         snprintf(buf, len, " (from %s)", info->prev);
     else
-        snprintf(buf, len, " (the model's input)");
+        snprintf(buf, len, " (from the model's input)");
     return buf;
 }
 
@@ -135,9 +135,9 @@ static sr_status pool_rank_error(const sr_layer *L, int nd, const sr_shape *in, 
                                                 : "give it (C, H, W) or (N, C, H, W) data")
                                : (in->ndim == 4 ? "this is an image batch; use the 2d variant of this layer"
                                                 : "give it (C, L) or (N, C, L) data");
-    return sr_err(err, SR_ESHAPE, "%s expects a %s input, got %s%s; hint: %s", L->type->name,
+    return sr_err(err, SR_ESHAPE, "%s expects a %s input, but input %s%s is %d-D; hint: %s", L->type->name,
                   nd == 2 ? "3-D (C, H, W) or 4-D (N, C, H, W)" : "2-D (C, L) or 3-D (N, C, L)", sr_shp(in),
-                  from(info, src, sizeof src), hint);
+                  from(info, src, sizeof src), in->ndim, hint);
 }
 
 /* The non-batch dimensions must be non-empty, as ATen checks. */
@@ -148,7 +148,8 @@ static sr_status pool_empty_check(const sr_layer *L, int nd, const sr_shape *in,
         if (in->d[i] == 0) {
             char src[256];
             return sr_err(err, SR_ESHAPE, "%s needs non-empty channel and spatial dimensions, but input %s%s has "
-                          "size 0 in dimension %d", L->type->name, sr_shp(in), from(info, src, sizeof src), i);
+                          "size 0 in dimension %d; hint: check the layers before it", L->type->name, sr_shp(in),
+                          from(info, src, sizeof src), i);
         }
     }
     return SR_OK;
@@ -185,12 +186,12 @@ SR_SHAPE_FN(sr_pool_shape)
         while (pool_out(need[i], g.k[i], g.p[i], g.s[i], g.d[i], g.ceil) < 1)
             need[i]++;
     }
-    char src[256], a[48], b[48], c[48], e[48], f[48];
+    char a[48], b[48], c[48], e[48], f[48];
     return sr_err(err, SR_ESHAPE,
-                  "input %s%s is %s, too small for kernel_size=%s with padding=%s%s: the output would be %s; "
+                  "input %s is %s, too small for kernel_size=%s with padding=%s%s: the output would be %s; "
                   "hint: %s fits inputs of at least %s here: remove a downsampling step before it, or use a smaller "
                   "kernel_size",
-                  sr_shp(in), from(info, src, sizeof src), ext(g.nd, isz, a, sizeof a), tup(g.nd, g.k, b, sizeof b),
+                  sr_shp(in), ext(g.nd, isz, a, sizeof a), tup(g.nd, g.k, b, sizeof b),
                   tup(g.nd, g.p, c, sizeof c),
                   g.is_max && (g.d[0] != 1 || g.d[1] != 1) ? " and dilation" : "",
                   ext(g.nd, osz, e, sizeof e), L->type->name, ext(g.nd, need, f, sizeof f));

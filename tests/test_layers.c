@@ -1,0 +1,610 @@
+/*
+ * test_layers.c - unit tests for the CNN layers (conv.c, pool.c,
+ * batchnorm.c) below the level of the golden cases.
+ *
+ * The golden cases pin a few dozen configurations to PyTorch's numbers;
+ * here the im2col convolution is compared with a direct six-loop one over
+ * hundreds of random configurations (every padding mode, 'same' with even
+ * kernels, strides, dilations, groups), and the shape rules' edge cases and
+ * diagnostics are checked one by one.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "layers/layers.h"
+#include "unit.h"
+
+/* ---- building layers by hand ---------------------------------------------- */
+
+static void layer_init(sr_layer *L, const char *type)
+{
+    memset(L, 0, sizeof *L);
+    L->type = sr_layertype_find(type);
+    L->lazy_in = -1;
+    for (int i = 0; i < L->type->nargs; i++)
+        if (L->type->args[i].def)
+            sr_argval_parse_default(L->type->args[i].def, &L->arg[i]);
+}
+
+static void set_int(sr_layer *L, int k, int64_t v)
+{
+    memset(&L->arg[k], 0, sizeof L->arg[k]);
+    L->arg[k].kind = SR_AV_INT;
+    L->arg[k].i = v;
+    L->arg[k].f = (double)v;
+}
+
+static void set_bool(sr_layer *L, int k, int v)
+{
+    memset(&L->arg[k], 0, sizeof L->arg[k]);
+    L->arg[k].kind = SR_AV_BOOL;
+    L->arg[k].i = v;
+}
+
+static void set_none(sr_layer *L, int k)
+{
+    memset(&L->arg[k], 0, sizeof L->arg[k]);
+    L->arg[k].kind = SR_AV_NONE;
+}
+
+static void set_str(sr_layer *L, int k, const char *s)
+{
+    memset(&L->arg[k], 0, sizeof L->arg[k]);
+    L->arg[k].kind = SR_AV_STR;
+    snprintf(L->arg[k].s, sizeof L->arg[k].s, "%s", s);
+}
+
+static void set_tuple(sr_layer *L, int k, int n, const int64_t *v)
+{
+    memset(&L->arg[k], 0, sizeof L->arg[k]);
+    L->arg[k].kind = SR_AV_TUPLE;
+    L->arg[k].n = n;
+    for (int i = 0; i < n; i++)
+        L->arg[k].t[i] = v[i];
+}
+
+static uint64_t rng_state = 88172645463325252ull;
+static double urand(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (double)(rng_state >> 11) / 9007199254740992.0;
+}
+static int64_t irand(int64_t lo, int64_t hi) { return lo + (int64_t)(urand() * (double)(hi - lo + 1)); }
+
+/* Declares and allocates L's parameters, filled with uniform(-1, 1). */
+static void alloc_params(sr_layer *L)
+{
+    char err[SR_ERRLEN];
+    L->nparam = L->type->params ? L->type->params(L, L->decl) : 0;
+    for (int k = 0; k < L->nparam; k++) {
+        sr_tensor_alloc(&L->param[k], &L->decl[k].shape, L->decl[k].dtype, err);
+        if (L->decl[k].dtype == SR_F32)
+            for (int64_t i = 0; i < sr_shape_numel(&L->decl[k].shape); i++)
+                sr_f32(&L->param[k])[i] = (float)(urand() * 2 - 1);
+    }
+}
+
+static void free_params(sr_layer *L)
+{
+    for (int k = 0; k < L->nparam; k++)
+        sr_tensor_free(&L->param[k]);
+}
+
+static sr_status shape_of(sr_layer *L, sr_shape in, sr_shape *out, sr_shapeinfo *info, char *err)
+{
+    *out = in;
+    err[0] = '\0';
+    return L->type->shape(L, &in, out, info, err);
+}
+
+/* Runs L's forward on x (shape in); returns the output (caller frees). */
+static float *run(sr_layer *L, const sr_shape *in, const float *x, sr_shape *outs, int training)
+{
+    char err[SR_ERRLEN];
+    sr_shapeinfo info = {.training = training};
+    if (shape_of(L, *in, outs, &info, err) != SR_OK) {
+        printf("unexpected shape error: %s\n", err);
+        return NULL;
+    }
+    size_t wl = L->type->workspace ? L->type->workspace(L, in, outs) : 0;
+    float *work = malloc((wl ? wl : 1) * sizeof *work);
+    int64_t n = sr_shape_numel(outs);
+    float *y = malloc((size_t)(n ? n : 1) * sizeof *y);
+    sr_tensor tin = {.shape = *in, .dtype = SR_F32, .data = (void *)x};
+    sr_tensor tout = {.shape = *outs, .dtype = SR_F32, .data = y};
+    sr_ctx ctx = {.training = training, .work = work, .work_len = wl};
+    L->type->forward(L, &tin, &tout, &ctx, err);
+    if (tout.data != y)
+        memcpy(y, tout.data, (size_t)n * sizeof *y);
+    free(work);
+    return y;
+}
+
+/* ---- convolution against a direct reference ------------------------------ */
+
+static int64_t ref_src(const char *mode, int64_t i, int64_t n)
+{
+    if (i >= 0 && i < n)
+        return i;
+    if (!strcmp(mode, "zeros"))
+        return -1;
+    if (!strcmp(mode, "reflect"))
+        return i < 0 ? -i : 2 * (n - 1) - i;
+    if (!strcmp(mode, "replicate"))
+        return i < 0 ? 0 : n - 1;
+    return ((i % n) + n) % n;
+}
+
+/* y[n, o, oh, ow] = b[o] + sum_{c, i, j} w[o, c, i, j] * xpad[n, g*Cg + c, ...]
+ * written straight from the definition, in double. */
+static void ref_conv(int nd, int64_t N, int64_t C, int64_t H, int64_t W, int64_t O, int64_t G, const int64_t *k,
+                     const int64_t *s, const int64_t *d, const int64_t *pb, const char *mode, const float *x,
+                     const float *w, const float *b, int64_t OH, int64_t OW, float *y)
+{
+    int64_t Cg = C / G, Og = O / G;
+    (void)nd;
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t o = 0; o < O; o++)
+            for (int64_t oh = 0; oh < OH; oh++)
+                for (int64_t ow = 0; ow < OW; ow++) {
+                    double acc = b ? b[o] : 0;
+                    int64_t g = o / Og;
+                    for (int64_t c = 0; c < Cg; c++)
+                        for (int64_t i = 0; i < k[0]; i++)
+                            for (int64_t j = 0; j < k[1]; j++) {
+                                int64_t ih = ref_src(mode, oh * s[0] - pb[0] + i * d[0], H);
+                                int64_t iw = ref_src(mode, ow * s[1] - pb[1] + j * d[1], W);
+                                if (ih < 0 || iw < 0)
+                                    continue;
+                                acc += (double)w[((o * Cg + c) * k[0] + i) * k[1] + j] *
+                                       x[((n * C + g * Cg + c) * H + ih) * W + iw];
+                            }
+                    y[((n * O + o) * OH + oh) * OW + ow] = (float)acc;
+                }
+}
+
+static void test_conv_random(void)
+{
+    static const char *modes[] = {"zeros", "reflect", "replicate", "circular"};
+    int bad = 0, ran = 0;
+    for (int iter = 0; iter < 400; iter++) {
+        int nd = iter % 2 ? 2 : 1;
+        sr_layer L;
+        layer_init(&L, nd == 2 ? "Conv2d" : "Conv1d");
+        int64_t G = irand(1, 3), Cg = irand(1, 3), Og = irand(1, 3), N = irand(1, 3);
+        int64_t k[2] = {1, 1}, s[2] = {1, 1}, dl[2] = {1, 1}, p[2] = {0, 0}, isz[2] = {1, 1};
+        const char *mode = modes[irand(0, 3)];
+        int same = urand() < 0.25, bias = urand() < 0.7;
+        int unbatched = urand() < 0.15;
+        if (iter % 17 == 0) /* the 1x1 direct path */
+            same = 0;
+        for (int i = 2 - nd; i < 2; i++) {
+            k[i] = iter % 17 == 0 ? 1 : irand(1, 4);
+            s[i] = same ? 1 : irand(1, 3);
+            dl[i] = irand(1, 2);
+            isz[i] = irand(1, 9);
+            p[i] = iter % 17 == 0 ? 0 : irand(0, 3);
+        }
+        set_int(&L, CONV_IN, G * Cg);
+        set_int(&L, CONV_OUT, G * Og);
+        set_tuple(&L, CONV_KERNEL, nd, k + 2 - nd);
+        set_tuple(&L, CONV_STRIDE, nd, s + 2 - nd);
+        set_tuple(&L, CONV_DILATION, nd, dl + 2 - nd);
+        if (same)
+            set_str(&L, CONV_PADDING, "same");
+        else
+            set_tuple(&L, CONV_PADDING, nd, p + 2 - nd);
+        set_int(&L, CONV_GROUPS, G);
+        set_bool(&L, CONV_BIAS, bias);
+        set_str(&L, CONV_PADMODE, mode);
+        char err[SR_ERRLEN];
+        if (L.type->validate(&L, err) != SR_OK) {
+            CHECK(0, "validate rejected a valid conv: %s", err);
+            continue;
+        }
+        int64_t pb[2], pa[2];
+        for (int i = 0; i < 2; i++) {
+            int64_t tot = dl[i] * (k[i] - 1);
+            pb[i] = same ? tot / 2 : p[i];
+            pa[i] = same ? tot - tot / 2 : p[i];
+        }
+        sr_shape in = {.ndim = 0};
+        if (!unbatched)
+            in.d[in.ndim++] = N;
+        else
+            N = 1;
+        in.d[in.ndim++] = G * Cg;
+        if (nd == 2)
+            in.d[in.ndim++] = isz[0];
+        in.d[in.ndim++] = isz[1];
+        sr_shape out;
+        sr_shapeinfo info = {0};
+        sr_status st = shape_of(&L, in, &out, &info, err);
+        int64_t OH = (isz[0] + pb[0] + pa[0] - dl[0] * (k[0] - 1) - 1);
+        int64_t OW = (isz[1] + pb[1] + pa[1] - dl[1] * (k[1] - 1) - 1);
+        int fits = OH >= 0 && OW >= 0;
+        int padok = 1;
+        for (int i = 0; i < 2; i++) {
+            if (!strcmp(mode, "reflect") && (pb[i] || pa[i]) && (pb[i] >= isz[i] || pa[i] >= isz[i]))
+                padok = 0;
+            if (!strcmp(mode, "circular") && (pb[i] > isz[i] || pa[i] > isz[i]))
+                padok = 0;
+        }
+        if (!fits || !padok) {
+            CHECK(st == SR_ESHAPE, "iter %d: expected a shape error for %s", iter, sr_shp(&in));
+            free_params(&L);
+            continue;
+        }
+        CHECK(st == SR_OK, "iter %d: %s", iter, err);
+        if (st != SR_OK)
+            continue;
+        OH = OH / s[0] + 1;
+        OW = OW / s[1] + 1;
+        CHECK(out.d[out.ndim - 1] == OW && (nd == 1 || out.d[out.ndim - 2] == OH),
+              "iter %d: output %s, want %lldx%lld", iter, sr_shp(&out), (long long)OH, (long long)OW);
+        CHECK(info.batch_dim0 == !unbatched, "iter %d: batch_dim0", iter);
+        alloc_params(&L);
+        int64_t nx = sr_shape_numel(&in);
+        float *x = malloc((size_t)nx * sizeof *x);
+        for (int64_t i = 0; i < nx; i++)
+            x[i] = (float)(urand() * 2 - 1);
+        sr_shape outs;
+        float *y = run(&L, &in, x, &outs, 0);
+        float *r = malloc((size_t)sr_shape_numel(&outs) * sizeof *r);
+        ref_conv(nd, N, G * Cg, isz[0], isz[1], G * Og, G, k, s, dl, pb, mode, x, sr_f32(&L.param[0]),
+                 bias ? sr_f32(&L.param[1]) : NULL, OH, OW, r);
+        double maxerr = 0;
+        for (int64_t i = 0; y && i < sr_shape_numel(&outs); i++) {
+            double e = fabs((double)y[i] - r[i]) / (1e-5 + 1e-4 * fabs(r[i]));
+            if (e > maxerr)
+                maxerr = e;
+        }
+        ran++;
+        if (!y || maxerr > 1) {
+            bad++;
+            CHECK(0, "iter %d: %s %s k=(%lld,%lld) s=(%lld,%lld) d=(%lld,%lld) same=%d p=(%lld,%lld) G=%lld in %s: "
+                  "error %.3g of tolerance", iter, L.type->name, mode, (long long)k[0], (long long)k[1],
+                  (long long)s[0], (long long)s[1], (long long)dl[0], (long long)dl[1], same, (long long)p[0],
+                  (long long)p[1], (long long)G, sr_shp(&in), maxerr);
+        }
+        free(x);
+        free(y);
+        free(r);
+        free_params(&L);
+    }
+    CHECK(ran > 150, "only %d random convolutions ran", ran);
+    CHECK(bad == 0, "%d of %d random convolutions differ from the reference", bad, ran);
+}
+
+static void test_conv_params(void)
+{
+    sr_layer L;
+    layer_init(&L, "Conv2d");
+    set_int(&L, CONV_IN, 6);
+    set_int(&L, CONV_OUT, 4);
+    set_tuple(&L, CONV_KERNEL, 2, (int64_t[]){3, 2});
+    set_int(&L, CONV_GROUPS, 2);
+    sr_paramdecl p[SR_MAXPARAMS];
+    int n = L.type->params(&L, p);
+    CHECK(n == 2, "conv params: %d", n);
+    CHECK(p[0].shape.ndim == 4 && p[0].shape.d[0] == 4 && p[0].shape.d[1] == 3 && p[0].shape.d[2] == 3 &&
+              p[0].shape.d[3] == 2, "conv weight shape %s", sr_shp(&p[0].shape));
+    /* fan_in = in/groups * prod(k) = 3 * 6 = 18 */
+    CHECK(fabs(p[1].init.b - 1.0 / sqrt(18.0)) < 1e-12 && fabs(p[1].init.a + 1.0 / sqrt(18.0)) < 1e-12,
+          "conv bias bound %g", p[1].init.b);
+    CHECK(p[0].init.kind == SR_INIT_KAIMING_UNIFORM && fabs(p[0].init.a - sqrt(5.0)) < 1e-12, "conv weight init");
+    set_bool(&L, CONV_BIAS, 0);
+    CHECK(L.type->params(&L, p) == 1, "bias=False has one parameter");
+
+    layer_init(&L, "Conv1d");
+    set_int(&L, CONV_IN, 2);
+    set_int(&L, CONV_OUT, 3);
+    set_int(&L, CONV_KERNEL, 5);
+    n = L.type->params(&L, p);
+    CHECK(p[0].shape.ndim == 3 && p[0].shape.d[2] == 5, "conv1d weight %s", sr_shp(&p[0].shape));
+}
+
+static void expect_invalid(sr_layer *L, const char *needle)
+{
+    char err[SR_ERRLEN] = "";
+    sr_status st = L->type->validate(L, err);
+    CHECK(st == SR_EUSAGE && strstr(err, needle), "%s: want an error with '%s', got %d '%s'", L->type->name,
+          needle, st, err);
+}
+
+static void test_conv_validate(void)
+{
+    sr_layer L;
+    layer_init(&L, "Conv2d");
+    set_int(&L, CONV_IN, 4);
+    set_int(&L, CONV_OUT, 6);
+    set_int(&L, CONV_KERNEL, 3);
+    set_int(&L, CONV_GROUPS, 4);
+    expect_invalid(&L, "out_channels must be divisible by groups");
+    set_int(&L, CONV_GROUPS, 3);
+    expect_invalid(&L, "in_channels must be divisible by groups");
+    set_int(&L, CONV_GROUPS, 0);
+    expect_invalid(&L, "groups must be a positive integer");
+    set_int(&L, CONV_GROUPS, 2);
+    set_str(&L, CONV_PADDING, "same");
+    set_tuple(&L, CONV_STRIDE, 2, (int64_t[]){1, 2});
+    expect_invalid(&L, "padding='same' is not supported for strided convolutions");
+    set_int(&L, CONV_STRIDE, 1);
+    char err[SR_ERRLEN];
+    CHECK(L.type->validate(&L, err) == SR_OK, "valid conv rejected: %s", err);
+    set_int(&L, CONV_PADDING, -1);
+    expect_invalid(&L, "negative padding");
+    set_int(&L, CONV_PADDING, 0);
+    set_tuple(&L, CONV_KERNEL, 2, (int64_t[]){3, 0});
+    expect_invalid(&L, "kernel_size must be positive");
+    set_int(&L, CONV_KERNEL, 3);
+    set_int(&L, CONV_DILATION, 0);
+    expect_invalid(&L, "dilation");
+    set_int(&L, CONV_DILATION, 1);
+    set_int(&L, CONV_STRIDE, 0);
+    expect_invalid(&L, "stride must be positive");
+}
+
+static void expect_shape_error(sr_layer *L, sr_shape in, const char *prev, int training, const char *needle,
+                               int want_known)
+{
+    char err[SR_ERRLEN];
+    sr_shape out;
+    sr_shapeinfo info = {.prev = prev, .training = training};
+    sr_status st = shape_of(L, in, &out, &info, err);
+    CHECK(st == SR_ESHAPE && strstr(err, needle), "%s on %s: want '%s', got %d '%s'", L->type->name, sr_shp(&in),
+          needle, st, err);
+    CHECK(strstr(err, "; hint: ") != NULL, "%s: message without a hint: %s", L->type->name, err);
+    if (want_known >= 0)
+        CHECK(info.out_known == want_known, "%s on %s: out_known %d", L->type->name, sr_shp(&in), info.out_known);
+}
+
+static void test_conv_shape_messages(void)
+{
+    sr_layer L;
+    layer_init(&L, "Conv2d");
+    set_int(&L, CONV_IN, 32);
+    set_int(&L, CONV_OUT, 8);
+    set_int(&L, CONV_KERNEL, 3);
+    expect_shape_error(&L, sr_shape_make(4, (int64_t[]){2, 16, 10, 10}), "layer 2 (Conv2d)", 0,
+                       "input has 16 channels (from layer 2 (Conv2d)), but in_channels=32; hint: in_channels should be 16",
+                       1);
+    /* the guess keeps later layers checked */
+    sr_shape out;
+    sr_shapeinfo info = {0};
+    char err[SR_ERRLEN];
+    shape_of(&L, sr_shape_make(4, (int64_t[]){2, 16, 10, 10}), &out, &info, err);
+    CHECK(out.ndim == 4 && out.d[1] == 8 && out.d[2] == 8 && out.d[3] == 8, "guess %s", sr_shp(&out));
+    expect_shape_error(&L, sr_shape_make(2, (int64_t[]){4, 2048}), "layer 5 (Flatten)", 0,
+                       "Unflatten: [1, [32, 8, 8]]", 0);
+    expect_shape_error(&L, sr_shape_make(2, (int64_t[]){4, 2048}), NULL, 0, "3-D (C, H, W) or 4-D (N, C, H, W)", 0);
+    expect_shape_error(&L, sr_shape_make(4, (int64_t[]){1, 32, 2, 5}), NULL, 0, "is 2x5 after padding", 0);
+    expect_shape_error(&L, sr_shape_make(4, (int64_t[]){1, 32, 2, 5}), NULL, 0, "at least 3x3", 0);
+    set_int(&L, CONV_PADDING, 1);
+    CHECK(shape_of(&L, sr_shape_make(4, (int64_t[]){1, 32, 1, 1}), &out, &info, err) == SR_OK &&
+              out.d[2] == 1 && out.d[3] == 1, "1x1 input padded by 1 fits a 3x3 kernel: %s", err);
+    set_str(&L, CONV_PADMODE, "reflect");
+    expect_shape_error(&L, sr_shape_make(4, (int64_t[]){1, 32, 1, 4}), NULL, 0, "padding_mode='reflect'", -1);
+    set_str(&L, CONV_PADMODE, "circular");
+    CHECK(shape_of(&L, sr_shape_make(4, (int64_t[]){1, 32, 1, 4}), &out, &info, err) == SR_OK,
+          "circular padding 1 on size 1 is allowed: %s", err);
+    set_int(&L, CONV_PADDING, 2);
+    expect_shape_error(&L, sr_shape_make(4, (int64_t[]){1, 32, 1, 4}), NULL, 0, "wraps around more than once", -1);
+
+    /* Conv1d on a batch of flat rows: read as (C, L), PyTorch-style */
+    layer_init(&L, "Conv1d");
+    set_int(&L, CONV_IN, 1);
+    set_int(&L, CONV_OUT, 4);
+    set_int(&L, CONV_KERNEL, 3);
+    expect_shape_error(&L, sr_shape_make(2, (int64_t[]){8, 784}), NULL, 0, "Unflatten: [1, [1, 784]]", 1);
+    CHECK(shape_of(&L, sr_shape_make(2, (int64_t[]){1, 10}), &out, &info, err) == SR_OK && out.d[0] == 4 &&
+              out.d[1] == 8 && !info.batch_dim0, "unbatched Conv1d: %s %s", sr_shp(&out), err);
+}
+
+/* ---- pooling -------------------------------------------------------------- */
+
+static int64_t pool_len(const char *type, int64_t L_in, int64_t k, int64_t s, int64_t p, int ceil)
+{
+    sr_layer L;
+    layer_init(&L, type);
+    set_int(&L, POOL_KERNEL, k);
+    if (s)
+        set_int(&L, POOL_STRIDE, s);
+    set_int(&L, POOL_PAD, p);
+    set_bool(&L, strstr(type, "Max") ? MAXPOOL_CEIL : AVGPOOL_CEIL, ceil);
+    sr_shape out;
+    sr_shapeinfo info = {0};
+    char err[SR_ERRLEN];
+    if (shape_of(&L, sr_shape_make(3, (int64_t[]){1, 1, L_in}), &out, &info, err) != SR_OK)
+        return -1;
+    return out.d[2];
+}
+
+static void test_pool_shapes(void)
+{
+    /* ceil_mode: a window that would start in the right padding is dropped */
+    CHECK(pool_len("MaxPool1d", 5, 2, 2, 1, 1) == 3, "L5 k2 s2 p1 ceil: %lld",
+          (long long)pool_len("MaxPool1d", 5, 2, 2, 1, 1));
+    CHECK(pool_len("MaxPool1d", 6, 3, 2, 0, 1) == 3, "L6 k3 s2 ceil");
+    CHECK(pool_len("MaxPool1d", 6, 3, 2, 0, 0) == 2, "L6 k3 s2 floor");
+    /* PyTorch 1.13 drops it without padding too: L5 k1 s3 ceil -> 2, not 3 */
+    CHECK(pool_len("MaxPool1d", 5, 1, 3, 0, 1) == 2, "L5 k1 s3 ceil: %lld",
+          (long long)pool_len("MaxPool1d", 5, 1, 3, 0, 1));
+    CHECK(pool_len("AvgPool1d", 5, 1, 3, 0, 1) == 2, "avg L5 k1 s3 ceil");
+    CHECK(pool_len("MaxPool1d", 7, 2, 0, 0, 0) == 3, "stride None is kernel_size");
+    CHECK(pool_len("MaxPool1d", 1, 2, 0, 0, 0) == -1, "too small is an error");
+
+    sr_layer L;
+    char err[SR_ERRLEN];
+    layer_init(&L, "MaxPool2d");
+    set_int(&L, POOL_KERNEL, 5);
+    expect_shape_error(&L, sr_shape_make(4, (int64_t[]){2, 3, 4, 4}), NULL, 0, "at least 5x5", 0);
+    expect_shape_error(&L, sr_shape_make(2, (int64_t[]){2, 3}), NULL, 0, "3-D (C, H, W) or 4-D", 0);
+    expect_shape_error(&L, sr_shape_make(4, (int64_t[]){2, 0, 4, 4}), NULL, 0, "size 0 in dimension 1", -1);
+    set_int(&L, POOL_PAD, 3);
+    expect_invalid(&L, "pad should be at most half of kernel size");
+    set_int(&L, POOL_PAD, 2);
+    CHECK(L.type->validate(&L, err) == SR_OK, "pad 2 with kernel 5: %s", err);
+    set_bool(&L, MAXPOOL_RETIDX, 1);
+    expect_invalid(&L, "return_indices=True");
+
+    layer_init(&L, "AvgPool2d");
+    set_int(&L, POOL_KERNEL, 2);
+    set_int(&L, AVGPOOL_DIVISOR, 0);
+    expect_invalid(&L, "divisor must be not zero");
+
+    /* adaptive: None keeps the input's size; zero-batch inputs are fine */
+    layer_init(&L, "AdaptiveAvgPool2d");
+    L.arg[ADAPT_SIZE] = (sr_argval){.kind = SR_AV_TUPLE, .n = 2, .t = {0, 3}, .tnone = {1, 0}};
+    sr_shape out;
+    sr_shapeinfo info = {0};
+    CHECK(shape_of(&L, sr_shape_make(4, (int64_t[]){0, 2, 7, 9}), &out, &info, err) == SR_OK && out.d[0] == 0 &&
+              out.d[2] == 7 && out.d[3] == 3, "adaptive None: %s %s", sr_shp(&out), err);
+    set_int(&L, ADAPT_SIZE, -1);
+    expect_invalid(&L, "greater than or equal to 0");
+}
+
+static void test_pool_values(void)
+{
+    /* MaxPool: NaN propagates; padding never wins, even over negatives */
+    sr_layer L;
+    layer_init(&L, "MaxPool1d");
+    set_int(&L, POOL_KERNEL, 3);
+    set_int(&L, POOL_STRIDE, 2);
+    set_int(&L, POOL_PAD, 1);
+    sr_shape in = sr_shape_make(3, (int64_t[]){1, 1, 5}), outs;
+    float x[5] = {-3, -1, NAN, -7, -2};
+    float *y = run(&L, &in, x, &outs, 0);
+    CHECK(y && outs.d[2] == 3 && y[0] == -1 && isnan(y[1]) && y[2] == -2, "maxpool: %g %g %g", y[0], y[1], y[2]);
+    free(y);
+
+    /* AvgPool ceil + padding: the overhanging window's divisor counts the
+     * padding but not what lies past it (PyTorch: 3, 3, 2 here) */
+    layer_init(&L, "AvgPool1d");
+    set_int(&L, POOL_KERNEL, 3);
+    set_int(&L, POOL_STRIDE, 2);
+    set_int(&L, POOL_PAD, 1);
+    set_bool(&L, AVGPOOL_CEIL, 1);
+    in = sr_shape_make(3, (int64_t[]){1, 1, 4});
+    float x2[4] = {1, 2, 3, 4};
+    y = run(&L, &in, x2, &outs, 0);
+    CHECK(y && outs.d[2] == 3 && fabsf(y[0] - 1.0f) < 1e-6f && fabsf(y[1] - 3.0f) < 1e-6f &&
+              fabsf(y[2] - 2.0f) < 1e-6f, "avgpool ceil: %g %g %g", y[0], y[1], y[2]);
+    free(y);
+    set_bool(&L, AVGPOOL_CIP, 0);
+    y = run(&L, &in, x2, &outs, 0);
+    CHECK(y && fabsf(y[0] - 1.5f) < 1e-6f && fabsf(y[1] - 3.0f) < 1e-6f && fabsf(y[2] - 4.0f) < 1e-6f,
+          "avgpool exclude pad: %g %g %g", y[0], y[1], y[2]);
+    free(y);
+
+    /* Adaptive average, upsampling: windows floor(i*3/5) .. ceil((i+1)*3/5) */
+    layer_init(&L, "AdaptiveAvgPool1d");
+    set_int(&L, ADAPT_SIZE, 5);
+    in = sr_shape_make(2, (int64_t[]){1, 3});
+    float x3[3] = {1, 2, 4};
+    y = run(&L, &in, x3, &outs, 0);
+    float want[5] = {1, 1.5f, 2, 3, 4};
+    int ok = y != NULL;
+    for (int i = 0; ok && i < 5; i++)
+        ok = fabsf(y[i] - want[i]) < 1e-6f;
+    CHECK(ok, "adaptive up: %g %g %g %g %g", y[0], y[1], y[2], y[3], y[4]);
+    free(y);
+}
+
+/* ---- batch norm ----------------------------------------------------------- */
+
+static void test_batchnorm(void)
+{
+    sr_layer L;
+    char err[SR_ERRLEN];
+    layer_init(&L, "BatchNorm2d");
+    set_int(&L, BN_NUM, 32);
+    expect_shape_error(&L, sr_shape_make(4, (int64_t[]){2, 16, 3, 3}), "layer 3 (Conv2d)", 0,
+                       "BatchNorm2d(num_features=32) but the input has 16 channels (from layer 3 (Conv2d)); "
+                       "hint: num_features should be 16", 1);
+    expect_shape_error(&L, sr_shape_make(3, (int64_t[]){32, 3, 3}), NULL, 0, "add a batch dimension", 0);
+    set_int(&L, BN_NUM, 3);
+    expect_shape_error(&L, sr_shape_make(4, (int64_t[]){1, 3, 1, 1}), NULL, 1,
+                       "Expected more than 1 value per channel when training", 1);
+    sr_shape out;
+    sr_shapeinfo info = {0};
+    CHECK(shape_of(&L, sr_shape_make(4, (int64_t[]){1, 3, 1, 1}), &out, &info, err) == SR_OK && info.batch_dim0,
+          "eval with one value is fine: %s", err);
+    info = (sr_shapeinfo){.training = 1};
+    shape_of(&L, sr_shape_make(4, (int64_t[]){4, 3, 2, 2}), &out, &info, err);
+    CHECK(!info.batch_dim0, "training statistics span the batch: no chunking");
+
+    /* no weights and no running stats: PyTorch never checks num_features */
+    layer_init(&L, "BatchNorm1d");
+    set_int(&L, BN_NUM, 4);
+    set_bool(&L, BN_AFFINE, 0);
+    set_bool(&L, BN_TRACK, 0);
+    info = (sr_shapeinfo){0};
+    CHECK(shape_of(&L, sr_shape_make(2, (int64_t[]){5, 3}), &out, &info, err) == SR_OK, "untracked: %s", err);
+    sr_paramdecl p[SR_MAXPARAMS];
+    CHECK(L.type->params(&L, p) == 0, "affine=False, track_running_stats=False: no state");
+
+    /* state_dict order and the 0-d int64 counter */
+    layer_init(&L, "BatchNorm1d");
+    set_int(&L, BN_NUM, 2);
+    int n = L.type->params(&L, p);
+    CHECK(n == 5 && !strcmp(p[0].name, "weight") && !strcmp(p[1].name, "bias") && !strcmp(p[2].name, "running_mean") &&
+              !strcmp(p[3].name, "running_var") && !strcmp(p[4].name, "num_batches_tracked") && p[4].dtype == SR_I64 &&
+              p[4].shape.ndim == 0 && p[2].buffer && !p[1].buffer,
+          "batchnorm params");
+
+    /* momentum=None over three batches: the running mean is the plain
+     * average of the three batch means, the variance of the unbiased ones */
+    set_none(&L, BN_MOMENTUM);
+    set_bool(&L, BN_AFFINE, 0);
+    alloc_params(&L);
+    float *rm = sr_f32(&L.param[0]), *rv = sr_f32(&L.param[1]);
+    rm[0] = rm[1] = 123.0f; /* overwritten entirely by the first batch */
+    rv[0] = rv[1] = 9.0f;
+    sr_shape in = sr_shape_make(2, (int64_t[]){4, 2});
+    float batches[3][8] = {{1, 0, 2, 0, 3, 0, 4, 8}, {0, 1, 0, 1, 0, 1, 4, 1}, {-2, 5, 2, 5, 0, 5, 0, 5}};
+    double mean0 = 0, var0 = 0;
+    for (int b = 0; b < 3; b++) {
+        float *y = run(&L, &in, batches[b], &out, 1);
+        double m = 0, ss = 0;
+        for (int i = 0; i < 4; i++)
+            m += batches[b][2 * i] / 4.0;
+        for (int i = 0; i < 4; i++)
+            ss += (batches[b][2 * i] - m) * (batches[b][2 * i] - m);
+        mean0 += m / 3;
+        var0 += ss / 3 / 3;
+        if (b == 0) {
+            /* normalised with the biased variance */
+            double want = (1 - m) / sqrt(ss / 4 + 1e-5);
+            CHECK(y && fabs(y[0] - want) < 1e-5, "train output %g, want %g", y ? y[0] : 0, want);
+        }
+        free(y);
+    }
+    CHECK(*sr_i64(&L.param[2]) == 3, "num_batches_tracked %lld", (long long)*sr_i64(&L.param[2]));
+    CHECK(fabs(rm[0] - mean0) < 1e-6 && fabs(rv[0] - var0) < 1e-5, "cumulative average: %g %g, want %g %g", rm[0],
+          rv[0], mean0, var0);
+    /* an empty batch counts but leaves the statistics alone, as in PyTorch */
+    in.d[0] = 0;
+    float save = rm[0];
+    float *y = run(&L, &in, batches[0], &out, 1);
+    free(y);
+    CHECK(*sr_i64(&L.param[2]) == 4 && rm[0] == save, "empty batch: %lld %g", (long long)*sr_i64(&L.param[2]), rm[0]);
+    free_params(&L);
+}
+
+int main(void)
+{
+    test_conv_random();
+    test_conv_params();
+    test_conv_validate();
+    test_conv_shape_messages();
+    test_pool_shapes();
+    test_pool_values();
+    test_batchnorm();
+    return unit_summary();
+}
