@@ -106,7 +106,7 @@ $(FUZZ_REPLAY): $(BUILD)/tests/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c $(LIB_
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(LIB_OBJ) $(LDLIBS)
 
-test: $(FUZZ_REPLAY)
+test-run: $(FUZZ_REPLAY)
 
 fuzz-clean:
 	rm -rf build-fuzz
