@@ -194,7 +194,7 @@ static void on_signal(int sig)
 
 void sr_out_install_signal_cleanup(void)
 {
-    int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGXFSZ};
+    int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
     for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);
@@ -202,6 +202,35 @@ void sr_out_install_signal_cleanup(void)
         sigemptyset(&sa.sa_mask);
         sigaction(sigs[i], &sa, NULL);
     }
+    /* Past `ulimit -f`, write() then fails with EFBIG instead of the process
+     * dying silently: the ordinary error path removes the temporary and says
+     * "FILE: write failed: File too large", exit 1. */
+    signal(SIGXFSZ, SIG_IGN);
+}
+
+/* Blocks the signals whose handler removes temporaries, so a temporary is
+ * never on disk without being registered (or the reverse). */
+static void hold_signals(int hold, sigset_t *old)
+{
+    if (hold) {
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGINT);
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGHUP);
+        sigaddset(&set, SIGPIPE);
+        sigprocmask(SIG_BLOCK, &set, old);
+    } else {
+        sigprocmask(SIG_SETMASK, old, NULL);
+    }
+}
+
+/* Paths where a rename would replace something that is not an ordinary
+ * output file: device and process entries (-o /dev/stdout is a symlink
+ * into /proc; renaming over it as root would replace the link itself). */
+static int special_path(const char *path)
+{
+    return strncmp(path, "/dev/", 5) == 0 || strncmp(path, "/proc/", 6) == 0;
 }
 
 sr_status sr_out_open(sr_outfile *o, const char *path, char *err)
@@ -212,20 +241,48 @@ sr_status sr_out_open(sr_outfile *o, const char *path, char *err)
         return SR_OK;
     }
     struct stat st;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+    int exists = stat(path, &st) == 0;
+    if (exists && S_ISDIR(st.st_mode))
         return sr_err(err, SR_ERUN, "%s: is a directory", path);
+    if ((exists && !S_ISREG(st.st_mode)) || special_path(path)) {
+        /* A device, FIFO or socket (-o /dev/null, a named pipe): nothing
+         * there can be replaced atomically, and a temporary renamed over it
+         * would replace the device node itself.  Written in place. */
+        o->path = sr_strdup(path);
+        if (!o->path)
+            return sr_err(err, SR_ERUN, "out of memory");
+        if (!(o->f = fopen(path, "wb"))) {
+            sr_status st2 = sr_err(err, SR_ERUN, "%s: cannot open for writing: %s", path,
+                                   strerror(errno));
+            sr_out_abort(o);
+            return st2;
+        }
+        return SR_OK;
+    }
+    /* A symlink to a file: replace the file it names, not the link. */
+    char *real = NULL;
+    struct stat lst;
+    if (exists && lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode))
+        real = realpath(path, NULL);
+    const char *target = real ? real : path;
     /* The temporary lives beside the target so rename() is atomic. */
-    const char *slash = strrchr(path, '/');
-    size_t dirlen = slash ? (size_t)(slash - path + 1) : 0;
-    size_t n = strlen(path) + 32;
+    const char *slash = strrchr(target, '/');
+    size_t dirlen = slash ? (size_t)(slash - target + 1) : 0;
+    size_t n = strlen(target) + 32;
     o->tmp = malloc(n);
-    o->path = sr_strdup(path);
+    o->path = sr_strdup(target);
+    free(real);
     if (!o->tmp || !o->path) {
         sr_out_abort(o);
         return sr_err(err, SR_ERUN, "out of memory");
     }
-    snprintf(o->tmp, n, "%.*s.%s.tmp.XXXXXX", (int)dirlen, path, path + dirlen);
+    snprintf(o->tmp, n, "%.*s.%s.tmp.XXXXXX", (int)dirlen, o->path, o->path + dirlen);
+    sigset_t old;
+    hold_signals(1, &old);
     int fd = mkstemp(o->tmp);
+    if (fd >= 0)
+        track(o->tmp, 1);
+    hold_signals(0, &old);
     if (fd < 0) {
         sr_status st2 = sr_err(err, SR_ERUN, "%s: cannot create output: %s", path, strerror(errno));
         free(o->tmp);
@@ -233,13 +290,13 @@ sr_status sr_out_open(sr_outfile *o, const char *path, char *err)
         sr_out_abort(o);
         return st2;
     }
-    track(o->tmp, 1);
     fchmod(fd, 0644); /* mkstemp makes 0600; outputs are ordinary files */
     o->f = fdopen(fd, "wb");
     if (!o->f) {
+        sr_status st2 = sr_err(err, SR_ERUN, "%s: %s", path, strerror(errno));
         close(fd);
         sr_out_abort(o);
-        return sr_err(err, SR_ERUN, "%s: %s", path, strerror(errno));
+        return st2;
     }
     return SR_OK;
 }
@@ -247,9 +304,20 @@ sr_status sr_out_open(sr_outfile *o, const char *path, char *err)
 sr_status sr_out_commit(sr_outfile *o, char *err)
 {
     if (!o->tmp) {
-        if (fflush(o->f) != 0 || ferror(o->f))
-            return sr_err(err, SR_ERUN, "<stdout>: write failed: %s", strerror(errno));
-        return SR_OK;
+        /* stdout, or a device written in place */
+        int bad = fflush(o->f) != 0 || ferror(o->f);
+        int e = errno;
+        if (o->f != stdout && fclose(o->f) != 0 && !bad) {
+            bad = 1;
+            e = errno;
+        }
+        o->f = NULL;
+        sr_status st = bad ? sr_err(err, SR_ERUN, "%s: write failed: %s",
+                                    o->path ? o->path : "<stdout>", strerror(e))
+                           : SR_OK;
+        free(o->path);
+        o->path = NULL;
+        return st;
     }
     int bad = fflush(o->f) != 0 || ferror(o->f) || fsync(fileno(o->f)) != 0;
     int e = errno;

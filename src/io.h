@@ -44,19 +44,23 @@ long long sr_stream_remaining(const sr_stream *s);
  * only by sr_out_commit(), after fflush and fsync.  sr_out_abort() (and the
  * signal handler installed by sr_out_install_signal_cleanup) removes the
  * temporary, so a failed or interrupted run leaves the old file untouched.
- * Path "-" writes straight to standard output.
+ * Path "-" writes straight to standard output.  A path that names a device,
+ * FIFO or socket, or lies under /dev/ or /proc/, is written in place: there
+ * is nothing to replace atomically there.  A symlink to a file has the file
+ * it names replaced, not the link.
  */
 typedef struct {
     FILE *f;
     char *path;     /* final path, NULL for stdout */
-    char *tmp;      /* temporary path, NULL for stdout */
+    char *tmp;      /* temporary path, NULL for stdout or in-place writes */
 } sr_outfile;
 
 sr_status sr_out_open(sr_outfile *o, const char *path, char *err);
 sr_status sr_out_commit(sr_outfile *o, char *err);
 void sr_out_abort(sr_outfile *o);
 /* SIGINT/SIGTERM/SIGHUP/SIGPIPE: unlink every open temporary, then die by
- * the same signal. */
+ * the same signal.  SIGXFSZ is ignored, so exceeding `ulimit -f` is an
+ * ordinary write error (EFBIG) that the caller reports and cleans up. */
 void sr_out_install_signal_cleanup(void);
 
 #endif

@@ -421,6 +421,14 @@ sr_status sr_npy_read_header(sr_stream *s, sr_npy_header *h, int *got, char *err
     free(buf);
     if (st)
         return st;
+    /* When the stream's size is known, a record that cannot fit is refused
+     * now, before anyone sizes a buffer by the header's shape: a 100-byte
+     * file must not make its reader allocate what (1 << 40,) asks for. */
+    long long need = (long long)h->numel * h->itemsize;
+    left = sr_stream_remaining(s);
+    if (left >= 0 && need > left)
+        return sr_err(err, SR_ERUN, "%s: truncated data: record needs %lld bytes, got %lld "
+                      "(data at offset %lld)", name, need, left, s->consumed);
     h->offset = s->consumed;
     *got = 1;
     return SR_OK;

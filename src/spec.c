@@ -20,6 +20,7 @@ typedef struct {
     sr_diags *d;
     int failed;
     int nwalk;
+    int too_many;   /* the module cap was hit (reported once) */
 } reader;
 
 #define MAX_OCCURRENCES 100000
@@ -356,6 +357,14 @@ static sr_layer *build_item(reader *r, ynode *item, const char *path)
             diag(r, where, "layer %s: unknown layer type '%s'; hint: did you mean '%s'?", path, tname, near);
         else
             diag(r, where, "layer %s: unknown layer type '%s'; hint: 'seqrun --help' lists the layers", path, tname);
+        return NULL;
+    }
+    /* Every module built has at least one occurrence, so past the walk's
+     * cap the spec is refused anyway; stopping here bounds memory too (a
+     * module is ~3 KB, and a few MB of "- ReLU" lines make a million). */
+    if (r->m->nmods > MAX_OCCURRENCES) {
+        if (!r->too_many++)
+            diag(r, n, "the model has more than %d layer occurrences", MAX_OCCURRENCES);
         return NULL;
     }
     sr_layer *L = new_module(r, t, n);

@@ -13,10 +13,15 @@ typedef struct {
     ynode *node;
 } anchor;
 
+/*
+ * Anchors live in an open-addressing hash table keyed by name.  A linear
+ * list made every alias a scan of every anchor, so a spec of 100000 anchors
+ * and 100000 aliases (a few MB) took minutes to parse.
+ */
 typedef struct {
     ytree *t;
-    anchor *anc;
-    int nanc, capanc;
+    anchor *anc;            /* hash slots; name NULL = empty */
+    size_t nanc, capanc;    /* capanc is 0 or a power of two */
     const char *label;
     char *err;
 } builder;
@@ -57,31 +62,54 @@ static sr_status fail(builder *b, yaml_mark_t m, const char *msg, const char *ar
                   (int)m.column + 1, msg, arg ? arg : "");
 }
 
+static size_t hash_name(const char *s)
+{
+    size_t h = 1469598103934665603u; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211u;
+    return h;
+}
+
+/* The slot holding name, or the empty slot where it would go. */
+static anchor *anchor_slot(anchor *tab, size_t cap, const char *name)
+{
+    size_t i = hash_name(name) & (cap - 1);
+    while (tab[i].name && strcmp(tab[i].name, name) != 0)
+        i = (i + 1) & (cap - 1);
+    return &tab[i];
+}
+
 static sr_status add_anchor(builder *b, const unsigned char *name, ynode *n)
 {
-    if (b->nanc == b->capanc) {
-        int cap = b->capanc ? b->capanc * 2 : 16;
-        anchor *p = realloc(b->anc, (size_t)cap * sizeof *p);
-        if (!p)
+    if (2 * (b->nanc + 1) > b->capanc) {
+        size_t cap = b->capanc ? 2 * b->capanc : 64;
+        anchor *tab = calloc(cap, sizeof *tab);
+        if (!tab)
             return sr_err(b->err, SR_ERUN, "out of memory");
-        b->anc = p;
+        for (size_t i = 0; i < b->capanc; i++)
+            if (b->anc[i].name)
+                *anchor_slot(tab, cap, b->anc[i].name) = b->anc[i];
+        free(b->anc);
+        b->anc = tab;
         b->capanc = cap;
     }
-    b->anc[b->nanc].name = sr_strdup((const char *)name);
-    b->anc[b->nanc].node = n;
-    if (!b->anc[b->nanc].name)
+    anchor *a = anchor_slot(b->anc, b->capanc, (const char *)name);
+    if (a->name) {
+        a->node = n; /* a redefined anchor: the latest definition wins, as YAML says */
+        return SR_OK;
+    }
+    if (!(a->name = sr_strdup((const char *)name)))
         return sr_err(b->err, SR_ERUN, "out of memory");
+    a->node = n;
     b->nanc++;
     return SR_OK;
 }
 
 static ynode *find_anchor(builder *b, const unsigned char *name)
 {
-    /* The latest definition wins, as YAML says. */
-    for (int i = b->nanc - 1; i >= 0; i--)
-        if (strcmp(b->anc[i].name, (const char *)name) == 0)
-            return b->anc[i].node;
-    return NULL;
+    if (!b->capanc)
+        return NULL;
+    return anchor_slot(b->anc, b->capanc, (const char *)name)->node;
 }
 
 sr_status ytree_parse(ytree *t, const char *text, size_t len, const char *label, char *err)
@@ -209,7 +237,7 @@ sr_status ytree_parse(ytree *t, const char *text, size_t len, const char *label,
     if (st != SR_OK)
         for (int i = 0; i < depth; i++)
             free(stack_anchor[i]);
-    for (int i = 0; i < b.nanc; i++)
+    for (size_t i = 0; i < b.capanc; i++)
         free(b.anc[i].name);
     free(b.anc);
     yaml_parser_delete(&p);
