@@ -243,7 +243,9 @@ class Exporter:
             what = tname if cls.__name__ == tname else "%s, a %s" % (tname, cls.__name__)
             raise Refused("module %s (%s) is not supported by seqrun; supported: %s"
                           % (path, what, ", ".join(self.supported)))
-        if m._forward_hooks or m._forward_pre_hooks:
+        lazy = isinstance(m, nn.modules.lazy.LazyModuleMixin) and m.has_uninitialized_params()
+        # a lazy module's own hooks materialise it; anyone else's change its output
+        if (m._forward_hooks or m._forward_pre_hooks) and not lazy:
             raise Refused("module %s (%s) has forward hooks, which seqrun cannot run" % (path, tname))
         return cls
 
@@ -304,7 +306,8 @@ def spec_text(model, supported, nn, weights=None, input_shape=None, source=None)
     head = ["# written by seqrun-export" + (" from: " + (src if len(src) <= 150 else src[:147] + "...")
                                             if src else "")]
     if input_shape:
-        head.append("input: " + yscalar(input_shape))
+        # a name (N) is the free batch dimension: a plain scalar, as people write it
+        head.append("input: [" + ", ".join(str(d) for d in input_shape) + "]")
     if weights:
         head.append("weights: " + yscalar(weights))
     if ex.lines:
@@ -464,6 +467,10 @@ def main(argv):
         ap.error("-w needs a file name (safetensors is binary)")
     try:
         import torch  # noqa: F401  (only now: --list works without torch)
+        import warnings
+        # LazyLinear's construction warns that the API may change; that is
+        # torch's business, not the user's, when all we do is export
+        warnings.filterwarnings("ignore", message="Lazy modules are a new feature")
     except ImportError:
         raise SystemExit("%s: this needs PyTorch; run it with a python3 that has torch "
                          "(Debian: /usr/bin/python3 with python3-torch)" % PROG)
