@@ -12,11 +12,15 @@
 #include "../init.h"
 
 #include <cblas.h>
+#include <limits.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 enum { PAD_ZEROS, PAD_REFLECT, PAD_REPLICATE, PAD_CIRCULAR };
+
+#define CONV_ARG_MAX (1 << 30)
 
 /* Everything forward needs, in 2-D terms: index 0 is height (1 for
  * Conv1d), index 1 is width. */
@@ -137,7 +141,12 @@ SR_VALIDATE_FN(sr_conv_validate)
         if (g.pb[i] < 0)
             return sr_err(err, SR_EUSAGE, "negative padding is not supported, got %s; hint: padding must be >= 0",
                           tup(&g, g.pb, b1, sizeof b1));
+        /* keeps every size computed from them far from int64 overflow */
+        if (g.k[i] > CONV_ARG_MAX || g.s[i] > CONV_ARG_MAX || g.dil[i] > CONV_ARG_MAX || g.pb[i] > CONV_ARG_MAX)
+            return sr_err(err, SR_EUSAGE, "kernel_size, stride, dilation and padding must be at most %d", CONV_ARG_MAX);
     }
+    if (g.cin > CONV_ARG_MAX || g.cout > CONV_ARG_MAX)
+        return sr_err(err, SR_EUSAGE, "in_channels and out_channels must be at most %d", CONV_ARG_MAX);
     const sr_argval *pv = &L->arg[CONV_PADDING];
     if (pv->kind == SR_AV_STR && !strcmp(pv->s, "same") && (g.s[0] != 1 || g.s[1] != 1))
         return sr_err(err, SR_EUSAGE, "padding='same' is not supported for strided convolutions (stride=%s); "
@@ -248,6 +257,16 @@ SR_SHAPE_FN(sr_conv_shape)
                       ext(&g, pads, c, sizeof c), ext(&g, span, e, sizeof e), tup(&g, g.k, f, sizeof f),
                       tup(&g, g.dil, h, sizeof h), nm, ext(&g, need, m, sizeof m));
     }
+    /* cblas_sgemm takes int sizes */
+    int64_t K, P;
+    if (__builtin_mul_overflow(g.cin / g.groups, g.k[0] * g.k[1], &K) ||
+        __builtin_mul_overflow(osz[0], osz[1], &P) || K > INT_MAX || P > INT_MAX) {
+        info->out_known = 0;
+        return sr_err(err, SR_ESHAPE,
+                      "this convolution is too large for seqrun's kernel: each output channel sums over "
+                      "in_channels/groups * kernel positions and covers the output positions, and both must be at "
+                      "most %d; hint: split the input into tiles", INT_MAX);
+    }
     if (pad_bad >= 0) {
         int i = pad_bad;
         const char *what = g.nd == 2 ? (i == 0 ? "height" : "width") : "length";
@@ -275,10 +294,10 @@ SR_PARAMS_FN(sr_conv_params)
     int64_t cg = g.groups > 0 ? g.cin / g.groups : g.cin;
     int64_t wd[2 + 2] = {g.cout, cg};
     int nd = 2;
-    int64_t fan_in = cg;
+    double fan_in = (double)cg;
     for (int i = 2 - g.nd; i < 2; i++) {
         wd[nd++] = g.k[i];
-        fan_in *= g.k[i];
+        fan_in *= (double)g.k[i];
     }
     p[0].name = "weight";
     p[0].shape = sr_shape_make(nd, wd);
@@ -286,7 +305,7 @@ SR_PARAMS_FN(sr_conv_params)
     p[0].zero_row = -1;
     if (!g.bias)
         return 1;
-    double bound = fan_in > 0 ? 1.0 / sqrt((double)fan_in) : 0.0;
+    double bound = fan_in > 0 ? 1.0 / sqrt(fan_in) : 0.0;
     p[1].name = "bias";
     p[1].shape = sr_shape_make(1, (int64_t[]){g.cout});
     p[1].init = sr_init_uniform(-bound, bound);
@@ -309,12 +328,21 @@ SR_WORKSPACE_FN(sr_conv_workspace)
     conv_dims di, dout;
     conv_dims_get(&g, in, &di);
     conv_dims_get(&g, out, &dout);
-    size_t n = 0;
-    if (g.mode != PAD_ZEROS)
-        n += (size_t)(di.c * (di.h + g.pb[0] + g.pa[0]) * (di.w + g.pb[1] + g.pa[1]));
-    if (!direct_1x1(&g))
-        n += (size_t)((g.cin / g.groups) * g.k[0] * g.k[1] * dout.h * dout.w);
-    return n;
+    /* An impossible size on overflow: the runner's allocation fails
+     * cleanly rather than wrapping around. */
+    const size_t huge = SIZE_MAX / 16;
+    size_t n = 0, a, b;
+    if (g.mode != PAD_ZEROS) {
+        if (__builtin_mul_overflow((size_t)di.c, (size_t)(di.h + g.pb[0] + g.pa[0]), &a) ||
+            __builtin_mul_overflow(a, (size_t)(di.w + g.pb[1] + g.pa[1]), &n))
+            return huge;
+    }
+    if (!direct_1x1(&g)) {
+        if (__builtin_mul_overflow((size_t)(g.cin / g.groups), (size_t)(g.k[0] * g.k[1]), &a) ||
+            __builtin_mul_overflow(a, (size_t)(dout.h * dout.w), &b) || __builtin_add_overflow(n, b, &n))
+            return huge;
+    }
+    return n < huge ? n : huge;
 }
 
 /* Source index for padded position i of an axis of size n: PyTorch's

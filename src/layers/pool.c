@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#define POOL_ARG_MAX (1 << 30)
+
 typedef struct {
     int nd;
     int is_max;
@@ -112,6 +114,9 @@ SR_VALIDATE_FN(sr_pool_validate)
             return sr_err(err, SR_EUSAGE, "dilation must be greater than zero, got %s", tup(g.nd, g.d, a, sizeof a));
         if (g.p[i] < 0)
             return sr_err(err, SR_EUSAGE, "padding must be non-negative, got %s", tup(g.nd, g.p, a, sizeof a));
+        /* keeps every size computed from them far from int64 overflow */
+        if (g.k[i] > POOL_ARG_MAX || g.s[i] > POOL_ARG_MAX || g.d[i] > POOL_ARG_MAX)
+            return sr_err(err, SR_EUSAGE, "kernel_size, stride and dilation must be at most %d", POOL_ARG_MAX);
         if (g.p[i] > g.k[i] / 2) {
             int64_t half[2] = {g.k[0] / 2, g.k[1] / 2};
             return sr_err(err, SR_EUSAGE, "pad should be at most half of kernel size, but got padding=%s and kernel_size=%s; "
@@ -168,10 +173,13 @@ SR_SHAPE_FN(sr_pool_shape)
     if (st != SR_OK)
         return st;
     int64_t isz[2] = {g.nd == 2 ? in->d[in->ndim - 2] : 1, in->d[in->ndim - 1]}, osz[2];
+    /* PyTorch 1.13's inference max_pool1d (MaxPooling.cpp) returns an empty
+     * output where every other pool rejects "Output size is too small" */
+    int64_t least = g.is_max && g.nd == 1 ? 0 : 1;
     int fits = 1;
     for (int i = 0; i < 2; i++) {
         osz[i] = pool_out(isz[i], g.k[i], g.p[i], g.s[i], g.d[i], g.ceil);
-        fits &= osz[i] >= 1;
+        fits &= osz[i] >= least;
     }
     *out = *in;
     for (int i = 2 - g.nd; i < 2; i++)
@@ -183,7 +191,7 @@ SR_SHAPE_FN(sr_pool_shape)
     int64_t need[2];
     for (int i = 0; i < 2; i++) {
         need[i] = 1;
-        while (pool_out(need[i], g.k[i], g.p[i], g.s[i], g.d[i], g.ceil) < 1)
+        while (pool_out(need[i], g.k[i], g.p[i], g.s[i], g.d[i], g.ceil) < least)
             need[i]++;
     }
     char a[48], b[48], c[48], e[48], f[48];
@@ -311,6 +319,8 @@ SR_VALIDATE_FN(sr_adaptive_validate)
     int n = v->kind == SR_AV_TUPLE ? v->n : 1;
     for (int j = 0; j < n; j++) {
         int64_t x = v->kind == SR_AV_TUPLE ? v->t[j] : v->i;
+        if (!(v->kind == SR_AV_TUPLE && v->tnone[j]) && x > POOL_ARG_MAX)
+            return sr_err(err, SR_EUSAGE, "output_size items must be at most %d, got %lld", POOL_ARG_MAX, (long long)x);
         if (!(v->kind == SR_AV_TUPLE && v->tnone[j]) && x < 0) {
             char buf[96];
             sr_argval_repr(v, buf, sizeof buf);
