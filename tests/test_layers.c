@@ -348,6 +348,9 @@ static void test_conv_validate(void)
     set_int(&L, CONV_DILATION, 1);
     set_int(&L, CONV_STRIDE, 0);
     expect_invalid(&L, "stride must be positive");
+    set_int(&L, CONV_STRIDE, 1);
+    set_int(&L, CONV_IN, 0);
+    expect_invalid(&L, "in_channels must be positive");
 }
 
 static void expect_shape_error(sr_layer *L, sr_shape in, const char *prev, int training, const char *needle,

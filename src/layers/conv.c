@@ -116,8 +116,11 @@ SR_VALIDATE_FN(sr_conv_validate)
     conv_geo_get(L, &g);
     const char *nm = L->type->name;
     char b1[48], b2[48];
-    if (g.cin < 0)
-        return sr_err(err, SR_EUSAGE, "in_channels must be non-negative, got %lld", (long long)g.cin);
+    /* PyTorch 1.13 builds in_channels=0 but answers with an output of 0
+     * channels, not the bias its weights imply; neither is a model */
+    if (g.cin <= 0)
+        return sr_err(err, SR_EUSAGE, "in_channels must be positive, got %lld; hint: in_channels is the channel "
+                      "count (dim 1) of the input", (long long)g.cin);
     if (g.cout <= 0)
         return sr_err(err, SR_EUSAGE, "out_channels must be positive, got %lld; hint: a %s needs at least one output channel",
                       (long long)g.cout, nm);
