@@ -281,7 +281,7 @@ SR_SHAPE_FN(sr_conv_shape)
                           (long long)g.pb[i], (long long)g.pa[i], what, (long long)isz[i], sr_shp(in),
                           (long long)isz[i]);
         return sr_err(err, SR_ESHAPE,
-                      "padding_mode='circular' wraps around more than once: padding (%lld, %lld) exceeds the input "
+                      "padding_mode='circular' wraps around more than once: padding (%lld, %lld) exceeds the "
                       "%s %lld of input %s; hint: use padding <= %lld",
                       (long long)g.pb[i], (long long)g.pa[i], what, (long long)isz[i], sr_shp(in),
                       (long long)isz[i]);
