@@ -1,4 +1,4 @@
-/* shape.c - shape inference and its diagnostics. */
+/* shape.c - shape inference, its diagnostics, and symbolic dims. */
 #include "shape.h"
 #include "layers/layers.h"
 
@@ -6,47 +6,369 @@
 #include <stdlib.h>
 #include <string.h>
 
-sr_status sr_infer(sr_model *m, const sr_shape *in, int in_integer, int training, sr_shapes *S,
-                   sr_diags *d)
+/* Largest spatial size tried when looking for an input the layers fit. */
+#define FIT_MAX_1D 4096
+#define FIT_MAX_2D 1024
+#define FIT_MAX_ND 128
+
+typedef struct {
+    sr_model *m;
+    int training;
+    sr_nodeshape *ns;
+    char **msg;         /* per node, or NULL when only shapes matter */
+    int nbad;
+    int batch_dim0;
+} pass_t;
+
+/*
+ * Whether a layer decides the size of dimension d of its output rather than
+ * carrying it over from its input.  A layer that changes the size does; one
+ * that keeps it may still (Linear(10, 10)), which shows as an output size
+ * that stays put when the input's size moves.  Asking the shape rule itself
+ * keeps this right for every layer type without a list of them.
+ */
+static int produces_dim(sr_layer *L, const sr_shape *in, const sr_shape *out, int d, int training)
 {
-    memset(S, 0, sizeof *S);
-    S->node = calloc((size_t)(m->nnode ? m->nnode : 1), sizeof *S->node);
-    if (!S->node) {
-        sr_diag_add(d, "out of memory");
-        return SR_ERUN;
-    }
+    if (in->ndim != out->ndim)
+        return 1;
+    if (out->d[d] != in->d[d])
+        return 1;
+    sr_shape in2 = *in, out2 = *in;
+    in2.d[d] = in->d[d] * 2 + 1;
+    sr_shapeinfo info = {.training = training};
+    char err[SR_ERRLEN];
+    sr_status st = L->type->shape(L, &in2, &out2, &info, err);
+    if (st != SR_OK && !info.out_known)
+        return 0; /* no guess to compare: the earlier producer still stands */
+    return out2.ndim == out->ndim && out2.d[d] == out->d[d];
+}
+
+/* The dimension shape rules most often complain about: channels of a
+ * batched N-d tensor, features (the last dim) of a vector or matrix. */
+static int key_dim(const sr_shape *s)
+{
+    return s->ndim >= 3 ? 1 : s->ndim - 1;
+}
+
+/*
+ * Runs the shape rules of nodes [0, upto).  With P->msg set, records each
+ * mismatch and which layer produced each dimension, so a rule can name the
+ * layer that made the size it rejects rather than a ReLU in between.
+ */
+static void run_pass(pass_t *P, const sr_shape *in, int in_integer, int upto)
+{
+    sr_model *m = P->m;
     sr_shape cur = *in;
     int known = 1, integer = in_integer;
-    char prev[SR_PATHLEN + 48] = "";
-    S->batch_dim0 = in->ndim >= 1;
-    for (int i = 0; i < m->nnode; i++) {
+    int producer[SR_MAXDIM];
+    for (int k = 0; k < SR_MAXDIM; k++)
+        producer[k] = -1;
+    char prev[SR_PATHLEN + 48];
+    P->nbad = 0;
+    P->batch_dim0 = in->ndim >= 1;
+    for (int i = 0; i < upto; i++) {
         sr_node *nd = &m->node[i];
-        sr_nodeshape *ns = &S->node[i];
+        sr_nodeshape *ns = &P->ns[i];
+        ns->known = ns->in_known = ns->bad = 0;
         if (!sr_node_is_leaf(nd))
             continue;
         ns->in = cur;
         if (!known)
             continue; /* nothing sensible to check against */
-        sr_shapeinfo info = {.prev = prev[0] ? prev : NULL, .in_integer = integer, .training = training};
+        ns->in_known = 1;
+        /* The key dim's producer; if the model's input made that one, the
+         * layer that last made any dim, since "from the model's input" is
+         * wrong for a tensor a layer has reshaped (an unbatched (C, H, W)
+         * image, whose channels are dim 0, not the key dim 1). */
+        const char *pv = NULL;
+        int pi = cur.ndim > 0 ? producer[key_dim(&cur)] : -1;
+        if (pi < 0)
+            for (int k = 0; k < cur.ndim; k++)
+                pi = producer[k] > pi ? producer[k] : pi;
+        if (P->msg && pi >= 0) {
+            sr_node_label(m, pi, prev, sizeof prev);
+            pv = prev;
+        }
+        sr_shapeinfo info = {.prev = pv, .in_integer = integer, .training = P->training};
         char err[SR_ERRLEN];
         sr_shape out = cur;
         sr_status st = nd->mod->type->shape(nd->mod, &cur, &out, &info, err);
         if (st != SR_OK) {
-            char label[SR_PATHLEN + 48];
-            sr_node_label(m, i, label, sizeof label);
-            sr_diag_add(d, "%s:%d:%d: %s: %s", m->label, nd->line, nd->col, label, err);
             ns->bad = 1;
-            S->nbad++;
+            P->nbad++;
+            if (P->msg && !P->msg[i])
+                P->msg[i] = sr_strdup(err);
             known = info.out_known;
         }
+        if (P->msg && known) {
+            int np[SR_MAXDIM];
+            for (int k = 0; k < out.ndim; k++) {
+                np[k] = producer[k];
+                if (out.ndim != cur.ndim || produces_dim(nd->mod, &cur, &out, k, P->training))
+                    np[k] = i;
+            }
+            memcpy(producer, np, sizeof np);
+        }
         ns->out = out;
-        ns->known = 1;
+        ns->known = known;
         cur = out;
         integer = 0;
         if (!info.batch_dim0)
-            S->batch_dim0 = 0;
-        sr_node_label(m, i, prev, sizeof prev);
+            P->batch_dim0 = 0;
     }
+}
+
+static sr_symshape sym_const(const sr_shape *s)
+{
+    sr_symshape y = {.ndim = s->ndim};
+    for (int k = 0; k < s->ndim; k++)
+        y.c[k] = s->d[k];
+    return y;
+}
+
+/* Fits k*B + c through the sizes at B = 2 and 3, and keeps it only if it
+ * also gives the size at the real B (a dim that is not affine in B, or a
+ * layer that behaves differently per size, stays a plain number). */
+static sr_symshape sym_fit(const sr_shape *s, const sr_shape *s2, const sr_shape *s3, int64_t b)
+{
+    sr_symshape y = sym_const(s);
+    if (s2->ndim != s->ndim || s3->ndim != s->ndim)
+        return y;
+    for (int k = 0; k < s->ndim; k++) {
+        int64_t kk = s3->d[k] - s2->d[k], c = s2->d[k] - 2 * kk;
+        if (kk != 0 && kk * b + c == s->d[k]) {
+            y.k[k] = kk;
+            y.c[k] = c;
+        }
+    }
+    return y;
+}
+
+sr_shape sr_symshape_at(const sr_symshape *s, int64_t b)
+{
+    sr_shape r = {.ndim = s->ndim};
+    for (int k = 0; k < s->ndim; k++)
+        r.d[k] = s->k[k] * b + s->c[k];
+    return r;
+}
+
+char *sr_symshape_str(const sr_symshape *s, const char *name, int64_t b, char *buf, size_t len)
+{
+    size_t n = (size_t)snprintf(buf, len, "[");
+    for (int i = 0; i < s->ndim && n < len; i++) {
+        const char *sep = i ? ", " : "";
+        int64_t k = s->k[i], c = s->c[i];
+        if (k == 0 || !name || !name[0]) {
+            n += (size_t)snprintf(buf + n, len - n, "%s%lld", sep, (long long)(k * b + c));
+            continue;
+        }
+        char term[48];
+        if (k == 1)
+            snprintf(term, sizeof term, "%s", name);
+        else if (k > 0)
+            snprintf(term, sizeof term, "%s*%lld", name, (long long)k);
+        else
+            snprintf(term, sizeof term, "%s*(%lld)", name, (long long)k);
+        if (c > 0)
+            n += (size_t)snprintf(buf + n, len - n, "%s%s+%lld", sep, term, (long long)c);
+        else if (c < 0)
+            n += (size_t)snprintf(buf + n, len - n, "%s%s-%lld", sep, term, -(long long)c);
+        else
+            n += (size_t)snprintf(buf + n, len - n, "%s%s", sep, term);
+    }
+    if (n < len)
+        snprintf(buf + n, len - n, "]");
+    return buf;
+}
+
+/*
+ * Rules print the shape they were given as "input [1, 3, 20, 20]"; the user
+ * gave [N, 3, 20, 20].  Rewrites those mentions, and only those, since
+ * another list of numbers in the message (a normalized_shape, a suggested
+ * unflattened_size) is not the input however alike it looks.
+ */
+static char *symbolise(const char *msg, const char *conc, const char *sym)
+{
+    static const char *const lead[] = {"input ", "input is "};
+    size_t cl = strlen(conc), sl = strlen(sym), ml = strlen(msg);
+    char *out = malloc(ml * (sl / (cl ? cl : 1) + 2) + sl + 1);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < ml;) {
+        int hit = 0;
+        if (strncmp(msg + i, conc, cl) == 0) {
+            for (size_t j = 0; j < sizeof lead / sizeof *lead; j++) {
+                size_t ll = strlen(lead[j]);
+                if (i >= ll && strncmp(msg + i - ll, lead[j], ll) == 0)
+                    hit = 1;
+            }
+        }
+        if (hit) {
+            memcpy(out + o, sym, sl);
+            o += sl;
+            i += cl;
+        } else {
+            out[o++] = msg[i++];
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+static void save_lazy(const sr_model *m, int64_t *keep)
+{
+    for (int i = 0; i < m->nmods; i++)
+        keep[i] = m->mods[i]->lazy_in;
+}
+
+static void restore_lazy(sr_model *m, const int64_t *keep)
+{
+    for (int i = 0; i < m->nmods; i++)
+        m->mods[i]->lazy_in = keep[i];
+}
+
+/*
+ * For the first mismatch of a model with spatial input dims: which input
+ * sizes would the layers up to it accept?  Answers "layers 0 to 6 fit an
+ * input of [N, 1, 28]" for a network sized for another input, and "from
+ * [N, 3, 7, 7] up" for a kernel larger than the input.  Tries every size
+ * (all spatial dims equal, as the real input's are) up to a bound: shape
+ * rules are cheap, and a closed form would need one per layer type.
+ */
+static void fit_hint(pass_t *P, const sr_shapes *S, const sr_shape *in, int in_integer, int bad,
+                     char *hint, size_t len)
+{
+    hint[0] = '\0';
+    sr_model *m = P->m;
+    if (in->ndim < 3 || S->free_dim != 0 || in_integer)
+        return;
+    /* Dim 1 must be channels, dims 2.. spatial: so dim 0 must be a batch,
+     * declared as one or carried as one by every layer before this. */
+    for (int i = 0; i < bad && !S->free_name[0]; i++)
+        if (sr_node_is_leaf(&m->node[i]) && (!S->node[i].known || S->node[i].sout.ndim == 0 ||
+                                             S->node[i].sout.k[0] != 1 || S->node[i].sout.c[0] != 0))
+            return;
+    for (int k = 3; k < in->ndim; k++)
+        if (in->d[k] != in->d[2])
+            return;
+    int smax = in->ndim == 3 ? FIT_MAX_1D : in->ndim == 4 ? FIT_MAX_2D : FIT_MAX_ND;
+    int64_t fits[4];
+    int nfit = 0, last = 0;
+    for (int s = 1; s <= smax; s++) {
+        sr_shape t = *in;
+        for (int k = 2; k < t.ndim; k++)
+            t.d[k] = s;
+        run_pass(P, &t, in_integer, bad + 1);
+        if (P->nbad)
+            continue;
+        if (nfit < 4)
+            fits[nfit] = s;
+        nfit++;
+        last = s;
+    }
+    if (!nfit)
+        return;
+    /* every size from the first fit through the bound: "or larger" */
+    int run = nfit == last - fits[0] + 1, open = run && last == smax;
+    int first = -1;
+    for (int i = 0; i < m->nnode; i++)
+        if (sr_node_is_leaf(&m->node[i])) {
+            first = i;
+            break;
+        }
+    size_t n;
+    if (first == bad)
+        n = (size_t)snprintf(hint, len, "as written, this layer fits ");
+    else
+        n = (size_t)snprintf(hint, len, "as written, layers %s to %s fit ", m->node[first].path, m->node[bad].path);
+    char a[160], z[160];
+    sr_symshape y = S->sym_in;
+    for (int k = 2; k < y.ndim; k++)
+        y.k[k] = 0, y.c[k] = fits[0];
+    sr_symshape_str(&y, S->free_name, S->free_size, a, sizeof a);
+    for (int k = 2; k < y.ndim; k++)
+        y.c[k] = nfit == 2 || !run ? fits[1] : last;
+    sr_symshape_str(&y, S->free_name, S->free_size, z, sizeof z);
+    if (n >= len)
+        return;
+    if (open)
+        snprintf(hint + n, len - n, "an input of %s or larger", a);
+    else if (nfit == 1)
+        snprintf(hint + n, len - n, "an input of %s", a);
+    else if (nfit == 2)
+        snprintf(hint + n, len - n, "an input of %s or %s", a, z);
+    else if (run)
+        snprintf(hint + n, len - n, "inputs from %s to %s", a, z);
+    else
+        snprintf(hint + n, len - n, "an input of %s or %s (and %d other sizes)", a, z, nfit - 2);
+}
+
+sr_status sr_infer_free(sr_model *m, const sr_shape *in, int free_dim, const char *free_name,
+                        int placeholder, int in_integer, int training, sr_shapes *S, sr_diags *d)
+{
+    memset(S, 0, sizeof *S);
+    size_t nn = (size_t)(m->nnode ? m->nnode : 1);
+    S->node = calloc(nn, sizeof *S->node);
+    sr_nodeshape *probe = calloc(2 * nn, sizeof *probe);
+    char **msg = calloc(nn, sizeof *msg);
+    int64_t *lazy = calloc((size_t)(m->nmods ? m->nmods : 1), sizeof *lazy);
+    if (!S->node || !probe || !msg || !lazy) {
+        free(S->node);
+        S->node = NULL;
+        free(probe);
+        free(msg);
+        free(lazy);
+        sr_diag_add(d, "out of memory");
+        return SR_ERUN;
+    }
+    if (free_dim >= in->ndim)
+        free_dim = -1;
+    S->free_dim = free_dim;
+    snprintf(S->free_name, sizeof S->free_name, "%s", free_dim >= 0 && free_name ? free_name : "");
+    S->free_size = free_dim >= 0 ? in->d[free_dim] : 1;
+    S->in_integer = in_integer;
+
+    pass_t P = {.m = m, .training = training, .ns = S->node, .msg = msg};
+    run_pass(&P, in, in_integer, m->nnode);
+    S->nbad = P.nbad;
+    S->batch_dim0 = P.batch_dim0;
+    S->sym_in = sym_const(in);
+    for (int i = 0; i < m->nnode; i++) {
+        S->node[i].sin = sym_const(&S->node[i].in);
+        S->node[i].sout = sym_const(&S->node[i].out);
+    }
+
+    /* The probes may not materialise a LazyLinear the real input did not. */
+    save_lazy(m, lazy);
+    pass_t Q = {.m = m, .training = training};
+    if (free_dim >= 0) {
+        sr_nodeshape *p2 = probe, *p3 = probe + nn;
+        sr_shape in2 = *in, in3 = *in;
+        in2.d[free_dim] = 2;
+        in3.d[free_dim] = 3;
+        Q.ns = p2;
+        run_pass(&Q, &in2, in_integer, m->nnode);
+        restore_lazy(m, lazy);
+        Q.ns = p3;
+        run_pass(&Q, &in3, in_integer, m->nnode);
+        restore_lazy(m, lazy);
+        S->sym_in = sym_fit(in, &in2, &in3, S->free_size);
+        for (int i = 0; i < m->nnode; i++) {
+            sr_nodeshape *ns = &S->node[i];
+            if (placeholder && ns->bad && !(p2[i].bad && p3[i].bad)) {
+                ns->bad = 0;
+                S->nbad--;
+                free(msg[i]);
+                msg[i] = NULL;
+            }
+            if (ns->in_known && p2[i].in_known && p3[i].in_known)
+                ns->sin = sym_fit(&ns->in, &p2[i].in, &p3[i].in, S->free_size);
+            if (ns->known && p2[i].known && p3[i].known)
+                ns->sout = sym_fit(&ns->out, &p2[i].out, &p3[i].out, S->free_size);
+        }
+    }
+
     /* A container's shapes span its first to its last leaf. */
     for (int i = m->nnode - 1; i >= 0; i--) {
         if (sr_node_is_leaf(&m->node[i]))
@@ -59,21 +381,77 @@ sr_status sr_infer(sr_model *m, const sr_shape *in, int in_integer, int training
                 first = j;
             last = j;
         }
+        sr_nodeshape *ns = &S->node[i];
         if (first < 0) {
             /* an empty Sequential is Identity */
             int j = i - 1;
             while (j >= 0 && !S->node[j].known)
                 j--;
-            S->node[i].in = S->node[i].out = j >= 0 ? S->node[j].out : *in;
-            S->node[i].known = 1;
+            if (j >= 0) {
+                ns->in = ns->out = S->node[j].out;
+                ns->sin = ns->sout = S->node[j].sout;
+            } else {
+                ns->in = ns->out = *in;
+                ns->sin = ns->sout = S->sym_in;
+            }
+            ns->known = ns->in_known = 1;
         } else {
-            S->node[i].in = S->node[first].in;
-            S->node[i].out = S->node[last].out;
-            S->node[i].known = S->node[last].known;
+            ns->in_known = S->node[first].in_known;
+            ns->in = S->node[first].in;
+            ns->sin = S->node[first].sin;
+            ns->out = S->node[last].out;
+            ns->sout = S->node[last].sout;
+            ns->known = S->node[last].known;
         }
     }
-    S->out = cur;
+    S->out = *in;
+    for (int i = m->nnode - 1; i >= 0; i--)
+        if (sr_node_is_leaf(&m->node[i])) {
+            S->out = S->node[i].out;
+            break;
+        }
+
+    int firstbad = -1;
+    for (int i = 0; i < m->nnode && firstbad < 0; i++)
+        if (msg[i])
+            firstbad = i;
+    for (int i = 0; i < m->nnode; i++) {
+        if (!msg[i])
+            continue;
+        sr_node *nd = &m->node[i];
+        char *text = msg[i];
+        char conc[160], sym[160];
+        sr_shape_str(&S->node[i].in, conc, sizeof conc);
+        sr_symshape_str(&S->node[i].sin, S->free_name, S->free_size, sym, sizeof sym);
+        char *t = strcmp(conc, sym) ? symbolise(text, conc, sym) : NULL;
+        if (t)
+            text = t;
+        char fit[400] = "";
+        if (i == firstbad) {
+            Q.ns = probe;
+            fit_hint(&Q, S, in, in_integer, i, fit, sizeof fit);
+            restore_lazy(m, lazy);
+        }
+        char label[SR_PATHLEN + 48];
+        sr_node_label(m, i, label, sizeof label);
+        sr_diag_add(d, "%s:%d:%d: %s: %s%s%s", m->label, nd->line, nd->col, label, text,
+                    !fit[0] ? "" : strstr(text, "; hint: ") ? "; " : "; hint: ", fit);
+        free(t);
+    }
+    for (int i = 0; i < m->nnode; i++)
+        free(msg[i]);
+    free(msg);
+    free(probe);
+    free(lazy);
     return S->nbad ? SR_ESHAPE : SR_OK;
+}
+
+sr_status sr_infer(sr_model *m, const sr_shape *in, int in_integer, int training, sr_shapes *S,
+                   sr_diags *d)
+{
+    if (m->has_input && m->input_free >= 0 && in->ndim == m->input.ndim)
+        return sr_infer_free(m, in, m->input_free, m->input_free_name, 0, in_integer, training, S, d);
+    return sr_infer_free(m, in, in->ndim >= 1 ? 0 : -1, "", 0, in_integer, training, S, d);
 }
 
 void sr_shapes_free(sr_shapes *s)
@@ -100,21 +478,37 @@ sr_status sr_check_input(const sr_model *m, const sr_shape *in, char *err)
         snprintf(ws + k, sizeof ws - k, "]");
     if (in->ndim == want->ndim - 1 && m->input_free >= 0) {
         int ok = 1;
+        sr_shape fix = {.ndim = want->ndim};
         for (int i = 0, j = 0; i < want->ndim; i++) {
-            if (i == m->input_free)
+            if (i == m->input_free) {
+                fix.d[i] = 1;
                 continue;
+            }
+            fix.d[i] = in->d[j];
             ok &= in->d[j++] == want->d[i];
         }
         if (ok)
             return sr_err(err, SR_ESHAPE,
-                          "%s:%d:%d: input %s lacks the batch dimension '%s' of input: %s; hint: add a batch dimension of 1 (shape [1, ...])",
-                          m->label, m->input_line, m->input_col, sr_shp(in), m->input_free_name, ws);
+                          "%s:%d:%d: input %s lacks the batch dimension '%s' of input: %s; hint: add a batch dimension of 1 (shape %s)",
+                          m->label, m->input_line, m->input_col, sr_shp(in), m->input_free_name, ws, sr_shp(&fix));
     }
     int ok = in->ndim == want->ndim;
     for (int i = 0; ok && i < want->ndim; i++)
         ok = i == m->input_free || in->d[i] == want->d[i];
-    if (!ok)
-        return sr_err(err, SR_ESHAPE, "%s:%d:%d: input shape %s does not match the spec's input: %s",
-                      m->label, m->input_line, m->input_col, sr_shp(in), ws);
-    return SR_OK;
+    if (ok)
+        return SR_OK;
+    char hint[SR_ERRLEN / 2];
+    if (in->ndim == want->ndim) {
+        size_t h = 0;
+        for (int i = 0; i < want->ndim && h < sizeof hint; i++)
+            if (i != m->input_free && in->d[i] != want->d[i])
+                h += (size_t)snprintf(hint + h, sizeof hint - h, "%sdim %d is %lld where input: has %lld", h ? ", " : "",
+                                      i, (long long)in->d[i], (long long)want->d[i]);
+        if (h < sizeof hint)
+            snprintf(hint + h, sizeof hint - h, "; give data of that shape, or change input:");
+    } else {
+        snprintf(hint, sizeof hint, "the data has %d dimensions, input: declares %d", in->ndim, want->ndim);
+    }
+    return sr_err(err, SR_ESHAPE, "%s:%d:%d: input shape %s does not match the spec's input: %s; hint: %s",
+                  m->label, m->input_line, m->input_col, sr_shp(in), ws, hint);
 }

@@ -122,9 +122,15 @@ SR_SHAPE_FN(sr_softmax_shape)
     int nd = in->ndim ? in->ndim : 1; /* a 0-d tensor takes dim 0 or -1 */
     *out = *in;
     info->out_known = 1;
-    if (sr_norm_dim(dim, nd) < 0)
-        return sr_err(err, SR_ESHAPE, "dim=%lld is out of range for a %d-d input %s; hint: use a dim in [%d, %d]",
-                      (long long)dim, in->ndim, sr_shp(in), -nd, nd - 1);
+    if (sr_norm_dim(dim, nd) < 0) {
+        /* dim=1 on a vector: a model built for batches fed one sample */
+        int unbatched = in->ndim == 1 && dim == 1;
+        return sr_err(err, SR_ESHAPE, "%s(dim=%lld) needs an input of at least %lld dimensions, but input %s has %d; "
+                      "hint: %s%s%d, %d]",
+                      L->type->name, (long long)dim, (long long)(dim >= 0 ? dim + 1 : -dim), sr_shp(in), in->ndim,
+                      unbatched ? "the input lacks its batch dimension; add one (shape [1, ...])" : "",
+                      unbatched ? ", or use a dim in [" : "use a dim in [", -nd, nd - 1);
+    }
     info->batch_dim0 = in->ndim >= 2 && sr_norm_dim(dim, nd) != 0;
     return SR_OK;
 }

@@ -32,9 +32,11 @@ SR_SHAPE_FN(sr_embedding_shape)
     info->batch_dim0 = in->ndim >= 1;
     if (!info->in_integer)
         return sr_err(err, SR_ESHAPE,
-                      "Embedding needs integer indices, but its input is float%s%s; "
-                      "hint: put Embedding first and feed an integer .npy",
-                      info->prev ? " from " : "", info->prev ? info->prev : "");
+                      "Embedding needs integer indices, but input %s%s%s%s is float; "
+                      "hint: %s",
+                      sr_shp(in), info->prev ? " (from " : "", info->prev ? info->prev : "", info->prev ? ")" : "",
+                      info->prev ? "Embedding takes token ids, so it must be the first layer"
+                                 : "feed an integer .npy (int64 or int32 token ids)");
     return SR_OK;
 }
 

@@ -27,11 +27,26 @@ static int64_t in_features(const sr_layer *L) { return is_lazy(L) ? L->lazy_in :
 static int64_t out_features(const sr_layer *L) { return sr_argi(L, is_lazy(L) ? LAZY_OUT : LINEAR_OUT); }
 static int has_bias(const sr_layer *L) { return (int)sr_argi(L, is_lazy(L) ? LAZY_BIAS : LINEAR_BIAS); }
 
-static sr_status linear_shape(int64_t fin, int64_t fout, const sr_shape *in, sr_shape *out,
+/* " (from layer 5 (Flatten))" when the layer that made the size is known */
+static const char *from(const sr_shapeinfo *info, char *buf, size_t len)
+{
+    if (info->prev)
+        snprintf(buf, len, " (from %s)", info->prev);
+    else
+        buf[0] = '\0';
+    return buf;
+}
+
+static sr_status linear_shape(const char *nm, int64_t fin, int64_t fout, const sr_shape *in, sr_shape *out,
                               sr_shapeinfo *info, char *err)
 {
-    if (in->ndim == 0)
-        return sr_err(err, SR_ESHAPE, "input is a scalar (0-d); Linear needs at least 1 dimension");
+    char src[SR_ERRLEN / 4];
+    if (in->ndim == 0) {
+        *out = sr_shape_make(1, (int64_t[]){fout});
+        info->out_known = 1;
+        return sr_err(err, SR_ESHAPE, "%s expects input [*, %lld], but input [] is a scalar%s; hint: give it at least one dimension",
+                      nm, (long long)fin, from(info, src, sizeof src));
+    }
     *out = *in;
     out->d[in->ndim - 1] = fout;
     info->out_known = 1;
@@ -40,42 +55,53 @@ static sr_status linear_shape(int64_t fin, int64_t fout, const sr_shape *in, sr_
     if (last == fin)
         return SR_OK;
     /* The classic mistakes: a missing Flatten, or in_features off after one. */
-    int64_t tail = sr_prod(in, 1, in->ndim);
-    if (in->ndim >= 3 && tail == fin) {
+    if (in->ndim >= 3) {
+        int64_t tail = sr_prod(in, 1, in->ndim);
         char expr[128];
         size_t k = 0;
         for (int i = 1; i < in->ndim && k < sizeof expr; i++)
             k += (size_t)snprintf(expr + k, sizeof expr - k, "%s%lld", i > 1 ? "*" : "", (long long)in->d[i]);
-        out->ndim = 2;
-        out->d[1] = fout;
+        /* the rule's producer names dim 1, not the last dim, so leave it out */
+        if (tail == fin) {
+            out->ndim = 2;
+            out->d[1] = fout;
+            return sr_err(err, SR_ESHAPE,
+                          "%s(in_features=%lld) acts on the last dimension, but input %s has %lld there; "
+                          "hint: insert Flatten before this layer (%s = %lld)",
+                          nm, (long long)fin, sr_shp(in), (long long)last, expr, (long long)tail);
+        }
         return sr_err(err, SR_ESHAPE,
-                      "input %s has %lld features in its last dimension, but in_features=%lld; "
-                      "hint: insert Flatten before this layer (%s = %lld)",
-                      sr_shp(in), (long long)last, (long long)fin, expr, (long long)tail);
+                      "%s(in_features=%lld) acts on the last dimension, but input %s has %lld there; "
+                      "hint: insert Flatten before this layer and set in_features=%lld (%s), or set "
+                      "in_features=%lld to act on the last dimension alone",
+                      nm, (long long)fin, sr_shp(in), (long long)last, (long long)tail, expr, (long long)last);
     }
-    if (in->ndim >= 3)
-        return sr_err(err, SR_ESHAPE,
-                      "input %s has %lld features in its last dimension, but in_features=%lld; "
-                      "hint: insert Flatten before this layer and set in_features=%lld, or use LazyLinear",
-                      sr_shp(in), (long long)last, (long long)fin, (long long)tail);
-    return sr_err(err, SR_ESHAPE,
-                  "input %s has %lld features, but in_features=%lld; hint: in_features should be %lld, or use LazyLinear",
-                  sr_shp(in), (long long)last, (long long)fin, (long long)last);
+    char extra[256] = "";
+    if (in->ndim == 2 && in->d[0] * last == fin)
+        snprintf(extra, sizeof extra, "; or, if %s is one sample without its batch dimension, add one (shape [1, ...])",
+                 sr_shp(in));
+    return sr_err(err, SR_ESHAPE, "%s expects input [*, %lld] (in_features=%lld), but input %s%s has %lld features; "
+                  "hint: in_features should be %lld, or use LazyLinear%s",
+                  nm, (long long)fin, (long long)fin, sr_shp(in), from(info, src, sizeof src), (long long)last,
+                  (long long)last, extra);
 }
 
 SR_SHAPE_FN(sr_linear_shape)
 {
-    return linear_shape(sr_argi(L, LINEAR_IN), sr_argi(L, LINEAR_OUT), in, out, info, err);
+    return linear_shape(L->type->name, sr_argi(L, LINEAR_IN), sr_argi(L, LINEAR_OUT), in, out, info, err);
 }
 
 SR_SHAPE_FN(sr_lazylinear_shape)
 {
-    if (in->ndim == 0)
-        return sr_err(err, SR_ESHAPE, "input is a scalar (0-d); LazyLinear needs at least 1 dimension");
+    if (in->ndim == 0) {
+        *out = sr_shape_make(1, (int64_t[]){sr_argi(L, LAZY_OUT)});
+        info->out_known = 1;
+        return sr_err(err, SR_ESHAPE, "LazyLinear needs at least 1-D input, but input [] is a scalar; hint: give it at least one dimension");
+    }
     int64_t last = in->d[in->ndim - 1];
     if (L->lazy_in < 0)
         L->lazy_in = last; /* materialised by the first input, as in PyTorch */
-    return linear_shape(L->lazy_in, sr_argi(L, LAZY_OUT), in, out, info, err);
+    return linear_shape(L->type->name, L->lazy_in, sr_argi(L, LAZY_OUT), in, out, info, err);
 }
 
 static int linear_params(int64_t fin, int64_t fout, int bias, sr_paramdecl *p)

@@ -43,17 +43,33 @@ SR_SHAPE_FN(sr_layernorm_shape)
         ok = in->d[in->ndim - s.ndim + i] == s.d[i];
     if (ok)
         return SR_OK;
+    /* shape.c names the producer of the last dim only for inputs up to 2-D */
+    char src[SR_ERRLEN / 4] = "";
+    if (info->prev && in->ndim <= 2)
+        snprintf(src, sizeof src, " (from %s)", info->prev);
+    char want[96];
+    sr_argval_repr(&L->arg[LAYERNORM_SHAPE], want, sizeof want);
     if (in->ndim >= s.ndim) {
         sr_shape tail = {.ndim = s.ndim};
         for (int i = 0; i < s.ndim; i++)
             tail.d[i] = in->d[in->ndim - s.ndim + i];
+        char fix[96];
+        sr_argval t = {.kind = SR_AV_TUPLE, .n = tail.ndim};
+        for (int i = 0; i < tail.ndim; i++)
+            t.t[i] = tail.d[i];
+        sr_argval_repr(&t, fix, sizeof fix);
+        char dims[32] = "dimension";
+        if (s.ndim > 1)
+            snprintf(dims, sizeof dims, "%d dimensions", s.ndim);
         return sr_err(err, SR_ESHAPE,
-                      "normalized_shape %s must match the input's trailing dimensions, but input is %s; "
+                      "LayerNorm(%s) normalises the last %s, but input %s%s ends in %s; "
                       "hint: normalized_shape should be %s",
-                      sr_shp(&s), sr_shp(in), sr_shp(&tail));
+                      want, dims, sr_shp(in), src, sr_shp(&tail), fix);
     }
-    return sr_err(err, SR_ESHAPE, "normalized_shape %s has more dimensions than the input %s",
-                  sr_shp(&s), sr_shp(in));
+    return sr_err(err, SR_ESHAPE,
+                  "LayerNorm(%s) normalises the last %d dimensions, but input %s%s has only %d; "
+                  "hint: normalized_shape lists the input's trailing sizes, at most %d of them",
+                  want, s.ndim, sr_shp(in), src, in->ndim, in->ndim);
 }
 
 SR_PARAMS_FN(sr_layernorm_params)

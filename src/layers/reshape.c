@@ -5,22 +5,42 @@
 #include <stdio.h>
 #include <string.h>
 
+/* " (from layer 3 (Conv2d))" when the layer that made the size is known */
+static const char *from(const sr_shapeinfo *info, char *buf, size_t len)
+{
+    if (info->prev)
+        snprintf(buf, len, " (from %s)", info->prev);
+    else
+        buf[0] = '\0';
+    return buf;
+}
+
+/* The rank a dim argument needs: 2 for dim=1, 1 for dim=-1. */
+static int rank_for(int64_t dim) { return dim >= 0 ? (int)(dim + 1) : (int)-dim; }
+
 SR_SHAPE_FN(sr_flatten_shape)
 {
     int nd = in->ndim ? in->ndim : 1; /* torch.flatten treats 0-d as 1-d */
     int64_t s0 = sr_argi(L, FLATTEN_START), e0 = sr_argi(L, FLATTEN_END);
     int s = sr_norm_dim(s0, nd), e = sr_norm_dim(e0, nd);
+    char src[SR_ERRLEN / 4];
     if (s < 0 || e < 0) {
+        int need = rank_for(s0) > rank_for(e0) ? rank_for(s0) : rank_for(e0);
         /* The usual cause: an unbatched input fed to a model built for batches. */
+        char hint[160];
+        if (need == in->ndim + 1 && s0 >= 1)
+            snprintf(hint, sizeof hint, "the input lacks its batch dimension; add one (shape [1, ...])");
+        else
+            snprintf(hint, sizeof hint, "use dims in [%d, %d]", -nd, nd - 1);
         return sr_err(err, SR_ESHAPE,
-                      "start_dim=%lld, end_dim=%lld out of range for a %d-d input %s; hint: %s",
-                      (long long)s0, (long long)e0, in->ndim, sr_shp(in),
-                      in->ndim <= 1 ? "the input lacks a batch dimension; add one (shape [1, ...])"
-                                    : "use dims within the input's rank");
+                      "Flatten(start_dim=%lld, end_dim=%lld) needs an input of at least %d dimensions, "
+                      "but input %s%s has %d; hint: %s",
+                      (long long)s0, (long long)e0, need, sr_shp(in), from(info, src, sizeof src), in->ndim, hint);
     }
     if (s > e)
-        return sr_err(err, SR_ESHAPE, "start_dim (%lld) comes after end_dim (%lld) for input %s",
-                      (long long)s0, (long long)e0, sr_shp(in));
+        return sr_err(err, SR_ESHAPE,
+                      "start_dim=%lld comes after end_dim=%lld for input %s; hint: swap them (start_dim=%lld, end_dim=%lld)",
+                      (long long)s0, (long long)e0, sr_shp(in), (long long)e0, (long long)s0);
     if (in->ndim == 0) {
         out->ndim = 1;
         out->d[0] = 1;
@@ -54,15 +74,51 @@ SR_VALIDATE_FN(sr_unflatten_validate)
     return SR_OK;
 }
 
+/* A size list that multiplies to n, as close to the written one as can be
+ * told: (C, H, W) keeps C and makes a square, anything else keeps all but
+ * its last entry.  0 if neither works. */
+static int suggest_sizes(const sr_argval *v, int64_t n, char *buf, size_t len)
+{
+    sr_argval t = *v;
+    if (t.n == 3 && t.t[0] > 0 && n % t.t[0] == 0) {
+        int64_t hw = n / t.t[0], r = 0;
+        while ((r + 1) * (r + 1) <= hw)
+            r++;
+        if (r * r == hw && r > 0) {
+            t.t[1] = t.t[2] = r;
+            sr_argval_repr(&t, buf, len);
+            return 1;
+        }
+    }
+    int64_t rest = 1;
+    for (int i = 0; i + 1 < t.n; i++)
+        rest *= t.t[i];
+    if (t.n >= 2 && rest > 0 && n % rest == 0) {
+        t.t[t.n - 1] = n / rest;
+        sr_argval_repr(&t, buf, len);
+        return 1;
+    }
+    return 0;
+}
+
 SR_SHAPE_FN(sr_unflatten_shape)
 {
     const sr_argval *v = &L->arg[UNFLATTEN_SIZE];
-    int d = sr_norm_dim(sr_argi(L, UNFLATTEN_DIM), in->ndim);
+    int64_t d0 = sr_argi(L, UNFLATTEN_DIM);
+    int d = sr_norm_dim(d0, in->ndim);
+    char src[SR_ERRLEN / 4], want[160];
+    sr_argval_repr(v, want, sizeof want);
     if (d < 0)
-        return sr_err(err, SR_ESHAPE, "dim=%lld is out of range for a %d-d input %s",
-                      (long long)sr_argi(L, UNFLATTEN_DIM), in->ndim, sr_shp(in));
+        return sr_err(err, SR_ESHAPE, "Unflatten(dim=%lld) needs an input of at least %d dimensions, but input %s%s has %d; hint: %s",
+                      (long long)d0, rank_for(d0), sr_shp(in), from(info, src, sizeof src), in->ndim,
+                      rank_for(d0) == in->ndim + 1 && d0 >= 1 ? "the input lacks its batch dimension; add one (shape [1, ...])"
+                                                              : "use a dim within the input's rank");
     if (in->ndim - 1 + v->n > SR_MAXDIM)
         return sr_err(err, SR_ESHAPE, "result would have more than %d dimensions", SR_MAXDIM);
+    /* the producer shape.c names made dim 1 of an N-d input, else the last */
+    char fs[SR_ERRLEN / 4] = "";
+    if (d == (in->ndim >= 3 ? 1 : in->ndim - 1))
+        from(info, fs, sizeof fs);
     int64_t known = 1;
     int neg = -1;
     for (int i = 0; i < v->n; i++) {
@@ -74,15 +130,12 @@ SR_SHAPE_FN(sr_unflatten_shape)
     int64_t fill = -1;
     if (neg >= 0) {
         if (known == 0 || in->d[d] % known != 0)
-            return sr_err(err, SR_ESHAPE, "dimension %d of size %lld cannot be split into %s: %lld is not a multiple of %lld",
-                          d, (long long)in->d[d], sr_shp(&(sr_shape){0}), (long long)in->d[d], (long long)known);
+            return sr_err(err, SR_ESHAPE,
+                          "input %s%s has size %lld in dim %d, which unflattened_size=%s cannot split: "
+                          "%lld is not a multiple of %lld; hint: the sizes other than -1 must multiply to a divisor of %lld",
+                          sr_shp(in), fs, (long long)in->d[d], d, want,
+                          (long long)in->d[d], (long long)known, (long long)in->d[d]);
         fill = in->d[d] / known;
-    } else if (known != in->d[d]) {
-        char want[160];
-        sr_argval_repr(v, want, sizeof want);
-        return sr_err(err, SR_ESHAPE,
-                      "dimension %d has size %lld, but unflattened_size %s multiplies to %lld; hint: the sizes must multiply to %lld",
-                      d, (long long)in->d[d], want, (long long)known, (long long)in->d[d]);
     }
     out->ndim = 0;
     for (int i = 0; i < d; i++)
@@ -91,8 +144,21 @@ SR_SHAPE_FN(sr_unflatten_shape)
         out->d[out->ndim++] = v->t[i] == -1 ? fill : v->t[i];
     for (int i = d + 1; i < in->ndim; i++)
         out->d[out->ndim++] = in->d[i];
+    /* after a mismatch the declared sizes are the best guess for what follows */
     info->out_known = 1;
     info->batch_dim0 = d > 0;
+    if (neg < 0 && known != in->d[d]) {
+        char sug[160], hint[320];
+        if (suggest_sizes(v, in->d[d], sug, sizeof sug))
+            snprintf(hint, sizeof hint, "the sizes must multiply to %lld, e.g. %s; or write -1 for one of them to infer it",
+                     (long long)in->d[d], sug);
+        else
+            snprintf(hint, sizeof hint, "the sizes must multiply to %lld; or write -1 for one of them to infer it",
+                     (long long)in->d[d]);
+        return sr_err(err, SR_ESHAPE,
+                      "input %s%s has size %lld in dim %d, but unflattened_size=%s multiplies to %lld; hint: %s",
+                      sr_shp(in), fs, (long long)in->d[d], d, want, (long long)known, hint);
+    }
     return SR_OK;
 }
 

@@ -347,6 +347,7 @@ static int argval_eq(const sr_argval *a, const sr_argval *b)
  *     name?      only when it differs from the default
  *     :N         suffix: an int is shown as an N-tuple (Conv2d's (3, 3))
  *     |other     suffix: None shows other's value (a pool's stride)
+ *     !          suffix: a string without quotes (Conv's str.format)
  *     @lazy      LazyLinear's in_features, once materialised (else 0)
  * A type not listed shows every argument that differs from its default.
  */
@@ -373,8 +374,8 @@ static const struct {
     {"LogSoftmax", "dim="},
     {"LayerNorm", "#normalized_shape:1, eps=, elementwise_affine="},
     {"Embedding", "#num_embeddings, #embedding_dim, padding_idx?, max_norm?, norm_type?, scale_grad_by_freq?, sparse?"},
-    {"Conv1d", "#in_channels, #out_channels, kernel_size=:1, stride=:1, padding?:1, dilation?:1, groups?, bias?, padding_mode?"},
-    {"Conv2d", "#in_channels, #out_channels, kernel_size=:2, stride=:2, padding?:2, dilation?:2, groups?, bias?, padding_mode?"},
+    {"Conv1d", "#in_channels, #out_channels, kernel_size=:1, stride=:1, padding?:1!, dilation?:1, groups?, bias?, padding_mode?!"},
+    {"Conv2d", "#in_channels, #out_channels, kernel_size=:2, stride=:2, padding?:2!, dilation?:2, groups?, bias?, padding_mode?!"},
     {"MaxPool1d", "kernel_size=, stride=|kernel_size, padding=, dilation=, ceil_mode="},
     {"MaxPool2d", "kernel_size=, stride=|kernel_size, padding=, dilation=, ceil_mode="},
     {"AvgPool1d", "kernel_size=:1, stride=:1|kernel_size, padding=:1"},
@@ -405,7 +406,7 @@ static size_t repr_item(const sr_layer *L, const char *it, size_t il, int *first
 {
     const sr_layertype *t = L->type;
     char name[40], alt[40] = "";
-    int positional = 0, when_set = 0, n = 0;
+    int positional = 0, when_set = 0, raw = 0, n = 0;
     if (il >= 5 && !strncmp(it, "@lazy", 5)) {
         size_t w = (size_t)snprintf(buf, len, "%sin_features=%lld", *first ? "" : ", ",
                                     (long long)(L->lazy_in < 0 ? 0 : L->lazy_in));
@@ -421,6 +422,8 @@ static size_t repr_item(const sr_layer *L, const char *it, size_t il, int *first
     for (; k < il; k++) {
         if (it[k] == '?')
             when_set = 1;
+        else if (it[k] == '!')
+            raw = 1;
         else if (it[k] == ':')
             n = atoi(it + k + 1);
         else if (it[k] == '|') {
@@ -446,7 +449,10 @@ static size_t repr_item(const sr_layer *L, const char *it, size_t il, int *first
             return 0;
     }
     char vs[160];
-    sr_argval_repr(&v, vs, sizeof vs);
+    if (raw && v.kind == SR_AV_STR)
+        snprintf(vs, sizeof vs, "%s", v.s);
+    else
+        sr_argval_repr(&v, vs, sizeof vs);
     size_t w = (size_t)snprintf(buf, len, "%s%s%s%s", *first ? "" : ", ", positional ? "" : name,
                                 positional ? "" : "=", vs);
     *first = 0;

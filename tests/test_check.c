@@ -1,0 +1,371 @@
+/*
+ * test_check.c - unit tests for the --check report (src/check.c) and the
+ * symbolic shapes and reprs it prints.
+ *
+ * Every --check --format json report over models/broken and tests/check
+ * must be valid JSON (checked by a strict validator below, RFC 8259 and
+ * UTF-8), and file names and messages with quotes, backslashes, control
+ * characters and bad UTF-8 must come out escaped.  Run from the repository
+ * root.
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "layer.h"
+#include "shape.h"
+#include "unit.h"
+
+/* ---- a strict JSON validator ---------------------------------------------- */
+
+typedef struct {
+    const unsigned char *p, *end;
+    int depth;
+} jp;
+
+static void ws(jp *j)
+{
+    while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r'))
+        j->p++;
+}
+
+static int lit(jp *j, const char *s)
+{
+    size_t n = strlen(s);
+    if ((size_t)(j->end - j->p) < n || memcmp(j->p, s, n))
+        return 0;
+    j->p += n;
+    return 1;
+}
+
+static int hex4(jp *j)
+{
+    for (int i = 0; i < 4; i++, j->p++)
+        if (j->p >= j->end || !strchr("0123456789abcdefABCDEF", *j->p))
+            return 0;
+    return 1;
+}
+
+static int string(jp *j)
+{
+    if (j->p >= j->end || *j->p != '"')
+        return 0;
+    j->p++;
+    while (j->p < j->end) {
+        unsigned c = *j->p;
+        if (c == '"') {
+            j->p++;
+            return 1;
+        }
+        if (c < 0x20)
+            return 0;
+        if (c == '\\') {
+            j->p++;
+            if (j->p >= j->end)
+                return 0;
+            c = *j->p++;
+            if (c == 'u') {
+                if (!hex4(j))
+                    return 0;
+            } else if (!strchr("\"\\/bfnrt", (int)c)) {
+                return 0;
+            }
+            continue;
+        }
+        if (c < 0x80) {
+            j->p++;
+            continue;
+        }
+        int n = c >= 0xc2 && c <= 0xdf ? 1 : c >= 0xe0 && c <= 0xef ? 2 : c >= 0xf0 && c <= 0xf4 ? 3 : -1;
+        if (n < 0 || j->end - j->p <= n)
+            return 0;
+        for (int k = 1; k <= n; k++)
+            if ((j->p[k] & 0xc0) != 0x80)
+                return 0;
+        if ((c == 0xe0 && j->p[1] < 0xa0) || (c == 0xed && j->p[1] >= 0xa0) || (c == 0xf0 && j->p[1] < 0x90) ||
+            (c == 0xf4 && j->p[1] >= 0x90))
+            return 0;
+        j->p += n + 1;
+    }
+    return 0;
+}
+
+static int number(jp *j)
+{
+    const unsigned char *s = j->p;
+    if (j->p < j->end && *j->p == '-')
+        j->p++;
+    if (j->p < j->end && *j->p == '0')
+        j->p++;
+    else if (j->p < j->end && *j->p >= '1' && *j->p <= '9')
+        while (j->p < j->end && *j->p >= '0' && *j->p <= '9')
+            j->p++;
+    else
+        return 0;
+    if (j->p < j->end && *j->p == '.') {
+        j->p++;
+        if (j->p >= j->end || *j->p < '0' || *j->p > '9')
+            return 0;
+        while (j->p < j->end && *j->p >= '0' && *j->p <= '9')
+            j->p++;
+    }
+    if (j->p < j->end && (*j->p == 'e' || *j->p == 'E')) {
+        j->p++;
+        if (j->p < j->end && (*j->p == '+' || *j->p == '-'))
+            j->p++;
+        if (j->p >= j->end || *j->p < '0' || *j->p > '9')
+            return 0;
+        while (j->p < j->end && *j->p >= '0' && *j->p <= '9')
+            j->p++;
+    }
+    return j->p > s;
+}
+
+static int value(jp *j);
+
+static int members(jp *j, char close, int keyed)
+{
+    j->p++;
+    ws(j);
+    if (j->p < j->end && *j->p == close) {
+        j->p++;
+        return 1;
+    }
+    for (;;) {
+        ws(j);
+        if (keyed) {
+            if (!string(j))
+                return 0;
+            ws(j);
+            if (j->p >= j->end || *j->p++ != ':')
+                return 0;
+        }
+        if (!value(j))
+            return 0;
+        ws(j);
+        if (j->p >= j->end)
+            return 0;
+        if (*j->p == ',') {
+            j->p++;
+            continue;
+        }
+        if (*j->p == close) {
+            j->p++;
+            return 1;
+        }
+        return 0;
+    }
+}
+
+static int value(jp *j)
+{
+    ws(j);
+    if (j->p >= j->end || ++j->depth > 64)
+        return 0;
+    int ok;
+    switch (*j->p) {
+    case '{': ok = members(j, '}', 1); break;
+    case '[': ok = members(j, ']', 0); break;
+    case '"': ok = string(j); break;
+    case 't': ok = lit(j, "true"); break;
+    case 'f': ok = lit(j, "false"); break;
+    case 'n': ok = lit(j, "null"); break;
+    default: ok = number(j); break;
+    }
+    j->depth--;
+    return ok;
+}
+
+static int json_valid(const char *s, size_t n)
+{
+    jp j = {(const unsigned char *)s, (const unsigned char *)s + n, 0};
+    if (!value(&j))
+        return 0;
+    ws(&j);
+    return j.p == j.end;
+}
+
+/* ---- helpers --------------------------------------------------------------- */
+
+static int count(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}
+
+/* The JSON report of one spec; its --input-shape from NAME.args. */
+static char *report(sr_model *m, const char *args_path, sr_status *st, sr_diags *d)
+{
+    sr_runopts o = {.output = "-", .format = SR_FMT_JSON};
+    FILE *a = fopen(args_path, "r");
+    if (a) {
+        char line[256] = "";
+        if (fgets(line, sizeof line, a) && !strncmp(line, "--input-shape ", 14)) {
+            char *p = line + 14;
+            while (*p && *p != '\n') {
+                o.input_shape.d[o.input_shape.ndim++] = strtoll(p, &p, 10);
+                if (*p == ',')
+                    p++;
+            }
+            o.has_input_shape = 1;
+        }
+        fclose(a);
+    }
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return NULL;
+    *st = sr_check(m, &o, f, d);
+    fclose(f);
+    return buf;
+}
+
+static void check_dir(const char *dir)
+{
+    DIR *dp = opendir(dir);
+    CHECK(dp != NULL, "cannot open %s", dir);
+    if (!dp)
+        return;
+    struct dirent *e;
+    int n = 0;
+    while ((e = readdir(dp))) {
+        size_t l = strlen(e->d_name);
+        if (l < 6 || strcmp(e->d_name + l - 5, ".yaml"))
+            continue;
+        char path[512], args[512];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        snprintf(args, sizeof args, "%s/%.*s.args", dir, (int)(l - 5), e->d_name);
+        sr_diags d = {0};
+        sr_model m;
+        if (sr_spec_load(&m, path, &d) != SR_OK) {
+            CHECK(0, "%s does not load", path);
+            sr_diags_free(&d);
+            continue;
+        }
+        sr_status st;
+        char *out = report(&m, args, &st, &d);
+        CHECK(out && json_valid(out, strlen(out)), "%s: invalid JSON:\n%s", path, out ? out : "(none)");
+        if (out) {
+            CHECK(count(out, "\n    {\"index\": ") == m.nnode, "%s: %d layer objects for %d nodes", path,
+                  count(out, "\n    {\"index\": "), m.nnode);
+            CHECK(count(out, "\n    {\"file\": ") == d.n, "%s: %d diagnostic objects for %d lines", path,
+                  count(out, "\n    {\"file\": "), d.n);
+            char tp[64];
+            snprintf(tp, sizeof tp, "\"total_params\": %lld\n}", (long long)sr_model_param_count(&m));
+            CHECK(strstr(out, tp) != NULL, "%s: no %s", path, tp);
+            CHECK((st == SR_OK) == (d.n == 0), "%s: status %d with %d diagnostics", path, st, d.n);
+        }
+        free(out);
+        sr_diags_free(&d);
+        sr_model_free(&m);
+        n++;
+    }
+    closedir(dp);
+    CHECK(n > 0, "no specs in %s", dir);
+}
+
+/* ---- tests -------------------------------------------------------------------- */
+
+static void test_escaping(void)
+{
+    /* a label with everything JSON must escape, and a mismatch that quotes it */
+    const char *label = "we\"ird\\name\t\x01\xff\xc3\xa9.yaml";
+    const char *spec = "input: [N, 4]\nlayers:\n  - Linear: [5, 2]\n  - GELU: {approximate: tanh}\n";
+    sr_diags d = {0};
+    sr_model m;
+    sr_status st = sr_spec_parse(&m, spec, strlen(spec), label, ".", &d);
+    CHECK(st == SR_OK, "spec does not parse");
+    if (st != SR_OK)
+        return;
+    char *out = report(&m, "/nonexistent", &st, &d);
+    CHECK(st == SR_ESHAPE, "status %d, want 3", st);
+    CHECK(out && json_valid(out, strlen(out)), "invalid JSON:\n%s", out ? out : "");
+    const char *esc = "\"we\\\"ird\\\\name\\t\\u0001\\ufffd\xc3\xa9.yaml\"";
+    CHECK(out && count(out, esc) == 2, "label not escaped as %s (file and diagnostic):\n%s", esc, out ? out : "");
+    CHECK(out && strstr(out, "\"repr\": \"GELU(approximate='tanh')\""), "GELU repr:\n%s", out ? out : "");
+    CHECK(out && strstr(out, "\"line\": 3, \"col\": 5, \"layer\": \"0\", \"type\": \"Linear\""),
+          "diagnostic fields:\n%s", out ? out : "");
+    CHECK(out && strstr(out, "\"hint\": \"in_features should be 4, or use LazyLinear\""), "hint:\n%s", out ? out : "");
+    free(out);
+    sr_diags_free(&d);
+    sr_model_free(&m);
+}
+
+static void test_symshape(void)
+{
+    sr_symshape s = {.ndim = 5, .k = {1, 0, 8, 2, -1}, .c = {0, 3, 0, 1, 10}};
+    char buf[128];
+    CHECK(!strcmp(sr_symshape_str(&s, "N", 4, buf, sizeof buf), "[N, 3, N*8, N*2+1, N*(-1)+10]"), "got %s", buf);
+    CHECK(!strcmp(sr_symshape_str(&s, "", 4, buf, sizeof buf), "[4, 3, 32, 9, 6]"), "got %s", buf);
+    sr_shape at = sr_symshape_at(&s, 2);
+    CHECK(at.ndim == 5 && at.d[0] == 2 && at.d[2] == 16 && at.d[3] == 5 && at.d[4] == 8, "symshape_at");
+    sr_symshape t = {.ndim = 1, .k = {3}, .c = {-2}};
+    CHECK(!strcmp(sr_symshape_str(&t, "batch", 1, buf, sizeof buf), "[batch*3-2]"), "got %s", buf);
+}
+
+/* Floats as Python's repr() writes them, as PyTorch's reprs show them. */
+static void test_float_repr(void)
+{
+    static const struct {
+        double v;
+        const char *want;
+    } cases[] = {
+        {1e-05, "1e-05"}, {0.1, "0.1"}, {1.0, "1.0"}, {-2.0, "-2.0"}, {0.01, "0.01"}, {1e-4, "0.0001"},
+        {2.5e-5, "2.5e-05"}, {1e16, "1e+16"}, {123456789.0, "123456789.0"}, {0.3, "0.3"}, {20.0, "20.0"},
+        {1e15, "1000000000000000.0"}, {0.001, "0.001"}, {1.5e300, "1.5e+300"}, {0.0, "0.0"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        sr_argval v = {.kind = SR_AV_FLOAT, .f = cases[i].v};
+        char buf[64];
+        sr_argval_repr(&v, buf, sizeof buf);
+        CHECK(!strcmp(buf, cases[i].want), "repr(%.17g) = %s, want %s", cases[i].v, buf, cases[i].want);
+    }
+}
+
+/* sr_infer lists every independent mistake, each once, in layer order. */
+static void test_every_mismatch(void)
+{
+    const char *spec = "input: [N, 3, 8, 8]\n"
+                       "layers:\n"
+                       "  - Conv2d: [3, 4, 3]\n"
+                       "  - Conv2d: [5, 6, 3]\n"
+                       "  - Flatten\n"
+                       "  - Linear: [10, 7]\n"
+                       "  - LayerNorm: 8\n";
+    sr_diags d = {0};
+    sr_model m;
+    CHECK(sr_spec_parse(&m, spec, strlen(spec), "t.yaml", ".", &d) == SR_OK, "parse");
+    sr_shape in = {.ndim = 4, .d = {4, 3, 8, 8}};
+    sr_shapes S;
+    sr_status st = sr_infer(&m, &in, 0, 0, &S, &d);
+    CHECK(st == SR_ESHAPE && S.nbad == 3 && d.n == 3, "status %d, %d bad, %d lines", st, S.nbad, d.n);
+    CHECK(d.n >= 3 && !strncmp(d.line[0], "t.yaml:4:5: layer 1 (Conv2d): ", 30), "line 0: %s", d.n ? d.line[0] : "");
+    CHECK(d.n >= 3 && !strncmp(d.line[1], "t.yaml:6:5: layer 3 (Linear): ", 30) &&
+              strstr(d.line[1], "input [N, 96]") && strstr(d.line[1], "in_features should be 96"),
+          "line 1: %s", d.n > 1 ? d.line[1] : "");
+    CHECK(d.n >= 3 && !strncmp(d.line[2], "t.yaml:7:5: layer 4 (LayerNorm): ", 33) &&
+              strstr(d.line[2], "normalized_shape should be (7,)"),
+          "line 2: %s", d.n > 2 ? d.line[2] : "");
+    /* symbolic shapes: the batch of 4 follows as N */
+    char buf[64];
+    CHECK(!strcmp(sr_symshape_str(&S.node[3].sin, S.free_name, S.free_size, buf, sizeof buf), "[N, 96]"), "got %s", buf);
+    sr_shapes_free(&S);
+    sr_diags_free(&d);
+    sr_model_free(&m);
+}
+
+int main(void)
+{
+    test_symshape();
+    test_float_repr();
+    test_escaping();
+    test_every_mismatch();
+    check_dir("models/broken");
+    check_dir("tests/check");
+    return unit_summary();
+}
