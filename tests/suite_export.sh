@@ -26,7 +26,9 @@ cd "$T" || exit 2
     sort >layers
 
 # ---- in sync: the exporter knows every layer seqrun has (needs no torch) ------
-if ! [ -s layers ]; then
+if ! "$PY" -c '' 2>/dev/null; then
+    echo "skipped exporter_knows_every_layer: no $PY"
+elif ! [ -s layers ]; then
     bad exporter_knows_every_layer "seqrun --help lists no layers"
 elif "$PY" "$EXPORT" --list --seqrun "$SEQRUN" 2>err | sort >listed; then
     missing=$(comm -23 layers listed | tr '\n' ' ')

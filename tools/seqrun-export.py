@@ -37,6 +37,7 @@ unsupported model.
 
 import argparse
 import json
+import numbers
 import os
 import re
 import shutil
@@ -129,8 +130,7 @@ def yscalar(v):
             return ".nan"
         if v in (float("inf"), float("-inf")):
             return ".inf" if v > 0 else "-.inf"
-        r = repr(v)  # shortest round-trip spelling, e.g. 1e-05, 0.1
-        return r
+        return repr(v)  # the shortest spelling that reads back exactly: 1e-05, 0.1
     if isinstance(v, str):
         return "'" + v.replace("'", "''") + "'"
     if isinstance(v, (list, tuple)):
@@ -139,13 +139,21 @@ def yscalar(v):
 
 
 def plain(v):
-    """Python values from module attributes (torch.Size, tuples) as plain data."""
+    """A module attribute (a torch.Size, a tuple, a NumPy scalar someone
+    passed to a constructor) as plain Python lists, ints and floats."""
     if isinstance(v, (list, tuple)):
         return [plain(x) for x in v]
+    if isinstance(v, bool) or v is None or isinstance(v, str):
+        return v
+    if isinstance(v, numbers.Integral):
+        return int(v)
+    if isinstance(v, numbers.Real):
+        return float(v)
     return v
 
 
 def collapse(name, v):
+    """(3, 3) as 3 for the arguments PyTorch expands from an int anyway."""
     if name in REPEATING and isinstance(v, list) and v and all(x == v[0] for x in v):
         return v[0]
     return v
