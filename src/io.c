@@ -208,6 +208,35 @@ void sr_out_install_signal_cleanup(void)
     signal(SIGXFSZ, SIG_IGN);
 }
 
+/* Commits held back by sr_out_defer_begin: finished temporaries and the
+ * paths they will replace. */
+static int deferring, ndeferred;
+static struct {
+    char *tmp, *path;
+} deferred[MAX_TMP];
+
+void sr_out_defer_begin(void)
+{
+    deferring = 1;
+}
+
+sr_status sr_out_defer_end(int keep, char *err)
+{
+    sr_status st = SR_OK;
+    for (int i = 0; i < ndeferred; i++) {
+        if (keep && st == SR_OK && rename(deferred[i].tmp, deferred[i].path) != 0)
+            st = sr_err(err, SR_ERUN, "%s: write failed: %s", deferred[i].path, strerror(errno));
+        if (!keep || st != SR_OK)
+            unlink(deferred[i].tmp);
+        track(deferred[i].tmp, 0);
+        free(deferred[i].tmp);
+        free(deferred[i].path);
+    }
+    ndeferred = 0;
+    deferring = 0;
+    return st;
+}
+
 /* Blocks the signals whose handler removes temporaries, so a temporary is
  * never on disk without being registered (or the reverse). */
 static void hold_signals(int hold, sigset_t *old)
@@ -326,6 +355,20 @@ sr_status sr_out_commit(sr_outfile *o, char *err)
         e = errno;
     }
     o->f = NULL;
+    if (!bad && deferring) {
+        if (ndeferred == MAX_TMP) {
+            bad = 1;
+            e = EMFILE;
+        } else {
+            /* The finished temporary stays registered with the signal
+             * handler until sr_out_defer_end renames or removes it. */
+            deferred[ndeferred].tmp = o->tmp;
+            deferred[ndeferred].path = o->path;
+            ndeferred++;
+            o->tmp = o->path = NULL;
+            return SR_OK;
+        }
+    }
     if (bad || rename(o->tmp, o->path) != 0) {
         if (!bad)
             e = errno;

@@ -58,6 +58,18 @@ typedef struct {
 sr_status sr_out_open(sr_outfile *o, const char *path, char *err);
 sr_status sr_out_commit(sr_outfile *o, char *err);
 void sr_out_abort(sr_outfile *o);
+/*
+ * Several outputs that must appear together or not at all (-o and
+ * --save-state): after sr_out_defer_begin(), sr_out_commit() writes,
+ * fsyncs and closes the temporary but does not rename it; then
+ * sr_out_defer_end(1, err) renames every held temporary over its target,
+ * and sr_out_defer_end(0, err) removes them all, leaving every target as it
+ * was.  The signal handler keeps cleaning up held temporaries meanwhile.
+ * At most 8 commits are held.
+ */
+void sr_out_defer_begin(void);
+sr_status sr_out_defer_end(int keep, char *err);
+
 /* SIGINT/SIGTERM/SIGHUP/SIGPIPE: unlink every open temporary, then die by
  * the same signal.  SIGXFSZ is ignored, so exceeding `ulimit -f` is an
  * ordinary write error (EFBIG) that the caller reports and cleans up. */
