@@ -47,9 +47,10 @@ $(BUILD)/tests/%.o: tests/%.c tests/unit.h $(wildcard src/*.h)
 	$(CC) $(CFLAGS) -Isrc -c -o $@ $<
 
 # Debian packages: the build needs the first line; the test suite uses the
-# second (valgrind for the memcheck test, clang for the fuzzers).
+# second (valgrind for the memcheck test, clang for the fuzzers, mandoc and
+# groff to lint the man page, GNU parallel for the README recipe).
 DEB_BUILD := gcc make pkg-config libyaml-dev libopenblas-dev
-DEB_TEST  := valgrind clang
+DEB_TEST  := valgrind clang mandoc groff-base parallel
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 deps:
@@ -71,11 +72,25 @@ demo: ensure-deps
 	@$(MAKE) --no-print-directory demo-run
 
 demo-run: $(BIN)
-	./$(BIN) --check models/mlp.yaml
-	./$(BIN) -q --format text models/mlp.yaml data/mlp_input.npy
+	@tools/demo.sh ./$(BIN)
 
 clean:
 	rm -rf build build-san seqrun
+
+# ---- man page, install (issue 6) ----
+PREFIX  ?= /usr/local
+DESTDIR ?=
+GENMAN  := $(BUILD)/man/genman
+.PHONY: man install
+$(GENMAN): $(BUILD)/man/genman.o $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+man: $(GENMAN)
+	$(GENMAN) man/seqrun.1.in >man/seqrun.1.tmp.$$$$ && mv man/seqrun.1.tmp.$$$$ man/seqrun.1
+install: $(BIN)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/seqrun
+	install -m 644 man/seqrun.1 $(DESTDIR)$(PREFIX)/share/man/man1/seqrun.1
+test-run: $(GENMAN)
 
 # ---- fuzzing (issue 5) ----
 # make fuzz                  libFuzzer targets build-fuzz/fuzz_* (clang, ASan+UBSan)
