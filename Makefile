@@ -92,6 +92,24 @@ install: $(BIN)
 	install -m 644 man/seqrun.1 $(DESTDIR)$(PREFIX)/share/man/man1/seqrun.1
 test-run: $(GENMAN)
 
+# ---- benchmarks (issue 7) ----
+# make bench                                   full run, writes bench/RESULTS.md
+# make bench BENCHFLAGS="--quick --only W1,W5" smoke run / a subset
+# PyTorch on the same machine is the baseline, so it is installed if missing.
+DEB_BENCH := python3-torch python3-numpy python3-yaml time
+.PHONY: bench bench-run
+bench: ensure-deps
+	@$(PY) -c 'import torch, numpy, yaml' 2>/dev/null || \
+	    (DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends $(DEB_BENCH))
+	@$(MAKE) --no-print-directory bench-run
+
+bench-run: $(BIN) $(BUILD)/bench/sgemm_peak
+	$(PY) bench/bench.py --seqrun ./$(BIN) --sgemm $(BUILD)/bench/sgemm_peak $(BENCHFLAGS)
+
+$(BUILD)/bench/sgemm_peak: bench/sgemm_peak.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
+
 # ---- fuzzing (issue 5) ----
 # make fuzz                  libFuzzer targets build-fuzz/fuzz_* (clang, ASan+UBSan)
 # build-fuzz/fuzz_spec -jobs=1 -workers=1 -max_total_time=600 tests/fuzz/corpus/fuzz_spec
