@@ -182,14 +182,15 @@ char *sr_symshape_str(const sr_symshape *s, const char *name, int64_t b, char *b
 }
 
 /*
- * Rules print the shape they were given as "input [1, 3, 20, 20]"; the user
- * gave [N, 3, 20, 20].  Rewrites those mentions, and only those, since
+ * Rules print the shape they were given as "input [1, 3, 20, 20]" (or "dim
+ * 0 of [...]"); the user gave [N, 3, 20, 20].  Rewrites those mentions, and
+ * only those, since
  * another list of numbers in the message (a normalized_shape, a suggested
  * unflattened_size) is not the input however alike it looks.
  */
 static char *symbolise(const char *msg, const char *conc, const char *sym)
 {
-    static const char *const lead[] = {"input ", "input is "};
+    static const char *const lead[] = {"input ", "input is ", "dim 0 of "};
     size_t cl = strlen(conc), sl = strlen(sym), ml = strlen(msg);
     char *out = malloc(ml * (sl / (cl ? cl : 1) + 2) + sl + 1);
     if (!out)
@@ -311,13 +312,15 @@ sr_status sr_infer_free(sr_model *m, const sr_shape *in, int free_dim, const cha
     size_t nn = (size_t)(m->nnode ? m->nnode : 1);
     S->node = calloc(nn, sizeof *S->node);
     sr_nodeshape *probe = calloc(2 * nn, sizeof *probe);
-    char **msg = calloc(nn, sizeof *msg);
+    char **msg = calloc(2 * nn, sizeof *msg), **msg2 = msg + nn;
+    sr_shape *msg_in = calloc(nn, sizeof *msg_in); /* the input each message saw */
     int64_t *lazy = calloc((size_t)(m->nmods ? m->nmods : 1), sizeof *lazy);
-    if (!S->node || !probe || !msg || !lazy) {
+    if (!S->node || !probe || !msg || !msg_in || !lazy) {
         free(S->node);
         S->node = NULL;
         free(probe);
         free(msg);
+        free(msg_in);
         free(lazy);
         sr_diag_add(d, "out of memory");
         return SR_ERUN;
@@ -337,6 +340,7 @@ sr_status sr_infer_free(sr_model *m, const sr_shape *in, int free_dim, const cha
     for (int i = 0; i < m->nnode; i++) {
         S->node[i].sin = sym_const(&S->node[i].in);
         S->node[i].sout = sym_const(&S->node[i].out);
+        msg_in[i] = S->node[i].in;
     }
 
     /* The probes may not materialise a LazyLinear the real input did not. */
@@ -348,7 +352,9 @@ sr_status sr_infer_free(sr_model *m, const sr_shape *in, int free_dim, const cha
         in2.d[free_dim] = 2;
         in3.d[free_dim] = 3;
         Q.ns = p2;
+        Q.msg = placeholder ? msg2 : NULL;
         run_pass(&Q, &in2, in_integer, m->nnode);
+        Q.msg = NULL;
         restore_lazy(m, lazy);
         Q.ns = p3;
         run_pass(&Q, &in3, in_integer, m->nnode);
@@ -356,11 +362,26 @@ sr_status sr_infer_free(sr_model *m, const sr_shape *in, int free_dim, const cha
         S->sym_in = sym_fit(in, &in2, &in3, S->free_size);
         for (int i = 0; i < m->nnode; i++) {
             sr_nodeshape *ns = &S->node[i];
-            if (placeholder && ns->bad && !(p2[i].bad && p3[i].bad)) {
-                ns->bad = 0;
-                S->nbad--;
-                free(msg[i]);
-                msg[i] = NULL;
+            /*
+             * A size nobody gave: what fails for every size is a mistake,
+             * what fails for the stand-in alone is not (BatchNorm training
+             * on one sample), and what passes for it alone is (Conv2d takes
+             * [1, 28, 28] as one unbatched image, but not [N, 28, 28]).
+             */
+            if (placeholder && ns->bad != (p2[i].bad && p3[i].bad)) {
+                ns->bad = !ns->bad;
+                S->nbad += ns->bad ? 1 : -1;
+                if (!ns->bad) {
+                    free(msg[i]);
+                    msg[i] = NULL;
+                } else if (msg2[i]) {
+                    /* its numbers are the probe's: say which size that was */
+                    size_t l = strlen(msg2[i]) + strlen(S->free_name) + 32;
+                    msg[i] = malloc(l);
+                    if (msg[i])
+                        snprintf(msg[i], l, "with %s=2: %s", S->free_name, msg2[i]);
+                    msg_in[i] = p2[i].in;
+                }
             }
             if (ns->in_known && p2[i].in_known && p3[i].in_known)
                 ns->sin = sym_fit(&ns->in, &p2[i].in, &p3[i].in, S->free_size);
@@ -421,15 +442,19 @@ sr_status sr_infer_free(sr_model *m, const sr_shape *in, int free_dim, const cha
         sr_node *nd = &m->node[i];
         char *text = msg[i];
         char conc[160], sym[160];
-        sr_shape_str(&S->node[i].in, conc, sizeof conc);
+        sr_shape_str(&msg_in[i], conc, sizeof conc);
         sr_symshape_str(&S->node[i].sin, S->free_name, S->free_size, sym, sizeof sym);
         char *t = strcmp(conc, sym) ? symbolise(text, conc, sym) : NULL;
         if (t)
             text = t;
         char fit[400] = "";
         if (i == firstbad) {
+            /* the search must see the sizes that decided what is wrong */
+            sr_shape fin = *in;
+            if (placeholder && free_dim >= 0)
+                fin.d[free_dim] = 2;
             Q.ns = probe;
-            fit_hint(&Q, S, in, in_integer, i, fit, sizeof fit);
+            fit_hint(&Q, S, &fin, in_integer, i, fit, sizeof fit);
             restore_lazy(m, lazy);
         }
         char label[SR_PATHLEN + 48];
@@ -438,9 +463,10 @@ sr_status sr_infer_free(sr_model *m, const sr_shape *in, int free_dim, const cha
                     !fit[0] ? "" : strstr(text, "; hint: ") ? "; " : "; hint: ", fit);
         free(t);
     }
-    for (int i = 0; i < m->nnode; i++)
+    for (int i = 0; i < 2 * m->nnode; i++)
         free(msg[i]);
     free(msg);
+    free(msg_in);
     free(probe);
     free(lazy);
     return S->nbad ? SR_ESHAPE : SR_OK;
