@@ -233,13 +233,13 @@ static void get_totals(sr_model *m, const sr_shapes *S, const sr_runopts *o, con
     }
 }
 
+/* "64.3 KiB", or "" below 1 KiB where the byte count says it all. */
 static const char *human(int64_t b, char *buf, size_t len)
 {
     static const char *const unit[] = {"KiB", "MiB", "GiB", "TiB"};
-    if (b < 1024) {
-        snprintf(buf, len, "%lld B", (long long)b);
+    buf[0] = '\0';
+    if (b < 1024)
         return buf;
-    }
     double v = (double)b / 1024;
     int u = 0;
     while (v >= 1024 && u < 3)
@@ -319,15 +319,19 @@ static void text_report(sr_model *m, const sr_shapes *S, const totals *t, const 
     char h[32];
     if (S->nbad + ci->contradicted)
         fprintf(out, "shape mismatches: %d (details on stderr)\n", S->nbad + ci->contradicted);
-    fprintf(out, "parameter bytes: %lld (%s, float32)\n", (long long)t->param_bytes, human(t->param_bytes, h, sizeof h));
-    if (t->buffer_bytes)
-        fprintf(out, "buffer bytes: %lld (%s)\n", (long long)t->buffer_bytes, human(t->buffer_bytes, h, sizeof h));
+    human(t->param_bytes, h, sizeof h);
+    fprintf(out, "parameter bytes: %lld (%s%sfloat32)\n", (long long)t->param_bytes, h, h[0] ? ", " : "");
+    if (t->buffer_bytes) {
+        human(t->buffer_bytes, h, sizeof h);
+        fprintf(out, "buffer bytes: %lld%s%s%s\n", (long long)t->buffer_bytes, h[0] ? " (" : "", h, h[0] ? ")" : "");
+    }
     if (t->peak_node >= 0) {
         char at[64] = "";
         if (t->batched)
             snprintf(at, sizeof at, " at batch size %lld", (long long)t->batch);
-        fprintf(out, "peak activation memory: %lld (%s)%s, at layer %s (its input + output)%s\n", (long long)t->peak,
-                human(t->peak, h, sizeof h), at, m->node[t->peak_node].path,
+        human(t->peak, h, sizeof h);
+        fprintf(out, "peak activation memory: %lld bytes%s%s%s%s, at layer %s (its input + output)%s\n",
+                (long long)t->peak, h[0] ? " (" : "", h, h[0] ? ")" : "", at, m->node[t->peak_node].path,
                 t->partial ? "; layers of unknown shape not counted" : "");
     }
     fprintf(out, "total params: %lld\n", (long long)t->params);
