@@ -457,6 +457,16 @@ sr_status sr_infer_free(sr_model *m, const sr_shape *in, int free_dim, const cha
             fit_hint(&Q, S, &fin, in_integer, i, fit, sizeof fit);
             restore_lazy(m, lazy);
         }
+        /* "in_features should be 20" would break the other uses */
+        if (!nd->first) {
+            size_t f = strlen(fit);
+            for (int j = 0; j < m->nnode; j++)
+                if (m->node[j].mod == nd->mod && m->node[j].first) {
+                    snprintf(fit + f, sizeof fit - f, "%sthis is layer %s's module reused through a YAML alias, "
+                             "so every use must fit it", f ? "; " : "", m->node[j].path);
+                    break;
+                }
+        }
         char label[SR_PATHLEN + 48];
         sr_node_label(m, i, label, sizeof label);
         sr_diag_add(d, "%s:%d:%d: %s: %s%s%s", m->label, nd->line, nd->col, label, text,
