@@ -12,8 +12,8 @@
 #include <string.h>
 
 /* Size for a free dimension nobody gave a size.  1 makes no size in a
- * message a product with a batch by coincidence; what only a batch of one
- * breaks is left out by sr_infer_free.  Reports print the dim by name. */
+ * message a product with a batch by coincidence; which layers are wrong
+ * sr_infer_free decides at two other sizes.  Reports print the dim by name. */
 #define FREE_PLACEHOLDER 1
 
 /* The input as --check sees it. */
