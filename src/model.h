@@ -37,7 +37,7 @@ typedef struct {
     sr_layer **mods;        /* every distinct module, for freeing */
     int nmods, capmods;
     sr_node *node;          /* occurrences, pre-order (containers included) */
-    int nnode;
+    int nnode, capnode;
     int has_input;          /* the spec's input: */
     sr_shape input;
     int input_free;         /* index of the named (free) dim, or -1 */

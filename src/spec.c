@@ -404,12 +404,16 @@ static void walk(reader *r, sr_layer *L, const char *path, int line, int col, in
     }
     int me = -1;
     if (path) {
-        sr_node *p = realloc(m->node, (size_t)(m->nnode + 1) * sizeof *p);
-        if (!p) {
-            r->failed = 1;
-            return;
+        if (m->nnode == m->capnode) {
+            int cap = m->capnode ? 2 * m->capnode : 16;
+            sr_node *p = realloc(m->node, (size_t)cap * sizeof *p);
+            if (!p) {
+                r->failed = 1;
+                return;
+            }
+            m->node = p;
+            m->capnode = cap;
         }
-        m->node = p;
         me = m->nnode++;
         sr_node *nd = &m->node[me];
         memset(nd, 0, sizeof *nd);
