@@ -122,9 +122,24 @@ typedef struct {
     int64_t sample0;      /* index of this chunk's first sample in the record */
     uint64_t layer_key;   /* hash of the executing occurrence's path */
     uint64_t pass_key;    /* differs per record, so masks differ between passes */
-    float *work;          /* scratch of at least the size workspace() asked */
+    float *work;          /* scratch: threads x the size workspace() asked */
     size_t work_len;
+    int threads;          /* worker threads forward() may use (sr_par_for); 0 or 1: one */
+    /* Fusion, set by the executor for producers (types with fuse flags);
+     * zero in a plain call, which must then behave as the layer alone. */
+    const sr_layer *post; /* SR_FUSE_POST: elementwise layer to apply to the output */
+    const float *weight;  /* SR_FUSE_AFFINE: folded param[0] and bias replacing the */
+    const float *bias;    /* layer's own (bias non-NULL even if the layer has none) */
+    void **cache;         /* per-occurrence slot for weights prepared by forward(),
+                             one malloc block, freed by the executor; NULL: none */
 } sr_ctx;
+
+/* What a producer's forward() can absorb (sr_layertype.fuse). */
+enum {
+    SR_FUSE_POST = 1 << 0,   /* applies ctx->post to its output (sr_post) */
+    SR_FUSE_AFFINE = 1 << 1  /* uses ctx->weight / ctx->bias: a following per-channel
+                                affine map (eval BatchNorm) folded into it */
+};
 
 struct sr_layertype {
     const char *name;
@@ -146,9 +161,30 @@ struct sr_layertype {
      * (an Embedding index out of range). */
     sr_status (*forward)(sr_layer *L, const sr_tensor *in, sr_tensor *out,
                          sr_ctx *ctx, char *err);
-    /* Floats of scratch forward() needs, or NULL for none. */
+    /* Floats of scratch forward() needs per thread, or NULL for none. */
     size_t (*workspace)(const sr_layer *L, const sr_shape *in, const sr_shape *out);
+    /* Elementwise layers: y[i] = f(x[i]) for i < n (x == y allowed).  A
+     * producer with SR_FUSE_POST that this layer follows applies it to its
+     * own output while that is in cache; the executor skips the node. */
+    void (*apply)(const sr_layer *L, const float *x, float *y, size_t n);
+    /* Layers that are, in this mode, a per-channel affine map over dim 1,
+     * y = x * scale[c] + shift[c] (eval BatchNorm): fill scale and shift
+     * (C each; both NULL: only asks) and return C; 0 when it is not
+     * (training, batch statistics). */
+    int64_t (*affine)(const sr_layer *L, int training, double *scale, double *shift);
+    /* Producers: the output dimension that indexes param[0]'s leading
+     * (output-channel) dimension and the bias, for an output of this shape;
+     * an affine layer is folded in when that is dim 1, where it acts. */
+    int (*channel_dim)(const sr_layer *L, const sr_shape *out);
+    unsigned fuse;        /* SR_FUSE_* */
 };
+
+/* For producers: applies the fused elementwise layer, if any, to y[0..n). */
+static inline void sr_post(const sr_ctx *ctx, float *y, size_t n)
+{
+    if (ctx->post)
+        ctx->post->type->apply(ctx->post, y, y, n);
+}
 
 extern const sr_layertype sr_layer_types[];
 extern const int sr_nlayer_types;

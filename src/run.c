@@ -248,6 +248,13 @@ struct sr_runner {
     double *ms;             /* -v: time per node */
     sr_shape *vin, *vout;   /* -v: last shapes per node */
     double t_start, t_shown;/* progress bar */
+    /* Fusion, per node (sr_ctx's post, weight, bias, cache): */
+    int *post;              /* elementwise node applied inside this one, or -1 */
+    int *fold;              /* affine node folded into this one's weights, or -1 */
+    int *fused_into;        /* this node runs inside that one, or -1 */
+    float **folded;         /* folded weights then bias, built on first use */
+    void **cache;           /* 2 per node: kernel-prepared weights, plain and folded */
+    int threads;
 };
 typedef struct sr_runner engine;
 
@@ -263,13 +270,84 @@ static int grow(void **p, size_t *have, size_t want)
     return 0;
 }
 
+/*
+ * Which layers run inside the layer before them, for this record's shapes:
+ * a producer (Linear, Conv: SR_FUSE_AFFINE) absorbs a following layer that
+ * is a per-channel affine map in this mode (eval BatchNorm) into its weights
+ * when that map acts on the producer's output channels, and a producer with
+ * SR_FUSE_POST applies a following elementwise layer (ReLU, ...) to its
+ * output as it writes it.  The absorbed nodes are skipped.
+ */
+static void fuse_plan(engine *E, const sr_shapes *S)
+{
+    sr_model *m = E->m;
+    int prev = -1; /* the leaf before, while it may still absorb what follows */
+    for (int i = 0; i < m->nnode; i++)
+        E->post[i] = E->fold[i] = E->fused_into[i] = -1;
+    for (int i = 0; i < m->nnode; i++) {
+        const sr_node *nd = &m->node[i];
+        if (!sr_node_is_leaf(nd))
+            continue;
+        const sr_layertype *t = nd->mod->type;
+        if (prev >= 0) {
+            const sr_layer *P = m->node[prev].mod;
+            const sr_shape *po = &S->node[prev].out;
+            int64_t C = P->nparam ? P->param[0].shape.d[0] : -1;
+            if (t->affine && E->post[prev] < 0 && E->fold[prev] < 0 && (P->type->fuse & SR_FUSE_AFFINE) &&
+                po->ndim >= 2 && P->type->channel_dim(P, po) == 1 && po->d[1] == C &&
+                P->param[0].dtype == SR_F32 && t->affine(nd->mod, E->o->train, NULL, NULL) == C) {
+                E->fold[prev] = i;
+                E->fused_into[i] = prev;
+                continue;
+            }
+            if (t->apply && E->post[prev] < 0 && (P->type->fuse & SR_FUSE_POST)) {
+                E->post[prev] = i;
+                E->fused_into[i] = prev;
+                prev = -1;
+                continue;
+            }
+        }
+        prev = t->fuse ? i : -1;
+    }
+}
+
+/* The folded weights of producer node i (param[0] scaled per output
+ * channel, then the bias), built once. */
+static sr_status folded_weights(engine *E, int i, char *err)
+{
+    if (E->folded[i])
+        return SR_OK;
+    const sr_layer *P = E->m->node[i].mod, *A = E->m->node[E->fold[i]].mod;
+    int64_t C = P->param[0].shape.d[0], per = C ? sr_shape_numel(&P->param[0].shape) / C : 0;
+    double *coef = malloc((size_t)(2 * C + 1) * sizeof *coef);
+    float *blk = malloc((size_t)(C * per + C + 1) * sizeof *blk);
+    if (!coef || !blk || A->type->affine(A, E->o->train, coef, coef + C) != C) {
+        free(coef);
+        free(blk);
+        return sr_err(err, SR_ERUN, "out of memory folding layer %s into layer %s", E->m->node[E->fold[i]].path,
+                      E->m->node[i].path);
+    }
+    const float *W = sr_f32(&P->param[0]);
+    /* the producer's own bias, if it has one: param[1] of C values */
+    const float *b = P->nparam > 1 && P->param[1].dtype == SR_F32 && P->param[1].shape.ndim == 1 &&
+                     P->param[1].shape.d[0] == C ? sr_f32(&P->param[1]) : NULL;
+    for (int64_t o = 0; o < C; o++) {
+        for (int64_t k = 0; k < per; k++)
+            blk[o * per + k] = (float)((double)W[o * per + k] * coef[o]);
+        blk[C * per + o] = (float)((b ? (double)b[o] : 0.0) * coef[o] + coef[C + o]);
+    }
+    free(coef);
+    E->folded[i] = blk;
+    return SR_OK;
+}
+
 /* Makes the buffers big enough for every layer at this chunk's shapes. */
 static sr_status plan(engine *E, const sr_shapes *S, char *err)
 {
     size_t maxact = 1, maxwork = 0;
     for (int i = 0; i < E->m->nnode; i++) {
         const sr_node *nd = &E->m->node[i];
-        if (!sr_node_is_leaf(nd))
+        if (!sr_node_is_leaf(nd) || E->fused_into[i] >= 0)
             continue;
         size_t n = (size_t)sr_shape_numel(&S->node[i].out);
         if (n > maxact)
@@ -288,6 +366,8 @@ static sr_status plan(engine *E, const sr_shapes *S, char *err)
     }
     if (maxact > E->buflen)
         E->buflen = maxact;
+    if (maxwork && !sr_mul_ok(maxwork, (size_t)(E->threads > 1 ? E->threads : 1), &maxwork))
+        return sr_err(err, SR_ERUN, "out of memory for workspace");
     size_t wh = E->worklen * sizeof(float);
     if (grow((void **)&E->work, &wh, maxwork * sizeof(float)) < 0)
         return sr_err(err, SR_ERUN, "out of memory for workspace");
@@ -310,17 +390,37 @@ static sr_status forward(engine *E, const sr_shapes *S, sr_tensor *x, int64_t sa
 {
     sr_model *m = E->m;
     sr_ctx ctx = {.training = E->o->train, .seed = E->o->seed, .sample0 = sample0, .pass_key = pass,
-                  .work = E->work, .work_len = E->worklen};
+                  .work = E->work, .work_len = E->worklen, .threads = E->threads};
     char err[SR_ERRLEN];
     for (int i = 0; i < m->nnode; i++) {
         const sr_node *nd = &m->node[i];
         if (!sr_node_is_leaf(nd))
             continue;
+        if (E->fused_into[i] >= 0) {
+            if (E->ms) {
+                E->vin[i] = S->node[i].in;
+                E->vout[i] = S->node[i].out;
+            }
+            continue;
+        }
         sr_tensor y = {.shape = S->node[i].out, .dtype = SR_F32};
         y.data = x->data == E->buf[0] ? E->buf[1] : E->buf[0];
+        int last = E->fold[i] >= 0 ? E->fold[i] : i;
+        if (E->post[i] >= 0)
+            last = E->post[i];
+        y.shape = S->node[last].out;
         ctx.layer_key = sr_hash_str(nd->path);
+        ctx.post = E->post[i] >= 0 ? m->node[E->post[i]].mod : NULL;
+        ctx.weight = ctx.bias = NULL;
+        sr_status st = SR_OK;
+        if (E->fold[i] >= 0 && (st = folded_weights(E, i, err)) == SR_OK) {
+            ctx.weight = E->folded[i];
+            ctx.bias = E->folded[i] + sr_shape_numel(&nd->mod->param[0].shape);
+        }
+        ctx.cache = &E->cache[2 * i + (E->fold[i] >= 0)];
         double t0 = E->ms ? now_ms() : 0;
-        sr_status st = nd->mod->type->forward(nd->mod, x, &y, &ctx, err);
+        if (st == SR_OK)
+            st = nd->mod->type->forward(nd->mod, x, &y, &ctx, err);
         if (st != SR_OK) {
             sr_diag_add(d, "%s:%d:%d: layer %s (%s): %s", m->label, nd->line, nd->col, nd->path,
                         nd->mod->type->name, err);
@@ -329,7 +429,7 @@ static sr_status forward(engine *E, const sr_shapes *S, sr_tensor *x, int64_t sa
         if (E->ms) {
             E->ms[i] += now_ms() - t0;
             E->vin[i] = x->shape;
-            E->vout[i] = y.shape;
+            E->vout[i] = S->node[i].out;
         }
         *x = y;
     }
@@ -394,6 +494,7 @@ static sr_status run_record(engine *E, sr_input *in, writer *w, uint64_t pass, s
     int64_t n = full.ndim ? full.d[0] : 1;
     int64_t chunk = choose_chunk(E->o, &S, m, n);
     sr_shape outshape = S.out;
+    fuse_plan(E, &S);
     sr_shapes_free(&S);
     if ((st = write_header(w, &outshape, err)) != SR_OK)
         goto fail;
@@ -460,6 +561,19 @@ sr_runner *sr_runner_new(sr_model *m, const sr_runopts *o)
         return NULL;
     r->m = m;
     r->o = o;
+    r->threads = o->threads;
+    size_t nn = (size_t)(m->nnode ? m->nnode : 1);
+    r->post = malloc(nn * sizeof *r->post);
+    r->fold = malloc(nn * sizeof *r->fold);
+    r->fused_into = malloc(nn * sizeof *r->fused_into);
+    r->folded = calloc(nn, sizeof *r->folded);
+    r->cache = calloc(2 * nn, sizeof *r->cache);
+    if (!r->post || !r->fold || !r->fused_into || !r->folded || !r->cache) {
+        sr_runner_free(r);
+        return NULL;
+    }
+    for (int i = 0; i < m->nnode; i++)
+        r->post[i] = r->fold[i] = r->fused_into[i] = -1;
     if (o->verbose) {
         r->ms = calloc((size_t)(m->nnode ? m->nnode : 1), sizeof *r->ms);
         r->vin = calloc((size_t)(m->nnode ? m->nnode : 1), sizeof *r->vin);
@@ -558,6 +672,12 @@ sr_status sr_runner_finish(sr_runner *E, sr_diags *d)
             if (!sr_node_is_leaf(&m->node[i]))
                 continue;
             char a[160], b[160];
+            if (E->fused_into[i] >= 0) {
+                sr_diag_add(d, "seqrun: layer %-6s %-14s %-20s -> %-20s  (in layer %s)", m->node[i].path,
+                            m->node[i].mod->type->name, sr_shape_str(&E->vin[i], a, sizeof a),
+                            sr_shape_str(&E->vout[i], b, sizeof b), m->node[E->fused_into[i]].path);
+                continue;
+            }
             sr_diag_add(d, "seqrun: layer %-6s %-14s %-20s -> %-20s %10.3f ms", m->node[i].path,
                         m->node[i].mod->type->name, sr_shape_str(&E->vin[i], a, sizeof a),
                         sr_shape_str(&E->vout[i], b, sizeof b), E->ms[i]);
@@ -579,6 +699,15 @@ void sr_runner_free(sr_runner *E)
     free(E->ms);
     free(E->vin);
     free(E->vout);
+    for (int i = 0; E->folded && i < E->m->nnode; i++)
+        free(E->folded[i]);
+    for (int i = 0; E->cache && i < 2 * E->m->nnode; i++)
+        free(E->cache[i]);
+    free(E->folded);
+    free(E->cache);
+    free(E->post);
+    free(E->fold);
+    free(E->fused_into);
     free(E);
 }
 

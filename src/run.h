@@ -24,6 +24,7 @@ typedef struct {
     int train, verbose, quiet;
     int top;                    /* text output: the K best classes per sample */
     int progress;               /* progress bar on stderr (a terminal) */
+    int threads;                /* seqrun's own worker threads; 0: all cores */
     uint64_t seed;
 } sr_runopts;
 

@@ -213,7 +213,8 @@ expect top_needs_text 2 'top' -- "$SEQRUN" --top 2 --format npy -w "$MLP/weights
 "$SEQRUN" -q -v -w "$MLP/weights.safetensors" "$MLP/model.yaml" "$MLP/input.npy" -o v.npy 2>verr
 [ ! -s verr ] && ok quiet_wins_over_verbose || bad quiet_wins_over_verbose "$(cat verr)"
 "$SEQRUN" -v -w "$MLP/weights.safetensors" "$MLP/model.yaml" "$MLP/input.npy" -o v.npy 2>verr &&
-    grep -q 'layer 0 .*Linear .*\[8, 16\] *-> \[8, 32\]' verr && [ "$(grep -c 'ms$' verr)" -eq 9 ] &&
+    grep -q 'layer 0 .*Linear .*\[8, 16\] *-> \[8, 32\]' verr && [ "$(grep -c '^seqrun: layer ' verr)" -eq 8 ] &&
+    grep -q 'layer 1 .*GELU .*(in layer 0)$' verr && grep -q '^seqrun: all layers .* ms$' verr &&
     ok verbose_layer_times || bad verbose_layer_times "$(cat verr)"
 
 echo "$pass passed, $fail failed"

@@ -14,86 +14,106 @@ SR_SHAPE_FN(sr_same_shape)
     return SR_OK;
 }
 
-/* Comparisons are written so that NaN propagates, as torch.clamp does. */
-#define MAP(fn, expr)                                                     \
-    SR_FORWARD_FN(fn)                                                     \
-    {                                                                     \
-        (void)L;                                                          \
-        (void)ctx;                                                        \
-        (void)err;                                                        \
-        int64_t n = sr_shape_numel(&in->shape);                           \
-        const float *X = sr_f32(in);                                      \
-        float *Y = sr_f32(out);                                           \
-        for (int64_t i = 0; i < n; i++) {                                 \
-            float x = X[i];                                               \
-            Y[i] = (expr);                                                \
-        }                                                                 \
-        return SR_OK;                                                     \
+/* Elementwise layers are apply hooks (x == y allowed): their forward is
+ * one apply over the tensor, and a producer (Linear, Conv) can apply them to
+ * its output as it writes it.  The cheap ones are branch-free loops that
+ * vectorise (SR_KERNEL); comparisons are written so that NaN propagates, as
+ * torch.clamp does. */
+SR_FORWARD_FN(sr_elementwise_forward)
+{
+    (void)ctx;
+    (void)err;
+    L->type->apply(L, sr_f32(in), sr_f32(out), (size_t)sr_shape_numel(&in->shape));
+    return SR_OK;
+}
+
+SR_KERNEL SR_APPLY_FN(sr_relu_apply)
+{
+    (void)L;
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i];
+        y[i] = v < 0.0f ? 0.0f : v;
     }
-
-MAP(sr_relu_forward, x < 0.0f ? 0.0f : x)
-MAP(sr_relu6_forward, x < 0.0f ? 0.0f : (x > 6.0f ? 6.0f : x))
-MAP(sr_tanh_forward, tanhf(x))
-MAP(sr_sigmoid_forward, 1.0f / (1.0f + expf(-x)))
-MAP(sr_silu_forward, x / (1.0f + expf(-x)))
-
-SR_FORWARD_FN(sr_leakyrelu_forward)
-{
-    (void)ctx;
-    (void)err;
-    int64_t n = sr_shape_numel(&in->shape);
-    const float *X = sr_f32(in);
-    float *Y = sr_f32(out), s = (float)sr_argf(L, LEAKY_SLOPE);
-    for (int64_t i = 0; i < n; i++)
-        Y[i] = X[i] > 0.0f ? X[i] : X[i] * s;
-    return SR_OK;
 }
 
-SR_FORWARD_FN(sr_elu_forward)
+SR_KERNEL SR_APPLY_FN(sr_relu6_apply)
 {
-    (void)ctx;
-    (void)err;
-    int64_t n = sr_shape_numel(&in->shape);
-    const float *X = sr_f32(in);
-    float *Y = sr_f32(out), a = (float)sr_argf(L, ELU_ALPHA);
-    for (int64_t i = 0; i < n; i++)
-        Y[i] = X[i] > 0.0f ? X[i] : a * expm1f(X[i]);
-    return SR_OK;
+    (void)L;
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i];
+        v = v < 0.0f ? 0.0f : v;
+        y[i] = v > 6.0f ? 6.0f : v;
+    }
 }
 
-SR_FORWARD_FN(sr_gelu_forward)
+SR_KERNEL SR_APPLY_FN(sr_leakyrelu_apply)
 {
-    (void)ctx;
-    (void)err;
-    int64_t n = sr_shape_numel(&in->shape);
-    const float *X = sr_f32(in);
-    float *Y = sr_f32(out);
+    float s = (float)sr_argf(L, LEAKY_SLOPE);
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i];
+        y[i] = v > 0.0f ? v : v * s;
+    }
+}
+
+SR_KERNEL SR_APPLY_FN(sr_hardtanh_apply)
+{
+    float lo = (float)sr_argf(L, HARDTANH_MIN), hi = (float)sr_argf(L, HARDTANH_MAX);
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i];
+        v = v < lo ? lo : v;
+        y[i] = v > hi ? hi : v;
+    }
+}
+
+SR_APPLY_FN(sr_tanh_apply)
+{
+    (void)L;
+    for (size_t i = 0; i < n; i++)
+        y[i] = tanhf(x[i]);
+}
+
+SR_APPLY_FN(sr_sigmoid_apply)
+{
+    (void)L;
+    for (size_t i = 0; i < n; i++)
+        y[i] = 1.0f / (1.0f + expf(-x[i]));
+}
+
+SR_APPLY_FN(sr_silu_apply)
+{
+    (void)L;
+    for (size_t i = 0; i < n; i++)
+        y[i] = x[i] / (1.0f + expf(-x[i]));
+}
+
+SR_APPLY_FN(sr_elu_apply)
+{
+    float a = (float)sr_argf(L, ELU_ALPHA);
+    for (size_t i = 0; i < n; i++)
+        y[i] = x[i] > 0.0f ? x[i] : a * expm1f(x[i]);
+}
+
+SR_APPLY_FN(sr_gelu_apply)
+{
     if (L->arg[GELU_APPROX].s[0] == 't') {
         const float k = 0.7978845608028654f; /* sqrt(2 / pi) */
-        for (int64_t i = 0; i < n; i++) {
-            float x = X[i];
-            Y[i] = 0.5f * x * (1.0f + tanhf(k * (x + 0.044715f * x * x * x)));
+        for (size_t i = 0; i < n; i++) {
+            float v = x[i];
+            y[i] = 0.5f * v * (1.0f + tanhf(k * (v + 0.044715f * v * v * v)));
         }
     } else {
-        for (int64_t i = 0; i < n; i++)
-            Y[i] = 0.5f * X[i] * (1.0f + erff(X[i] * 0.7071067811865476f));
+        for (size_t i = 0; i < n; i++)
+            y[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.7071067811865476f));
     }
-    return SR_OK;
 }
 
-SR_FORWARD_FN(sr_softplus_forward)
+SR_APPLY_FN(sr_softplus_apply)
 {
-    (void)ctx;
-    (void)err;
-    int64_t n = sr_shape_numel(&in->shape);
-    const float *X = sr_f32(in);
-    float *Y = sr_f32(out);
     float beta = (float)sr_argf(L, SOFTPLUS_BETA), th = (float)sr_argf(L, SOFTPLUS_THRESHOLD);
-    for (int64_t i = 0; i < n; i++) {
-        float bx = X[i] * beta;
-        Y[i] = bx > th ? X[i] : log1pf(expf(bx)) / beta;
+    for (size_t i = 0; i < n; i++) {
+        float bx = x[i] * beta;
+        y[i] = bx > th ? x[i] : log1pf(expf(bx)) / beta;
     }
-    return SR_OK;
 }
 
 SR_VALIDATE_FN(sr_hardtanh_validate)
@@ -101,18 +121,6 @@ SR_VALIDATE_FN(sr_hardtanh_validate)
     if (sr_argf(L, HARDTANH_MAX) <= sr_argf(L, HARDTANH_MIN))
         return sr_err(err, SR_EUSAGE, "max_val (%g) must be greater than min_val (%g)",
                       sr_argf(L, HARDTANH_MAX), sr_argf(L, HARDTANH_MIN));
-    return SR_OK;
-}
-
-SR_FORWARD_FN(sr_hardtanh_forward)
-{
-    (void)ctx;
-    (void)err;
-    int64_t n = sr_shape_numel(&in->shape);
-    const float *X = sr_f32(in);
-    float *Y = sr_f32(out), lo = (float)sr_argf(L, HARDTANH_MIN), hi = (float)sr_argf(L, HARDTANH_MAX);
-    for (int64_t i = 0; i < n; i++)
-        Y[i] = X[i] < lo ? lo : (X[i] > hi ? hi : X[i]);
     return SR_OK;
 }
 

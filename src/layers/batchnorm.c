@@ -92,6 +92,36 @@ SR_PARAMS_FN(sr_batchnorm_params)
     return n;
 }
 
+/* Eval with running statistics: y = x * scale + shift per channel, the
+ * form PyTorch's inference kernel uses, with scale and shift in double. */
+static void eval_coef(const sr_layer *L, int64_t c, double *scale, double *shift)
+{
+    int affine = bn_affine(L);
+    const float *rm = sr_f32(&L->param[2 * affine]), *rv = sr_f32(&L->param[2 * affine + 1]);
+    double s = 1.0 / sqrt((double)rv[c] + sr_argf(L, BN_EPS));
+    if (affine)
+        s *= sr_f32(&L->param[0])[c];
+    *scale = s;
+    *shift = (affine ? (double)sr_f32(&L->param[1])[c] : 0.0) - (double)rm[c] * s;
+}
+
+int64_t sr_batchnorm_affine(const sr_layer *L, int training, double *scale, double *shift)
+{
+    if (training || !bn_track(L))
+        return 0;
+    int64_t C = sr_argi(L, BN_NUM);
+    for (int64_t c = 0; scale && c < C; c++)
+        eval_coef(L, c, &scale[c], &shift[c]);
+    return C;
+}
+
+/* y[i] = x[i] * a + b over one plane. */
+SR_KERNEL static void scale_shift(const float *x, float *y, int64_t n, float a, float b)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] = x[i] * a + b;
+}
+
 SR_FORWARD_FN(sr_batchnorm_forward)
 {
     (void)err;
@@ -114,6 +144,20 @@ SR_FORWARD_FN(sr_batchnorm_forward)
         return SR_OK; /* an empty batch: PyTorch leaves the running statistics alone */
     const float *X = sr_f32(in);
     float *Y = sr_f32(out);
+    if (!batch_stats) {
+        /* eval: the per-channel affine map (what a preceding Linear or
+         * Conv absorbs when the executor folds this layer into it) */
+        for (int64_t c = 0; c < C; c++) {
+            double scale, shift;
+            eval_coef(L, c, &scale, &shift);
+            for (int64_t n = 0; n < N; n++) {
+                float *y = Y + (n * C + c) * S;
+                scale_shift(X + (n * C + c) * S, y, S, (float)scale, (float)shift);
+                sr_post(ctx, y, (size_t)S);
+            }
+        }
+        return SR_OK;
+    }
     for (int64_t c = 0; c < C; c++) {
         double mean, var;
         if (batch_stats) {
@@ -150,6 +194,7 @@ SR_FORWARD_FN(sr_batchnorm_forward)
             float *y = Y + (n * C + c) * S;
             for (int64_t i = 0; i < S; i++)
                 y[i] = (float)((x[i] - mean) * scale + shift);
+            sr_post(ctx, y, (size_t)S);
         }
     }
     return SR_OK;

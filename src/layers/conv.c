@@ -437,8 +437,8 @@ SR_FORWARD_FN(sr_conv_forward)
     conv_dims_get(&g, &out->shape, &dout);
     int64_t Cg = g.cin / g.groups, Og = g.cout / g.groups;
     int64_t P = dout.h * dout.w, K = Cg * g.k[0] * g.k[1];
-    const float *Wt = sr_f32(&L->param[0]);
-    const float *bias = g.bias ? sr_f32(&L->param[1]) : NULL;
+    const float *Wt = ctx->weight ? ctx->weight : sr_f32(&L->param[0]);
+    const float *bias = ctx->weight ? ctx->bias : g.bias ? sr_f32(&L->param[1]) : NULL;
     float *work = ctx->work;
 
     /* After an explicit padded copy, the convolution itself has no padding. */
@@ -478,6 +478,13 @@ SR_FORWARD_FN(sr_conv_forward)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Og, (int)P, (int)K, 1.0f,
                         Wt + gi * Og * K, (int)K, cols, (int)P, 1.0f, y + gi * Og * P, (int)P);
         }
+        sr_post(ctx, y, (size_t)(g.cout * P));
     }
     return SR_OK;
+}
+
+/* Output channels are dim 1 of a batched output, dim 0 of an unbatched one. */
+int sr_conv_channel_dim(const sr_layer *L, const sr_shape *out)
+{
+    return out->ndim - conv_nd(L) - 1;
 }

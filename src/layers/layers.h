@@ -15,6 +15,17 @@
 #define SR_VALIDATE_FN(name) sr_status name(sr_layer *L, char *err)
 #define SR_WORKSPACE_FN(name) size_t name(const sr_layer *L, const sr_shape *in, const sr_shape *out)
 
+/* Simple loops the compiler vectorises, built for AVX-512, AVX2 and the
+ * baseline and chosen at load time (GCC's function multiversioning); the
+ * loop vectoriser runs with its full cost model on them.  FP contraction
+ * stays off (-std=c11), so every variant gives the same results. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(SR_NO_CLONES)
+#define SR_KERNEL __attribute__((target_clones("avx512f", "avx2", "default"), \
+                                 optimize("tree-vectorize", "vect-cost-model=dynamic")))
+#else
+#define SR_KERNEL
+#endif
+
 /* Normalises a possibly negative dim against ndim; -1 if out of range. */
 int sr_norm_dim(int64_t dim, int ndim);
 /* Product of dims [a, b). */
@@ -31,6 +42,7 @@ SR_VALIDATE_FN(sr_lazylinear_validate);
 SR_SHAPE_FN(sr_lazylinear_shape);
 SR_PARAMS_FN(sr_lazylinear_params);
 SR_FORWARD_FN(sr_lazylinear_forward);
+int sr_linear_channel_dim(const sr_layer *L, const sr_shape *out);
 
 /* activation.c: elementwise functions, softmax */
 enum { LEAKY_SLOPE };
@@ -41,19 +53,23 @@ enum { HARDTANH_MIN, HARDTANH_MAX };
 enum { SOFTMAX_DIM };
 SR_SHAPE_FN(sr_same_shape);
 SR_VALIDATE_FN(sr_hardtanh_validate);
-SR_FORWARD_FN(sr_relu_forward);
-SR_FORWARD_FN(sr_relu6_forward);
-SR_FORWARD_FN(sr_leakyrelu_forward);
-SR_FORWARD_FN(sr_elu_forward);
-SR_FORWARD_FN(sr_gelu_forward);
-SR_FORWARD_FN(sr_silu_forward);
-SR_FORWARD_FN(sr_tanh_forward);
-SR_FORWARD_FN(sr_sigmoid_forward);
-SR_FORWARD_FN(sr_softplus_forward);
-SR_FORWARD_FN(sr_hardtanh_forward);
 SR_SHAPE_FN(sr_softmax_shape);
 SR_FORWARD_FN(sr_softmax_forward);
 SR_FORWARD_FN(sr_logsoftmax_forward);
+/* the elementwise layers' apply hooks (x == y allowed) */
+#define SR_APPLY_FN(name) void name(const sr_layer *L, const float *x, float *y, size_t n)
+SR_APPLY_FN(sr_relu_apply);
+SR_APPLY_FN(sr_relu6_apply);
+SR_APPLY_FN(sr_leakyrelu_apply);
+SR_APPLY_FN(sr_elu_apply);
+SR_APPLY_FN(sr_gelu_apply);
+SR_APPLY_FN(sr_silu_apply);
+SR_APPLY_FN(sr_tanh_apply);
+SR_APPLY_FN(sr_sigmoid_apply);
+SR_APPLY_FN(sr_softplus_apply);
+SR_APPLY_FN(sr_hardtanh_apply);
+/* forward() of every elementwise layer: its apply hook over the tensor */
+SR_FORWARD_FN(sr_elementwise_forward);
 
 /* reshape.c: Flatten, Unflatten, Identity, Dropout */
 enum { FLATTEN_START, FLATTEN_END };
@@ -89,6 +105,7 @@ SR_SHAPE_FN(sr_conv_shape);
 SR_PARAMS_FN(sr_conv_params);
 SR_FORWARD_FN(sr_conv_forward);
 SR_WORKSPACE_FN(sr_conv_workspace);
+int sr_conv_channel_dim(const sr_layer *L, const sr_shape *out);
 
 /* pool.c: MaxPool, AvgPool, adaptive pools (1d/2d by kernel_size's or
  * output_size's tlen) */
@@ -112,5 +129,6 @@ SR_SHAPE_FN(sr_batchnorm1d_shape);
 SR_SHAPE_FN(sr_batchnorm2d_shape);
 SR_PARAMS_FN(sr_batchnorm_params);
 SR_FORWARD_FN(sr_batchnorm_forward);
+int64_t sr_batchnorm_affine(const sr_layer *L, int training, double *scale, double *shift);
 
 #endif

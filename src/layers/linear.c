@@ -133,30 +133,53 @@ SR_PARAMS_FN(sr_lazylinear_params)
     return linear_params(L->lazy_in < 0 ? 0 : L->lazy_in, sr_argi(L, LAZY_OUT), (int)sr_argi(L, LAZY_BIAS), p);
 }
 
+/* Output features are the last dimension; the executor folds a following
+ * BatchNorm1d into the weights when that is dim 1, i.e. for [N, F]. */
+int sr_linear_channel_dim(const sr_layer *L, const sr_shape *out)
+{
+    (void)L;
+    return out->ndim - 1;
+}
+
+/* y[j] += b[j] */
+SR_KERNEL static void add_bias(float *y, const float *b, int64_t n)
+{
+    for (int64_t j = 0; j < n; j++)
+        y[j] += b[j];
+}
+
+/*
+ * One sgemm over every row (cblas_sgemv for a single row), then one pass
+ * over each output row, while it is in cache, adding the bias and applying
+ * the fused activation.  Weights and bias are the executor's folded ones
+ * when it folded a BatchNorm1d into this layer.
+ */
 SR_FORWARD_FN(sr_linear_forward)
 {
-    (void)ctx;
     (void)err;
     int64_t K = in_features(L), N = out_features(L);
     int64_t M = K ? sr_shape_numel(&in->shape) / K : sr_shape_numel(&out->shape) / (N ? N : 1);
-    const float *x = sr_f32(in), *W = sr_f32(&L->param[0]);
+    const float *x = sr_f32(in);
+    const float *W = ctx->weight ? ctx->weight : sr_f32(&L->param[0]);
+    const float *b = ctx->weight ? ctx->bias : has_bias(L) ? sr_f32(&L->param[1]) : NULL;
     float *y = sr_f32(out);
-    const float *b = has_bias(L) ? sr_f32(&L->param[1]) : NULL;
     if (M == 0 || N == 0)
         return SR_OK;
-    for (int64_t i = 0; i < M; i++) {
-        if (b)
-            memcpy(y + i * N, b, (size_t)N * sizeof *y);
-        else
-            memset(y + i * N, 0, (size_t)N * sizeof *y);
-    }
     if (K == 0)
-        return SR_OK;
-    if (M == 1)
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)N, (int)K, 1.0f, W, (int)K, x, 1, 1.0f, y, 1);
+        memset(y, 0, (size_t)(M * N) * sizeof *y);
+    else if (M == 1)
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)N, (int)K, 1.0f, W, (int)K, x, 1, 0.0f, y, 1);
     else
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)N, (int)K, 1.0f, x, (int)K, W,
-                    (int)K, 1.0f, y, (int)N);
+                    (int)K, 0.0f, y, (int)N);
+    if (!b && !ctx->post)
+        return SR_OK;
+    for (int64_t i = 0; i < M; i++) {
+        float *row = y + i * N;
+        if (b)
+            add_bias(row, b, N);
+        sr_post(ctx, row, (size_t)N);
+    }
     return SR_OK;
 }
 
