@@ -837,6 +837,12 @@ case("cnn_conv2d_groups", layers("Conv2d: {in_channels: 4, out_channels: 6, kern
 case("cnn_conv2d_depthwise", layers("Conv2d: {in_channels: 4, out_channels: 8, kernel_size: 3, groups: 4, padding: 1, bias: false}"),
      randn("cnn_conv2d_depthwise", 2, 4, 5, 5))
 case("cnn_conv2d_nobias", layers("Conv2d: [3, 2, 2, 1, 0, 1, 1, false]"), randn("cnn_conv2d_nobias", 2, 3, 5, 4))
+case("cnn_conv2d_1x1", layers("Conv2d: {in_channels: 6, out_channels: 4, kernel_size: 1}"),
+     randn("cnn_conv2d_1x1", 3, 6, 5, 7))
+case("cnn_conv2d_same_reflect", layers("Conv2d: {in_channels: 2, out_channels: 3, kernel_size: [4, 3], padding: same, padding_mode: reflect}"),
+     randn("cnn_conv2d_same_reflect", 2, 2, 6, 5))
+case("cnn_conv1d_same_replicate", layers("Conv1d: {in_channels: 2, out_channels: 2, kernel_size: 4, padding: same, dilation: 2, padding_mode: replicate}"),
+     randn("cnn_conv1d_same_replicate", 2, 2, 9))
 case("cnn_conv2d_reflect", layers("Conv2d: {in_channels: 2, out_channels: 3, kernel_size: 3, padding: [1, 2], padding_mode: reflect}"),
      randn("cnn_conv2d_reflect", 2, 2, 5, 6))
 case("cnn_conv2d_replicate", layers("Conv2d: {in_channels: 2, out_channels: 3, kernel_size: [2, 3], stride: 2, padding: 2, padding_mode: replicate}"),
@@ -900,6 +906,8 @@ case("cnn_adaptiveavgpool2d_none", layers("AdaptiveAvgPool2d: {output_size: [nul
      randn("cnn_adaptiveavgpool2d_none", 2, 2, 4, 7))
 case("cnn_adaptivemaxpool1d", layers("AdaptiveMaxPool1d: 4"), randn("cnn_adaptivemaxpool1d", 2, 3, 7))
 case("cnn_adaptivemaxpool2d", layers("AdaptiveMaxPool2d: [[3, 4]]"), randn("cnn_adaptivemaxpool2d", 2, 2, 7, 5))
+case("cnn_adaptivemaxpool1d_up", layers("AdaptiveMaxPool1d: 7"),
+     randn("cnn_adaptivemaxpool1d_up", 2, 3, 4))
 case("cnn_adaptivemaxpool2d_none", layers("AdaptiveMaxPool2d: {output_size: [2, ~]}"),
      randn("cnn_adaptivemaxpool2d_none", 2, 2, 5, 3))
 
