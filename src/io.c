@@ -254,12 +254,15 @@ static void hold_signals(int hold, sigset_t *old)
     }
 }
 
-/* Paths where a rename would replace something that is not an ordinary
- * output file: device and process entries (-o /dev/stdout is a symlink
- * into /proc; renaming over it as root would replace the link itself). */
+/* Paths that name a file descriptor or a device rather than a file:
+ * -o /dev/stdout must write to standard output as it is (appending to a
+ * `>>` log, say), not replace whatever file it happens to lead to; and as
+ * root a rename there would replace the /dev entry itself.  /dev/shm is an
+ * ordinary file system. */
 static int special_path(const char *path)
 {
-    return strncmp(path, "/dev/", 5) == 0 || strncmp(path, "/proc/", 6) == 0;
+    return (strncmp(path, "/dev/", 5) == 0 && strncmp(path, "/dev/shm/", 9) != 0) ||
+           strncmp(path, "/proc/", 6) == 0;
 }
 
 sr_status sr_out_open(sr_outfile *o, const char *path, char *err)
@@ -280,7 +283,10 @@ sr_status sr_out_open(sr_outfile *o, const char *path, char *err)
         o->path = sr_strdup(path);
         if (!o->path)
             return sr_err(err, SR_ERUN, "out of memory");
-        if (!(o->f = fopen(path, "wb"))) {
+        /* Appending, not truncating: -o /dev/stdout reopens whatever
+         * standard output is, and `{ ...; seqrun -o /dev/stdout; } >f` or
+         * `>>log` must not lose what came before. */
+        if (!(o->f = fopen(path, "ab"))) {
             sr_status st2 = sr_err(err, SR_ERUN, "%s: cannot open for writing: %s", path,
                                    strerror(errno));
             sr_out_abort(o);

@@ -322,6 +322,16 @@ else
     bad good_run_replaces_both "$(ls -A out)"
 fi
 
+# Outputs that are not files are written in place: /dev/null stays a
+# device, and -o /dev/stdout appends to a `>>` log instead of truncating it.
+"$S" -q -o /dev/null f/m.yaml f/x.npy && [ -c /dev/null ] && ok output_dev_null_stays_device ||
+    bad output_dev_null_stays_device "exit $?"
+printf 'before\n' >log
+"$S" -q -o /dev/stdout f/m.yaml f/x.npy >>log && "$S" -q -o /dev/stdout f/m.yaml f/x.npy >>log
+[ "$(wc -c <log)" = $((7 + 2 * 24)) ] && [ "$(head -n 1 log)" = before ] &&
+    ok output_dev_stdout_appends || bad output_dev_stdout_appends "log has $(wc -c <log) bytes"
+[ -z "$(ls -A /dev/ | grep '\.tmp\.')" ] && ok no_temporaries_in_dev || bad no_temporaries_in_dev "$(ls -A /dev | grep tmp)"
+
 # The first record's header and half its data arrive through a FIFO, then
 # nothing: seqrun waits inside the run with its temporary open.  The signal
 # must remove the temporary, leave out/ as it was, and kill seqrun by that
