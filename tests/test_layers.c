@@ -102,6 +102,34 @@ static sr_status shape_of(sr_layer *L, sr_shape in, sr_shape *out, sr_shapeinfo 
     return L->type->shape(L, &in, out, info, err);
 }
 
+/* Runs L's forward on x (shape in) with `threads` workers and `post` (an
+ * elementwise layer, or NULL) fused; returns the output (caller frees). */
+static float *run_fused(sr_layer *L, const sr_shape *in, const float *x, sr_shape *outs, int training, int threads,
+                        const sr_layer *post)
+{
+    char err[SR_ERRLEN];
+    sr_shapeinfo info = {.training = training};
+    if (shape_of(L, *in, outs, &info, err) != SR_OK) {
+        printf("unexpected shape error: %s\n", err);
+        return NULL;
+    }
+    size_t wl = L->type->workspace ? L->type->workspace(L, in, outs) * (size_t)threads : 0;
+    float *work = malloc((wl ? wl : 1) * sizeof *work);
+    int64_t n = sr_shape_numel(outs);
+    float *y = malloc((size_t)(n ? n : 1) * sizeof *y);
+    sr_tensor tin = {.shape = *in, .dtype = SR_F32, .data = (void *)x};
+    sr_tensor tout = {.shape = *outs, .dtype = SR_F32, .data = y};
+    void *cache = NULL;
+    sr_ctx ctx = {.training = training, .work = work, .work_len = wl, .threads = threads, .post = post,
+                  .cache = &cache};
+    L->type->forward(L, &tin, &tout, &ctx, err);
+    if (tout.data != y)
+        memcpy(y, tout.data, (size_t)n * sizeof *y);
+    free(cache);
+    free(work);
+    return y;
+}
+
 /* Runs L's forward on x (shape in); returns the output (caller frees). */
 static float *run(sr_layer *L, const sr_shape *in, const float *x, sr_shape *outs, int training)
 {
@@ -171,12 +199,19 @@ static void ref_conv(int nd, int64_t N, int64_t C, int64_t H, int64_t W, int64_t
 static void test_conv_random(void)
 {
     static const char *modes[] = {"zeros", "reflect", "replicate", "circular"};
+    sr_layer relu;
+    layer_init(&relu, "ReLU");
     int bad = 0, ran = 0;
     for (int iter = 0; iter < 400; iter++) {
         int nd = iter % 2 ? 2 : 1;
         sr_layer L;
         layer_init(&L, nd == 2 ? "Conv2d" : "Conv1d");
-        int64_t G = irand(1, 3), Cg = irand(1, 3), Og = irand(1, 3), N = irand(1, 3);
+        /* every other case has enough output channels per group for the
+         * direct kernels; some have samples and widths for several blocks
+         * and segments */
+        int64_t G = irand(1, 3), Cg = irand(1, 3), Og = iter % 4 < 2 ? irand(1, 3) : irand(4, 13);
+        int64_t N = iter % 8 == 3 ? irand(20, 70) : irand(1, 3);
+        int wide = iter % 8 == 5;
         int64_t k[2] = {1, 1}, s[2] = {1, 1}, dl[2] = {1, 1}, p[2] = {0, 0}, isz[2] = {1, 1};
         const char *mode = modes[irand(0, 3)];
         int same = urand() < 0.25, bias = urand() < 0.7;
@@ -187,7 +222,7 @@ static void test_conv_random(void)
             k[i] = iter % 17 == 0 ? 1 : irand(1, 4);
             s[i] = same ? 1 : irand(1, 3);
             dl[i] = irand(1, 2);
-            isz[i] = irand(1, 9);
+            isz[i] = wide && i == 1 ? irand(10, 40) : irand(1, 9);
             p[i] = iter % 17 == 0 ? 0 : irand(0, 3);
         }
         set_int(&L, CONV_IN, G * Cg);
@@ -254,30 +289,53 @@ static void test_conv_random(void)
         for (int64_t i = 0; i < nx; i++)
             x[i] = (float)(urand() * 2 - 1);
         sr_shape outs;
-        float *y = run(&L, &in, x, &outs, 0);
-        float *r = malloc((size_t)sr_shape_numel(&outs) * sizeof *r);
-        ref_conv(nd, N, G * Cg, isz[0], isz[1], G * Og, G, k, s, dl, pb, mode, x, sr_f32(&L.param[0]),
-                 bias ? sr_f32(&L.param[1]) : NULL, OH, OW, r);
-        double maxerr = 0;
-        for (int64_t i = 0; y && i < sr_shape_numel(&outs); i++) {
-            double e = fabs((double)y[i] - r[i]) / (1e-5 + 1e-4 * fabs(r[i]));
-            if (e > maxerr)
-                maxerr = e;
+        float *r = NULL, *first = NULL;
+        int64_t ny = 0;
+        /* each kernel: im2col + sgemm, AVX2, AVX-512 (those the CPU has);
+         * every third case with ReLU fused and two threads */
+        for (int level = 0; level <= 2; level++) {
+            int fused = iter % 3 == 1;
+            sr_conv_kernel_level(level);
+            float *y = fused ? run_fused(&L, &in, x, &outs, 0, 2, &relu) : run(&L, &in, x, &outs, 0);
+            if (!r) {
+                ny = sr_shape_numel(&outs);
+                r = malloc((size_t)(ny ? ny : 1) * sizeof *r);
+                ref_conv(nd, N, G * Cg, isz[0], isz[1], G * Og, G, k, s, dl, pb, mode, x, sr_f32(&L.param[0]),
+                         bias ? sr_f32(&L.param[1]) : NULL, OH, OW, r);
+                for (int64_t i = 0; fused && i < ny; i++)
+                    r[i] = r[i] < 0 ? 0 : r[i];
+            }
+            double maxerr = 0;
+            for (int64_t i = 0; y && i < ny; i++) {
+                double e = fabs((double)y[i] - r[i]) / (1e-5 + 1e-4 * fabs(r[i]));
+                if (e > maxerr)
+                    maxerr = e;
+            }
+            /* the direct kernels agree bit for bit, across widths and batches */
+            int same_bits = 1;
+            if (level == 1 && y)
+                first = y;
+            else if (level == 2 && y && first)
+                same_bits = memcmp(first, y, (size_t)ny * sizeof *y) == 0;
+            ran++;
+            if (!y || maxerr > 1 || !same_bits) {
+                bad++;
+                CHECK(0, "iter %d level %d: %s %s k=(%lld,%lld) s=(%lld,%lld) d=(%lld,%lld) same=%d p=(%lld,%lld) "
+                      "G=%lld Og=%lld in %s: error %.3g of tolerance%s", iter, level, L.type->name, mode,
+                      (long long)k[0], (long long)k[1], (long long)s[0], (long long)s[1], (long long)dl[0],
+                      (long long)dl[1], same, (long long)p[0], (long long)p[1], (long long)G, (long long)Og,
+                      sr_shp(&in), maxerr, same_bits ? "" : "; AVX2 and AVX-512 results differ");
+            }
+            if (y != first)
+                free(y);
         }
-        ran++;
-        if (!y || maxerr > 1) {
-            bad++;
-            CHECK(0, "iter %d: %s %s k=(%lld,%lld) s=(%lld,%lld) d=(%lld,%lld) same=%d p=(%lld,%lld) G=%lld in %s: "
-                  "error %.3g of tolerance", iter, L.type->name, mode, (long long)k[0], (long long)k[1],
-                  (long long)s[0], (long long)s[1], (long long)dl[0], (long long)dl[1], same, (long long)p[0],
-                  (long long)p[1], (long long)G, sr_shp(&in), maxerr);
-        }
+        sr_conv_kernel_level(-1);
+        free(first);
         free(x);
-        free(y);
         free(r);
         free_params(&L);
     }
-    CHECK(ran > 150, "only %d random convolutions ran", ran);
+    CHECK(ran > 450, "only %d random convolution runs", ran);
     CHECK(bad == 0, "%d of %d random convolutions differ from the reference", bad, ran);
 }
 

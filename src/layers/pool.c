@@ -216,6 +216,37 @@ static void planes(int nd, const sr_shape *in, const sr_shape *out, int64_t *np,
     *np = sr_prod(in, 0, in->ndim - nd);
 }
 
+/* max that lets NaN win, as ATen's pooling does */
+static inline float nanmax(float m, float v)
+{
+    return v > m || v != v ? v : m;
+}
+
+/* Sum of n floats in double, in eight interleaved partial sums (a loop
+ * that vectorises; in double, the order changes nothing a float shows). */
+SR_KERNEL static double sum_row(const float *x, int64_t n)
+{
+    double a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++)
+            a[j] += (double)x[i + j];
+    double s = ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
+    for (; i < n; i++)
+        s += (double)x[i];
+    return s;
+}
+
+/* 2x2 windows at stride 2 inside the input: the common case, one output
+ * row from two input rows, in a loop that vectorises. */
+SR_KERNEL static void maxpool2x2_row(const float *r0, const float *r1, float *y, int64_t OW)
+{
+    for (int64_t ow = 0; ow < OW; ow++) {
+        float m = nanmax(nanmax(r0[2 * ow], r0[2 * ow + 1]), r1[2 * ow]);
+        y[ow] = nanmax(m, r1[2 * ow + 1]);
+    }
+}
+
 SR_FORWARD_FN(sr_maxpool_forward)
 {
     (void)ctx;
@@ -224,6 +255,16 @@ SR_FORWARD_FN(sr_maxpool_forward)
     pool_geo_get(L, &g);
     int64_t np, H, W, OH, OW;
     planes(g.nd, &in->shape, &out->shape, &np, &H, &W, &OH, &OW);
+    if (g.k[0] == 2 && g.k[1] == 2 && g.s[0] == 2 && g.s[1] == 2 && !g.p[0] && !g.p[1] && g.d[0] == 1 &&
+        g.d[1] == 1 && 2 * OH <= H && 2 * OW <= W) {
+        for (int64_t q = 0; q < np; q++) {
+            const float *x = sr_f32(in) + q * H * W;
+            float *y = sr_f32(out) + q * OH * OW;
+            for (int64_t oh = 0; oh < OH; oh++)
+                maxpool2x2_row(x + 2 * oh * W, x + (2 * oh + 1) * W, y + oh * OW, OW);
+        }
+        return SR_OK;
+    }
     for (int64_t q = 0; q < np; q++) {
         const float *x = sr_f32(in) + q * H * W;
         float *y = sr_f32(out) + q * OH * OW;
@@ -241,11 +282,8 @@ SR_FORWARD_FN(sr_maxpool_forward)
                     ws += g.d[1];
                 float m = -INFINITY;
                 for (int64_t h = hs; h < he; h += g.d[0])
-                    for (int64_t w = ws; w < we; w += g.d[1]) {
-                        float v = x[h * W + w];
-                        if (v > m || isnan(v)) /* NaN wins, as in ATen */
-                            m = v;
-                    }
+                    for (int64_t w = ws; w < we; w += g.d[1])
+                        m = nanmax(m, x[h * W + w]);
                 y[oh * OW + ow] = m;
             }
         }
@@ -285,8 +323,7 @@ SR_FORWARD_FN(sr_avgpool_forward)
                 }
                 double sum = 0;
                 for (int64_t h = hs; h < he; h++)
-                    for (int64_t w = ws; w < we; w++)
-                        sum += x[h * W + w];
+                    sum += sum_row(x + h * W + ws, we - ws);
                 int64_t div = g.divisor ? g.divisor : g.cip ? pool_size : (he - hs) * (we - ws);
                 y[oh * OW + ow] = (float)(sum / (double)div);
             }
@@ -370,17 +407,16 @@ static sr_status adaptive_forward(const sr_tensor *in, sr_tensor *out, int nd, i
                 if (mx) {
                     float m = -INFINITY;
                     for (int64_t h = hs; h < he; h++)
-                        for (int64_t w = ws; w < we; w++) {
-                            float v = x[h * W + w];
-                            if (v > m || isnan(v))
-                                m = v;
-                        }
+                        for (int64_t w = ws; w < we; w++)
+                            m = nanmax(m, x[h * W + w]);
                     y[oh * OW + ow] = m;
                 } else {
                     double sum = 0;
-                    for (int64_t h = hs; h < he; h++)
-                        for (int64_t w = ws; w < we; w++)
-                            sum += x[h * W + w];
+                    if (ws == 0 && we == W) /* whole rows: one contiguous run */
+                        sum = sum_row(x + hs * W, (he - hs) * W);
+                    else
+                        for (int64_t h = hs; h < he; h++)
+                            sum += sum_row(x + h * W + ws, we - ws);
                     y[oh * OW + ow] = (float)(sum / (double)((he - hs) * (we - ws)));
                 }
             }

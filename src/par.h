@@ -1,0 +1,19 @@
+/*
+ * par.h - seqrun's own worker threads, for kernels that split their work
+ * (a chunk's samples) themselves; OpenBLAS keeps its own pool.
+ */
+#ifndef SR_PAR_H
+#define SR_PAR_H
+
+#include <stdint.h>
+
+/* Online CPUs (at least 1). */
+int sr_par_cores(void);
+
+/* Runs fn(arg, i, tid) for every i in [0, n) on up to `threads` threads,
+ * the caller's included (tid 0); tid < threads tells a task which scratch
+ * is its own.  Returns when all are done.  Tasks are handed out in order,
+ * one at a time.  With threads <= 1, or n <= 1, runs them in the caller. */
+void sr_par_for(int threads, int64_t n, void (*fn)(void *arg, int64_t i, int tid), void *arg);
+
+#endif
