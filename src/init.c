@@ -222,15 +222,29 @@ static double erfinv_approx(double x)
 
 static double phi(double x) { return 0.5 * (1 + erf(x / sqrt(2.0))); }
 
+static int needs_fans(const sr_init *in)
+{
+    return in->kind == SR_INIT_XAVIER_UNIFORM || in->kind == SR_INIT_XAVIER_NORMAL ||
+           in->kind == SR_INIT_KAIMING_UNIFORM || in->kind == SR_INIT_KAIMING_NORMAL;
+}
+
+sr_status sr_init_check(const sr_shape *s, const sr_init *in, char *err)
+{
+    if (needs_fans(in) && s->ndim < 2)
+        return sr_err(err, SR_EUSAGE, "fan in and fan out can not be computed for a tensor with fewer than 2 dimensions");
+    return SR_OK;
+}
+
 sr_status sr_init_fill(sr_tensor *t, const sr_init *in, sr_rng *r, char *err)
 {
     int64_t n = sr_shape_numel(&t->shape);
     float *w = sr_f32(t);
     double fan_in = 0, fan_out = 0, lo = 0, hi = 0, std = 0;
-    int needs_fans = in->kind == SR_INIT_XAVIER_UNIFORM || in->kind == SR_INIT_XAVIER_NORMAL ||
-                     in->kind == SR_INIT_KAIMING_UNIFORM || in->kind == SR_INIT_KAIMING_NORMAL;
-    if (needs_fans && fans(t, &fan_in, &fan_out) < 0)
-        return sr_err(err, SR_EUSAGE, "fan in and fan out can not be computed for a tensor with fewer than 2 dimensions");
+    sr_status st = sr_init_check(&t->shape, in, err);
+    if (st != SR_OK)
+        return st;
+    if (needs_fans(in))
+        fans(t, &fan_in, &fan_out);
     switch (in->kind) {
     case SR_INIT_ZEROS:
     case SR_INIT_ONES:

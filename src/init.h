@@ -40,6 +40,8 @@ sr_status sr_init_from_args(const sr_initscheme *s, const sr_argval *av, sr_init
 /* Fills t (SR_F32) as the scheme says; SR_EUSAGE if the scheme needs fans
  * and t has fewer than 2 dimensions. */
 sr_status sr_init_fill(sr_tensor *t, const sr_init *in, sr_rng *r, char *err);
+/* The same check alone, for a tensor of shape s that will not be filled. */
+sr_status sr_init_check(const sr_shape *s, const sr_init *in, char *err);
 
 /* gain as torch.nn.init.calculate_gain(nonlinearity, param) */
 double sr_calculate_gain(const char *nonlinearity, double param, int param_given);

@@ -46,6 +46,8 @@ typedef struct {
     char *weights;          /* resolved against dir, or NULL */
     sr_initrule *init;
     int ninit;
+    void *weights_map;      /* the weights file, mapped: parameters view it */
+    size_t weights_maplen;
 } sr_model;
 
 /* Every problem found goes to d as a full "FILE:LINE:COL: ..." line.

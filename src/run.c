@@ -592,8 +592,9 @@ static sr_status prepare(sr_runner *E, sr_diags *d)
 {
     if (E->prepared)
         return SR_OK;
-    sr_status st = sr_state_init(E->m, E->o->seed, d);
     const char *weights = E->o->weights ? E->o->weights : E->m->weights;
+    /* a weights file replaces every tensor: no default initialisation */
+    sr_status st = weights ? sr_state_declare(E->m, d) : sr_state_init(E->m, E->o->seed, d);
     if (st == SR_OK && weights)
         st = sr_state_load(E->m, weights, d);
     E->prepared = st == SR_OK;

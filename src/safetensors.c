@@ -854,7 +854,10 @@ sr_status sr_st_open(sr_safetensors *st, const char *path, char *err)
     } else if ((uint64_t)sb.st_size > SIZE_MAX) {
         rc = sr_err(err, SR_ERUN, "%s: file too large to map", path);
     } else {
-        void *m = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        /* writable but private: parameters that view the mapping (state.c)
+         * may be changed in place (Embedding's max_norm renormalises rows)
+         * without touching the file */
+        void *m = mmap(NULL, (size_t)sb.st_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
         if (m == MAP_FAILED) {
             rc = sr_err(err, SR_ERUN, "%s: cannot map: %s", path, strerror(errno));
         } else {

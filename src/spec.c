@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 typedef struct {
     sr_model *m;
@@ -719,6 +720,8 @@ void sr_model_free(sr_model *m)
     free(m->dir);
     free(m->weights);
     free(m->init);
+    if (m->weights_map)
+        munmap(m->weights_map, m->weights_maplen);
     memset(m, 0, sizeof *m);
 }
 

@@ -7,10 +7,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
-sr_status sr_state_init(sr_model *m, uint64_t seed, sr_diags *d)
+/* Declares every parameter; with fill, allocates and initialises it. */
+static sr_status state_init(sr_model *m, uint64_t seed, int fill, sr_diags *d)
 {
     char err[SR_ERRLEN];
+    /* every parameter is replaced below, so nothing views the old file */
+    for (int j = 0; j < m->nmods; j++)
+        for (int k = 0; k < SR_MAXPARAMS; k++)
+            sr_tensor_free(&m->mods[j]->param[k]);
+    if (m->weights_map) {
+        munmap(m->weights_map, m->weights_maplen);
+        m->weights_map = NULL;
+    }
     for (int i = 0; i < m->nnode; i++) {
         sr_node *nd = &m->node[i];
         sr_layer *L = nd->mod;
@@ -20,7 +30,21 @@ sr_status sr_state_init(sr_model *m, uint64_t seed, sr_diags *d)
         for (int k = 0; k < L->nparam; k++) {
             sr_paramdecl *pd = &L->decl[k];
             sr_tensor *t = &L->param[k];
-            sr_tensor_free(t);
+            if (!fill) {
+                /* a weights file will give every tensor (the load is strict);
+                 * only the init: rules' errors are still reported */
+                *t = (sr_tensor){.shape = pd->shape, .dtype = pd->dtype};
+                const sr_initrule *rule = NULL;
+                for (int r = 0; r < m->ninit; r++)
+                    if (m->init[r].type == L->type && strcmp(m->init[r].param, pd->name) == 0)
+                        rule = &m->init[r];
+                if (pd->dtype == SR_F32 && rule && sr_init_check(&pd->shape, &rule->init, err) != SR_OK) {
+                    sr_diag_add(d, "%s:%d:%d: init: %s.%s (%s.%s): %s", m->label, rule->line, rule->col,
+                                L->type->name, pd->name, nd->path, pd->name, err);
+                    return SR_EUSAGE;
+                }
+                continue;
+            }
             if (sr_tensor_alloc(t, &pd->shape, pd->dtype, err) != SR_OK) {
                 sr_diag_add(d, "%s:%d:%d: layer %s (%s): %s: %s", m->label, nd->line, nd->col, nd->path,
                             L->type->name, pd->name, err);
@@ -66,6 +90,16 @@ sr_status sr_state_init(sr_model *m, uint64_t seed, sr_diags *d)
         }
     }
     return SR_OK;
+}
+
+sr_status sr_state_init(sr_model *m, uint64_t seed, sr_diags *d)
+{
+    return state_init(m, seed, 1, d);
+}
+
+sr_status sr_state_declare(sr_model *m, sr_diags *d)
+{
+    return state_init(m, 0, 0, d);
 }
 
 /* Where one module parameter may be found in a file: under any occurrence's
@@ -116,7 +150,7 @@ sr_status sr_state_load(sr_model *m, const char *path, sr_diags *d)
         sr_diag_add(d, "%s", err);
         return SR_ERUN;
     }
-    int bad = 0;
+    int bad = 0, viewed = 0;
     for (int i = 0; i < m->nnode; i++) {
         const sr_node *nd = &m->node[i];
         sr_layer *L = nd->mod;
@@ -157,9 +191,17 @@ sr_status sr_state_load(sr_model *m, const char *path, sr_diags *d)
             if (!nd->first)
                 continue;
             for (int k = 0; k < L->nparam && !bad; k++) {
-                const sr_st_entry *e = find_param(&st, m, L, L->decl[k].name);
+                const sr_paramdecl *pd = &L->decl[k];
+                const sr_st_entry *e = find_param(&st, m, L, pd->name);
                 sr_tensor t;
-                if (sr_st_load(&st, e, L->decl[k].dtype, &t, err) != SR_OK) {
+                const unsigned char *src = st.data + e->begin;
+                if (!pd->buffer && pd->dtype == SR_F32 && e->dtype == SR_ST_F32 && ((uintptr_t)src & 3) == 0) {
+                    /* a parameter as it lies in the file: a view of the
+                     * mapping, no copy (the mapping is private, so the rare
+                     * in-place change, Embedding's max_norm, copies a page) */
+                    t = (sr_tensor){.shape = pd->shape, .dtype = SR_F32, .data = (void *)src};
+                    viewed = 1;
+                } else if (sr_st_load(&st, e, pd->dtype, &t, err) != SR_OK) {
                     sr_diag_add(d, "%s", err);
                     bad = 1;
                     break;
@@ -168,6 +210,15 @@ sr_status sr_state_load(sr_model *m, const char *path, sr_diags *d)
                 L->param[k] = t;
             }
         }
+    }
+    if (viewed) {
+        /* the mapping lives as long as the parameters that view it (even
+         * after a failure part-way, until they are declared anew) */
+        if (m->weights_map)
+            munmap(m->weights_map, m->weights_maplen);
+        m->weights_map = st.map;
+        m->weights_maplen = st.maplen;
+        st.map = NULL;
     }
     sr_st_close(&st);
     return bad ? SR_ERUN : SR_OK;

@@ -12,8 +12,15 @@
  * initialisation or the spec's init: rules, drawn from seed. */
 sr_status sr_state_init(sr_model *m, uint64_t seed, sr_diags *d);
 
+/* Declares every parameter and buffer without allocating or filling them,
+ * for a weights file that gives them all (sr_state_load); checks the spec's
+ * init: rules as sr_state_init does. */
+sr_status sr_state_declare(sr_model *m, sr_diags *d);
+
 /* Strict load: every missing key, unexpected key and wrong shape is listed
- * in d ("FILE: ..."); returns SR_ERUN if any. */
+ * in d ("FILE: ..."); returns SR_ERUN if any.  Parameters stored as aligned
+ * F32 become views of the mapped file (kept in m until sr_model_free or the
+ * next declare/init); buffers and converted data are copied. */
 sr_status sr_state_load(sr_model *m, const char *path, sr_diags *d);
 
 /* Writes every parameter and buffer (shared modules once, under their first
