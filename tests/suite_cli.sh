@@ -205,6 +205,17 @@ layers:
 "$SEQRUN" --check shared.yaml | grep -q '^total params: 272$' && ok shared_params_counted_once ||
     bad shared_params_counted_once "$("$SEQRUN" --check shared.yaml | tail -n 1)"
 
+# --save-state over the very file -w read, three training passes in a row:
+# the running statistics must match PyTorch's after three forward passes.
+B=$G/cnn_bn2d_train_3pass
+cp "$B/weights.safetensors" own.safetensors
+for i in 1 2 3; do
+    "$SEQRUN" -q --train -w own.safetensors --save-state own.safetensors "$B/model.yaml" "$B/input.npy" -o bn.npy || break
+done
+"$BUILD/tests/stcmp" "$B/expected_state.safetensors" own.safetensors --rtol 1e-4 --atol 1e-5 >stcmp.out 2>&1 &&
+    "$NPYCMP" "$B/expected.npy" bn.npy --rtol 1e-4 --atol 1e-5 && [ -z "$(ls -A . | grep '\.tmp\.')" ] &&
+    ok save_state_over_its_weights || bad save_state_over_its_weights "$(cat stcmp.out)"
+
 # ---- --top: classes and probabilities as PyTorch's topk gives them ----------
 "$SEQRUN" -q --format text --top 3 -w "$MLP/weights.safetensors" "$MLP/model.yaml" "$MLP/input.npy" >top.txt &&
     diff -q top.txt "$HERE/fixtures/top/core_mlp_top3.txt" >/dev/null && ok top_k ||
