@@ -6,6 +6,7 @@
 #include "check.h"
 #include "layer.h"
 #include "model.h"
+#include "par.h"
 #include "run.h"
 
 #include <cblas.h>
@@ -331,8 +332,11 @@ int main(int argc, char **argv)
         if (strcmp(pos[0], "-") == 0 && strcmp(o.input, "-") == 0)
             return usage_error("%s", "the model comes from standard input, so INPUT must be a file");
     }
+    /* OpenBLAS's pool and seqrun's own (sr_par_for) both get --threads;
+     * by default both use every core */
     if (threads)
         openblas_set_num_threads((int)threads);
+    o.threads = threads ? (int)threads : sr_par_cores();
     o.progress = !o.quiet && !check && isatty(STDERR_FILENO);
     sr_out_install_signal_cleanup();
 

@@ -1,7 +1,21 @@
-/* par.c - a small persistent thread pool behind sr_par_for. */
+/*
+ * par.c - a small persistent thread pool behind sr_par_for and sr_par_run.
+ *
+ * Workers are created on first use and kept.  A job is published as one
+ * 64-bit word: its number in the high half and, in the low half, the next
+ * task (sr_par_for) or the mask of claimed tasks (sr_par_run); a task is
+ * claimed by compare-and-swap on that word, so a worker that wakes late
+ * can never claim a task of a later job.  The caller takes part, claims
+ * whatever no worker has claimed, and returns when every task is done: it
+ * never waits for a worker that is not running (on a busy machine a
+ * worker may be descheduled for milliseconds).  Between jobs a worker
+ * spins briefly, so the short jobs of a forward pass (one per layer) start
+ * without a futex wake-up, then sleeps on a condition variable.
+ */
 #include "par.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -11,58 +25,106 @@ int sr_par_cores(void)
     return n > 0 ? (int)n : 1;
 }
 
-#define MAXWORKERS 63
+#define MAXTHREADS 32      /* sr_par_run's claim mask has one bit per thread */
+#define SPIN 20000         /* polls (~50 us) before a waiting worker sleeps */
 
-/* One job at a time: the pool's workers (created on first use, kept for
- * later jobs) and the caller take indices from `next` until n. */
+static inline void relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
 static struct {
     pthread_mutex_t mu;
-    pthread_cond_t go, done;
-    int nworkers;        /* started */
-    int want;            /* workers taking part in the current job */
-    uint64_t gen;        /* job number; a worker joins each new one once */
-    int active;          /* workers still in the current job */
-    int64_t next, n;
+    pthread_cond_t go;
+    int nworkers;                     /* started */
+    int sleeping;                     /* workers waiting on go (under mu) */
+    uint64_t word;                    /* job << 32 | next task or claim mask */
+    uint64_t done;                    /* tasks finished in the current job */
+    /* the current job (atomic accesses: a late worker may read them) */
     void (*fn)(void *, int64_t, int);
     void *arg;
-} P = {.mu = PTHREAD_MUTEX_INITIALIZER, .go = PTHREAD_COND_INITIALIZER, .done = PTHREAD_COND_INITIALIZER};
+    int64_t n;
+    int fixed, want;
+} P = {.mu = PTHREAD_MUTEX_INITIALIZER, .go = PTHREAD_COND_INITIALIZER};
 
-static int64_t take(void)
+#define LD(x) __atomic_load_n(&(x), __ATOMIC_ACQUIRE)
+#define ST(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELEASE)
+
+/* Claims a task of job `job` for thread tid: its index, or -1 if none is
+ * left (or the job is over). */
+static int64_t claim(uint32_t job, int tid, int fixed, int64_t n)
 {
-    return __atomic_fetch_add(&P.next, 1, __ATOMIC_RELAXED);
+    uint64_t w = LD(P.word);
+    for (;;) {
+        if ((uint32_t)(w >> 32) != job)
+            return -1;
+        uint64_t low = w & 0xffffffffu, nw;
+        int64_t task;
+        if (fixed) {
+            /* its own task first, then any other unclaimed one */
+            task = tid < n && !(low >> tid & 1) ? tid : -1;
+            for (int64_t t = 0; task < 0 && t < n; t++)
+                if (!(low >> t & 1))
+                    task = t;
+            if (task < 0)
+                return -1;
+            nw = w | (uint64_t)1 << task;
+        } else {
+            if ((int64_t)low >= n)
+                return -1;
+            task = (int64_t)low;
+            nw = w + 1;
+        }
+        if (__atomic_compare_exchange_n(&P.word, &w, nw, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            return task;
+    }
+}
+
+static void work(uint32_t job, int tid)
+{
+    void (*fn)(void *, int64_t, int) = LD(P.fn);
+    void *arg = LD(P.arg);
+    int64_t n = LD(P.n);
+    int fixed = LD(P.fixed);
+    /* read before the claim: if the job changed meanwhile, the claim fails */
+    for (int64_t i; (i = claim(job, tid, fixed, n)) >= 0;) {
+        fn(arg, i, tid);
+        __atomic_add_fetch(&P.done, 1, __ATOMIC_ACQ_REL);
+    }
 }
 
 static void *worker(void *p)
 {
     int tid = (int)(intptr_t)p; /* 1.. */
-    uint64_t seen = 0;
-    pthread_mutex_lock(&P.mu);
+    uint32_t seen = 0;
     for (;;) {
-        while (P.gen == seen || tid > P.want) {
-            if (P.gen != seen)
-                seen = P.gen; /* not needed for this job */
-            pthread_cond_wait(&P.go, &P.mu);
+        for (int k = 0; k < SPIN && (uint32_t)(LD(P.word) >> 32) == seen; k++)
+            relax();
+        if ((uint32_t)(LD(P.word) >> 32) == seen) {
+            pthread_mutex_lock(&P.mu);
+            P.sleeping++;
+            while ((uint32_t)(LD(P.word) >> 32) == seen)
+                pthread_cond_wait(&P.go, &P.mu);
+            P.sleeping--;
+            pthread_mutex_unlock(&P.mu);
         }
-        seen = P.gen;
-        int64_t n = P.n;
-        void (*fn)(void *, int64_t, int) = P.fn;
-        void *arg = P.arg;
-        pthread_mutex_unlock(&P.mu);
-        for (int64_t i; (i = take()) < n;)
-            fn(arg, i, tid);
-        pthread_mutex_lock(&P.mu);
-        if (--P.active == 0)
-            pthread_cond_signal(&P.done);
+        seen = (uint32_t)(LD(P.word) >> 32);
+        if (tid < LD(P.want))
+            work(seen, tid);
     }
     return NULL;
 }
 
-void sr_par_for(int threads, int64_t n, void (*fn)(void *arg, int64_t i, int tid), void *arg)
+static void job(int threads, int64_t n, int fixed, void (*fn)(void *, int64_t, int), void *arg)
 {
-    if (threads > MAXWORKERS + 1)
-        threads = MAXWORKERS + 1;
+    if (threads > MAXTHREADS)
+        threads = MAXTHREADS;
     if (threads > n)
         threads = (int)n;
+    if (n > 0xffffffffLL)
+        threads = 1; /* the claim word counts to 2^32 */
     pthread_mutex_lock(&P.mu);
     while (threads > 1 && P.nworkers < threads - 1) {
         pthread_t t;
@@ -82,19 +144,33 @@ void sr_par_for(int threads, int64_t n, void (*fn)(void *arg, int64_t i, int tid
             fn(arg, i, 0);
         return;
     }
-    P.fn = fn;
-    P.arg = arg;
-    P.n = n;
-    P.next = 0;
-    P.want = threads - 1;
-    P.active = threads - 1;
-    P.gen++;
-    pthread_cond_broadcast(&P.go);
+    ST(P.fn, fn);
+    ST(P.arg, arg);
+    ST(P.n, n);
+    ST(P.fixed, fixed);
+    ST(P.want, threads);
+    ST(P.done, 0);
+    uint32_t id = (uint32_t)(P.word >> 32) + 1;
+    ST(P.word, (uint64_t)id << 32);
+    if (P.sleeping)
+        pthread_cond_broadcast(&P.go);
     pthread_mutex_unlock(&P.mu);
-    for (int64_t i; (i = take()) < n;)
-        fn(arg, i, 0);
-    pthread_mutex_lock(&P.mu);
-    while (P.active > 0)
-        pthread_cond_wait(&P.done, &P.mu);
-    pthread_mutex_unlock(&P.mu);
+    work(id, 0);
+    /* every task is claimed: wait for those still running elsewhere */
+    for (int k = 0; LD(P.done) < (uint64_t)n; k++) {
+        if (k < SPIN)
+            relax();
+        else
+            sched_yield();
+    }
+}
+
+void sr_par_for(int threads, int64_t n, void (*fn)(void *arg, int64_t i, int tid), void *arg)
+{
+    job(threads, n, 0, fn, arg);
+}
+
+void sr_par_run(int threads, void (*fn)(void *arg, int64_t i, int tid), void *arg)
+{
+    job(threads, threads, 1, fn, arg);
 }

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu.h"
 #include "layers/layers.h"
 #include "unit.h"
 
@@ -123,6 +124,14 @@ static float *run_fused(sr_layer *L, const sr_shape *in, const float *x, sr_shap
     sr_ctx ctx = {.training = training, .work = work, .work_len = wl, .threads = threads, .post = post,
                   .cache = &cache};
     L->type->forward(L, &tin, &tout, &ctx, err);
+    /* again, with what the first call cached (a GEMV then runs backwards):
+     * the same output */
+    float *y1 = malloc((size_t)(n ? n : 1) * sizeof *y1);
+    memcpy(y1, tout.data, (size_t)n * sizeof *y1);
+    L->type->forward(L, &tin, &tout, &ctx, err);
+    if (memcmp(y1, tout.data, (size_t)n * sizeof *y1) != 0)
+        CHECK(0, "%s: a second forward with the cached state gives another output", L->type->name);
+    free(y1);
     if (tout.data != y)
         memcpy(y, tout.data, (size_t)n * sizeof *y);
     free(cache);
@@ -295,7 +304,7 @@ static void test_conv_random(void)
          * every third case with ReLU fused and two threads */
         for (int level = 0; level <= 2; level++) {
             int fused = iter % 3 == 1;
-            sr_conv_kernel_level(level);
+            sr_cpu_force(level);
             float *y = fused ? run_fused(&L, &in, x, &outs, 0, 2, &relu) : run(&L, &in, x, &outs, 0);
             if (!r) {
                 ny = sr_shape_numel(&outs);
@@ -329,7 +338,7 @@ static void test_conv_random(void)
             if (y != first)
                 free(y);
         }
-        sr_conv_kernel_level(-1);
+        sr_cpu_force(-1);
         free(first);
         free(x);
         free(r);
@@ -662,8 +671,64 @@ static void test_batchnorm(void)
     free_params(&L);
 }
 
+/* ---- Linear: the single-row GEMV kernels against a double reference ---- */
+static void test_linear_rows(void)
+{
+    sr_layer relu;
+    layer_init(&relu, "ReLU");
+    int bad = 0, ran = 0;
+    for (int iter = 0; iter < 60; iter++) {
+        sr_layer L;
+        layer_init(&L, "Linear");
+        int64_t K = irand(1, 70), N = irand(1, 45), M = iter % 5 == 0 ? irand(2, 5) : 1;
+        int bias = iter % 3 != 0;
+        set_int(&L, LINEAR_IN, K);
+        set_int(&L, LINEAR_OUT, N);
+        set_bool(&L, LINEAR_BIAS, bias);
+        alloc_params(&L);
+        sr_shape in = {.ndim = 2, .d = {M, K}};
+        float *x = malloc((size_t)(M * K) * sizeof *x), *r = malloc((size_t)(M * N) * sizeof *r);
+        for (int64_t i = 0; i < M * K; i++)
+            x[i] = (float)(urand() * 2 - 1);
+        int fused = iter % 2;
+        for (int64_t m = 0; m < M; m++)
+            for (int64_t o = 0; o < N; o++) {
+                double acc = bias ? sr_f32(&L.param[1])[o] : 0;
+                for (int64_t k = 0; k < K; k++)
+                    acc += (double)sr_f32(&L.param[0])[o * K + k] * x[m * K + k];
+                r[m * N + o] = (float)(fused && acc < 0 ? 0 : acc);
+            }
+        /* each kernel (cblas, AVX2, AVX-512), one and two threads, and a
+         * second call in the same run, which goes through the rows backwards */
+        for (int level = 0; level <= 2; level++)
+            for (int threads = 1; threads <= 2; threads++) {
+                sr_cpu_force(level);
+                sr_shape outs;
+                float *y = run_fused(&L, &in, x, &outs, 0, threads, fused ? &relu : NULL);
+                double maxerr = 0;
+                for (int64_t i = 0; y && i < M * N; i++) {
+                    double e = fabs((double)y[i] - r[i]) / (1e-5 + 1e-5 * fabs(r[i]));
+                    maxerr = e > maxerr ? e : maxerr;
+                }
+                ran++;
+                if (!y || maxerr > 1) {
+                    bad++;
+                    CHECK(0, "Linear(%lld, %lld) on [%lld, %lld], level %d, %d threads, fused %d: error %.3g of tolerance",
+                          (long long)K, (long long)N, (long long)M, (long long)K, level, threads, fused, maxerr);
+                }
+                free(y);
+            }
+        sr_cpu_force(-1);
+        free(x);
+        free(r);
+        free_params(&L);
+    }
+    CHECK(bad == 0, "%d of %d Linear runs differ from the reference", bad, ran);
+}
+
 int main(void)
 {
+    test_linear_rows();
     test_conv_random();
     test_conv_params();
     test_conv_validate();

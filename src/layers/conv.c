@@ -10,6 +10,7 @@
  */
 #include "layers.h"
 #include "../init.h"
+#include "../cpu.h"
 #include "../par.h"
 
 #include <cblas.h>
@@ -481,35 +482,18 @@ typedef struct {
 
 #define DC_SLACK 16 /* floats after a block: an unmasked load's overrun */
 
-static int dc_forced = -1;
-
-void sr_conv_kernel_level(int level) { dc_forced = level; }
-
-/* 2: AVX-512, 1: AVX2 + FMA, 0: neither (im2col + sgemm) */
-static int dc_cpu_level(void)
-{
-#ifdef DC_X86
-    static int level = -1;
-    if (level < 0) {
-        __builtin_cpu_init();
-        level = __builtin_cpu_supports("avx512f") ? 2
-              : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 1 : 0;
-    }
-    return level;
-#else
-    return 0;
-#endif
-}
-
+/* 2: AVX-512, 1: AVX2 + FMA, 0: im2col + sgemm */
 static int dc_level(const conv_geo *g)
 {
-    int level = dc_forced >= 0 ? dc_forced : dc_cpu_level();
-    if (level > dc_cpu_level())
-        level = dc_cpu_level();
+#ifdef DC_X86
     /* one or two output channels per group leave the tiles mostly empty */
     if (g->cout / g->groups < 4)
         return 0;
-    return level;
+    return sr_cpu_level();
+#else
+    (void)g;
+    return 0;
+#endif
 }
 
 /* Output channels per tile (the rest of the register file holds segments). */

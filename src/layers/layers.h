@@ -106,9 +106,6 @@ SR_PARAMS_FN(sr_conv_params);
 SR_FORWARD_FN(sr_conv_forward);
 SR_WORKSPACE_FN(sr_conv_workspace);
 int sr_conv_channel_dim(const sr_layer *L, const sr_shape *out);
-/* Tests: -1 picks the kernel by CPU (the default); 2 AVX-512, 1 AVX2 (or
- * less, if the CPU lacks it), 0 im2col + sgemm. */
-void sr_conv_kernel_level(int level);
 
 /* pool.c: MaxPool, AvgPool, adaptive pools (1d/2d by kernel_size's or
  * output_size's tlen) */
