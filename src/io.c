@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -248,9 +249,9 @@ static void hold_signals(int hold, sigset_t *old)
         sigaddset(&set, SIGTERM);
         sigaddset(&set, SIGHUP);
         sigaddset(&set, SIGPIPE);
-        sigprocmask(SIG_BLOCK, &set, old);
+        pthread_sigmask(SIG_BLOCK, &set, old);
     } else {
-        sigprocmask(SIG_SETMASK, old, NULL);
+        pthread_sigmask(SIG_SETMASK, old, NULL);
     }
 }
 
