@@ -137,8 +137,12 @@ typedef struct {
 /* What a producer's forward() can absorb (sr_layertype.fuse). */
 enum {
     SR_FUSE_POST = 1 << 0,   /* applies ctx->post to its output (sr_post) */
-    SR_FUSE_AFFINE = 1 << 1  /* uses ctx->weight / ctx->bias: a following per-channel
+    SR_FUSE_AFFINE = 1 << 1, /* uses ctx->weight / ctx->bias: a following per-channel
                                 affine map (eval BatchNorm) folded into it */
+    SR_WHOLE_BATCH = 1 << 2  /* one GEMM over the whole batch: run it on whole chunks
+                                (its rounding may depend on the batch size); every
+                                other type gives each sample the same bits whatever
+                                the batch, so the executor may run it on parts */
 };
 
 struct sr_layertype {

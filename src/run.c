@@ -4,6 +4,7 @@
 #include "layers/layers.h"
 #include "shape.h"
 #include "state.h"
+#include "par.h"
 
 #include <cblas.h>
 #include <errno.h>
@@ -255,6 +256,10 @@ struct sr_runner {
     float **folded;         /* folded weights then bias, built on first use */
     void **cache;           /* 2 per node: kernel-prepared weights, plain and folded */
     int threads;
+    /* Micro-batched runs of layers (seg_plan), per node where one starts: */
+    int *seg_end;           /* its last node, or -1 */
+    size_t *seg_act;        /* floats per sample of its largest activation */
+    char *seg_warm;         /* it has run once (its caches are built) */
 };
 typedef struct sr_runner engine;
 
@@ -307,7 +312,7 @@ static void fuse_plan(engine *E, const sr_shapes *S)
                 continue;
             }
         }
-        prev = t->fuse ? i : -1;
+        prev = t->fuse & (SR_FUSE_POST | SR_FUSE_AFFINE) ? i : -1;
     }
 }
 
@@ -341,14 +346,122 @@ static sr_status folded_weights(engine *E, int i, char *err)
     return SR_OK;
 }
 
+/*
+ * Micro-batches.  Between layers that run one GEMM over the whole batch
+ * (SR_WHOLE_BATCH: Linear), a run of two or more layers whose kernels give
+ * every sample the same bits whatever the batch (convolutions, pools,
+ * activations, views) goes through the chunk in micro-batches small enough
+ * that their activations stay in the core's L2 cache, instead of each layer
+ * streaming the whole chunk through memory; only the run's last layer
+ * writes into the chunk's activation buffer.  Micro-batches are spread over
+ * the threads (each runs the whole run of layers on its own), so those
+ * layers need no synchronisation between them.  The results are those of
+ * the layers run on the whole chunk, bit for bit.
+ */
+#define SEG_BYTES ((size_t)1 << 20) /* two micro-batch activations (a core's L2 holds 2 MiB here) */
+
+/* Floats per sample of s, or 0 unless s is [B, fixed...]. */
+static size_t per_sample(const sr_symshape *s)
+{
+    if (s->ndim < 1 || s->k[0] != 1 || s->c[0] != 0)
+        return 0;
+    size_t n = 1;
+    for (int i = 1; i < s->ndim; i++) {
+        if (s->k[i] != 0 || s->c[i] < 0 || !sr_mul_ok(n, (size_t)s->c[i], &n))
+            return 0;
+    }
+    return n;
+}
+
+/* The node whose output node i's execution produces (the last one fused
+ * into it). */
+static int produced(const engine *E, int i)
+{
+    int last = E->fold[i] >= 0 ? E->fold[i] : i;
+    return E->post[i] >= 0 ? E->post[i] : last;
+}
+
+static void seg_plan(engine *E, const sr_shapes *S)
+{
+    sr_model *m = E->m;
+    for (int i = 0; i < m->nnode; i++) {
+        E->seg_end[i] = -1;
+        E->seg_act[i] = 0;
+    }
+    if (!S->batch_dim0)
+        return;
+    int start = -1, last = -1, count = 0;
+    size_t act = 0;
+    for (int i = 0; i <= m->nnode; i++) {
+        int ok = 0;
+        if (i < m->nnode) {
+            const sr_node *nd = &m->node[i];
+            if (!sr_node_is_leaf(nd) || E->fused_into[i] >= 0)
+                continue;
+            size_t a = per_sample(&S->node[i].sin), b = per_sample(&S->node[produced(E, i)].sout);
+            ok = !(nd->mod->type->fuse & SR_WHOLE_BATCH) && a && b;
+            if (ok) {
+                if (start < 0) {
+                    start = i;
+                    count = 0;
+                    act = 0;
+                }
+                act = a > act ? a : act;
+                act = b > act ? b : act;
+                last = i;
+                count++;
+                continue;
+            }
+        }
+        if (start >= 0 && count >= 2) {
+            E->seg_end[start] = last;
+            E->seg_act[start] = act;
+        }
+        start = -1;
+    }
+}
+
+/* Samples per micro-batch of the run starting at node i, for a chunk of n. */
+static int64_t seg_mb(const engine *E, int i, int64_t n)
+{
+    size_t mb = SEG_BYTES / (2 * sizeof(float) * E->seg_act[i]);
+    if (mb < 1)
+        mb = 1;
+    return (int64_t)mb < n ? (int64_t)mb : n;
+}
+
 /* Makes the buffers big enough for every layer at this chunk's shapes. */
 static sr_status plan(engine *E, const sr_shapes *S, char *err)
 {
     size_t maxact = 1, maxwork = 0;
+    int in_seg = -1; /* the run of micro-batched layers node i is in, if any */
+    int64_t n = S->node[0].in.ndim ? S->node[0].in.d[0] : 1;
     for (int i = 0; i < E->m->nnode; i++) {
         const sr_node *nd = &E->m->node[i];
         if (!sr_node_is_leaf(nd) || E->fused_into[i] >= 0)
             continue;
+        if (E->seg_end[i] >= 0)
+            in_seg = i;
+        if (in_seg >= 0) {
+            /* per thread: the layer's scratch at micro-batch shapes, then two
+             * micro-batch activations */
+            int64_t mb = seg_mb(E, in_seg, n);
+            size_t w = 0, acts = 2 * (size_t)mb * E->seg_act[in_seg];
+            if (nd->mod->type->workspace) {
+                sr_shape a = sr_symshape_at(&S->node[i].sin, mb), b = sr_symshape_at(&S->node[i].sout, mb);
+                w = nd->mod->type->workspace(nd->mod, &a, &b);
+            }
+            if (!sr_add_ok(w, acts, &w))
+                return sr_err(err, SR_ERUN, "out of memory for workspace");
+            if (w > maxwork)
+                maxwork = w;
+            size_t last = (size_t)sr_shape_numel(&S->node[produced(E, i)].out);
+            if (i == E->seg_end[in_seg] && last > maxact)
+                maxact = last;
+            if (i == E->seg_end[in_seg])
+                in_seg = -1;
+            continue;
+        }
         size_t n = (size_t)sr_shape_numel(&S->node[i].out);
         if (n > maxact)
             maxact = n;
@@ -383,6 +496,148 @@ static double now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+/* Node i's fusion in ctx (its folded weights must exist: folded_weights). */
+static void node_ctx(const engine *E, int i, sr_ctx *ctx)
+{
+    const sr_node *nd = &E->m->node[i];
+    ctx->layer_key = sr_hash_str(nd->path);
+    ctx->post = E->post[i] >= 0 ? E->m->node[E->post[i]].mod : NULL;
+    ctx->weight = ctx->bias = NULL;
+    if (E->fold[i] >= 0) {
+        ctx->weight = E->folded[i];
+        ctx->bias = E->folded[i] + sr_shape_numel(&nd->mod->param[0].shape);
+    }
+    ctx->cache = &E->cache[2 * i + (E->fold[i] >= 0)];
+}
+
+typedef struct {
+    engine *E;
+    const sr_shapes *S;
+    int i0, i1;                 /* first and last node */
+    const sr_tensor *X;         /* the chunk's input to node i0 */
+    float *Y;                   /* where node i1's output for the chunk goes */
+    int64_t n, mb, first;       /* chunk size, micro-batch size, first task */
+    int64_t sample0;
+    uint64_t pass;
+    size_t wsize, acts;         /* per thread: layer scratch, one activation */
+    double *tms;                /* -v: thread 0's time per node, or NULL */
+    int failed;                 /* atomic: the first failure's details below */
+    sr_status st;
+    int fnode;
+    char err[SR_ERRLEN];
+} seg_job;
+
+static void seg_task(void *arg, int64_t task, int tid)
+{
+    seg_job *J = arg;
+    engine *E = J->E;
+    const sr_shapes *S = J->S;
+    if (__atomic_load_n(&J->failed, __ATOMIC_ACQUIRE))
+        return;
+    int64_t m = J->first + task, b0 = m * J->mb, b = J->n - b0 < J->mb ? J->n - b0 : J->mb;
+    float *base = E->work + (size_t)tid * (J->wsize + 2 * J->acts), *s[2] = {base + J->wsize, base + J->wsize + J->acts};
+    size_t esz = sr_dtype_size(J->X->dtype);
+    sr_tensor x = {.shape = sr_symshape_at(&S->node[J->i0].sin, b), .dtype = J->X->dtype,
+                   .data = (char *)J->X->data + (size_t)b0 * per_sample(&S->node[J->i0].sin) * esz};
+    sr_ctx ctx = {.training = E->o->train, .seed = E->o->seed, .sample0 = J->sample0 + b0, .pass_key = J->pass,
+                  .work = base, .work_len = J->wsize, .threads = 1};
+    char err[SR_ERRLEN];
+    for (int i = J->i0; i <= J->i1; i++) {
+        const sr_node *nd = &E->m->node[i];
+        if (!sr_node_is_leaf(nd) || E->fused_into[i] >= 0)
+            continue;
+        int p = produced(E, i);
+        sr_tensor y = {.shape = sr_symshape_at(&S->node[p].sout, b), .dtype = SR_F32};
+        float *target = J->Y + (size_t)b0 * per_sample(&S->node[p].sout);
+        y.data = i == J->i1 ? target : x.data == s[0] ? s[1] : s[0];
+        node_ctx(E, i, &ctx);
+        double t0 = J->tms && tid == 0 ? now_ms() : 0;
+        sr_status st = nd->mod->type->forward(nd->mod, &x, &y, &ctx, err);
+        if (st != SR_OK) {
+            int no = 0;
+            if (__atomic_compare_exchange_n(&J->failed, &no, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+                J->st = st;
+                J->fnode = i;
+                memcpy(J->err, err, sizeof err);
+            }
+            return;
+        }
+        if (J->tms && tid == 0)
+            J->tms[i] += now_ms() - t0;
+        if (i == J->i1 && y.data != target) /* a view at the end */
+            memmove(target, y.data, (size_t)sr_shape_numel(&y.shape) * sizeof(float));
+        x = y;
+    }
+}
+
+/* Runs nodes i0..i1 over the chunk x in micro-batches; x becomes node i1's
+ * output, in one of the activation buffers. */
+static sr_status run_segment(engine *E, const sr_shapes *S, int i0, sr_tensor *x, int64_t sample0, uint64_t pass,
+                             sr_diags *d)
+{
+    sr_model *m = E->m;
+    int i1 = E->seg_end[i0];
+    int64_t n = x->shape.ndim ? x->shape.d[0] : 1;
+    seg_job J = {.E = E, .S = S, .i0 = i0, .i1 = i1, .X = x, .n = n, .mb = seg_mb(E, i0, n),
+                 .sample0 = sample0, .pass = pass};
+    J.Y = x->data == E->buf[0] ? E->buf[1] : E->buf[0];
+    J.acts = (size_t)J.mb * E->seg_act[i0];
+    for (int i = i0; i <= i1; i++) {
+        const sr_node *nd = &m->node[i];
+        if (!sr_node_is_leaf(nd) || E->fused_into[i] >= 0)
+            continue;
+        if (E->fold[i] >= 0 && (J.st = folded_weights(E, i, J.err)) != SR_OK) {
+            sr_diag_add(d, "%s:%d:%d: layer %s (%s): %s", m->label, nd->line, nd->col, nd->path,
+                        nd->mod->type->name, J.err);
+            return J.st;
+        }
+        if (nd->mod->type->workspace) {
+            sr_shape a = sr_symshape_at(&S->node[i].sin, J.mb), b = sr_symshape_at(&S->node[i].sout, J.mb);
+            size_t w = nd->mod->type->workspace(nd->mod, &a, &b);
+            J.wsize = w > J.wsize ? w : J.wsize;
+        }
+    }
+    if (E->ms)
+        J.tms = calloc((size_t)m->nnode, sizeof *J.tms);
+    int64_t tasks = (n + J.mb - 1) / J.mb;
+    int threads = E->threads > 1 ? E->threads : 1;
+    if ((size_t)threads * (J.wsize + 2 * J.acts) > E->worklen)
+        threads = 1; /* plan() sized the workspace for fewer threads */
+    double t0 = E->ms ? now_ms() : 0;
+    if (!E->seg_warm[i0] && tasks > 0) {
+        /* the first micro-batch alone: it builds the layers' caches */
+        seg_task(&J, 0, 0);
+        J.first = 1;
+        E->seg_warm[i0] = !J.failed;
+    }
+    sr_par_for(threads, tasks - J.first, seg_task, &J);
+    if (J.failed) {
+        const sr_node *nd = &m->node[J.fnode];
+        sr_diag_add(d, "%s:%d:%d: layer %s (%s): %s", m->label, nd->line, nd->col, nd->path, nd->mod->type->name,
+                    J.err);
+        free(J.tms);
+        return J.st;
+    }
+    if (E->ms) {
+        /* the run's wall time, shared out as thread 0's times were */
+        double wall = now_ms() - t0, sum = 0;
+        for (int i = i0; i <= i1; i++)
+            sum += J.tms[i];
+        for (int i = i0; i <= i1; i++) {
+            if (!sr_node_is_leaf(&m->node[i]))
+                continue;
+            if (E->fused_into[i] < 0)
+                E->ms[i] += sum > 0 ? wall * J.tms[i] / sum : wall / (i1 - i0 + 1);
+            E->vin[i] = S->node[i].in;
+            E->vout[i] = S->node[i].out;
+        }
+        free(J.tms);
+    }
+    int p = produced(E, i1);
+    *x = (sr_tensor){.shape = S->node[p].out, .dtype = SR_F32, .data = J.Y};
+    return SR_OK;
+}
+
 /* One chunk through every layer; returns the output tensor (a view into
  * one of the engine's buffers, or of the input for a pure-view model). */
 static sr_status forward(engine *E, const sr_shapes *S, sr_tensor *x, int64_t sample0, uint64_t pass,
@@ -403,21 +658,19 @@ static sr_status forward(engine *E, const sr_shapes *S, sr_tensor *x, int64_t sa
             }
             continue;
         }
-        sr_tensor y = {.shape = S->node[i].out, .dtype = SR_F32};
-        y.data = x->data == E->buf[0] ? E->buf[1] : E->buf[0];
-        int last = E->fold[i] >= 0 ? E->fold[i] : i;
-        if (E->post[i] >= 0)
-            last = E->post[i];
-        y.shape = S->node[last].out;
-        ctx.layer_key = sr_hash_str(nd->path);
-        ctx.post = E->post[i] >= 0 ? m->node[E->post[i]].mod : NULL;
-        ctx.weight = ctx.bias = NULL;
-        sr_status st = SR_OK;
-        if (E->fold[i] >= 0 && (st = folded_weights(E, i, err)) == SR_OK) {
-            ctx.weight = E->folded[i];
-            ctx.bias = E->folded[i] + sr_shape_numel(&nd->mod->param[0].shape);
+        if (E->seg_end[i] >= 0) {
+            sr_status st = run_segment(E, S, i, x, sample0, pass, d);
+            if (st != SR_OK)
+                return st;
+            i = E->seg_end[i];
+            continue;
         }
-        ctx.cache = &E->cache[2 * i + (E->fold[i] >= 0)];
+        sr_tensor y = {.shape = S->node[produced(E, i)].out, .dtype = SR_F32};
+        y.data = x->data == E->buf[0] ? E->buf[1] : E->buf[0];
+        sr_status st = SR_OK;
+        if (E->fold[i] >= 0)
+            st = folded_weights(E, i, err);
+        node_ctx(E, i, &ctx);
         double t0 = E->ms ? now_ms() : 0;
         if (st == SR_OK)
             st = nd->mod->type->forward(nd->mod, x, &y, &ctx, err);
@@ -495,6 +748,7 @@ static sr_status run_record(engine *E, sr_input *in, writer *w, uint64_t pass, s
     int64_t chunk = choose_chunk(E->o, &S, m, n);
     sr_shape outshape = S.out;
     fuse_plan(E, &S);
+    seg_plan(E, &S);
     sr_shapes_free(&S);
     if ((st = write_header(w, &outshape, err)) != SR_OK)
         goto fail;
@@ -568,12 +822,16 @@ sr_runner *sr_runner_new(sr_model *m, const sr_runopts *o)
     r->fused_into = malloc(nn * sizeof *r->fused_into);
     r->folded = calloc(nn, sizeof *r->folded);
     r->cache = calloc(2 * nn, sizeof *r->cache);
-    if (!r->post || !r->fold || !r->fused_into || !r->folded || !r->cache) {
+    r->seg_end = malloc(nn * sizeof *r->seg_end);
+    r->seg_act = calloc(nn, sizeof *r->seg_act);
+    r->seg_warm = calloc(nn, 1);
+    if (!r->post || !r->fold || !r->fused_into || !r->folded || !r->cache || !r->seg_end || !r->seg_act ||
+        !r->seg_warm) {
         sr_runner_free(r);
         return NULL;
     }
     for (int i = 0; i < m->nnode; i++)
-        r->post[i] = r->fold[i] = r->fused_into[i] = -1;
+        r->post[i] = r->fold[i] = r->fused_into[i] = r->seg_end[i] = -1;
     if (o->verbose) {
         r->ms = calloc((size_t)(m->nnode ? m->nnode : 1), sizeof *r->ms);
         r->vin = calloc((size_t)(m->nnode ? m->nnode : 1), sizeof *r->vin);
@@ -709,6 +967,9 @@ void sr_runner_free(sr_runner *E)
     free(E->post);
     free(E->fold);
     free(E->fused_into);
+    free(E->seg_end);
+    free(E->seg_act);
+    free(E->seg_warm);
     free(E);
 }
 

@@ -145,10 +145,10 @@ static const sr_argdef a_batchnorm[] = {
 const sr_layertype sr_layer_types[] = {
     {"Linear", "y = x W^T + b over the last dimension", ARGS(a_linear),
      sr_linear_validate, sr_linear_shape, sr_linear_params, sr_linear_forward, NULL,
-     NULL, NULL, sr_linear_channel_dim, SR_FUSE_POST | SR_FUSE_AFFINE},
+     NULL, NULL, sr_linear_channel_dim, SR_FUSE_POST | SR_FUSE_AFFINE | SR_WHOLE_BATCH},
     {"LazyLinear", "Linear whose in_features is taken from its input", ARGS(a_lazylinear),
      sr_lazylinear_validate, sr_lazylinear_shape, sr_lazylinear_params, sr_lazylinear_forward, NULL,
-     NULL, NULL, sr_linear_channel_dim, SR_FUSE_POST | SR_FUSE_AFFINE},
+     NULL, NULL, sr_linear_channel_dim, SR_FUSE_POST | SR_FUSE_AFFINE | SR_WHOLE_BATCH},
     {"Flatten", "flattens dims start_dim..end_dim into one", ARGS(a_flatten),
      NULL, sr_flatten_shape, NULL, sr_view_forward, NULL, NOFUSE},
     {"Unflatten", "splits dim into unflattened_size", ARGS(a_unflatten),
