@@ -9,8 +9,9 @@
  * whatever no worker has claimed, and returns when every task is done: it
  * never waits for a worker that is not running (on a busy machine a
  * worker may be descheduled for milliseconds).  Between jobs a worker
- * spins briefly, so the short jobs of a forward pass (one per layer) start
- * without a futex wake-up, then sleeps on a condition variable.
+ * spins briefly and then yields for a while, so the short jobs of a forward
+ * pass start without a futex wake-up while a GEMM on OpenBLAS's threads in
+ * between still gets the cores, then sleeps on a condition variable.
  */
 #include "par.h"
 
@@ -26,7 +27,8 @@ int sr_par_cores(void)
 }
 
 #define MAXTHREADS 32      /* sr_par_run's claim mask has one bit per thread */
-#define SPIN 20000         /* polls (~50 us) before a waiting worker sleeps */
+#define SPIN 2000          /* polls (~5 us) before a waiting thread yields its core */
+#define YIELDS 50          /* sched_yield()s (~50 us) before a worker sleeps */
 
 static inline void relax(void)
 {
@@ -100,8 +102,14 @@ static void *worker(void *p)
     int tid = (int)(intptr_t)p; /* 1.. */
     uint32_t seen = 0;
     for (;;) {
-        for (int k = 0; k < SPIN && (uint32_t)(LD(P.word) >> 32) == seen; k++)
-            relax();
+        /* spin, then yield (OpenBLAS's threads may want the core: a GEMM
+         * between two of our jobs), then sleep */
+        for (int k = 0; k < SPIN + YIELDS && (uint32_t)(LD(P.word) >> 32) == seen; k++) {
+            if (k < SPIN)
+                relax();
+            else
+                sched_yield();
+        }
         if ((uint32_t)(LD(P.word) >> 32) == seen) {
             pthread_mutex_lock(&P.mu);
             P.sleeping++;

@@ -561,6 +561,40 @@ SR_KERNEL static void split_phases(const float *row, int64_t Wp, int64_t s, int6
     }
 }
 
+#ifdef DC_X86
+/* Lanes l of a 16-lane load at padded column i whose source column
+ * i + l - pb lies in [0, W). */
+static inline __mmask16 lanes_in(int64_t i, int64_t pb, int64_t W)
+{
+    int64_t lo = pb - i, hi = pb + W - i;
+    lo = lo < 0 ? 0 : lo;
+    hi = hi > 16 ? 16 : hi;
+    if (hi <= lo)
+        return 0;
+    return (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
+}
+
+/* Zero padding and the split into 2 phases in one step, with AVX-512:
+ * padded column p of the row is src[p - pb] inside the row, zero outside
+ * (and past Wp); phase q's column j is padded column 2j + q. */
+__attribute__((target("avx512f"))) static void split2_512(const float *src, int64_t W, int64_t pb, int64_t Wp,
+                                                           int64_t Wj, float *dst)
+{
+    const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    int64_t wv = W < Wp - pb ? W : Wp - pb; /* source columns inside the padded row */
+    for (int64_t j = 0; j < Wj; j += 16) {
+        int64_t i = 2 * j;
+        /* masked-off lanes are not read, so src + i - pb may point outside */
+        __m512 a = _mm512_maskz_loadu_ps(lanes_in(i, pb, wv), src + i - pb);
+        __m512 b = _mm512_maskz_loadu_ps(lanes_in(i + 16, pb, wv), src + i + 16 - pb);
+        __mmask16 ko = (__mmask16)(Wj - j >= 16 ? 0xffff : (1u << (Wj - j)) - 1);
+        _mm512_mask_storeu_ps(dst + j, ko, _mm512_permutex2var_ps(a, ev, b));
+        _mm512_mask_storeu_ps(dst + Wj + j, ko, _mm512_permutex2var_ps(a, od, b));
+    }
+}
+#endif
+
 /* One sample into the padded, phase-split layout; tmp holds one padded row. */
 static void dc_pad(const float *x, const conv_geo *g, const conv_dims *di, const dc_geo *d, float *dst, float *tmp)
 {
@@ -578,6 +612,12 @@ static void dc_pad(const float *x, const conv_geo *g, const conv_dims *di, const
             if (sw == 1) {
                 pad_row(src, W, g->pb[1], g->pa[1], g->mode, row);
             } else {
+#ifdef DC_X86
+                if (sw == 2 && g->mode == PAD_ZEROS && sr_cpu_level() == SR_CPU_AVX512) {
+                    split2_512(src, W, g->pb[1], d->Wp, d->Wj, row);
+                    continue;
+                }
+#endif
                 pad_row(src, W, g->pb[1], g->pa[1], g->mode, tmp);
                 split_phases(tmp, d->Wp, sw, d->Wj, row);
             }
