@@ -106,6 +106,11 @@ bench: ensure-deps
 bench-run: $(BIN) $(BUILD)/bench/sgemm_peak
 	$(PY) bench/bench.py --seqrun ./$(BIN) --sgemm $(BUILD)/bench/sgemm_peak $(BENCHFLAGS)
 
+# in-process timing of one layer's forward (bench/micro_layers.c)
+$(BUILD)/bench/micro_layers: bench/micro_layers.c $(LIB_OBJ) $(wildcard src/*.h src/layers/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
+
 $(BUILD)/bench/sgemm_peak: bench/sgemm_peak.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)

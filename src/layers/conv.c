@@ -481,6 +481,9 @@ typedef struct {
 } dc_geo;
 
 #define DC_SLACK 16 /* floats after a block: an unmasked load's overrun */
+#ifndef DC_SPAN
+#define DC_SPAN 4   /* tiles of segments per pass over the output-channel blocks */
+#endif
 
 /* 2: AVX-512, 1: AVX2 + FMA, 0: im2col + sgemm */
 static int dc_level(const conv_geo *g)
@@ -574,24 +577,55 @@ static inline __mmask16 lanes_in(int64_t i, int64_t pb, int64_t W)
     return (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
 }
 
-/* Zero padding and the split into 2 phases in one step, with AVX-512:
- * padded column p of the row is src[p - pb] inside the row, zero outside
- * (and past Wp); phase q's column j is padded column 2j + q. */
-__attribute__((target("avx512f"))) static void split2_512(const float *src, int64_t W, int64_t pb, int64_t Wp,
-                                                           int64_t Wj, float *dst)
+/* Zero padding and the split into 2 phases in one step, with AVX-512, for
+ * every row of a sample: padded column p of a row is src[p - pb] inside the
+ * row, zero outside (and past Wp); phase q's column j is padded column
+ * 2j + q.  Padding rows (ih outside [0, H)) are zero.  The lane masks are
+ * the same for every row, so they are worked out once. */
+__attribute__((target("avx512f"))) static void split2_512(const float *x, const conv_geo *g, const conv_dims *di,
+                                                           const dc_geo *d, float *dst)
 {
     const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-    int64_t wv = W < Wp - pb ? W : Wp - pb; /* source columns inside the padded row */
-    for (int64_t j = 0; j < Wj; j += 16) {
-        int64_t i = 2 * j;
-        /* masked-off lanes are not read, so src + i - pb may point outside */
-        __m512 a = _mm512_maskz_loadu_ps(lanes_in(i, pb, wv), src + i - pb);
-        __m512 b = _mm512_maskz_loadu_ps(lanes_in(i + 16, pb, wv), src + i + 16 - pb);
-        __mmask16 ko = (__mmask16)(Wj - j >= 16 ? 0xffff : (1u << (Wj - j)) - 1);
-        _mm512_mask_storeu_ps(dst + j, ko, _mm512_permutex2var_ps(a, ev, b));
-        _mm512_mask_storeu_ps(dst + Wj + j, ko, _mm512_permutex2var_ps(a, od, b));
+    int64_t H = di->h, W = di->w, pb = g->pb[1], Wj = d->Wj;
+    int64_t wv = W < d->Wp - pb ? W : d->Wp - pb; /* source columns inside the padded row */
+    enum { MAXV = 64 };
+    __mmask16 ka[MAXV], kb[MAXV], ko[MAXV];
+    int64_t nv = (Wj + 15) / 16;
+    if (nv > MAXV)
+        nv = 0; /* rows this wide take the general path below */
+    for (int64_t v = 0; v < nv; v++) {
+        int64_t j = 16 * v, i = 2 * j;
+        ka[v] = lanes_in(i, pb, wv);
+        kb[v] = lanes_in(i + 16, pb, wv);
+        ko[v] = (__mmask16)(Wj - j >= 16 ? 0xffff : (1u << (Wj - j)) - 1);
     }
+    for (int64_t c = 0; c < g->cin; c++)
+        for (int64_t ph = 0; ph < d->Hp; ph++) {
+            float *row = dst + c * d->PS + ph * d->RS;
+            int64_t ih = ph - g->pb[0];
+            if (ih < 0 || ih >= H) {
+                memset(row, 0, (size_t)d->RS * sizeof *row);
+                continue;
+            }
+            const float *src = x + (c * H + ih) * W;
+            if (!nv) {
+                for (int64_t pw = 0; pw < d->RS; pw++) {
+                    int64_t iw = pw - pb;
+                    row[(pw % 2) * Wj + pw / 2] = pw < d->Wp && iw >= 0 && iw < W ? src[iw] : 0.0f;
+                }
+                continue;
+            }
+            /* padded column 32v + l is src[32v + l - pb]: masked-off lanes
+             * are not read, so the address may lie before src */
+            uintptr_t base = (uintptr_t)src - (uintptr_t)pb * sizeof(float);
+            for (int64_t v = 0; v < nv; v++) {
+                __m512 a = _mm512_maskz_loadu_ps(ka[v], (const void *)(base + (uintptr_t)(128 * v)));
+                __m512 b = _mm512_maskz_loadu_ps(kb[v], (const void *)(base + (uintptr_t)(128 * v + 64)));
+                _mm512_mask_storeu_ps(row + 16 * v, ko[v], _mm512_permutex2var_ps(a, ev, b));
+                _mm512_mask_storeu_ps(row + Wj + 16 * v, ko[v], _mm512_permutex2var_ps(a, od, b));
+            }
+        }
 }
 #endif
 
@@ -599,6 +633,12 @@ __attribute__((target("avx512f"))) static void split2_512(const float *src, int6
 static void dc_pad(const float *x, const conv_geo *g, const conv_dims *di, const dc_geo *d, float *dst, float *tmp)
 {
     int64_t H = di->h, W = di->w, sw = g->s[1];
+#ifdef DC_X86
+    if (sw == 2 && g->mode == PAD_ZEROS && sr_cpu_level() == SR_CPU_AVX512) {
+        split2_512(x, g, di, d, dst);
+        return;
+    }
+#endif
     for (int64_t c = 0; c < g->cin; c++) {
         const float *xc = x + c * H * W;
         for (int64_t ph = 0; ph < d->Hp; ph++) {
@@ -612,12 +652,6 @@ static void dc_pad(const float *x, const conv_geo *g, const conv_dims *di, const
             if (sw == 1) {
                 pad_row(src, W, g->pb[1], g->pa[1], g->mode, row);
             } else {
-#ifdef DC_X86
-                if (sw == 2 && g->mode == PAD_ZEROS && sr_cpu_level() == SR_CPU_AVX512) {
-                    split2_512(src, W, g->pb[1], d->Wp, d->Wj, row);
-                    continue;
-                }
-#endif
                 pad_row(src, W, g->pb[1], g->pa[1], g->mode, tmp);
                 split_phases(tmp, d->Wp, sw, d->Wj, row);
             }
@@ -874,23 +908,28 @@ static void dc_block(void *arg, int64_t blk, int tid)
             }
     const dc_pack *pk = J->pk;
     int64_t og = g->cout / g->groups, cg = g->cin / g->groups;
+    /* a few tiles' segments at a time through every block of output
+     * channels, so their input stays in L1 while the weights cycle */
+    int64_t span = (int64_t)J->nv * DC_SPAN;
     for (int64_t gi = 0; gi < g->groups; gi++)
-        for (int64_t ob = 0; ob < pk->nob; ob++) {
-            const float *wp = pk->w + (size_t)(gi * pk->nob + ob) * pk->wfloats;
-            const float *bp = pk->b + (gi * pk->nob + ob) * pk->mr;
-            int64_t o0 = gi * og + ob * pk->mr;
-            int mrv = og - ob * pk->mr < pk->mr ? (int)(og - ob * pk->mr) : pk->mr;
-            const float *xg = xp + gi * cg * d->PS;
-            float *yo = J->y + o0 * P;
+        for (int64_t s0 = 0; s0 < ns; s0 += span)
+            for (int64_t ob = 0; ob < pk->nob; ob++) {
+                const float *wp = pk->w + (size_t)(gi * pk->nob + ob) * pk->wfloats;
+                const float *bp = pk->b + (gi * pk->nob + ob) * pk->mr;
+                int64_t o0 = gi * og + ob * pk->mr;
+                int mrv = og - ob * pk->mr < pk->mr ? (int)(og - ob * pk->mr) : pk->mr;
+                const float *xg = xp + gi * cg * d->PS;
+                float *yo = J->y + o0 * P;
+                int64_t cnt = ns - s0 < span ? ns - s0 : span;
 #ifdef DC_X86
-            if (pk->level == 2)
-                dc_tiles16(J, xg, sg, ns, wp, bp, yo, mrv);
-            else
-                dc_tiles8(J, xg, sg, ns, wp, bp, yo, mrv);
+                if (pk->level == 2)
+                    dc_tiles16(J, xg, sg + s0, cnt, wp, bp, yo, mrv);
+                else
+                    dc_tiles8(J, xg, sg + s0, cnt, wp, bp, yo, mrv);
 #else
-            (void)xg, (void)yo, (void)wp, (void)bp, (void)mrv;
+                (void)xg, (void)yo, (void)wp, (void)bp, (void)mrv, (void)cnt;
 #endif
-        }
+            }
     if (J->ctx->post && !J->relu)
         for (int64_t n = n0; n < n1; n++)
             sr_post(J->ctx, J->y + n * g->cout * P, (size_t)(g->cout * P));

@@ -305,9 +305,8 @@ static void gemv(const float *W, const float *x, const float *b, float *y, int64
 }
 
 /*
- * One sgemm over every row (a GEMV for a single row), then one pass over
- * each output row, while it is in cache, adding the bias and applying the
- * fused activation.  Weights and bias are the executor's folded ones when
+ * One sgemm over every row (a GEMV for a single row) onto the bias, then
+ * one pass over the output applying the fused activation.  Weights and bias are the executor's folded ones when
  * it folded a BatchNorm1d into this layer.
  */
 SR_FORWARD_FN(sr_linear_forward)
@@ -325,19 +324,19 @@ SR_FORWARD_FN(sr_linear_forward)
         gemv(W, x, b, y, N, K, ctx);
         return SR_OK;
     }
-    if (K == 0)
-        memset(y, 0, (size_t)(M * N) * sizeof *y);
-    else
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)N, (int)K, 1.0f, x, (int)K, W,
-                    (int)K, 0.0f, y, (int)N);
-    if (!b && !ctx->post)
-        return SR_OK;
+    /* the bias first, as sgemm's C with beta = 1: OpenBLAS would otherwise
+     * clear C itself (beta = 0) and a pass would add the bias after */
     for (int64_t i = 0; i < M; i++) {
-        float *row = y + i * N;
         if (b)
-            add_bias(row, b, N);
-        sr_post(ctx, row, (size_t)N);
+            memcpy(y + i * N, b, (size_t)N * sizeof *y);
+        else if (K == 0)
+            memset(y + i * N, 0, (size_t)N * sizeof *y);
     }
+    if (K > 0)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)N, (int)K, 1.0f, x, (int)K, W,
+                    (int)K, b ? 1.0f : 0.0f, y, (int)N);
+    if (ctx->post)
+        sr_post(ctx, y, (size_t)(M * N));
     return SR_OK;
 }
 
