@@ -332,11 +332,12 @@ int main(int argc, char **argv)
         if (strcmp(pos[0], "-") == 0 && strcmp(o.input, "-") == 0)
             return usage_error("%s", "the model comes from standard input, so INPUT must be a file");
     }
-    /* OpenBLAS's pool and seqrun's own (sr_par_for) both get --threads;
-     * by default both use every core */
-    if (threads)
-        openblas_set_num_threads((int)threads);
+    /* OpenBLAS's pool and seqrun's own (sr_par_for) both get --threads; by
+     * default seqrun's uses every core and OpenBLAS's what it chose itself
+     * (every core, or OPENBLAS_NUM_THREADS).  The runner engages them once
+     * the work has shown it is worth more than one. */
     o.threads = threads ? (int)threads : sr_par_cores();
+    o.blas_threads = threads ? (int)threads : openblas_get_num_threads();
     o.progress = !o.quiet && !check && isatty(STDERR_FILENO);
     sr_out_install_signal_cleanup();
 

@@ -255,7 +255,9 @@ struct sr_runner {
     int *fused_into;        /* this node runs inside that one, or -1 */
     float **folded;         /* folded weights then bias, built on first use */
     void **cache;           /* 2 per node: kernel-prepared weights, plain and folded */
-    int threads;
+    int threads;            /* seqrun's threads: what the workspace is planned for */
+    int active;             /* those in use: 1 until the work has taken WARM_MS */
+    double busy_ms;         /* time spent in forward passes so far */
     /* Micro-batched runs of layers (seg_plan), per node where one starts: */
     int *seg_end;           /* its last node, or -1 */
     size_t *seg_act;        /* floats per sample of its largest activation */
@@ -600,7 +602,7 @@ static sr_status run_segment(engine *E, const sr_shapes *S, int i0, sr_tensor *x
     if (E->ms)
         J.tms = calloc((size_t)m->nnode, sizeof *J.tms);
     int64_t tasks = (n + J.mb - 1) / J.mb;
-    int threads = E->threads > 1 ? E->threads : 1;
+    int threads = E->active > 1 ? E->active : 1;
     if ((size_t)threads * (J.wsize + 2 * J.acts) > E->worklen)
         threads = 1; /* plan() sized the workspace for fewer threads */
     double t0 = E->ms ? now_ms() : 0;
@@ -645,7 +647,7 @@ static sr_status forward(engine *E, const sr_shapes *S, sr_tensor *x, int64_t sa
 {
     sr_model *m = E->m;
     sr_ctx ctx = {.training = E->o->train, .seed = E->o->seed, .sample0 = sample0, .pass_key = pass,
-                  .work = E->work, .work_len = E->worklen, .threads = E->threads};
+                  .work = E->work, .work_len = E->worklen, .threads = E->active};
     char err[SR_ERRLEN];
     for (int i = 0; i < m->nnode; i++) {
         const sr_node *nd = &m->node[i];
@@ -730,6 +732,25 @@ static int64_t choose_chunk(const sr_runopts *o, const sr_shapes *S, const sr_mo
     return c < n ? c : n;
 }
 
+/*
+ * Threads cost something to start and to hand work to: a whole run that
+ * takes a millisecond (one sample through an MLP) is faster on one.  So a
+ * runner starts on one thread, OpenBLAS's pool held to one as well, and
+ * engages --threads (the workspace is planned for them from the start)
+ * once its forward passes have taken WARM_MS.
+ */
+#define WARM_MS 1.0
+
+static void engage(engine *E, double ms)
+{
+    E->busy_ms += ms;
+    if (E->busy_ms < WARM_MS || E->active >= E->threads)
+        return;
+    E->active = E->threads;
+    if (E->o->blas_threads > 1)
+        openblas_set_num_threads(E->o->blas_threads);
+}
+
 static sr_status run_record(engine *E, sr_input *in, writer *w, uint64_t pass, sr_diags *d, int first)
 {
     sr_model *m = E->m;
@@ -778,10 +799,12 @@ static sr_status run_record(engine *E, sr_input *in, writer *w, uint64_t pass, s
         if ((st = sr_npy_read_elems(&in->s, &in->h, count, dt, E->inbuf, err)) != SR_OK)
             goto fail_c;
         sr_tensor x = {.shape = cs, .dtype = dt, .data = E->inbuf};
+        double t0 = now_ms();
         if ((st = forward(E, &C, &x, s0, pass, d)) != SR_OK) {
             sr_shapes_free(&C);
             return st;
         }
+        engage(E, now_ms() - t0);
         if ((st = write_data(w, sr_f32(&x), (size_t)sr_shape_numel(&x.shape), err)) != SR_OK)
             goto fail_c;
         if (E->o->progress)
@@ -815,7 +838,10 @@ sr_runner *sr_runner_new(sr_model *m, const sr_runopts *o)
         return NULL;
     r->m = m;
     r->o = o;
-    r->threads = o->threads;
+    r->threads = o->threads > 1 ? o->threads : 1;
+    r->active = 1;
+    if (o->blas_threads > 1)
+        openblas_set_num_threads(1);
     size_t nn = (size_t)(m->nnode ? m->nnode : 1);
     r->post = malloc(nn * sizeof *r->post);
     r->fold = malloc(nn * sizeof *r->fold);

@@ -25,6 +25,7 @@ typedef struct {
     int top;                    /* text output: the K best classes per sample */
     int progress;               /* progress bar on stderr (a terminal) */
     int threads;                /* seqrun's own worker threads; 0: all cores */
+    int blas_threads;           /* OpenBLAS's; 0: leave its pool as it is */
     uint64_t seed;
 } sr_runopts;
 
