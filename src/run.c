@@ -840,7 +840,7 @@ sr_runner *sr_runner_new(sr_model *m, const sr_runopts *o)
     r->o = o;
     r->threads = o->threads > 1 ? o->threads : 1;
     r->active = 1;
-    if (o->blas_threads > 1)
+    if (openblas_get_num_threads() != 1)
         openblas_set_num_threads(1);
     size_t nn = (size_t)(m->nnode ? m->nnode : 1);
     r->post = malloc(nn * sizeof *r->post);
