@@ -1006,9 +1006,17 @@ sr_status sr_run(sr_model *m, const sr_runopts *o, sr_diags *d)
         sr_diag_add(d, "out of memory");
         return SR_ERUN;
     }
+    /* -o and --save-state appear together or not at all: a state file that
+     * cannot be written must not leave a fresh -o behind. */
+    sr_out_defer_begin();
     sr_status st = sr_runner_file(r, o->input, o->output, d);
     if (st == SR_OK)
         st = sr_runner_finish(r, d);
+    char err[SR_ERRLEN];
+    if (sr_out_defer_end(st == SR_OK, err) != SR_OK && st == SR_OK) {
+        sr_diag_add(d, "%s", err);
+        st = SR_ERUN;
+    }
     sr_runner_free(r);
     return st;
 }

@@ -260,6 +260,11 @@ sr_status sr_state_save(const sr_model *m, const char *path, char *err)
     sr_status st = sr_out_open(&o, path, err);
     if (st == SR_OK) {
         st = sr_st_write(o.f, items, n, NULL, 0, err);
+        if (st != SR_OK) {
+            char why[SR_ERRLEN];
+            snprintf(why, sizeof why, "%s", err);
+            sr_err(err, st, "%s: %s", path, why);
+        }
         if (st == SR_OK)
             st = sr_out_commit(&o, err);
         else
