@@ -193,8 +193,29 @@ static void on_signal(int sig)
     raise(sig);
 }
 
+/* SIGBUS means a mapped file shrank under us: the weights are read in place
+ * from a private mapping, and another process truncated the file.  That is
+ * bad input, not a crash: remove temporaries, say so, exit 1. */
+static void on_sigbus(int sig)
+{
+    (void)sig;
+    for (int i = 0; i < MAX_TMP; i++)
+        if (pending_tmp[i])
+            unlink(pending_tmp[i]);
+    static const char msg[] = "seqrun: a mapped weights file was truncated while in use (changed by another process?)\n";
+    ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
+    (void)w;
+    _exit(SR_ERUN);
+}
+
 void sr_out_install_signal_cleanup(void)
 {
+    struct sigaction bus;
+    memset(&bus, 0, sizeof bus);
+    bus.sa_handler = on_sigbus;
+    sigemptyset(&bus.sa_mask);
+    sigaction(SIGBUS, &bus, NULL);
+
     int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
     for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {
         struct sigaction sa;

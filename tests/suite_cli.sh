@@ -216,6 +216,21 @@ done
     "$NPYCMP" "$B/expected.npy" bn.npy --rtol 1e-4 --atol 1e-5 && [ -z "$(ls -A . | grep '\.tmp\.')" ] &&
     ok save_state_over_its_weights || bad save_state_over_its_weights "$(cat stcmp.out)"
 
+# A weights file truncated by someone else mid-run (weights are read in
+# place from a mapping): a clear message and exit 1, not a SIGBUS crash.
+printf 'layers:\n  - Linear: [1024, 1024]\n' >big.yaml
+printf 'layers:\n  - Identity\n' >ident.yaml
+head -c 16384 /dev/zero >z4.bin
+"$SEQRUN" -q --input-shape 4,1024 --save-state big.safetensors big.yaml z4.bin -o /dev/null &&
+    "$SEQRUN" -q --input-shape 4,1024 ident.yaml z4.bin -o z4.npy && head -c 128 z4.npy >z4.head && tail -c +129 z4.npy >z4.data
+rm -f fifo && mkfifo fifo
+{ cat z4.head; sleep 1; truncate -s 1000 big.safetensors; cat z4.data; } >fifo &
+"$SEQRUN" -q -w big.safetensors big.yaml fifo -o bus.npy 2>bus.err
+rc=$?
+wait
+[ $rc -eq 1 ] && grep -q 'weights file was truncated' bus.err && [ ! -e bus.npy ] && ok weights_truncated_mid_run ||
+    bad weights_truncated_mid_run "exit $rc: $(cat bus.err)"
+
 # ---- --top: classes and probabilities as PyTorch's topk gives them ----------
 "$SEQRUN" -q --format text --top 3 -w "$MLP/weights.safetensors" "$MLP/model.yaml" "$MLP/input.npy" >top.txt &&
     diff -q top.txt "$HERE/fixtures/top/core_mlp_top3.txt" >/dev/null && ok top_k ||
