@@ -102,17 +102,68 @@ sr_status sr_state_declare(sr_model *m, sr_diags *d)
     return state_init(m, 0, 0, d);
 }
 
+/* The model's occurrences sorted two ways, so matching a file's keys costs
+ * a binary search each instead of a pass over every layer (a model of
+ * 100000 layers would otherwise take a minute to load). */
+typedef struct {
+    const sr_model *m;
+    int *by_path;   /* node indices by path */
+    int *by_mod;    /* node indices by module, then index: a module's occurrences together */
+} keyindex;
+
+static const sr_model *sort_model;
+
+static int cmp_path(const void *a, const void *b)
+{
+    return strcmp(sort_model->node[*(const int *)a].path, sort_model->node[*(const int *)b].path);
+}
+
+static int cmp_mod(const void *a, const void *b)
+{
+    int i = *(const int *)a, j = *(const int *)b;
+    uintptr_t x = (uintptr_t)sort_model->node[i].mod, y = (uintptr_t)sort_model->node[j].mod;
+    return x < y ? -1 : x > y ? 1 : (i > j) - (i < j);
+}
+
+static int keyindex_build(keyindex *ix, const sr_model *m)
+{
+    ix->m = m;
+    ix->by_path = malloc((size_t)(m->nnode ? m->nnode : 1) * sizeof *ix->by_path);
+    ix->by_mod = malloc((size_t)(m->nnode ? m->nnode : 1) * sizeof *ix->by_mod);
+    if (!ix->by_path || !ix->by_mod)
+        return -1;
+    for (int i = 0; i < m->nnode; i++)
+        ix->by_path[i] = ix->by_mod[i] = i;
+    sort_model = m;
+    qsort(ix->by_path, (size_t)m->nnode, sizeof *ix->by_path, cmp_path);
+    qsort(ix->by_mod, (size_t)m->nnode, sizeof *ix->by_mod, cmp_mod);
+    return 0;
+}
+
+static void keyindex_free(keyindex *ix)
+{
+    free(ix->by_path);
+    free(ix->by_mod);
+}
+
 /* Where one module parameter may be found in a file: under any occurrence's
  * key, directly or through a __metadata__ alias (removed name -> kept name,
  * as safetensors' save_model writes it). */
-static const sr_st_entry *find_param(const sr_safetensors *st, const sr_model *m, const sr_layer *L,
+static const sr_st_entry *find_param(const sr_safetensors *st, const keyindex *ix, const sr_layer *L,
                                      const char *pname)
 {
-    for (int i = 0; i < m->nnode; i++) {
-        if (m->node[i].mod != L)
-            continue;
+    const sr_model *m = ix->m;
+    int lo = 0, hi = m->nnode;
+    while (lo < hi) { /* first occurrence of L in by_mod */
+        int mid = (lo + hi) / 2;
+        if ((uintptr_t)m->node[ix->by_mod[mid]].mod < (uintptr_t)L)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (int k = lo; k < m->nnode && m->node[ix->by_mod[k]].mod == L; k++) {
         char key[SR_PATHLEN + 40];
-        snprintf(key, sizeof key, "%s.%s", m->node[i].path, pname);
+        snprintf(key, sizeof key, "%s.%s", m->node[ix->by_mod[k]].path, pname);
         const sr_st_entry *e = sr_st_find(st, key);
         if (e)
             return e;
@@ -123,21 +174,36 @@ static const sr_st_entry *find_param(const sr_safetensors *st, const sr_model *m
     return NULL;
 }
 
-/* Is key one of the model's state_dict keys (any occurrence)? */
-static int known_key(const sr_model *m, const char *key, const sr_layer **mod, int *pidx)
+/* Is key one of the model's state_dict keys (any occurrence)?  Parameter
+ * names hold no '.', so the occurrence's path is all before the last one. */
+static int known_key(const keyindex *ix, const char *key, const sr_layer **mod, int *pidx)
 {
-    for (int i = 0; i < m->nnode; i++) {
-        const sr_node *nd = &m->node[i];
-        size_t pl = strlen(nd->path);
-        if (strncmp(key, nd->path, pl) != 0 || key[pl] != '.')
-            continue;
-        for (int k = 0; k < nd->mod->nparam; k++) {
-            if (strcmp(key + pl + 1, nd->mod->decl[k].name) == 0) {
-                *mod = nd->mod;
-                *pidx = k;
-                return 1;
+    const sr_model *m = ix->m;
+    const char *dot = strrchr(key, '.');
+    if (!dot || (size_t)(dot - key) >= SR_PATHLEN)
+        return 0;
+    char path[SR_PATHLEN];
+    memcpy(path, key, (size_t)(dot - key));
+    path[dot - key] = '\0';
+    int lo = 0, hi = m->nnode - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        const sr_node *nd = &m->node[ix->by_path[mid]];
+        int c = strcmp(path, nd->path);
+        if (c == 0) {
+            for (int k = 0; k < nd->mod->nparam; k++) {
+                if (strcmp(dot + 1, nd->mod->decl[k].name) == 0) {
+                    *mod = nd->mod;
+                    *pidx = k;
+                    return 1;
+                }
             }
+            return 0;
         }
+        if (c < 0)
+            hi = mid - 1;
+        else
+            lo = mid + 1;
     }
     return 0;
 }
@@ -150,6 +216,13 @@ sr_status sr_state_load(sr_model *m, const char *path, sr_diags *d)
         sr_diag_add(d, "%s", err);
         return SR_ERUN;
     }
+    keyindex ix;
+    if (keyindex_build(&ix, m) < 0) {
+        keyindex_free(&ix);
+        sr_st_close(&st);
+        sr_diag_add(d, "%s: out of memory", path);
+        return SR_ERUN;
+    }
     int bad = 0, viewed = 0;
     for (int i = 0; i < m->nnode; i++) {
         const sr_node *nd = &m->node[i];
@@ -158,7 +231,7 @@ sr_status sr_state_load(sr_model *m, const char *path, sr_diags *d)
             continue;
         for (int k = 0; k < L->nparam; k++) {
             const sr_paramdecl *pd = &L->decl[k];
-            const sr_st_entry *e = find_param(&st, m, L, pd->name);
+            const sr_st_entry *e = find_param(&st, &ix, L, pd->name);
             if (!e) {
                 sr_diag_add(d, "%s: missing key '%s.%s' (%s %s of layer %s (%s))", path, nd->path, pd->name,
                             pd->buffer ? "buffer" : "parameter", sr_shape_str(&pd->shape, err, sizeof err),
@@ -172,7 +245,7 @@ sr_status sr_state_load(sr_model *m, const char *path, sr_diags *d)
         const sr_layer *L;
         int k;
         const sr_st_entry *e = &st.t[j];
-        if (!known_key(m, e->name, &L, &k)) {
+        if (!known_key(&ix, e->name, &L, &k)) {
             sr_diag_add(d, "%s: unexpected key '%s'", path, e->name);
             bad = 1;
             continue;
@@ -192,7 +265,7 @@ sr_status sr_state_load(sr_model *m, const char *path, sr_diags *d)
                 continue;
             for (int k = 0; k < L->nparam && !bad; k++) {
                 const sr_paramdecl *pd = &L->decl[k];
-                const sr_st_entry *e = find_param(&st, m, L, pd->name);
+                const sr_st_entry *e = find_param(&st, &ix, L, pd->name);
                 sr_tensor t;
                 const unsigned char *src = st.data + e->begin;
                 if (!pd->buffer && pd->dtype == SR_F32 && e->dtype == SR_ST_F32 && ((uintptr_t)src & 3) == 0) {
@@ -220,6 +293,7 @@ sr_status sr_state_load(sr_model *m, const char *path, sr_diags *d)
         m->weights_maplen = st.maplen;
         st.map = NULL;
     }
+    keyindex_free(&ix);
     sr_st_close(&st);
     return bad ? SR_ERUN : SR_OK;
 }
