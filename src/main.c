@@ -187,8 +187,54 @@ static sr_status run_paths(sr_model *m, const sr_runopts *o, sr_diags *d)
     return st;
 }
 
+/*
+ * OpenBLAS starts its thread pool when it is loaded, with as many threads
+ * as OPENBLAS_NUM_THREADS (or GOTO_NUM_THREADS, OMP_NUM_THREADS) say, else
+ * one per core, and the extra threads then spin for about 0.1 s: all that
+ * before main(), whether the run needs them or not (one sample does not).
+ * When OpenBLAS is linked in statically (the Makefile's default) this
+ * constructor runs before OpenBLAS's (a higher priority) and has it start
+ * with one thread; main() puts the variable back, and the runner raises
+ * OpenBLAS's count (creating its threads then) once the work is worth it.
+ * With a shared OpenBLAS its constructor has already run, and this changes
+ * nothing.
+ */
+static char *blas_env_saved;  /* OPENBLAS_NUM_THREADS as it was, or NULL */
+static int blas_env_set;      /* this constructor set it */
+
+__attribute__((constructor(101))) static void hold_openblas_pool(void)
+{
+    const char *v = getenv("OPENBLAS_NUM_THREADS");
+    blas_env_saved = v ? strdup(v) : NULL;
+    if (!v || blas_env_saved)
+        blas_env_set = setenv("OPENBLAS_NUM_THREADS", "1", 1) == 0;
+}
+
+/* The thread count OpenBLAS would have chosen itself. */
+static int openblas_default_threads(void)
+{
+    if (blas_env_set) {
+        if (blas_env_saved)
+            setenv("OPENBLAS_NUM_THREADS", blas_env_saved, 1);
+        else
+            unsetenv("OPENBLAS_NUM_THREADS");
+        free(blas_env_saved);
+        blas_env_saved = NULL;
+        blas_env_set = 0;
+    }
+    static const char *const vars[] = {"OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS"};
+    for (int i = 0; i < 3; i++) {
+        const char *v = getenv(vars[i]);
+        long n = v ? strtol(v, NULL, 10) : 0;
+        if (n > 0)
+            return n < 1024 ? (int)n : 1024;
+    }
+    return sr_par_cores();
+}
+
 int main(int argc, char **argv)
 {
+    int blas_default = openblas_default_threads();
     sr_runopts o = {.output = "-"};
     const char *pos[2] = {NULL, NULL};
     int npos = 0, check = 0, format_given = 0, paths = 0;
@@ -337,7 +383,7 @@ int main(int argc, char **argv)
      * (every core, or OPENBLAS_NUM_THREADS).  The runner engages them once
      * the work has shown it is worth more than one. */
     o.threads = threads ? (int)threads : sr_par_cores();
-    o.blas_threads = threads ? (int)threads : openblas_get_num_threads();
+    o.blas_threads = threads ? (int)threads : blas_default;
     o.progress = !o.quiet && !check && isatty(STDERR_FILENO);
     sr_out_install_signal_cleanup();
 
