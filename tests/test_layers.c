@@ -543,6 +543,47 @@ static void test_pool_shapes(void)
     expect_invalid(&L, "greater than or equal to 0");
 }
 
+/* MaxPool2d(2): the vectorised paths against a plain loop, NaN and -0.0
+ * included, every width from 1 to 40 (odd ones leave a column out). */
+static void test_maxpool2x2(void)
+{
+    int bad = 0;
+    for (int W = 1; W <= 40; W++) {
+        int H = 1 + W % 5 + 1;
+        sr_layer L;
+        layer_init(&L, "MaxPool2d");
+        set_int(&L, POOL_KERNEL, 2);
+        sr_shape in = sr_shape_make(4, (int64_t[]){2, 3, H, W}), outs;
+        int64_t n = sr_shape_numel(&in);
+        float *x = malloc((size_t)n * sizeof *x);
+        for (int64_t i = 0; i < n; i++) {
+            double u = urand();
+            x[i] = u < 0.05 ? NAN : u < 0.1 ? -0.0f : u < 0.15 ? 0.0f : (float)(urand() * 2 - 1);
+        }
+        for (int level = 0; level <= 2; level++) {
+            sr_cpu_force(level);
+            float *y = run(&L, &in, x, &outs, 0);
+            int OH = H / 2, OW = W / 2;
+            for (int64_t p = 0; y && p < 6; p++)
+                for (int oh = 0; oh < OH; oh++)
+                    for (int ow = 0; ow < OW; ow++) {
+                        const float *r = x + p * H * W + 2 * oh * W + 2 * ow;
+                        float v[4] = {r[0], r[1], r[W], r[W + 1]}, m = -INFINITY;
+                        for (int k = 0; k < 4; k++)
+                            if (v[k] > m || isnan(v[k]))
+                                m = v[k];
+                        float got = y[(p * OH + oh) * OW + ow];
+                        if (isnan(m) ? !isnan(got) : memcmp(&m, &got, sizeof m) != 0)
+                            bad++;
+                    }
+            free(y);
+        }
+        sr_cpu_force(-1);
+        free(x);
+    }
+    CHECK(bad == 0, "maxpool 2x2: %d outputs differ from the plain loop", bad);
+}
+
 static void test_pool_values(void)
 {
     /* MaxPool: NaN propagates; padding never wins, even over negatives */
@@ -735,6 +776,7 @@ int main(void)
     test_conv_shape_messages();
     test_pool_shapes();
     test_pool_values();
+    test_maxpool2x2();
     test_batchnorm();
     return unit_summary();
 }

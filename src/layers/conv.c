@@ -577,27 +577,28 @@ static inline __mmask16 lanes_in(int64_t i, int64_t pb, int64_t W)
     return (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
 }
 
-/* Zero padding and the split into 2 phases in one step, with AVX-512, for
- * every row of a sample: padded column p of a row is src[p - pb] inside the
- * row, zero outside (and past Wp); phase q's column j is padded column
- * 2j + q.  Padding rows (ih outside [0, H)) are zero.  The lane masks are
- * the same for every row, so they are worked out once. */
-__attribute__((target("avx512f"))) static void split2_512(const float *x, const conv_geo *g, const conv_dims *di,
-                                                           const dc_geo *d, float *dst)
+/* Zero padding (and for stride 2 the split into 2 phases) of a whole
+ * sample in one step, with AVX-512: padded column p of a row is src[p - pb]
+ * inside the row, zero outside (and past Wp); for stride 2, phase q's
+ * column j is padded column 2j + q.  Padding rows (ih outside [0, H)) are
+ * zero.  The lane masks are the same for every row, so they are worked out
+ * once.  Rows too wide for the mask table return 0 (the caller pads them). */
+__attribute__((target("avx512f"))) static int pad_512(const float *x, const conv_geo *g, const conv_dims *di,
+                                                       const dc_geo *d, float *dst)
 {
     const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-    int64_t H = di->h, W = di->w, pb = g->pb[1], Wj = d->Wj;
+    int64_t H = di->h, W = di->w, pb = g->pb[1], Wj = d->Wj, sw = g->s[1];
     int64_t wv = W < d->Wp - pb ? W : d->Wp - pb; /* source columns inside the padded row */
     enum { MAXV = 64 };
     __mmask16 ka[MAXV], kb[MAXV], ko[MAXV];
     int64_t nv = (Wj + 15) / 16;
     if (nv > MAXV)
-        nv = 0; /* rows this wide take the general path below */
+        return 0;
     for (int64_t v = 0; v < nv; v++) {
-        int64_t j = 16 * v, i = 2 * j;
-        ka[v] = lanes_in(i, pb, wv);
-        kb[v] = lanes_in(i + 16, pb, wv);
+        int64_t j = 16 * v;
+        ka[v] = lanes_in(sw * j, pb, wv);
+        kb[v] = lanes_in(sw * j + 16, pb, wv);
         ko[v] = (__mmask16)(Wj - j >= 16 ? 0xffff : (1u << (Wj - j)) - 1);
     }
     for (int64_t c = 0; c < g->cin; c++)
@@ -608,17 +609,15 @@ __attribute__((target("avx512f"))) static void split2_512(const float *x, const 
                 memset(row, 0, (size_t)d->RS * sizeof *row);
                 continue;
             }
-            const float *src = x + (c * H + ih) * W;
-            if (!nv) {
-                for (int64_t pw = 0; pw < d->RS; pw++) {
-                    int64_t iw = pw - pb;
-                    row[(pw % 2) * Wj + pw / 2] = pw < d->Wp && iw >= 0 && iw < W ? src[iw] : 0.0f;
-                }
+            /* padded column sw*16v + l is src[sw*16v + l - pb]: masked-off
+             * lanes are not read, so the address may lie before src */
+            uintptr_t base = (uintptr_t)(x + (c * H + ih) * W) - (uintptr_t)pb * sizeof(float);
+            if (sw == 1) {
+                for (int64_t v = 0; v < nv; v++)
+                    _mm512_mask_storeu_ps(row + 16 * v, ko[v],
+                                          _mm512_maskz_loadu_ps(ka[v], (const void *)(base + (uintptr_t)(64 * v))));
                 continue;
             }
-            /* padded column 32v + l is src[32v + l - pb]: masked-off lanes
-             * are not read, so the address may lie before src */
-            uintptr_t base = (uintptr_t)src - (uintptr_t)pb * sizeof(float);
             for (int64_t v = 0; v < nv; v++) {
                 __m512 a = _mm512_maskz_loadu_ps(ka[v], (const void *)(base + (uintptr_t)(128 * v)));
                 __m512 b = _mm512_maskz_loadu_ps(kb[v], (const void *)(base + (uintptr_t)(128 * v + 64)));
@@ -626,6 +625,7 @@ __attribute__((target("avx512f"))) static void split2_512(const float *x, const 
                 _mm512_mask_storeu_ps(row + Wj + 16 * v, ko[v], _mm512_permutex2var_ps(a, od, b));
             }
         }
+    return 1;
 }
 #endif
 
@@ -634,10 +634,8 @@ static void dc_pad(const float *x, const conv_geo *g, const conv_dims *di, const
 {
     int64_t H = di->h, W = di->w, sw = g->s[1];
 #ifdef DC_X86
-    if (sw == 2 && g->mode == PAD_ZEROS && sr_cpu_level() == SR_CPU_AVX512) {
-        split2_512(x, g, di, d, dst);
+    if (sw <= 2 && g->mode == PAD_ZEROS && sr_cpu_level() == SR_CPU_AVX512 && pad_512(x, g, di, d, dst))
         return;
-    }
 #endif
     for (int64_t c = 0; c < g->cin; c++) {
         const float *xc = x + c * H * W;

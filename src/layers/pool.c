@@ -247,6 +247,48 @@ SR_KERNEL static void maxpool2x2_row(const float *r0, const float *r1, float *y,
     }
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#include "../cpu.h"
+#define POOL_X86 1
+
+/* nanmax(m, v) on 16 lanes: v where v > m or v is NaN, else m */
+__attribute__((target("avx512f"))) static inline __m512 nanmax16(__m512 m, __m512 v)
+{
+    __mmask16 k = _mm512_cmp_ps_mask(v, m, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+    return _mm512_mask_blend_ps(k, m, v);
+}
+
+/* The 2x2 stride-2 case with AVX-512: 32 columns of two input rows in,
+ * their even and odd columns apart by permutes, 16 outputs out; the same
+ * comparisons in the same order as maxpool2x2_row, so the same bits. */
+__attribute__((target("avx512f"))) static void maxpool2x2_512(const float *x, float *y, int64_t np, int64_t H,
+                                                               int64_t W, int64_t OH, int64_t OW)
+{
+    const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    for (int64_t q = 0; q < np; q++) {
+        const float *xq = x + q * H * W;
+        float *yq = y + q * OH * OW;
+        for (int64_t oh = 0; oh < OH; oh++) {
+            const float *r0 = xq + 2 * oh * W, *r1 = r0 + W;
+            float *yr = yq + oh * OW;
+            for (int64_t ow = 0; ow < OW; ow += 16) {
+                int64_t n = 2 * (OW - ow < 16 ? OW - ow : 16); /* input columns used */
+                __mmask16 ka = (__mmask16)(n >= 16 ? 0xffff : (1u << n) - 1);
+                __mmask16 kb = (__mmask16)(n >= 32 ? 0xffff : n <= 16 ? 0 : (1u << (n - 16)) - 1);
+                __m512 a = _mm512_maskz_loadu_ps(ka, r0 + 2 * ow), b = _mm512_maskz_loadu_ps(kb, r0 + 2 * ow + 16);
+                __m512 c = _mm512_maskz_loadu_ps(ka, r1 + 2 * ow), d = _mm512_maskz_loadu_ps(kb, r1 + 2 * ow + 16);
+                __m512 m = nanmax16(_mm512_permutex2var_ps(a, ev, b), _mm512_permutex2var_ps(a, od, b));
+                m = nanmax16(m, _mm512_permutex2var_ps(c, ev, d));
+                m = nanmax16(m, _mm512_permutex2var_ps(c, od, d));
+                _mm512_mask_storeu_ps(yr + ow, (__mmask16)(n >= 32 ? 0xffff : (1u << (n / 2)) - 1), m);
+            }
+        }
+    }
+}
+#endif
+
 SR_FORWARD_FN(sr_maxpool_forward)
 {
     (void)ctx;
@@ -257,6 +299,12 @@ SR_FORWARD_FN(sr_maxpool_forward)
     planes(g.nd, &in->shape, &out->shape, &np, &H, &W, &OH, &OW);
     if (g.k[0] == 2 && g.k[1] == 2 && g.s[0] == 2 && g.s[1] == 2 && !g.p[0] && !g.p[1] && g.d[0] == 1 &&
         g.d[1] == 1 && 2 * OH <= H && 2 * OW <= W) {
+#ifdef POOL_X86
+        if (sr_cpu_level() == SR_CPU_AVX512) {
+            maxpool2x2_512(sr_f32(in), sr_f32(out), np, H, W, OH, OW);
+            return SR_OK;
+        }
+#endif
         for (int64_t q = 0; q < np; q++) {
             const float *x = sr_f32(in) + q * H * W;
             float *y = sr_f32(out) + q * OH * OW;
