@@ -265,13 +265,16 @@ struct sr_runner {
 };
 typedef struct sr_runner engine;
 
+/* Makes *p (scratch: the contents need not survive) at least want bytes,
+ * aligned to a cache line as the kernels' and OpenBLAS's vector loads like. */
 static int grow(void **p, size_t *have, size_t want)
 {
     if (want <= *have)
         return 0;
-    void *n = realloc(*p, want);
-    if (!n)
+    void *n = NULL;
+    if (posix_memalign(&n, 64, want) != 0)
         return -1;
+    free(*p);
     *p = n;
     *have = want;
     return 0;

@@ -304,9 +304,35 @@ static void gemv(const float *W, const float *x, const float *b, float *y, int64
     sr_par_run(J.parts, gemv_part, &J);
 }
 
+/* The epilogue: bias and fused activation, row by row while the row is in
+ * L1, over blocks of rows; a large output's blocks go to seqrun's threads
+ * (OpenBLAS's are done with the GEMM by then). */
+typedef struct {
+    float *y;
+    const float *b;
+    int64_t N, M;
+    const sr_ctx *ctx;
+} epi_job;
+
+#define EPI_ROWS 64
+#define EPI_PAR_FLOATS ((int64_t)1 << 18)
+
+static void epilogue(void *arg, int64_t blk, int tid)
+{
+    (void)tid;
+    const epi_job *J = arg;
+    int64_t i1 = (blk + 1) * EPI_ROWS < J->M ? (blk + 1) * EPI_ROWS : J->M;
+    for (int64_t i = blk * EPI_ROWS; i < i1; i++) {
+        float *row = J->y + i * J->N;
+        if (J->b)
+            add_bias(row, J->b, J->N);
+        sr_post(J->ctx, row, (size_t)J->N);
+    }
+}
+
 /*
- * One sgemm over every row (a GEMV for a single row) onto the bias, then
- * one pass over the output applying the fused activation.  Weights and bias are the executor's folded ones when
+ * One sgemm over every row (a GEMV for a single row), then one pass over
+ * the output adding the bias and applying the fused activation.  Weights and bias are the executor's folded ones when
  * it folded a BatchNorm1d into this layer.
  */
 SR_FORWARD_FN(sr_linear_forward)
@@ -324,19 +350,16 @@ SR_FORWARD_FN(sr_linear_forward)
         gemv(W, x, b, y, N, K, ctx);
         return SR_OK;
     }
-    /* the bias first, as sgemm's C with beta = 1: OpenBLAS would otherwise
-     * clear C itself (beta = 0) and a pass would add the bias after */
-    for (int64_t i = 0; i < M; i++) {
-        if (b)
-            memcpy(y + i * N, b, (size_t)N * sizeof *y);
-        else if (K == 0)
-            memset(y + i * N, 0, (size_t)N * sizeof *y);
-    }
-    if (K > 0)
+    if (K == 0)
+        memset(y, 0, (size_t)(M * N) * sizeof *y);
+    else /* beta = 0: OpenBLAS's threads clear C, each its own part */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)N, (int)K, 1.0f, x, (int)K, W,
-                    (int)K, b ? 1.0f : 0.0f, y, (int)N);
-    if (ctx->post)
-        sr_post(ctx, y, (size_t)(M * N));
+                    (int)K, 0.0f, y, (int)N);
+    if (!b && !ctx->post)
+        return SR_OK;
+    epi_job J = {.y = y, .b = b, .N = N, .M = M, .ctx = ctx};
+    int64_t tasks = (M + EPI_ROWS - 1) / EPI_ROWS;
+    sr_par_for(M * N >= EPI_PAR_FLOATS ? ctx->threads : 1, tasks, epilogue, &J);
     return SR_OK;
 }
 
