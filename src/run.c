@@ -392,6 +392,9 @@ static void seg_plan(engine *E, const sr_shapes *S)
     for (int i = 0; i < m->nnode; i++) {
         E->seg_end[i] = -1;
         E->seg_act[i] = 0;
+        /* the fusions may differ from the last record's, and with them the
+         * cache slots the layers fill on their first call */
+        E->seg_warm[i] = 0;
     }
     if (!S->batch_dim0)
         return;
