@@ -262,6 +262,11 @@ struct sr_runner {
     int *seg_end;           /* its last node, or -1 */
     size_t *seg_act;        /* floats per sample of its largest activation */
     char *seg_warm;         /* it has run once (its caches are built) */
+    /* The chunk's input, when the micro-batches read it from the file
+     * themselves (pread, in parallel) instead of run_record reading it: */
+    int src_fd;             /* -1: the input tensor holds it */
+    long long src_off;      /* file offset of the chunk's first float */
+    const char *src_name;   /* the file, for messages */
 };
 typedef struct sr_runner engine;
 
@@ -529,6 +534,8 @@ typedef struct {
     uint64_t pass;
     size_t wsize, acts;         /* per thread: layer scratch, one activation */
     double *tms;                /* -v: thread 0's time per node, or NULL */
+    int src_fd;                 /* >= 0: read node i0's input from this file */
+    long long src_off;
     int failed;                 /* atomic: the first failure's details below */
     sr_status st;
     int fnode;
@@ -544,12 +551,34 @@ static void seg_task(void *arg, int64_t task, int tid)
         return;
     int64_t m = J->first + task, b0 = m * J->mb, b = J->n - b0 < J->mb ? J->n - b0 : J->mb;
     float *base = E->work + (size_t)tid * (J->wsize + 2 * J->acts), *s[2] = {base + J->wsize, base + J->wsize + J->acts};
-    size_t esz = sr_dtype_size(J->X->dtype);
-    sr_tensor x = {.shape = sr_symshape_at(&S->node[J->i0].sin, b), .dtype = J->X->dtype,
-                   .data = (char *)J->X->data + (size_t)b0 * per_sample(&S->node[J->i0].sin) * esz};
+    size_t esz = sr_dtype_size(J->X->dtype), in_ps = per_sample(&S->node[J->i0].sin);
+    sr_tensor x = {.shape = sr_symshape_at(&S->node[J->i0].sin, b), .dtype = J->X->dtype};
     sr_ctx ctx = {.training = E->o->train, .seed = E->o->seed, .sample0 = J->sample0 + b0, .pass_key = J->pass,
                   .work = base, .work_len = J->wsize, .threads = 1};
     char err[SR_ERRLEN];
+    if (J->src_fd >= 0) {
+        /* this micro-batch's float32 input, from the file into s[1] (the
+         * first layer then writes s[0]) */
+        size_t want = (size_t)b * in_ps * sizeof(float), got = 0;
+        while (got < want) {
+            ssize_t r = pread(J->src_fd, (char *)s[1] + got, want - got,
+                              (off_t)(J->src_off + (long long)((size_t)b0 * in_ps * sizeof(float) + got)));
+            if (r <= 0 && !(r < 0 && errno == EINTR)) {
+                int no = 0;
+                if (__atomic_compare_exchange_n(&J->failed, &no, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+                    J->st = SR_ERUN;
+                    J->fnode = -1;
+                    snprintf(J->err, sizeof J->err, "read error: %s", r < 0 ? strerror(errno) : "unexpected end of file");
+                }
+                return;
+            }
+            if (r > 0)
+                got += (size_t)r;
+        }
+        x.data = s[1];
+    } else {
+        x.data = (char *)J->X->data + (size_t)b0 * in_ps * esz;
+    }
     for (int i = J->i0; i <= J->i1; i++) {
         const sr_node *nd = &E->m->node[i];
         if (!sr_node_is_leaf(nd) || E->fused_into[i] >= 0)
@@ -587,7 +616,7 @@ static sr_status run_segment(engine *E, const sr_shapes *S, int i0, sr_tensor *x
     int i1 = E->seg_end[i0];
     int64_t n = x->shape.ndim ? x->shape.d[0] : 1;
     seg_job J = {.E = E, .S = S, .i0 = i0, .i1 = i1, .X = x, .n = n, .mb = seg_mb(E, i0, n),
-                 .sample0 = sample0, .pass = pass};
+                 .sample0 = sample0, .pass = pass, .src_fd = x->data ? -1 : E->src_fd, .src_off = E->src_off};
     J.Y = x->data == E->buf[0] ? E->buf[1] : E->buf[0];
     J.acts = (size_t)J.mb * E->seg_act[i0];
     for (int i = i0; i <= i1; i++) {
@@ -620,9 +649,13 @@ static sr_status run_segment(engine *E, const sr_shapes *S, int i0, sr_tensor *x
     }
     sr_par_for(threads, tasks - J.first, seg_task, &J);
     if (J.failed) {
-        const sr_node *nd = &m->node[J.fnode];
-        sr_diag_add(d, "%s:%d:%d: layer %s (%s): %s", m->label, nd->line, nd->col, nd->path, nd->mod->type->name,
-                    J.err);
+        if (J.fnode < 0) {
+            sr_diag_add(d, "%s: %s", E->src_name, J.err);
+        } else {
+            const sr_node *nd = &m->node[J.fnode];
+            sr_diag_add(d, "%s:%d:%d: layer %s (%s): %s", m->label, nd->line, nd->col, nd->path,
+                        nd->mod->type->name, J.err);
+        }
         free(J.tms);
         return J.st;
     }
@@ -757,6 +790,28 @@ static void engage(engine *E, double ms)
         openblas_set_num_threads(E->o->blas_threads);
 }
 
+/* Whether this chunk's input can be left for the micro-batches of the
+ * first layers to read from the file (seg_task): float32 data in a regular
+ * file, nothing of it already buffered, and a micro-batched run of layers
+ * first. */
+static int direct_input(const engine *E, const sr_input *in, sr_dtype dt, size_t count)
+{
+    const sr_stream *s = &in->s;
+    if (!in->is_npy || dt != SR_F32 || in->h.dtype != SR_NPY_F32 || in->h.itemsize != 4 || s->fd < 0 ||
+        s->size < 0 || s->len != s->pos || count == 0 || s->consumed < in->h.offset)
+        return 0;
+    long long done = (s->consumed - in->h.offset) / 4;
+    if ((unsigned long long)count > (unsigned long long)(in->h.numel - done) ||
+        (unsigned long long)count * 4 > (unsigned long long)sr_stream_remaining(s))
+        return 0; /* the ordinary read reports what is wrong */
+    for (int i = 0; i < E->m->nnode; i++) {
+        if (!sr_node_is_leaf(&E->m->node[i]) || E->fused_into[i] >= 0)
+            continue;
+        return E->seg_end[i] >= 0;
+    }
+    return 0;
+}
+
 static sr_status run_record(engine *E, sr_input *in, writer *w, uint64_t pass, sr_diags *d, int first)
 {
     sr_model *m = E->m;
@@ -798,15 +853,37 @@ static sr_status run_record(engine *E, sr_input *in, writer *w, uint64_t pass, s
         }
         size_t count = (size_t)sr_shape_numel(&cs);
         sr_dtype dt = E->in_integer ? SR_I64 : SR_F32;
-        if (grow(&E->inbuf, &E->inbuf_bytes, (count ? count : 1) * sr_dtype_size(dt)) < 0) {
-            st = sr_err(err, SR_ERUN, "out of memory for input");
-            goto fail_c;
-        }
-        if ((st = sr_npy_read_elems(&in->s, &in->h, count, dt, E->inbuf, err)) != SR_OK)
-            goto fail_c;
         sr_tensor x = {.shape = cs, .dtype = dt, .data = E->inbuf};
+        E->src_fd = -1;
+        if (direct_input(E, in, dt, count)) {
+            /* the first layers' micro-batches read their part of the file
+             * themselves: no serial copy of the whole chunk */
+            E->src_fd = in->s.fd;
+            E->src_off = in->s.consumed;
+            E->src_name = in->s.name;
+            x.data = NULL;
+        } else {
+            if (grow(&E->inbuf, &E->inbuf_bytes, (count ? count : 1) * sr_dtype_size(dt)) < 0) {
+                st = sr_err(err, SR_ERUN, "out of memory for input");
+                goto fail_c;
+            }
+            if ((st = sr_npy_read_elems(&in->s, &in->h, count, dt, E->inbuf, err)) != SR_OK)
+                goto fail_c;
+            x.data = E->inbuf;
+        }
         double t0 = now_ms();
-        if ((st = forward(E, &C, &x, s0, pass, d)) != SR_OK) {
+        st = forward(E, &C, &x, s0, pass, d);
+        if (st == SR_OK && E->src_fd >= 0) {
+            /* the stream moves past what the micro-batches read */
+            if (lseek(in->s.fd, (off_t)(count * sizeof(float)), SEEK_CUR) < 0) {
+                st = sr_err(err, SR_ERUN, "%s: seek failed: %s", in->s.name, strerror(errno));
+                E->src_fd = -1;
+                goto fail_c;
+            }
+            in->s.consumed += (long long)(count * sizeof(float));
+        }
+        E->src_fd = -1;
+        if (st != SR_OK) {
             sr_shapes_free(&C);
             return st;
         }
@@ -845,6 +922,7 @@ sr_runner *sr_runner_new(sr_model *m, const sr_runopts *o)
     r->m = m;
     r->o = o;
     r->threads = o->threads > 1 ? o->threads : 1;
+    r->src_fd = -1;
     r->active = 1;
     if (openblas_get_num_threads() != 1)
         openblas_set_num_threads(1);
