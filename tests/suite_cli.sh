@@ -205,6 +205,15 @@ layers:
 "$SEQRUN" --check shared.yaml | grep -q '^total params: 272$' && ok shared_params_counted_once ||
     bad shared_params_counted_once "$("$SEQRUN" --check shared.yaml | tail -n 1)"
 
+# An eval-mode BatchNorm folded into the convolution before it changes
+# nothing that --save-state writes: every tensor comes back as it was read.
+R=$(cd "$HERE/.." && pwd)
+"$SEQRUN" -q --save-state dg.safetensors "$R/models/digits_cnn.yaml" "$R/data/digits_test_x.npy" -o dg.npy &&
+    "$SEQRUN" -v "$R/models/digits_cnn.yaml" "$R/data/digits_test_x.npy" -o dg2.npy 2>dg.err &&
+    grep -q 'BatchNorm2d .*(in layer 0)$' dg.err &&
+    "$BUILD/tests/stcmp" "$R/models/digits_cnn.safetensors" dg.safetensors --rtol 0 --atol 0 >stcmp.out 2>&1 &&
+    ok save_state_not_folded || bad save_state_not_folded "$(cat dg.err stcmp.out)"
+
 # --save-state over the very file -w read, three training passes in a row:
 # the running statistics must match PyTorch's after three forward passes.
 B=$G/cnn_bn2d_train_3pass
