@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <math.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -277,8 +278,15 @@ static int grow(void **p, size_t *have, size_t want)
     if (want <= *have)
         return 0;
     void *n = NULL;
-    if (posix_memalign(&n, 64, want) != 0)
+    /* buffers of a few MiB in 2 MiB pages where the kernel offers them
+     * (transparent huge pages on request): fewer TLB misses in the GEMMs */
+    size_t huge = (size_t)2 << 20;
+    if (posix_memalign(&n, want >= huge ? huge : 64, want) != 0)
         return -1;
+#ifdef MADV_HUGEPAGE
+    if (want >= huge)
+        madvise(n, want - want % huge, MADV_HUGEPAGE);
+#endif
     free(*p);
     *p = n;
     *have = want;
