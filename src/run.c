@@ -802,22 +802,81 @@ static void engage(engine *E, double ms)
  * first layers to read from the file (seg_task): float32 data in a regular
  * file, nothing of it already buffered, and a micro-batched run of layers
  * first. */
-static int direct_input(const engine *E, const sr_input *in, sr_dtype dt, size_t count)
+/* float32 elements of a regular file that pread can fetch as they are:
+ * nothing of them buffered by the stream, all of them in the record and
+ * in the file. */
+static int preadable(const sr_input *in, sr_dtype dt, size_t count)
 {
     const sr_stream *s = &in->s;
     if (!in->is_npy || dt != SR_F32 || in->h.dtype != SR_NPY_F32 || in->h.itemsize != 4 || s->fd < 0 ||
         s->size < 0 || s->len != s->pos || count == 0 || s->consumed < in->h.offset)
         return 0;
     long long done = (s->consumed - in->h.offset) / 4;
-    if ((unsigned long long)count > (unsigned long long)(in->h.numel - done) ||
-        (unsigned long long)count * 4 > (unsigned long long)sr_stream_remaining(s))
-        return 0; /* the ordinary read reports what is wrong */
+    return (unsigned long long)count <= (unsigned long long)(in->h.numel - done) &&
+           (unsigned long long)count * 4 <= (unsigned long long)sr_stream_remaining(s);
+    /* otherwise the ordinary read reports what is wrong */
+}
+
+static int direct_input(const engine *E, const sr_input *in, sr_dtype dt, size_t count)
+{
+    if (!preadable(in, dt, count))
+        return 0;
     for (int i = 0; i < E->m->nnode; i++) {
         if (!sr_node_is_leaf(&E->m->node[i]) || E->fused_into[i] >= 0)
             continue;
         return E->seg_end[i] >= 0;
     }
     return 0;
+}
+
+/* A large chunk read by the threads together (the copy out of the page
+ * cache is the slow part), in pieces of PAR_READ bytes. */
+#define PAR_READ ((size_t)128 << 10)
+
+typedef struct {
+    int fd;
+    long long off;
+    char *dst;
+    size_t n;
+    int failed;         /* atomic */
+    int err;
+} par_read_job;
+
+static void par_read_piece(void *arg, int64_t k, int tid)
+{
+    (void)tid;
+    par_read_job *J = arg;
+    size_t a = (size_t)k * PAR_READ, b = a + PAR_READ < J->n ? a + PAR_READ : J->n;
+    while (a < b) {
+        ssize_t r = pread(J->fd, J->dst + a, b - a, (off_t)(J->off + (long long)a));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            int no = 0;
+            if (__atomic_compare_exchange_n(&J->failed, &no, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+                J->err = r < 0 ? errno : 0;
+            return;
+        }
+        a += (size_t)r;
+    }
+}
+
+/* Reads count float32 into dst with the threads; 1 if done, 0 if not
+ * attempted (read them the ordinary way), -1 on an error (in err). */
+static int par_read(engine *E, sr_input *in, size_t count, void *dst, char *err)
+{
+    size_t n = count * sizeof(float);
+    if (E->active < 2 || n < 2 * PAR_READ || !preadable(in, SR_F32, count))
+        return 0;
+    par_read_job J = {.fd = in->s.fd, .off = in->s.consumed, .dst = dst, .n = n};
+    sr_par_for(E->active, (int64_t)((n + PAR_READ - 1) / PAR_READ), par_read_piece, &J);
+    if (J.failed || lseek(in->s.fd, (off_t)n, SEEK_CUR) < 0) {
+        sr_err(err, SR_ERUN, "%s: read error: %s", in->s.name,
+               J.failed && !J.err ? "unexpected end of file" : strerror(J.failed ? J.err : errno));
+        return -1;
+    }
+    in->s.consumed += (long long)n;
+    return 1;
 }
 
 static sr_status run_record(engine *E, sr_input *in, writer *w, uint64_t pass, sr_diags *d, int first)
@@ -875,7 +934,12 @@ static sr_status run_record(engine *E, sr_input *in, writer *w, uint64_t pass, s
                 st = sr_err(err, SR_ERUN, "out of memory for input");
                 goto fail_c;
             }
-            if ((st = sr_npy_read_elems(&in->s, &in->h, count, dt, E->inbuf, err)) != SR_OK)
+            int pr = dt == SR_F32 ? par_read(E, in, count, E->inbuf, err) : 0;
+            if (pr < 0) {
+                st = SR_ERUN;
+                goto fail_c;
+            }
+            if (!pr && (st = sr_npy_read_elems(&in->s, &in->h, count, dt, E->inbuf, err)) != SR_OK)
                 goto fail_c;
             x.data = E->inbuf;
         }
