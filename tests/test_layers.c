@@ -442,7 +442,8 @@ static void test_conv_shape_messages(void)
     set_int(&L, CONV_OUT, 8);
     set_int(&L, CONV_KERNEL, 3);
     expect_shape_error(&L, sr_shape_make(4, (int64_t[]){2, 16, 10, 10}), "layer 2 (Conv2d)", 0,
-                       "input has 16 channels (from layer 2 (Conv2d)), but in_channels=32; hint: in_channels should be 16",
+                       "Conv2d(in_channels=32) expects 32 channels, but input [2, 16, 10, 10] (from layer 2 (Conv2d)) has 16; "
+                       "hint: in_channels should be 16",
                        1);
     /* the guess keeps later layers checked */
     sr_shape out;
@@ -640,7 +641,7 @@ static void test_batchnorm(void)
     layer_init(&L, "BatchNorm2d");
     set_int(&L, BN_NUM, 32);
     expect_shape_error(&L, sr_shape_make(4, (int64_t[]){2, 16, 3, 3}), "layer 3 (Conv2d)", 0,
-                       "BatchNorm2d(num_features=32) but the input has 16 channels (from layer 3 (Conv2d)); "
+                       "BatchNorm2d(num_features=32) expects 32 channels, but input [2, 16, 3, 3] (from layer 3 (Conv2d)) has 16; "
                        "hint: num_features should be 16", 1);
     expect_shape_error(&L, sr_shape_make(3, (int64_t[]){32, 3, 3}), NULL, 0, "add a batch dimension", 0);
     set_int(&L, BN_NUM, 3);

@@ -55,9 +55,9 @@ static sr_status bn_shape(sr_layer *L, int two_d, const sr_shape *in, sr_shape *
     /* Without weights or running statistics PyTorch never looks at
      * num_features, and runs any channel count; so do we. */
     if (c != nf && (bn_affine(L) || bn_track(L)))
-        return sr_err(err, SR_ESHAPE, "%s(num_features=%lld) but the input has %lld channels%s; hint: num_features "
-                      "should be %lld",
-                      nm, (long long)nf, (long long)c, src, (long long)c);
+        return sr_err(err, SR_ESHAPE, "%s(num_features=%lld) expects %lld channels, but input %s%s has %lld; "
+                      "hint: num_features should be %lld",
+                      nm, (long long)nf, (long long)nf, sr_shp(in), src, (long long)c, (long long)c);
     int64_t per = in->d[0] * sr_prod(in, 2, in->ndim);
     if (batch_stats && per == 1)
         return sr_err(err, SR_ESHAPE, "Expected more than 1 value per channel when training, got input size %s%s; "

@@ -254,8 +254,8 @@ SR_SHAPE_FN(sr_conv_shape)
                 snprintf(extra, sizeof extra, "; or, if dim 0 of %s is the batch, insert Unflatten: [1, [1, %lld]] before this layer",
                          sr_shp(in), (long long)in->d[1]);
         }
-        return sr_err(err, SR_ESHAPE, "input has %lld channels%s, but in_channels=%lld; hint: in_channels should be %lld%s",
-                      (long long)d.c, src, (long long)g.cin, (long long)d.c, extra);
+        return sr_err(err, SR_ESHAPE, "%s(in_channels=%lld) expects %lld channels, but input %s%s has %lld; hint: in_channels should be %lld%s",
+                      nm, (long long)g.cin, (long long)g.cin, sr_shp(in), src, (long long)d.c, (long long)d.c, extra);
     }
     if (!fits) {
         char a[48], b[48], c[48], e[48], f[48], h[48], m[48];
