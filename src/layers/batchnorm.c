@@ -30,10 +30,7 @@ static sr_status bn_shape(sr_layer *L, int two_d, const sr_shape *in, sr_shape *
 {
     const char *nm = L->type->name;
     char src[256];
-    if (info->prev)
-        snprintf(src, sizeof src, " (from %s)", info->prev);
-    else
-        snprintf(src, sizeof src, " (from the model's input)");
+    sr_from(info, 1, src, sizeof src);
     int ok = two_d ? in->ndim == 4 : in->ndim == 2 || in->ndim == 3;
     if (!ok) {
         const char *hint =

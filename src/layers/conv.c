@@ -166,22 +166,12 @@ SR_VALIDATE_FN(sr_conv_validate)
     return SR_OK;
 }
 
-/* " (from layer 2 (Conv2d))": who made the size a rule rejects */
-static const char *from(const sr_shapeinfo *info, char *buf, size_t len)
-{
-    if (info->prev)
-        snprintf(buf, len, " (from %s)", info->prev);
-    else
-        snprintf(buf, len, " (from the model's input)");
-    return buf;
-}
-
 static sr_status rank_error(const sr_layer *L, const conv_geo *g, const sr_shape *in, const sr_shapeinfo *info,
                             char *err)
 {
     const char *nm = L->type->name;
     char src[256], hint[256];
-    from(info, src, sizeof src);
+    sr_from(info, 1, src, sizeof src);
     if (g->nd == 2 && in->ndim == 2 && in->d[1] > 0 && g->cin > 0 && in->d[1] % g->cin == 0) {
         /* flat features: suggest the square image they most likely were */
         int64_t hw = in->d[1] / g->cin, side = (int64_t)llround(sqrt((double)hw));
@@ -214,7 +204,7 @@ SR_SHAPE_FN(sr_conv_shape)
     conv_geo_get(L, &g);
     const char *nm = L->type->name;
     char src[256];
-    from(info, src, sizeof src);
+    sr_from(info, 1, src, sizeof src);
     if (in->ndim != g.nd + 1 && in->ndim != g.nd + 2)
         return rank_error(L, &g, in, info, err);
     conv_dims d;

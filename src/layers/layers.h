@@ -28,6 +28,9 @@
 
 /* Normalises a possibly negative dim against ndim; -1 if out of range. */
 int sr_norm_dim(int64_t dim, int ndim);
+/* " (from layer 2 (Conv2d))": who made the size a shape rule rejects; when
+ * no layer did, " (from the model's input)" if input_too, else "". */
+const char *sr_from(const sr_shapeinfo *info, int input_too, char *buf, size_t len);
 /* Product of dims [a, b). */
 int64_t sr_prod(const sr_shape *s, int a, int b);
 

@@ -35,16 +35,6 @@ static int64_t in_features(const sr_layer *L) { return is_lazy(L) ? L->lazy_in :
 static int64_t out_features(const sr_layer *L) { return sr_argi(L, is_lazy(L) ? LAZY_OUT : LINEAR_OUT); }
 static int has_bias(const sr_layer *L) { return (int)sr_argi(L, is_lazy(L) ? LAZY_BIAS : LINEAR_BIAS); }
 
-/* " (from layer 5 (Flatten))" when the layer that made the size is known */
-static const char *from(const sr_shapeinfo *info, char *buf, size_t len)
-{
-    if (info->prev)
-        snprintf(buf, len, " (from %s)", info->prev);
-    else
-        buf[0] = '\0';
-    return buf;
-}
-
 static sr_status linear_shape(const char *nm, int64_t fin, int64_t fout, const sr_shape *in, sr_shape *out,
                               sr_shapeinfo *info, char *err)
 {
@@ -53,7 +43,7 @@ static sr_status linear_shape(const char *nm, int64_t fin, int64_t fout, const s
         *out = sr_shape_make(1, (int64_t[]){fout});
         info->out_known = 1;
         return sr_err(err, SR_ESHAPE, "%s expects input [*, %lld], but input [] is a scalar%s; hint: give it at least one dimension",
-                      nm, (long long)fin, from(info, src, sizeof src));
+                      nm, (long long)fin, sr_from(info, 0, src, sizeof src));
     }
     *out = *in;
     out->d[in->ndim - 1] = fout;
@@ -90,7 +80,7 @@ static sr_status linear_shape(const char *nm, int64_t fin, int64_t fout, const s
                  sr_shp(in));
     return sr_err(err, SR_ESHAPE, "%s expects input [*, %lld] (in_features=%lld), but input %s%s has %lld features; "
                   "hint: in_features should be %lld, or use LazyLinear%s",
-                  nm, (long long)fin, (long long)fin, sr_shp(in), from(info, src, sizeof src), (long long)last,
+                  nm, (long long)fin, (long long)fin, sr_shp(in), sr_from(info, 0, src, sizeof src), (long long)last,
                   (long long)last, extra);
 }
 

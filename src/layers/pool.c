@@ -77,15 +77,6 @@ static const char *ext(int nd, const int64_t *v, char *buf, size_t len)
     return buf;
 }
 
-static const char *from(const sr_shapeinfo *info, char *buf, size_t len)
-{
-    if (info->prev)
-        snprintf(buf, len, " (from %s)", info->prev);
-    else
-        snprintf(buf, len, " (from the model's input)");
-    return buf;
-}
-
 /* floor division, as ATen's div_rtn */
 static int64_t floordiv(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 
@@ -142,7 +133,7 @@ static sr_status pool_rank_error(const sr_layer *L, int nd, const sr_shape *in, 
                                                 : "give it (C, L) or (N, C, L) data");
     return sr_err(err, SR_ESHAPE, "%s expects a %s input, but input %s%s is %d-D; hint: %s", L->type->name,
                   nd == 2 ? "3-D (C, H, W) or 4-D (N, C, H, W)" : "2-D (C, L) or 3-D (N, C, L)", sr_shp(in),
-                  from(info, src, sizeof src), in->ndim, hint);
+                  sr_from(info, 1, src, sizeof src), in->ndim, hint);
 }
 
 /* The non-batch dimensions must be non-empty, as ATen checks. */
@@ -154,7 +145,7 @@ static sr_status pool_empty_check(const sr_layer *L, int nd, const sr_shape *in,
             char src[256];
             return sr_err(err, SR_ESHAPE, "%s needs non-empty channel and spatial dimensions, but input %s%s has "
                           "size 0 in dimension %d; hint: check the layers before it", L->type->name, sr_shp(in),
-                          from(info, src, sizeof src), i);
+                          sr_from(info, 1, src, sizeof src), i);
         }
     }
     return SR_OK;

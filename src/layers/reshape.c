@@ -5,16 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* " (from layer 3 (Conv2d))" when the layer that made the size is known */
-static const char *from(const sr_shapeinfo *info, char *buf, size_t len)
-{
-    if (info->prev)
-        snprintf(buf, len, " (from %s)", info->prev);
-    else
-        buf[0] = '\0';
-    return buf;
-}
-
 /* The rank a dim argument needs: 2 for dim=1, 1 for dim=-1. */
 static int rank_for(int64_t dim) { return dim >= 0 ? (int)(dim + 1) : (int)-dim; }
 
@@ -35,7 +25,7 @@ SR_SHAPE_FN(sr_flatten_shape)
         return sr_err(err, SR_ESHAPE,
                       "Flatten(start_dim=%lld, end_dim=%lld) needs an input of at least %d dimensions, "
                       "but input %s%s has %d; hint: %s",
-                      (long long)s0, (long long)e0, need, sr_shp(in), from(info, src, sizeof src), in->ndim, hint);
+                      (long long)s0, (long long)e0, need, sr_shp(in), sr_from(info, 0, src, sizeof src), in->ndim, hint);
     }
     if (s > e)
         return sr_err(err, SR_ESHAPE,
@@ -110,7 +100,7 @@ SR_SHAPE_FN(sr_unflatten_shape)
     sr_argval_repr(v, want, sizeof want);
     if (d < 0)
         return sr_err(err, SR_ESHAPE, "Unflatten(dim=%lld) needs an input of at least %d dimensions, but input %s%s has %d; hint: %s",
-                      (long long)d0, rank_for(d0), sr_shp(in), from(info, src, sizeof src), in->ndim,
+                      (long long)d0, rank_for(d0), sr_shp(in), sr_from(info, 0, src, sizeof src), in->ndim,
                       rank_for(d0) == in->ndim + 1 && d0 >= 1 ? "the input lacks its batch dimension; add one (shape [1, ...])"
                                                               : "use a dim within the input's rank");
     if (in->ndim - 1 + v->n > SR_MAXDIM)
@@ -118,7 +108,7 @@ SR_SHAPE_FN(sr_unflatten_shape)
     /* the producer shape.c names made dim 1 of an N-d input, else the last */
     char fs[SR_ERRLEN / 4] = "";
     if (d == (in->ndim >= 3 ? 1 : in->ndim - 1))
-        from(info, fs, sizeof fs);
+        sr_from(info, 0, fs, sizeof fs);
     int64_t known = 1;
     int neg = -1;
     for (int i = 0; i < v->n; i++) {

@@ -527,6 +527,15 @@ int sr_norm_dim(int64_t dim, int ndim)
     return (int)(dim < 0 ? dim + ndim : dim);
 }
 
+const char *sr_from(const sr_shapeinfo *info, int input_too, char *buf, size_t len)
+{
+    if (info->prev)
+        snprintf(buf, len, " (from %s)", info->prev);
+    else
+        snprintf(buf, len, "%s", input_too ? " (from the model's input)" : "");
+    return buf;
+}
+
 int64_t sr_prod(const sr_shape *s, int a, int b)
 {
     int64_t p = 1;
