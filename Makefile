@@ -56,7 +56,7 @@ $(BUILD)/%.o: %.c $(wildcard src/*.h src/layers/*.h)
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%.o: tests/%.c tests/unit.h $(wildcard src/*.h)
+$(BUILD)/tests/%.o: tests/%.c tests/unit.h tests/cmpargs.h $(wildcard src/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Isrc -c -o $@ $<
 

@@ -18,53 +18,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmpargs.h"
 #include "npy.h"
 
 #define CHUNK 4096
 #define SHOW 10
 
-static int usage(void)
-{
-    fprintf(stderr, "usage: npycmp EXPECTED.npy ACTUAL.npy [--rtol R] [--atol A]\n");
-    return 2;
-}
-
-static int parse_tol(const char *s, double *out)
-{
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || *end || !isfinite(v) || v < 0)
-        return 0;
-    *out = v;
-    return 1;
-}
-
 int main(int argc, char **argv)
 {
     const char *path[2] = {NULL, NULL};
     double rtol = 1.3e-6, atol = 1e-5;
-    int npos = 0;
-
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *val = NULL;
-        double *tol = NULL;
-        if (strncmp(a, "--rtol", 6) == 0)
-            tol = &rtol, val = a[6] == '=' ? a + 7 : a[6] ? NULL : argv[++i];
-        else if (strncmp(a, "--atol", 6) == 0)
-            tol = &atol, val = a[6] == '=' ? a + 7 : a[6] ? NULL : argv[++i];
-        else if (a[0] == '-' && a[1] == '-')
-            return usage();
-        else if (npos < 2)
-            path[npos++] = a;
-        else
-            return usage();
-        if (tol && (!val || !parse_tol(val, tol))) {
-            fprintf(stderr, "npycmp: %s needs a non-negative number\n", a);
-            return 2;
-        }
-    }
-    if (npos != 2)
-        return usage();
+    if (cmp_args(argc, argv, "usage: npycmp EXPECTED.npy ACTUAL.npy [--rtol R] [--atol A]", path, &rtol, &atol))
+        return 2;
 
     sr_stream s[2];
     char err[SR_ERRLEN];

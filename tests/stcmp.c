@@ -20,26 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmpargs.h"
 #include "safetensors.h"
 
 #define SHOW 5  /* differing elements shown per tensor */
-
-static int usage(void)
-{
-    fprintf(stderr, "usage: stcmp EXPECTED.safetensors ACTUAL.safetensors "
-                    "[--rtol R] [--atol A]\n");
-    return 2;
-}
-
-static int parse_tol(const char *s, double *out)
-{
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || *end || !isfinite(v) || v < 0)
-        return 0;
-    *out = v;
-    return 1;
-}
 
 static int is_int(sr_st_dtype t)
 {
@@ -135,28 +119,8 @@ int main(int argc, char **argv)
 {
     const char *path[2] = {NULL, NULL};
     double rtol = 1e-4, atol = 1e-5;
-    int npos = 0;
-
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *val = NULL;
-        double *tol = NULL;
-        if (strncmp(a, "--rtol", 6) == 0 && (a[6] == '=' || !a[6]))
-            tol = &rtol, val = a[6] == '=' ? a + 7 : (i + 1 < argc ? argv[++i] : NULL);
-        else if (strncmp(a, "--atol", 6) == 0 && (a[6] == '=' || !a[6]))
-            tol = &atol, val = a[6] == '=' ? a + 7 : (i + 1 < argc ? argv[++i] : NULL);
-        else if (a[0] == '-' && a[1])
-            return usage();
-        else if (npos < 2)
-            path[npos++] = a;
-        else
-            return usage();
-        if (tol && (!val || !parse_tol(val, tol))) {
-            fprintf(stderr, "stcmp: %s needs a non-negative number\n", a);
-            return 2;
-        }
-    }
-    if (npos != 2)
-        return usage();
+    if (cmp_args(argc, argv, "usage: stcmp EXPECTED.safetensors ACTUAL.safetensors [--rtol R] [--atol A]", path, &rtol, &atol))
+        return 2;
 
     sr_safetensors st[2];
     char err[SR_ERRLEN];
