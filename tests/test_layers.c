@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "cpu.h"
+#include "gemm.h"
 #include "layers/layers.h"
 #include "unit.h"
 
@@ -713,16 +714,21 @@ static void test_batchnorm(void)
     free_params(&L);
 }
 
-/* ---- Linear: the single-row GEMV kernels against a double reference ---- */
+/* ---- Linear: the GEMV and packed GEMM kernels against a double reference ----
+ * Shapes cover the GEMM's row tiles (12) and their remainders, partial
+ * column panels (32), several K blocks (192), and work enough for a second
+ * thread (split by panels or, for few panels, by rows). */
 static void test_linear_rows(void)
 {
     sr_layer relu;
     layer_init(&relu, "ReLU");
-    int bad = 0, ran = 0;
-    for (int iter = 0; iter < 60; iter++) {
+    int bad = 0, ran = 0, invariant = 0;
+    for (int iter = 0; iter < 90; iter++) {
         sr_layer L;
         layer_init(&L, "Linear");
-        int64_t K = irand(1, 70), N = irand(1, 45), M = iter % 5 == 0 ? irand(2, 5) : 1;
+        int big = iter % 3 == 1;
+        int64_t K = big ? irand(1, 450) : irand(1, 70), N = big ? irand(1, 100) : irand(1, 45);
+        int64_t M = big ? irand(2, 60) : iter % 3 == 2 ? irand(2, 5) : 1;
         int bias = iter % 3 != 0;
         set_int(&L, LINEAR_IN, K);
         set_int(&L, LINEAR_OUT, N);
@@ -758,6 +764,18 @@ static void test_linear_rows(void)
                     CHECK(0, "Linear(%lld, %lld) on [%lld, %lld], level %d, %d threads, fused %d: error %.3g of tolerance",
                           (long long)K, (long long)N, (long long)M, (long long)K, level, threads, fused, maxerr);
                 }
+                /* a row's result does not depend on the rows around it
+                 * (the contract's --batch-size promise) in the packed GEMM:
+                 * the first M-1 rows alone give the same bits */
+                if (y && M > 2 && threads == 2 && level == SR_CPU_AVX512 && sr_gemm_available()) {
+                    sr_shape in1 = {.ndim = 2, .d = {M - 1, K}}, outs1;
+                    float *y1 = run_fused(&L, &in1, x, &outs1, 0, 1, fused ? &relu : NULL);
+                    CHECK(y1 && !memcmp(y, y1, (size_t)((M - 1) * N) * sizeof *y),
+                          "Linear(%lld, %lld) level %d: rows 0..%lld differ between batches of %lld and %lld",
+                          (long long)K, (long long)N, level, (long long)M - 2, (long long)M, (long long)M - 1);
+                    invariant++;
+                    free(y1);
+                }
                 free(y);
             }
         sr_cpu_force(-1);
@@ -766,6 +784,8 @@ static void test_linear_rows(void)
         free_params(&L);
     }
     CHECK(bad == 0, "%d of %d Linear runs differ from the reference", bad, ran);
+    if (sr_gemm_available())
+        CHECK(invariant > 20, "only %d batch-invariance checks", invariant);
 }
 
 int main(void)

@@ -1,6 +1,7 @@
-/* linear.c - Linear and LazyLinear: one sgemm over all rows. */
+/* linear.c - Linear and LazyLinear: a GEMV for one row, a packed GEMM for more. */
 #include "layers.h"
 #include "../cpu.h"
+#include "../gemm.h"
 #include "../init.h"
 #include "../par.h"
 
@@ -147,6 +148,40 @@ SR_KERNEL static void add_bias(float *y, const float *b, int64_t n)
 }
 
 /*
+ * What a Linear occurrence keeps between calls, in the executor's cache
+ * slot (one block, freed with free()): the GEMV's call count and, once a
+ * call has had two rows or more, the weights packed for sr_gemm.
+ */
+typedef struct {
+    unsigned calls;
+    size_t packed;    /* floats of packed weights after the header; 0: none yet */
+} lin_cache;
+
+#define LIN_HDR 64    /* header size: keeps the packed weights 64-byte aligned */
+
+static float *packed_of(lin_cache *c) { return (float *)((char *)c + LIN_HDR); }
+
+/* The slot's block, with the weights packed when `packed` floats are asked
+ * for; NULL without a slot or memory (the caller then does without). */
+static lin_cache *cache(const sr_ctx *ctx, size_t packed)
+{
+    if (!ctx->cache)
+        return NULL;
+    lin_cache *c = *ctx->cache;
+    if (c && c->packed >= packed)
+        return c;
+    size_t bytes = LIN_HDR + packed * sizeof(float);
+    lin_cache *n = aligned_alloc(LIN_HDR, (bytes + LIN_HDR - 1) / LIN_HDR * LIN_HDR);
+    if (!n)
+        return packed ? NULL : c;
+    n->calls = c ? c->calls : 0;
+    n->packed = 0;
+    free(c);
+    *ctx->cache = n;
+    return n;
+}
+
+/*
  * One row (a single sample): y = W x, N dot products of length K.  Batch 1
  * is bound by reading W, which for a model like W1 (2.7 MB) outgrows the
  * core's L2, so a forward pass in one order would evict each layer's
@@ -281,13 +316,9 @@ static void gemv_part(void *arg, int64_t t, int tid)
 static void gemv(const float *W, const float *x, const float *b, float *y, int64_t N, int64_t K, const sr_ctx *ctx)
 {
     /* per occurrence: calls so far, for the direction (no cache: forward) */
-    unsigned *calls = NULL;
-    if (ctx->cache && !*ctx->cache)
-        *ctx->cache = calloc(1, sizeof(unsigned));
-    if (ctx->cache)
-        calls = *ctx->cache;
+    lin_cache *c = cache(ctx, 0);
     gemv_job J = {.W = W, .x = x, .b = b, .y = y, .N = N, .K = K, .parts = 1, .ctx = ctx,
-                  .reverse = calls ? (int)((*calls)++ & 1) : 0, .level = sr_cpu_level()};
+                  .reverse = c ? (int)(c->calls++ & 1) : 0, .level = sr_cpu_level()};
     int threads = ctx->threads > 1 ? ctx->threads : 1;
     while (J.parts < threads && N * K / (J.parts + 1) >= GEMV_PAR_FLOATS && N / (J.parts + 1) >= 4)
         J.parts++;
@@ -320,10 +351,15 @@ static void epilogue(void *arg, int64_t blk, int tid)
     }
 }
 
+static void post(const void *ctx, float *y, size_t n) { sr_post(ctx, y, n); }
+
 /*
- * One sgemm over every row (a GEMV for a single row), then one pass over
- * the output adding the bias and applying the fused activation.  Weights and bias are the executor's folded ones when
- * it folded a BatchNorm1d into this layer.
+ * A GEMV for a single row; for more, sr_gemm over weights packed at the
+ * first call (bias and fused activation applied tile by tile), or, where
+ * that kernel does not run, one cblas_sgemm and then one pass over the
+ * output adding the bias and applying the activation.  Weights and bias
+ * are the executor's folded ones when it folded a BatchNorm1d into this
+ * layer.
  */
 SR_FORWARD_FN(sr_linear_forward)
 {
@@ -339,6 +375,18 @@ SR_FORWARD_FN(sr_linear_forward)
     if (M == 1 && K > 0) {
         gemv(W, x, b, y, N, K, ctx);
         return SR_OK;
+    }
+    if (K > 0 && sr_gemm_available()) {
+        size_t nf = sr_gemm_packed_floats(N, K);
+        lin_cache *c = cache(ctx, nf);
+        if (c) {
+            if (!c->packed) {
+                sr_gemm_pack(W, N, K, packed_of(c));
+                c->packed = nf;
+            }
+            sr_gemm(packed_of(c), x, b, y, M, N, K, ctx->threads, ctx->post ? post : NULL, ctx);
+            return SR_OK;
+        }
     }
     if (K == 0)
         memset(y, 0, (size_t)(M * N) * sizeof *y);

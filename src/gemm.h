@@ -1,0 +1,37 @@
+/*
+ * gemm.h - Y = X W^T + b for a Linear layer, with W packed once.
+ *
+ * cblas_sgemm repacks the weight matrix on every call; at the batch sizes
+ * of a forward pass (tens to a few thousand rows) that copy is a fifth of
+ * the time.  Packing W once per model into column panels and running an
+ * AVX-512 register-tile kernel over them saves it, and lets the bias and
+ * the fused activation be applied while each output tile is in L1.
+ *
+ * Every output is the bias plus the products summed in order of k, one
+ * fused multiply-add at a time, whatever the batch size, row blocking or
+ * thread count: a row's result does not depend on the rows around it.
+ */
+#ifndef SR_GEMM_H
+#define SR_GEMM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* 1 when this CPU runs the packed kernel (AVX-512F, within SEQRUN_ISA's
+ * cap); otherwise callers use cblas_sgemm. */
+int sr_gemm_available(void);
+
+/* Floats a packed copy of a [N, K] weight takes. */
+size_t sr_gemm_packed_floats(int64_t N, int64_t K);
+
+/* Packs W [N, K] (row-major, as PyTorch stores a Linear weight) into Wp,
+ * which must be 64-byte aligned and hold sr_gemm_packed_floats(N, K). */
+void sr_gemm_pack(const float *W, int64_t N, int64_t K, float *Wp);
+
+/* y[M, N] = x[M, K] W^T + b (b may be NULL), then post(post_arg, row, n)
+ * on every finished piece of every row, while it is in cache; on up to
+ * `threads` of seqrun's threads.  K >= 1, M >= 1, N >= 1. */
+void sr_gemm(const float *Wp, const float *x, const float *b, float *y, int64_t M, int64_t N, int64_t K,
+             int threads, void (*post)(const void *post_arg, float *y, size_t n), const void *post_arg);
+
+#endif
