@@ -213,16 +213,29 @@ static inline float nanmax(float m, float v)
     return v > m || v != v ? v : m;
 }
 
-/* Sum of n floats in double, in eight interleaved partial sums (a loop
- * that vectorises; in double, the order changes nothing a float shows). */
+/* Sum of n floats: 64 running float sums (four vectors of 16, independent
+ * so the adds' latency does not serialise the loop; each holds 1/64 of the
+ * terms, so its rounding stays near a single add's), then those 64 and the
+ * tail in double, in a fixed order. */
+typedef float sr_v16f __attribute__((vector_size(64)));
+
 SR_KERNEL static double sum_row(const float *x, int64_t n)
 {
-    double a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    sr_v16f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, f0, f1, f2, f3;
     int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int j = 0; j < 8; j++)
-            a[j] += (double)x[i + j];
-    double s = ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
+    for (; i + 64 <= n; i += 64) {
+        memcpy(&f0, x + i, sizeof f0);
+        memcpy(&f1, x + i + 16, sizeof f1);
+        memcpy(&f2, x + i + 32, sizeof f2);
+        memcpy(&f3, x + i + 48, sizeof f3);
+        a0 += f0;
+        a1 += f1;
+        a2 += f2;
+        a3 += f3;
+    }
+    double s = 0;
+    for (int l = 0; l < 16; l++)
+        s += ((double)a0[l] + (double)a1[l]) + ((double)a2[l] + (double)a3[l]);
     for (; i < n; i++)
         s += (double)x[i];
     return s;
