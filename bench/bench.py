@@ -41,6 +41,8 @@ GFLOP/s counts 2 FLOPs per multiply-add of Linear and Conv layers (bias,
   layer shapes.  The sgemm peak is bench/sgemm_peak's median rate for a
   1024^3 cblas_sgemm at T threads, measured at the start (and, in a full
   run, again at the end; the higher is used).
+W1 at batch 1, one thread: also the memory floor, bench/sgemm_peak's time
+  to only read W1's weights once per pass (see RESULTS.md's Method).
 W5: whole-process wall time, one sample .npy in -> .npy out: seqrun against
   `python3 bench/w5_torch.py` (imports torch, builds the model, loads the
   weights, reads, runs, writes).  Medians, interleaved.
@@ -85,6 +87,7 @@ THROUGHPUT = [
 SPEC = {w: s for w, s, _, _ in THROUGHPUT}
 SHAPE = {w: sh for w, _, sh, _ in THROUGHPUT}
 ALL = ["W1", "W2", "W3", "W4", "W5", "W6"]
+W1_SHAPES = "784x512,512x512,512x10"  # W1's Linear layers, KxN, for sgemm_peak
 W6_SAMPLES = 1_000_000
 
 FULL = dict(reps=5, seq_target=0.5, torch_target=0.3, chain_secs=0.2, peak_secs=1.0,
@@ -392,7 +395,7 @@ def bench_throughput(ctx, name, batch):
         eager = TorchTimer(model, xt, cfg["torch_target"])
         tsr = TorchTimer(W["ts"], xt, cfg["torch_target"])
         row = dict(w=name, batch=batch, T=T, flops=W["flops"], R=R, seq=[], t_big=[], t_small=[],
-                   rate=None, eager=[], ts=[], chain=[],
+                   rate=None, eager=[], ts=[], chain=[], floor=[],
                    fwd=None, seq_ok=seq_ok, ts_ok=ts_ok, err=err, big_ok=None)
         if err is None:
             try:
@@ -418,7 +421,9 @@ def bench_throughput(ctx, name, batch):
             if T > 1:
                 time.sleep(0.15)
             if name == "W1":
-                row["chain"].append(sgemm(ctx, T, "chain", batch, "784x512,512x512,512x10", cfg["chain_secs"]))
+                row["chain"].append(sgemm(ctx, T, "chain", batch, W1_SHAPES, cfg["chain_secs"]))
+                if batch == 1 and T == 1:
+                    row["floor"].append(sgemm(ctx, 1, "stream", 1, W1_SHAPES, cfg["chain_secs"]))
         if row["err"] is None and row["t_big"]:
             # medians of each kind of run: a start-up hiccup in one small
             # run cannot make one repeat's difference tiny
@@ -693,7 +698,7 @@ def report(ctx, tp, w5, w6):
         if w1:
             L.append("### W1 against sgemm alone on the same shapes")
             L.append("")
-            L.append("`sgemm_peak T chain B 784x512,512x512,512x10`: the three `cblas_sgemm` calls of W1's "
+            L.append("`sgemm_peak T chain B " + W1_SHAPES + "`: the three `cblas_sgemm` calls of W1's "
                      "Linear layers (X W^T, row-major, as PyTorch stores weights) and nothing else, "
                      "timed in the same repeats.")
             L.append("")
@@ -706,6 +711,27 @@ def report(ctx, tp, w5, w6):
                     L.append("| %d | %d | %s | %s | %s |" % (r["batch"], T, fmt(c, 1), fmt(gf, 1),
                                                              "%.0f%%" % (100 * gf / c) if gf else "-"))
             L.append("")
+            for r in [r for r in w1 if r["batch"] == 1 and r["floor"]]:
+                fl = median(r["floor"])            # GFLOP/s-equivalent of reading the weights alone
+                bound = fl * 1e9 / r["flops"]      # samples/s no batch-1 forward pass can beat
+                best = max(median(r["eager"]), median(r["ts"]))
+                gf = r["rate"] * r["flops"] / 1e9 if r["seq"] else None
+                L.append("### W1 batch 1, one thread: the memory floor")
+                L.append("")
+                L.append("`sgemm_peak 1 stream 1 %s`: no arithmetic, only reading W1's %.2f MB of weights once "
+                         "per pass, layer after layer, each swept opposite to the last pass (as seqrun's GEMV "
+                         "does, so what was read last is still cached), in AVX-512 vector loads. Every batch-1 "
+                         "forward pass must read every weight once, so this is the fastest any program can run "
+                         "W1 one sample at a time on one core of this machine."
+                         % (W1_SHAPES, r["flops"] / 2 * 4 / 1e6))
+                L.append("")
+                L.append("| weights read alone, us per pass | = samples/s bound | seqrun samples/s | seqrun / bound "
+                         "| PyTorch-best samples/s | highest ratio reachable (bound / PyTorch-best) |")
+                L.append("|---|---|---|---|---|---|")
+                L.append("| %.1f | %.0f | %s | %s | %.0f | %.2fx |" % (
+                    1e6 / bound, bound, fmt_rate(r["rate"]) if r["seq"] else "-",
+                    "%.0f%%" % (100 * gf / fl) if gf else "-", best, bound / best))
+                L.append("")
         errs = sorted({r["err"] for r in tp if r["err"]})
         if errs:
             L.append("Not run by seqrun:")
@@ -795,6 +821,11 @@ METHOD = """\
 - **GFLOP/s** counts 2 FLOPs per multiply-add of Linear and Conv layers
   (bias, activations, pooling, BatchNorm not counted), from the layer shapes.
   The fraction is of the 1024^3 sgemm rate at the same thread count.
+- **W1 batch-1 memory floor.** At one thread and batch 1, `sgemm_peak 1
+  stream 1` times reading W1's weights alone (64-byte aligned, AVX-512
+  loads, each layer swept opposite to the last pass), in the same repeats:
+  no forward pass can take less per sample, so floor / PyTorch-best is the
+  highest ratio any program could show there.
 - **W5** is whole-process wall time (fork to exit, measured from Python the
   same way for both) of seqrun and of `bench/w5_torch.py` on one sample.
 - **W6** runs seqrun under `/usr/bin/time -v` with its default chunk size;
@@ -826,7 +857,11 @@ def targets(ctx, tp, w5, w6):
 
     for r in rows("W1", 1):
         q = ratio(r)
-        add("W1 batch 1: >= 3x PyTorch-best", r["T"], "%.2fx" % q if q else None,
+        meas = "%.2fx" % q if q else None
+        if q and r["floor"]:
+            bound = median(r["floor"]) * 1e9 / r["flops"] / max(median(r["eager"]), median(r["ts"]))
+            meas += "; memory floor allows at most %.2fx" % bound
+        add("W1 batch 1: >= 3x PyTorch-best", r["T"], meas,
             q >= 3 if q else None, "seqrun did not run" if not q else None, r)
     for b in (64, 1024):
         for r in rows("W1", b):

@@ -8,6 +8,15 @@
  *       X_i[B,K_i] * W_i[N_i,K_i]^T (W as PyTorch stores a Linear weight),
  *       each layer's output feeding the next; no bias, no activation.
  *
+ *   sgemm_peak 1 stream 1 K0xN0,K1xN1,... [SECONDS]
+ *       no GEMM: only reads every weight of the stack once per pass, layer
+ *       after layer, each swept in the opposite direction to the last pass
+ *       (as seqrun's batch-1 GEMV does, so that what the last pass read
+ *       last is still cached), summing them in vector registers.  That is
+ *       the least any batch-1 forward pass must do: its time is the memory
+ *       floor for one sample, reported as the GFLOP/s a GEMV would reach
+ *       if it took no longer (2*N*K FLOPs per layer).  One thread.
+ *
  * Runs one warm-up call, then timed blocks of calls (each block at least
  * 20 ms) until SECONDS (default 0.5) have passed; prints one line
  *
@@ -30,7 +39,8 @@ static double now(void)
 
 static float *randbuf(size_t n)
 {
-    float *p = malloc((n ? n : 1) * sizeof *p);
+    /* 64-byte aligned, as seqrun keeps its packed weights (whole vector loads) */
+    float *p = aligned_alloc(64, ((n ? n : 1) * sizeof *p + 63) / 64 * 64);
     if (!p) {
         fprintf(stderr, "sgemm_peak: out of memory\n");
         exit(1);
@@ -50,8 +60,49 @@ static int cmp(const void *a, const void *b)
 static int nl, bsz, kk[MAXL], nn[MAXL];
 static float *w[MAXL], *act[MAXL + 1];
 
+static int stream;
+
+typedef float v16 __attribute__((vector_size(64)));
+
+/* Sum of p[0..n) read in blocks of 64 floats, forwards or backwards. */
+__attribute__((target_clones("avx512f", "avx2", "default"))) static float sweep(const float *p, size_t n,
+                                                                              int backwards)
+{
+    v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, f0, f1, f2, f3;
+    size_t nb = n / 64;
+    for (size_t q = 0; q < nb; q++) {
+        const float *b = p + 64 * (backwards ? nb - 1 - q : q);
+        memcpy(&f0, b, sizeof f0);
+        memcpy(&f1, b + 16, sizeof f1);
+        memcpy(&f2, b + 32, sizeof f2);
+        memcpy(&f3, b + 48, sizeof f3);
+        a0 += f0;
+        a1 += f1;
+        a2 += f2;
+        a3 += f3;
+    }
+    v16 a = (a0 + a1) + (a2 + a3);
+    float s = 0;
+    for (int l = 0; l < 16; l++)
+        s += a[l];
+    for (size_t i = 64 * nb; i < n; i++)
+        s += p[i];
+    return s;
+}
+
+static volatile float sink;
+
 static void run_once(void)
 {
+    static unsigned pass;
+    if (stream) {
+        int backwards = (int)(pass++ & 1);
+        float s = 0;
+        for (int i = 0; i < nl; i++)
+            s += sweep(w[i], (size_t)nn[i] * (size_t)kk[i], backwards);
+        sink = s;
+        return;
+    }
     for (int i = 0; i < nl; i++)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, bsz, nn[i], kk[i], 1.0f, act[i], kk[i], w[i],
                     kk[i], 0.0f, act[i + 1], nn[i]);
@@ -60,7 +111,8 @@ static void run_once(void)
 static void usage(void)
 {
     fprintf(stderr, "usage: sgemm_peak THREADS square N [SECONDS]\n"
-                    "       sgemm_peak THREADS chain B K0xN0,K1xN1,... [SECONDS]\n");
+                    "       sgemm_peak THREADS chain B K0xN0,K1xN1,... [SECONDS]\n"
+                    "       sgemm_peak 1 stream 1 K0xN0,K1xN1,... [SECONDS]\n");
     exit(2);
 }
 
@@ -69,7 +121,8 @@ int main(int argc, char **argv)
     if (argc < 4)
         usage();
     int threads = atoi(argv[1]);
-    int chain = !strcmp(argv[2], "chain");
+    stream = !strcmp(argv[2], "stream");
+    int chain = stream || !strcmp(argv[2], "chain");
     int si = chain ? 5 : 4; /* index of the optional SECONDS */
     double secs = argc > si ? atof(argv[si]) : 0.5;
     if (threads < 1 || secs <= 0 || argc > si + 1)
@@ -85,7 +138,7 @@ int main(int argc, char **argv)
         nl = 1;
         bsz = kk[0] = nn[0] = n;
     } else if (chain) {
-        if (argc < 5 || sscanf(argv[3], "%d", &bsz) != 1 || bsz < 1)
+        if (argc < 5 || sscanf(argv[3], "%d", &bsz) != 1 || bsz < 1 || (stream && (bsz != 1 || threads != 1)))
             usage();
         char *spec = strdup(argv[4]);
         for (char *tok = strtok(spec, ","); tok; tok = strtok(NULL, ",")) {

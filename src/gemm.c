@@ -32,6 +32,8 @@
 #define MC 192
 /* below this many multiply-adds a second thread costs more than it gives */
 #define PAR_FMAS ((int64_t)1 << 18)
+/* the GEMV's: packed weights per thread (128 KiB) */
+#define GEMV_PAR_FLOATS ((int64_t)1 << 15)
 
 int sr_gemm_available(void) { return sr_cpu_level() >= SR_CPU_AVX512; }
 
@@ -39,18 +41,45 @@ static int64_t panels(int64_t N) { return (N + NR - 1) / NR; }
 
 size_t sr_gemm_packed_floats(int64_t N, int64_t K) { return (size_t)(panels(N) * K * NR); }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+/* One panel's step k is a column of 32 rows: two gathers (a first call at
+ * batch 1 packs, and that is most of a one-sample run's start-up). */
+__attribute__((target("avx512f"))) static void pack_gather(const float *src, int64_t K, int64_t cols, float *dst)
+{
+    __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                     _mm512_set1_epi32((int)K));
+    __mmask16 m0 = (__mmask16)(cols >= 16 ? 0xffff : (1u << cols) - 1);
+    __mmask16 m1 = (__mmask16)(cols >= 32 ? 0xffff : cols > 16 ? (1u << (cols - 16)) - 1 : 0);
+    const float *hi = src + 16 * K;
+    for (int64_t k = 0; k < K; k++) {
+        _mm512_store_ps(dst + k * NR, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m0, idx, src + k, 4));
+        _mm512_store_ps(dst + k * NR + 16,
+                        m1 ? _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m1, idx, hi + k, 4) : _mm512_setzero_ps());
+    }
+}
+#endif
+
 void sr_gemm_pack(const float *W, int64_t N, int64_t K, float *Wp)
 {
     for (int64_t p = 0; p < panels(N); p++) {
         float *dst = Wp + p * K * NR;
         int64_t cols = N - p * NR < NR ? N - p * NR : NR;
+#if defined(__x86_64__) && defined(__GNUC__)
+        if (sr_cpu_level() >= SR_CPU_AVX512 && K <= INT32_MAX / 16) { /* the gather's 32-bit offsets reach row 15 */
+            pack_gather(W + p * NR * K, K, cols, dst);
+            continue;
+        }
+#endif
         if (cols < NR)
             memset(dst, 0, (size_t)(K * NR) * sizeof *dst);
-        for (int64_t j = 0; j < cols; j++) {
-            const float *src = W + (p * NR + j) * K;
-            for (int64_t k = 0; k < K; k++)
-                dst[k * NR + j] = src[k];
-        }
+        /* writes in order; the 32 rows are read side by side, each cache
+         * line of them used for 16 steps of k while it is in L1 */
+        const float *src = W + p * NR * K;
+        for (int64_t k = 0; k < K; k++)
+            for (int64_t j = 0; j < cols; j++)
+                dst[k * NR + j] = src[j * K + k];
     }
 }
 
@@ -64,7 +93,6 @@ typedef struct {
 } gemm_job;
 
 #if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
 
 #define AVX512 __attribute__((target("avx512f")))
 
@@ -168,12 +196,166 @@ void sr_gemm(const float *Wp, const float *x, const float *b, float *y, int64_t 
     sr_par_run(J.parts, part, &J);
 }
 
+/*
+ * One row: y = W x + b over the packed panels, G panels at a time (2G
+ * independent sums in registers, so the multiply-adds' latency is hidden),
+ * each output still the bias plus the products in order of k: the same
+ * bits as sr_gemm gives that row in any batch.  The panels are aligned and
+ * read front to back, which is what a pass bound by reading the weights
+ * wants; `reverse` takes the groups in the opposite order (see sr_gemv).
+ */
+AVX512 static inline __attribute__((always_inline)) void
+gemv_group(const int G, const float *wp, int64_t K, const float *x, const float *b, float *y, int64_t N, int64_t p)
+{
+    __m512 acc[8];
+    __mmask16 m[8];
+#pragma GCC unroll 8
+    for (int h = 0; h < 2 * G; h++) {
+        int64_t c0 = p * NR + 16 * h, cols = N - c0;
+        m[h] = (__mmask16)(cols >= 16 ? 0xffff : cols > 0 ? (1u << cols) - 1 : 0);
+        acc[h] = b ? _mm512_maskz_loadu_ps(m[h], b + c0) : _mm512_setzero_ps();
+    }
+    for (int64_t k = 0; k < K; k++) {
+        __m512 xv = _mm512_set1_ps(x[k]);
+#pragma GCC unroll 8
+        for (int h = 0; h < 2 * G; h++)
+            acc[h] = _mm512_fmadd_ps(xv, _mm512_load_ps(wp + (h / 2) * K * NR + NR * k + 16 * (h % 2)), acc[h]);
+    }
+#pragma GCC unroll 8
+    for (int h = 0; h < 2 * G; h++)
+        _mm512_mask_storeu_ps(y + p * NR + 16 * h, m[h], acc[h]);
+}
+
+#define GV 4 /* panels per group */
+
+typedef struct {
+    const float *Wp, *x, *b;
+    float *y;
+    int64_t N, K;
+    int parts, reverse;
+    void (*post)(const void *, float *, size_t);
+    const void *post_arg;
+} gemv_job;
+
+AVX512 static void gemv_part(void *arg, int64_t t, int tid)
+{
+    (void)tid;
+    const gemv_job *J = arg;
+    int64_t np = panels(J->N), p0 = np * t / J->parts, p1 = np * (t + 1) / J->parts;
+    int64_t ng = (p1 - p0 + GV - 1) / GV;
+    for (int64_t q = 0; q < ng; q++) {
+        int64_t g = J->reverse ? ng - 1 - q : q, p = p0 + g * GV;
+        int n = p1 - p < GV ? (int)(p1 - p) : GV;
+        const float *wp = J->Wp + p * J->K * NR;
+        switch (n) {
+        case 4: gemv_group(4, wp, J->K, J->x, J->b, J->y, J->N, p); break;
+        case 3: gemv_group(3, wp, J->K, J->x, J->b, J->y, J->N, p); break;
+        case 2: gemv_group(2, wp, J->K, J->x, J->b, J->y, J->N, p); break;
+        default: gemv_group(1, wp, J->K, J->x, J->b, J->y, J->N, p); break;
+        }
+    }
+    int64_t c0 = p0 * NR, c1 = p1 * NR < J->N ? p1 * NR : J->N;
+    if (J->post && c1 > c0)
+        J->post(J->post_arg, J->y + c0, (size_t)(c1 - c0));
+}
+
+/*
+ * The same row from W as it lies ([N, K], row-major), for a first call
+ * that has no packed weights yet: 16 rows at a time, their column k
+ * gathered into one vector per step, so each output is again the bias
+ * plus the products in order of k, one fused multiply-add at a time (the
+ * same bits).  Gathers make it slower than the packed kernel, but a
+ * one-sample run is spared the packing.
+ */
+AVX512 static inline __attribute__((always_inline)) void
+rows_group(const int G, const float *W, int64_t K, const float *x, const float *b, float *y, int64_t N, int64_t r0)
+{
+    const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                           _mm512_set1_epi32((int)K));
+    __m512 acc[2];
+    __mmask16 m[2];
+    const float *w[2];
+#pragma GCC unroll 2
+    for (int h = 0; h < G; h++) {
+        int64_t c0 = r0 + 16 * h, rows = N - c0;
+        m[h] = (__mmask16)(rows >= 16 ? 0xffff : (1u << rows) - 1);
+        acc[h] = b ? _mm512_maskz_loadu_ps(m[h], b + c0) : _mm512_setzero_ps();
+        w[h] = W + c0 * K;
+    }
+    for (int64_t k = 0; k < K; k++) {
+        __m512 xv = _mm512_set1_ps(x[k]);
+#pragma GCC unroll 2
+        for (int h = 0; h < G; h++)
+            acc[h] = _mm512_fmadd_ps(xv, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m[h], idx, w[h] + k, 4),
+                                     acc[h]);
+    }
+#pragma GCC unroll 2
+    for (int h = 0; h < G; h++)
+        _mm512_mask_storeu_ps(y + r0 + 16 * h, m[h], acc[h]);
+}
+
+AVX512 static void rows_part(void *arg, int64_t t, int tid)
+{
+    (void)tid;
+    const gemv_job *J = arg;
+    /* the same column shares as gemv_part's, so each core reads the rows
+     * it will later read packed */
+    int64_t np = panels(J->N), c0 = np * t / J->parts * NR, c1 = np * (t + 1) / J->parts * NR;
+    c1 = c1 < J->N ? c1 : J->N;
+    for (int64_t r = c0; r < c1; r += 32) {
+        if (c1 - r > 16)
+            rows_group(2, J->Wp, J->K, J->x, J->b, J->y, c1, r);
+        else
+            rows_group(1, J->Wp, J->K, J->x, J->b, J->y, c1, r);
+    }
+    if (J->post && c1 > c0)
+        J->post(J->post_arg, J->y + c0, (size_t)(c1 - c0));
+}
+
+/* Threads for a GEMV: another for every 128 KiB of weights, at least a
+ * panel each. */
+static int gemv_parts(int64_t N, int64_t K, int threads)
+{
+    int parts = 1;
+    while (parts < threads && panels(N) * K * NR / (parts + 1) >= GEMV_PAR_FLOATS && panels(N) >= parts + 1)
+        parts++;
+    return parts;
+}
+
+void sr_gemv_rows(const float *W, const float *x, const float *b, float *y, int64_t N, int64_t K, int threads,
+                  void (*post)(const void *, float *, size_t), const void *post_arg)
+{
+    gemv_job J = {.Wp = W, .x = x, .b = b, .y = y, .N = N, .K = K, .parts = gemv_parts(N, K, threads),
+                  .post = post, .post_arg = post_arg};
+    sr_par_run(J.parts, rows_part, &J);
+}
+
+void sr_gemv(const float *Wp, const float *x, const float *b, float *y, int64_t N, int64_t K, int threads,
+             int reverse, void (*post)(const void *, float *, size_t), const void *post_arg)
+{
+    gemv_job J = {.Wp = Wp, .x = x, .b = b, .y = y, .N = N, .K = K, .parts = gemv_parts(N, K, threads),
+                  .reverse = reverse, .post = post, .post_arg = post_arg};
+    sr_par_run(J.parts, gemv_part, &J);
+}
+
 #else /* no x86 vector kernel: sr_gemm_available() is 0 and this is never reached */
 
 void sr_gemm(const float *Wp, const float *x, const float *b, float *y, int64_t M, int64_t N, int64_t K,
              int threads, void (*post)(const void *, float *, size_t), const void *post_arg)
 {
     (void)Wp, (void)x, (void)b, (void)y, (void)M, (void)N, (void)K, (void)threads, (void)post, (void)post_arg;
+}
+
+void sr_gemv_rows(const float *W, const float *x, const float *b, float *y, int64_t N, int64_t K, int threads,
+                  void (*post)(const void *, float *, size_t), const void *post_arg)
+{
+    (void)W, (void)x, (void)b, (void)y, (void)N, (void)K, (void)threads, (void)post, (void)post_arg;
+}
+
+void sr_gemv(const float *Wp, const float *x, const float *b, float *y, int64_t N, int64_t K, int threads,
+             int reverse, void (*post)(const void *, float *, size_t), const void *post_arg)
+{
+    (void)Wp, (void)x, (void)b, (void)y, (void)N, (void)K, (void)threads, (void)reverse, (void)post, (void)post_arg;
 }
 
 #endif

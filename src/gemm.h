@@ -34,4 +34,16 @@ void sr_gemm_pack(const float *W, int64_t N, int64_t K, float *Wp);
 void sr_gemm(const float *Wp, const float *x, const float *b, float *y, int64_t M, int64_t N, int64_t K,
              int threads, void (*post)(const void *post_arg, float *y, size_t n), const void *post_arg);
 
+/* The same for one row, x[K]: the same bits as sr_gemm gives that row.
+ * Bound by reading Wp; `reverse` (alternate it call by call) takes the
+ * panels in the opposite order, so that those read last, still cached,
+ * are read first. */
+void sr_gemv(const float *Wp, const float *x, const float *b, float *y, int64_t N, int64_t K, int threads,
+             int reverse, void (*post)(const void *post_arg, float *y, size_t n), const void *post_arg);
+
+/* The same bits from W unpacked ([N, K], row-major), slower (gathers): for
+ * a first call, before anything is packed.  K <= INT32_MAX / 16. */
+void sr_gemv_rows(const float *W, const float *x, const float *b, float *y, int64_t N, int64_t K, int threads,
+                  void (*post)(const void *post_arg, float *y, size_t n), const void *post_arg);
+
 #endif

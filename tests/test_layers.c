@@ -722,12 +722,12 @@ static void test_linear_rows(void)
 {
     sr_layer relu;
     layer_init(&relu, "ReLU");
-    int bad = 0, ran = 0, invariant = 0;
+    int bad = 0, ran = 0, invariant = 0, single = 0;
     for (int iter = 0; iter < 90; iter++) {
         sr_layer L;
         layer_init(&L, "Linear");
-        int big = iter % 3 == 1;
-        int64_t K = big ? irand(1, 450) : irand(1, 70), N = big ? irand(1, 100) : irand(1, 45);
+        int big = iter % 3 == 1, wide = iter % 9 == 0; /* wide: one row, split over threads */
+        int64_t K = big || wide ? irand(1, 450) : irand(1, 70), N = big ? irand(1, 100) : wide ? irand(200, 300) : irand(1, 45);
         int64_t M = big ? irand(2, 60) : iter % 3 == 2 ? irand(2, 5) : 1;
         int bias = iter % 3 != 0;
         set_int(&L, LINEAR_IN, K);
@@ -776,6 +776,22 @@ static void test_linear_rows(void)
                     invariant++;
                     free(y1);
                 }
+                /* one row alone (both the first, unpacked call and the
+                 * packed second) gives the bits the GEMM gives it in a batch */
+                if (y && M == 1 && level == SR_CPU_AVX512 && sr_gemm_available()) {
+                    sr_shape in3 = {.ndim = 2, .d = {3, K}}, outs3;
+                    float *x3 = malloc((size_t)(3 * K) * sizeof *x3);
+                    memcpy(x3, x, (size_t)K * sizeof *x3);
+                    for (int64_t i = K; i < 3 * K; i++)
+                        x3[i] = (float)(urand() * 2 - 1);
+                    float *y3 = run_fused(&L, &in3, x3, &outs3, 0, threads, fused ? &relu : NULL);
+                    CHECK(y3 && !memcmp(y, y3, (size_t)N * sizeof *y),
+                          "Linear(%lld, %lld), %d threads: one row alone differs from the same row in a batch of 3",
+                          (long long)K, (long long)N, threads);
+                    single++;
+                    free(y3);
+                    free(x3);
+                }
                 free(y);
             }
         sr_cpu_force(-1);
@@ -785,7 +801,7 @@ static void test_linear_rows(void)
     }
     CHECK(bad == 0, "%d of %d Linear runs differ from the reference", bad, ran);
     if (sr_gemm_available())
-        CHECK(invariant > 20, "only %d batch-invariance checks", invariant);
+        CHECK(invariant > 20 && single > 40, "only %d and %d batch-invariance checks", invariant, single);
 }
 
 int main(void)

@@ -7,6 +7,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,6 +182,25 @@ static lin_cache *cache(const sr_ctx *ctx, size_t packed)
     return n;
 }
 
+/* W packed for sr_gemm / sr_gemv (packed at the first call that asks);
+ * NULL without that kernel, a cache slot or the memory. */
+static const float *packed_weights(const sr_ctx *ctx, const float *W, int64_t N, int64_t K)
+{
+    if (!sr_gemm_available())
+        return NULL;
+    size_t nf = sr_gemm_packed_floats(N, K);
+    lin_cache *c = cache(ctx, nf);
+    if (!c)
+        return NULL;
+    if (!c->packed) {
+        sr_gemm_pack(W, N, K, packed_of(c));
+        c->packed = nf;
+    }
+    return packed_of(c);
+}
+
+static void post(const void *ctx, float *y, size_t n) { sr_post(ctx, y, n); }
+
 /*
  * One row (a single sample): y = W x, N dot products of length K.  Batch 1
  * is bound by reading W, which for a model like W1 (2.7 MB) outgrows the
@@ -317,8 +337,22 @@ static void gemv(const float *W, const float *x, const float *b, float *y, int64
 {
     /* per occurrence: calls so far, for the direction (no cache: forward) */
     lin_cache *c = cache(ctx, 0);
+    unsigned call = c ? c->calls++ : 0;
+    /* With the packed GEMM's kernel: the same bits as it gives this row in
+     * a batch, from the packed weights (aligned, read at the memory's
+     * pace) from the second call on; the first call reads W as it lies,
+     * so that a one-sample run does not pay for packing (it would double
+     * that run's time). */
+    if (c && sr_gemm_available() && K <= INT32_MAX / 16) {
+        const float *Wp = call > 0 || c->packed ? packed_weights(ctx, W, N, K) : NULL;
+        if (Wp)
+            sr_gemv(Wp, x, b, y, N, K, ctx->threads, (int)(call & 1), ctx->post ? post : NULL, ctx);
+        else
+            sr_gemv_rows(W, x, b, y, N, K, ctx->threads, ctx->post ? post : NULL, ctx);
+        return;
+    }
     gemv_job J = {.W = W, .x = x, .b = b, .y = y, .N = N, .K = K, .parts = 1, .ctx = ctx,
-                  .reverse = c ? (int)(c->calls++ & 1) : 0, .level = sr_cpu_level()};
+                  .reverse = (int)(call & 1), .level = sr_cpu_level()};
     int threads = ctx->threads > 1 ? ctx->threads : 1;
     while (J.parts < threads && N * K / (J.parts + 1) >= GEMV_PAR_FLOATS && N / (J.parts + 1) >= 4)
         J.parts++;
@@ -351,8 +385,6 @@ static void epilogue(void *arg, int64_t blk, int tid)
     }
 }
 
-static void post(const void *ctx, float *y, size_t n) { sr_post(ctx, y, n); }
-
 /*
  * A GEMV for a single row; for more, sr_gemm over weights packed at the
  * first call (bias and fused activation applied tile by tile), or, where
@@ -376,17 +408,10 @@ SR_FORWARD_FN(sr_linear_forward)
         gemv(W, x, b, y, N, K, ctx);
         return SR_OK;
     }
-    if (K > 0 && sr_gemm_available()) {
-        size_t nf = sr_gemm_packed_floats(N, K);
-        lin_cache *c = cache(ctx, nf);
-        if (c) {
-            if (!c->packed) {
-                sr_gemm_pack(W, N, K, packed_of(c));
-                c->packed = nf;
-            }
-            sr_gemm(packed_of(c), x, b, y, M, N, K, ctx->threads, ctx->post ? post : NULL, ctx);
-            return SR_OK;
-        }
+    const float *Wp = K > 0 ? packed_weights(ctx, W, N, K) : NULL;
+    if (Wp) {
+        sr_gemm(Wp, x, b, y, M, N, K, ctx->threads, ctx->post ? post : NULL, ctx);
+        return SR_OK;
     }
     if (K == 0)
         memset(y, 0, (size_t)(M * N) * sizeof *y);
