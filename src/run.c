@@ -41,9 +41,15 @@ static sr_status raw_header(sr_input *in, const sr_model *m, const sr_runopts *o
                       in->s.name);
     }
     long long bytes = sr_stream_remaining(&in->s);
+    int over = 0; /* a pipe held more than a fully given shape needs */
     if (bytes < 0) {
-        /* A pipe: read it whole, then treat it as memory. */
-        size_t cap = 1 << 16, len = 0;
+        /* A pipe: read it whole, then treat it as memory.  With every
+         * dimension given, no more than one byte past what the shape needs:
+         * an endless pipe then fails at once instead of filling memory. */
+        size_t need = 0, limit = SIZE_MAX;
+        if (free_dim < 0 && sr_mul_ok((size_t)sr_shape_numel(&s), 4, &need) && need < SIZE_MAX)
+            limit = need + 1;
+        size_t cap = limit < (1 << 16) ? limit : 1 << 16, len = 0;
         unsigned char *buf = malloc(cap);
         for (;;) {
             if (!buf)
@@ -56,7 +62,11 @@ static sr_status raw_header(sr_input *in, const sr_model *m, const sr_runopts *o
             len += (size_t)r;
             if (len < cap)
                 break;
-            cap *= 2;
+            if (len == limit) {
+                over = 1;
+                break;
+            }
+            cap = cap <= limit / 2 ? cap * 2 : limit;
             unsigned char *nb = realloc(buf, cap);
             if (!nb)
                 free(buf);
@@ -68,6 +78,9 @@ static sr_status raw_header(sr_input *in, const sr_model *m, const sr_runopts *o
         sr_stream_mem(&in->s, buf, len, name);
         bytes = (long long)len;
     }
+    if (over)
+        return sr_err(err, SR_ERUN, "%s: raw input holds more than the %lld float32 values shape %s needs",
+                      in->s.name, (long long)sr_shape_numel(&s), sr_shp(&s));
     if (bytes == 0)
         return sr_err(err, SR_ERUN, "%s: empty input", in->s.name);
     if (bytes % 4)

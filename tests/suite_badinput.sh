@@ -206,6 +206,7 @@ raw_no_shape       |2|raw input needs a shape             |$S $OUTS f/noinput.ya
 raw_odd_size       |1|not a whole number of float32 values|$S $OUTS f/m.yaml f/odd.bin
 raw_indivisible    |1|do not divide into samples          |$S $OUTS f/m.yaml f/indivisible.bin
 raw_wrong_count    |1|raw input holds 8 float32 values, but shape [3, 4] needs 12|$S $OUTS --input-shape 3,4 f/m.yaml f/ok.bin
+raw_endless_device |1|raw input holds more than the 12 float32 values shape [3, 4] needs|$S $OUTS --input-shape 3,4 f/m.yaml /dev/zero
 st_truncated       |1|f/st_trunc.st: header length        |$S $OUTS -w f/st_trunc.st f/m.yaml f/x.npy
 st_huge_header_len |1|exceeds the 100000000-byte limit    |$S $OUTS -w f/st_hugelen.st f/m.yaml f/x.npy
 st_bad_json        |1|invalid JSON in header              |$S $OUTS -w f/st_json.st f/m.yaml f/x.npy
