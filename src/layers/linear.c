@@ -182,13 +182,20 @@ static lin_cache *cache(const sr_ctx *ctx, size_t packed)
     return n;
 }
 
+/* A packed copy is a second copy of the weights in memory; past this size
+ * (a 256 MiB layer) the layer runs on OpenBLAS, which packs in blocks. */
+#define PACK_MAX_FLOATS ((size_t)64 << 20)
+
 /* W packed for sr_gemm / sr_gemv (packed at the first call that asks);
- * NULL without that kernel, a cache slot or the memory. */
+ * NULL without that kernel, a cache slot or the memory, or for a layer too
+ * big to keep twice. */
 static const float *packed_weights(const sr_ctx *ctx, const float *W, int64_t N, int64_t K)
 {
     if (!sr_gemm_available())
         return NULL;
     size_t nf = sr_gemm_packed_floats(N, K);
+    if (nf > PACK_MAX_FLOATS)
+        return NULL;
     lin_cache *c = cache(ctx, nf);
     if (!c)
         return NULL;
@@ -343,7 +350,7 @@ static void gemv(const float *W, const float *x, const float *b, float *y, int64
      * pace) from the second call on; the first call reads W as it lies,
      * so that a one-sample run does not pay for packing (it would double
      * that run's time). */
-    if (c && sr_gemm_available() && K <= INT32_MAX / 16) {
+    if (c && sr_gemm_available() && K <= INT32_MAX / 16 && sr_gemm_packed_floats(N, K) <= PACK_MAX_FLOATS) {
         const float *Wp = call > 0 || c->packed ? packed_weights(ctx, W, N, K) : NULL;
         if (Wp)
             sr_gemv(Wp, x, b, y, N, K, ctx->threads, (int)(call & 1), ctx->post ? post : NULL, ctx);
