@@ -150,8 +150,9 @@ SR_KERNEL static void add_bias(float *y, const float *b, int64_t n)
 
 /*
  * What a Linear occurrence keeps between calls, in the executor's cache
- * slot (one block, freed with free()): the GEMV's call count and, once a
- * call has had two rows or more, the weights packed for sr_gemm.
+ * slot (one block, freed with free()): the GEMV's call count and the
+ * weights packed for sr_gemm and sr_gemv, from the first call with two
+ * rows or more, or the second with one.
  */
 typedef struct {
     unsigned calls;
@@ -215,9 +216,10 @@ static void post(const void *ctx, float *y, size_t n) { sr_post(ctx, y, n); }
  * weights just before the next pass needs them.  Every other call runs the
  * rows in reverse, so it starts with those read last, still cached.  With
  * threads, each takes the same share of rows every call, and a core's L2
- * keeps its share.  The AVX-512 / AVX2 kernels do four rows at once; each
- * dot product's order is fixed (vector lanes, then their sum), whatever
- * the direction or thread count.
+ * keeps its share.  With AVX-512 that is sr_gemv over the packed panels;
+ * below are the kernels for W as it lies, for the rest (AVX2, or a layer
+ * too big to pack): four rows at once, each dot product's order fixed
+ * (vector lanes, then their sum), whatever the direction or thread count.
  */
 typedef struct {
     const float *W, *x, *b;
