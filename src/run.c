@@ -455,12 +455,16 @@ static void seg_plan(engine *E, const sr_shapes *S)
     }
 }
 
-/* Samples per micro-batch of the run starting at node i, for a chunk of n. */
+/* Samples per micro-batch of the run starting at node i, for a chunk of n;
+ * at least 1, also for an empty chunk (n = 0: no tasks, and no division by
+ * zero). */
 static int64_t seg_mb(const engine *E, int i, int64_t n)
 {
     size_t mb = SEG_BYTES / (2 * sizeof(float) * E->seg_act[i]);
     if (mb < 1)
         mb = 1;
+    if (n < 1)
+        return 1;
     return (int64_t)mb < n ? (int64_t)mb : n;
 }
 

@@ -790,6 +790,8 @@ case("core_stream_empty_record", LIN84, [randn("core_stream_empty_record", 2, 8,
                                          np.zeros((0, 8), np.float32),
                                          randn("core_stream_empty_record", 3, 8, salt=3)])
 case("core_empty_batch", LIN84, np.zeros((0, 8), np.float32))
+# no Linear: the whole model is one run of micro-batched layers
+case("core_empty_batch_act", layers("ReLU", "Tanh"), np.zeros((0, 8), np.float32))
 case("core_input_f64", LIN84, randn("core_input_f64", 4, 8).astype(np.float64)
      + rng("core_input_f64", 9).standard_normal((4, 8)) * 1e-9)
 case("core_input_f16", LIN84, randn("core_input_f16", 4, 8).astype(np.float16))
