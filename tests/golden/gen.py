@@ -35,9 +35,11 @@ reference within the case's tolerance (the script fails otherwise; -v prints
 the headroom), which shows the tolerance is reachable by a float32
 implementation.
 
-For --train runs with BatchNorm over several passes, the state is rounded to
-float32 between passes, exactly as seqrun's --save-state / -w round trip
-does.
+An input stream's records are fed in turn to one module, so a --train run
+carries BatchNorm's running statistics from record to record, as repeated
+forward calls do.  Between records, and between passes (each pass is one
+seqrun run over the whole input), the state is rounded to float32: what
+seqrun holds, and what its --save-state / -w round trip keeps.
 
 The script is deterministic: fixed per-case seeds (crc32 of the name), one
 torch thread, and a hand-written safetensors writer with a fixed layout.
@@ -464,19 +466,15 @@ def to_torch_input(x, dtype):
     return torch.from_numpy(x.astype(np.float32)).to(dtype)
 
 
-def forward(model, x, train, dtype, passes=1):
-    """Runs `passes` train/eval passes on a copy of model in dtype; between
-    passes the state is rounded to float32 (the --save-state round trip).
-    Returns (output as float32 numpy, final float32 module)."""
-    state = copy.deepcopy(model)
-    y = None
-    for _ in range(passes):
-        m = copy.deepcopy(state).to(dtype)
-        m.train(train)
-        with torch.no_grad():
-            y = m(to_torch_input(x, dtype))
-        state = m.to(torch.float32)
-    return y.to(torch.float32).numpy(), state
+def forward(model, x, train, dtype):
+    """One train/eval forward call on a copy of model in dtype.  Returns
+    (output as float32 numpy, the copy with its state rounded to float32:
+    what seqrun holds between records, and what --save-state writes)."""
+    m = copy.deepcopy(model).to(dtype)
+    m.train(train)
+    with torch.no_grad():
+        y = m(to_torch_input(x, dtype))
+    return y.to(torch.float32).numpy(), m.to(torch.float32)
 
 
 def headroom(actual, expected, rtol, atol):
@@ -981,6 +979,50 @@ case("cnn_conv_bn_train_2pass", L(
     "  - Linear: [12, 4]",
     "  - BatchNorm1d: 4"),
     randn("cnn_conv_bn_train_2pass", 3, 2, 5, 5), scale="fan_in", train=True, passes=2)
+
+# ---- BatchNorm over an input stream -------------------------------------------
+# One run feeds the records in turn to one module: in --train mode the running
+# statistics and num_batches_tracked carry from record to record.  Records
+# differ in data, batch size and (before the adaptive pool) spatial size, so
+# each update has its own batch statistics and unbiased-variance factor.
+CONV_BN_STREAM = L(
+    "layers:",
+    "  - Conv2d: [2, 3, 3, 1, 1]",
+    "  - BatchNorm2d: 3",
+    "  - ReLU",
+    "  - AdaptiveAvgPool2d: [[2, 2]]",
+    "  - Flatten",
+    "  - Linear: [12, 4]",
+    "  - BatchNorm1d: {num_features: 4, momentum: null}")
+
+
+def stream(name, *shapes, **kw):
+    """Records of the given shapes, each drawn with its own salt; kw
+    'offsets' gives each record's mean."""
+    offs = kw.get("offsets", [0.0] * len(shapes))
+    return [randn(name, *sh, offset=o, salt=i + 1) for i, (sh, o) in enumerate(zip(shapes, offs))]
+
+
+case("cnn_bn_stream_train", CONV_BN_STREAM,
+     stream("cnn_bn_stream_train", (3, 2, 5, 5), (5, 2, 6, 4), (2, 2, 4, 4), offsets=[0.0, 0.5, -1.0]),
+     scale="fan_in", train=True, state=True)
+# the whole stream twice, the second run starting from the first's saved state
+case("cnn_bn_stream_train_2pass",
+     layers("BatchNorm1d: {num_features: 4, momentum: 0.3}", "Unflatten: [2, [2, 3]]",
+            "BatchNorm2d: {num_features: 4, affine: false}"),
+     stream("cnn_bn_stream_train_2pass", (3, 4, 6), (1, 4, 6), (6, 4, 6), offsets=[1.0, -2.0, 0.0]),
+     train=True, passes=2)
+# an empty record: PyTorch still counts it in num_batches_tracked (so the
+# cumulative average's next factor is 1/4, not 1/3) but leaves the running
+# statistics alone
+case("cnn_bn_stream_train_empty_record", CONV_BN_STREAM,
+     stream("cnn_bn_stream_train_empty_record", (2, 2, 5, 5), (0, 2, 5, 5), (4, 2, 5, 5), offsets=[0.0, 0.0, 1.0]),
+     scale="fan_in", train=True, state=True)
+# eval: every record uses the loaded running statistics; the saved state is
+# the loaded one, unchanged
+case("cnn_bn_stream_eval", CONV_BN_STREAM,
+     stream("cnn_bn_stream_eval", (3, 2, 5, 5), (1, 2, 6, 4), (0, 2, 5, 5), (4, 2, 4, 4)),
+     scale="fan_in", state=True)
 # the contract's example network.  268k parameters: stored as F16 to keep the
 # repository small (expected values use the F16 values as loaded).
 case("cnn_classic", L(
@@ -1083,25 +1125,26 @@ def gen_case(c, verbose):
         write(os.path.join(d, "input.npy"),
               b"".join(npy_bytes(r, c.get("npy_version")) for r in records))
 
-    # reference (float64) and float32 sanity check
+    # reference (float64) and float32 sanity check.  Each pass is one seqrun
+    # run, which feeds the records in turn to one module: the state carries
+    # from record to record, and from pass to pass through --save-state.
     n = passes or 1
-    outs, worst = [], 0.0
-    final = None
-    for r in records:
-        y64, st64 = forward(model, r, train, torch.float64, n)
-        y32, st32 = forward(model, r, train, torch.float32, n)
-        assert y64.shape == y32.shape
-        worst = max(worst, headroom(y32, y64, rtol, atol))
-        outs.append(y64.astype(np.float32))
-        final = (st64, st32)
+    worst = 0.0
+    st64 = st32 = model
+    for _ in range(n):
+        outs = []
+        for r in records:
+            y64, st64 = forward(st64, r, train, torch.float64)
+            y32, st32 = forward(st32, r, train, torch.float32)
+            assert y64.shape == y32.shape
+            worst = max(worst, headroom(y32, y64, rtol, atol))
+            outs.append(y64.astype(np.float32))
     write(os.path.join(d, "expected.npy"), b"".join(npy_bytes(o) for o in outs))
     if isinstance(x, list):
         write(os.path.join(d, "stream"), b"")
 
     state = c.get("state") or passes
     if state:
-        assert len(records) == 1
-        st64, st32 = final
         ents = state_entries(st64)
         for (k, _, a), (_, _, b) in zip(ents, state_entries(st32)):
             worst = max(worst, headroom(b, a, rtol, atol))
