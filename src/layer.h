@@ -111,6 +111,10 @@ typedef struct {
     /* in: */
     const char *prev;     /* "layer 3 (Conv2d)" that produced the input, or NULL */
     int in_integer;       /* the input holds integer indices (first layer only) */
+    const char *in_batch; /* dim 0 of the input is the model input's free batch
+                             dimension, by this name ("N"), so an input one dim
+                             short is a batch that lacks a dim, not one unbatched
+                             sample; NULL: dim 0 may be anything */
     int training;
 } sr_shapeinfo;
 

@@ -18,6 +18,7 @@ typedef struct {
     char **msg;         /* per node, or NULL when only shapes matter */
     int nbad;
     int batch_dim0;
+    const char *batch;  /* dim 0 of the model's input is the free batch dim, so named */
 } pass_t;
 
 /*
@@ -66,6 +67,9 @@ static void run_pass(pass_t *P, const sr_shape *in, int in_integer, int upto)
     char prev[SR_PATHLEN + 48];
     P->nbad = 0;
     P->batch_dim0 = in->ndim >= 1;
+    /* dim 0 of the input is still the free batch dim: every layer so far
+     * kept it as its batch */
+    int batched = P->batch && in->ndim >= 1;
     for (int i = 0; i < upto; i++) {
         sr_node *nd = &m->node[i];
         sr_nodeshape *ns = &P->ns[i];
@@ -89,7 +93,8 @@ static void run_pass(pass_t *P, const sr_shape *in, int in_integer, int upto)
             sr_node_label(m, pi, prev, sizeof prev);
             pv = prev;
         }
-        sr_shapeinfo info = {.prev = pv, .in_integer = integer, .training = P->training};
+        sr_shapeinfo info = {.prev = pv, .in_integer = integer, .training = P->training,
+                             .in_batch = batched ? P->batch : NULL};
         char err[SR_ERRLEN];
         sr_shape out = cur;
         sr_status st = nd->mod->type->shape(nd->mod, &cur, &out, &info, err);
@@ -111,6 +116,7 @@ static void run_pass(pass_t *P, const sr_shape *in, int in_integer, int upto)
         }
         ns->out = out;
         ns->known = known;
+        batched = batched && known && info.batch_dim0 && out.ndim >= 1 && out.d[0] == cur.d[0];
         cur = out;
         integer = 0;
         if (!info.batch_dim0)
@@ -332,7 +338,11 @@ sr_status sr_infer_free(sr_model *m, const sr_shape *in, int free_dim, const cha
     S->free_size = free_dim >= 0 ? in->d[free_dim] : 1;
     S->in_integer = in_integer;
 
-    pass_t P = {.m = m, .training = training, .ns = S->node, .msg = msg};
+    /* A named dim 0 is the batch, so a layer never takes it for channels
+     * (Conv2d on [N, 28, 28]); an unnamed one (data without input:, a
+     * fixed input: [3, 28, 28]) may be one unbatched sample. */
+    const char *batch = free_dim == 0 && S->free_name[0] ? S->free_name : NULL;
+    pass_t P = {.m = m, .training = training, .ns = S->node, .msg = msg, .batch = batch};
     run_pass(&P, in, in_integer, m->nnode);
     S->nbad = P.nbad;
     S->batch_dim0 = P.batch_dim0;
@@ -345,7 +355,7 @@ sr_status sr_infer_free(sr_model *m, const sr_shape *in, int free_dim, const cha
 
     /* The probes may not materialise a LazyLinear the real input did not. */
     save_lazy(m, lazy);
-    pass_t Q = {.m = m, .training = training};
+    pass_t Q = {.m = m, .training = training, .batch = batch};
     if (free_dim >= 0) {
         sr_nodeshape *p2 = probe, *p3 = probe + nn;
         sr_shape in2 = *in, in3 = *in;
@@ -365,8 +375,8 @@ sr_status sr_infer_free(sr_model *m, const sr_shape *in, int free_dim, const cha
             /*
              * A size nobody gave: what fails for every size is a mistake,
              * what fails for the stand-in alone is not (BatchNorm training
-             * on one sample), and what passes for it alone is (Conv2d takes
-             * [1, 28, 28] as one unbatched image, but not [N, 28, 28]).
+             * on one sample), and what passes for it alone is (Flatten:
+             * [0] makes [N, 28] 28 features for Linear(28) only at N=1).
              */
             if (placeholder && ns->bad != (p2[i].bad && p3[i].bad)) {
                 ns->bad = !ns->bad;

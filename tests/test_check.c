@@ -359,12 +359,121 @@ static void test_every_mismatch(void)
     sr_model_free(&m);
 }
 
+/* --check's view of a spec without data: input:'s free dim at the
+ * placeholder size 1, as src/check.c sets it up. */
+static sr_status check_spec(const char *spec, sr_model *m, sr_shapes *S, sr_diags *d)
+{
+    if (sr_spec_parse(m, spec, strlen(spec), "t.yaml", ".", d) != SR_OK)
+        return SR_EUSAGE;
+    sr_shape in = m->input;
+    int free_dim = m->input_free;
+    if (free_dim >= 0)
+        in.d[free_dim] = 1;
+    return sr_infer_free(m, &in, free_dim, free_dim >= 0 ? m->input_free_name : "", free_dim >= 0, 0, 0, S, d);
+}
+
+static const char *sym_out(const sr_shapes *S, int i, char *buf, size_t len)
+{
+    return sr_symshape_str(&S->node[i].sout, S->free_name, S->free_size, buf, len);
+}
+
+/*
+ * A named batch dim 0 and no channel dim: the channel dim is missing (not
+ * an unbatched sample with N channels), said once, at that layer, without
+ * the probe's N, and what follows is checked with the channels in.  A fixed
+ * dim 0 keeps PyTorch's unbatched reading.
+ */
+static void test_missing_channel(void)
+{
+    static const struct {
+        const char *spec;
+        const char *head;       /* the one diagnostic starts so */
+        const char *hint;       /* and contains */
+        const char *out[4];     /* the table's output shapes */
+    } cases[] = {
+        {"input: [N, 28, 28]\nlayers:\n  - Conv2d: [1, 8, 3]\n  - ReLU\n  - Flatten\n  - Linear: [5408, 10]\n",
+         "t.yaml:3:5: layer 0 (Conv2d): Conv2d expects a batch as 4-D (N, C, H, W), but input [N, 28, 28] ",
+         "has no channel dimension; hint: insert Unflatten: [1, [1, 28]] before this layer, or make the model's "
+         "input [N, 1, 28, 28]",
+         {"[N, 8, 26, 26]", "[N, 8, 26, 26]", "[N, 5408]", "[N, 10]"}},
+        {"input: [B, 28]\nlayers:\n  - Conv1d: [1, 4, 3]\n  - ReLU\n  - Flatten\n  - Linear: [104, 10]\n",
+         "t.yaml:3:5: layer 0 (Conv1d): Conv1d expects a batch as 3-D (N, C, L), but input [B, 28] ",
+         "hint: insert Unflatten: [1, [1, 28]] before this layer, or make the model's input [B, 1, 28]",
+         {"[B, 4, 26]", "[B, 4, 26]", "[B, 104]", "[B, 10]"}},
+        /* reshaped by a layer: still the batch, but input: is not the fix */
+        {"input: [N, 784]\nlayers:\n  - Unflatten: [1, [28, 28]]\n  - Conv2d: [1, 8, 3]\n  - Flatten\n"
+         "  - Linear: [5408, 10]\n",
+         "t.yaml:4:5: layer 1 (Conv2d): Conv2d expects a batch as 4-D (N, C, H, W), but input [N, 28, 28] "
+         "(from layer 0 (Unflatten)), ",
+         "hint: insert Unflatten: [1, [1, 28]] before this layer",
+         {"[N, 28, 28]", "[N, 8, 26, 26]", "[N, 5408]", "[N, 10]"}},
+        {"input: [N, 28, 28]\nlayers:\n  - BatchNorm2d: 1\n  - Conv2d: [1, 4, 3]\n  - Flatten\n"
+         "  - Linear: [2704, 10]\n",
+         "t.yaml:3:5: layer 0 (BatchNorm2d): BatchNorm2d expects 4-D (N, C, H, W) input, but input [N, 28, 28] ",
+         "has no channel dimension; hint: insert Unflatten: [1, [1, 28]] before this layer, or make the model's "
+         "input [N, 1, 28, 28]",
+         {"[N, 1, 28, 28]", "[N, 4, 26, 26]", "[N, 2704]", "[N, 10]"}},
+        {"input: [N, 28, 28]\nlayers:\n  - BatchNorm2d: 28\n  - Flatten\n  - Linear: [784, 10]\n  - ReLU\n",
+         "t.yaml:3:5: layer 0 (BatchNorm2d): BatchNorm2d expects 4-D (N, C, H, W) input, but input [N, 28, 28] ",
+         "is 3-D; hint: this is (N, C, L) data with C = 28: use BatchNorm1d",
+         {"[N, 28, 28]", "[N, 784]", "[N, 10]", "[N, 10]"}},
+        /* a fixed dim 0: one unbatched image of 3 channels, as PyTorch reads it */
+        {"input: [3, 28, 28]\nlayers:\n  - Conv2d: [1, 8, 3]\n  - ReLU\n  - Flatten\n  - Linear: [676, 10]\n",
+         "t.yaml:3:5: layer 0 (Conv2d): Conv2d(in_channels=1) expects 1 channels, but input [3, 28, 28] ",
+         "hint: in_channels should be 3; or, if dim 0 of [3, 28, 28] is the batch, insert Unflatten: [1, [1, 28]] "
+         "before this layer",
+         {"[8, 26, 26]", "[8, 26, 26]", "[8, 676]", "[8, 10]"}},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        sr_diags d = {0};
+        sr_model m;
+        sr_shapes S = {0};
+        sr_status st = check_spec(cases[c].spec, &m, &S, &d);
+        CHECK(st == SR_ESHAPE && S.nbad == 1 && d.n == 1, "case %zu: status %d, %d bad, %d lines", c, st, S.nbad, d.n);
+        const char *l0 = d.n ? d.line[0] : "";
+        CHECK(!strncmp(l0, cases[c].head, strlen(cases[c].head)) && strstr(l0, cases[c].hint) &&
+                  !strstr(l0, "N=2") && !strstr(l0, "[2,") && !strstr(l0, "[1, 28, 28] "),
+              "case %zu: %s", c, l0);
+        for (int i = 0; st == SR_ESHAPE && i < 4; i++) {
+            char buf[64];
+            CHECK(S.node[i].known && !strcmp(sym_out(&S, i, buf, sizeof buf), cases[c].out[i]),
+                  "case %zu: layer %d gives %s, want %s", c, i, buf, cases[c].out[i]);
+        }
+        if (st != SR_EUSAGE) {
+            sr_shapes_free(&S);
+            sr_model_free(&m);
+        }
+        sr_diags_free(&d);
+    }
+}
+
+/* The fixed-shape unbatched model that fits stays fine. */
+static void test_unbatched_fits(void)
+{
+    sr_diags d = {0};
+    sr_model m;
+    sr_shapes S = {0};
+    const char *spec = "input: [3, 28, 28]\nlayers:\n  - Conv2d: [3, 8, 3]\n  - MaxPool2d: 2\n  - Flatten\n"
+                       "  - Linear: [169, 10]\n";
+    sr_status st = check_spec(spec, &m, &S, &d);
+    CHECK(st == SR_OK && d.n == 0, "status %d, %d lines: %s", st, d.n, d.n ? d.line[0] : "");
+    char buf[64];
+    CHECK(st == SR_OK && !strcmp(sym_out(&S, 3, buf, sizeof buf), "[8, 10]"), "output %s", buf);
+    if (st != SR_EUSAGE) {
+        sr_shapes_free(&S);
+        sr_model_free(&m);
+    }
+    sr_diags_free(&d);
+}
+
 int main(void)
 {
     test_symshape();
     test_float_repr();
     test_escaping();
     test_every_mismatch();
+    test_missing_channel();
+    test_unbatched_fits();
     check_dir("models/broken");
     check_dir("tests/check");
     return unit_summary();

@@ -32,6 +32,35 @@ static sr_status bn_shape(sr_layer *L, int two_d, const sr_shape *in, sr_shape *
     char src[256];
     sr_from(info, 1, src, sizeof src);
     int ok = two_d ? in->ndim == 4 : in->ndim == 2 || in->ndim == 3;
+    int64_t nf = sr_argi(L, BN_NUM);
+    if (!ok && two_d && in->ndim == 3 && info->in_batch) {
+        /* dim 0 is already the batch, so [N, 28, 28] is (N, C, L) data for
+         * BatchNorm1d or a batch of images without their channel dim; the
+         * layers after it are checked with the shape the fix gives */
+        *out = *in;
+        info->out_known = 1;
+        info->batch_dim0 = !info->training && bn_track(L);
+        if (in->d[1] == nf)
+            return sr_err(err, SR_ESHAPE, "%s expects 4-D (N, C, H, W) input, but input %s%s, whose dim 0 is the "
+                          "batch, is 3-D; hint: this is (N, C, L) data with C = %lld: use BatchNorm1d",
+                          nm, sr_shp(in), src, (long long)nf);
+        out->ndim = 4;
+        out->d[1] = nf;
+        out->d[2] = in->d[1];
+        out->d[3] = in->d[2];
+        char full[160], hint[400];
+        snprintf(full, sizeof full, "[%s, %lld, %lld, %lld]", info->in_batch, (long long)nf, (long long)in->d[1],
+                 (long long)in->d[2]);
+        if (nf == 1)
+            snprintf(hint, sizeof hint, "insert Unflatten: [1, [1, %lld]] before this layer%s%s", (long long)in->d[1],
+                     info->prev ? "" : ", or make the model's input ", info->prev ? "" : full);
+        else
+            snprintf(hint, sizeof hint, "num_features=%lld needs the %lld channels as dim 1 of (N, C, H, W)%s%s",
+                     (long long)nf, (long long)nf, info->prev ? "" : ": make the model's input ",
+                     info->prev ? "" : full);
+        return sr_err(err, SR_ESHAPE, "%s expects 4-D (N, C, H, W) input, but input %s%s, whose dim 0 is the batch, "
+                      "has no channel dimension; hint: %s", nm, sr_shp(in), src, hint);
+    }
     if (!ok) {
         const char *hint =
             two_d ? (in->ndim == 3 ? "add a batch dimension (shape [1, C, H, W]); PyTorch 1.13's BatchNorm2d has no unbatched form"
@@ -48,7 +77,7 @@ static sr_status bn_shape(sr_layer *L, int two_d, const sr_shape *in, sr_shape *
     int batch_stats = info->training || !bn_track(L);
     /* batch statistics span the whole batch: it cannot be run in chunks */
     info->batch_dim0 = !batch_stats;
-    int64_t nf = sr_argi(L, BN_NUM), c = in->d[1];
+    int64_t c = in->d[1];
     /* Without weights or running statistics PyTorch never looks at
      * num_features, and runs any channel count; so do we. */
     if (c != nf && (bn_affine(L) || bn_track(L)))

@@ -187,7 +187,7 @@ static sr_status rank_error(const sr_layer *L, const conv_geo *g, const sr_shape
         snprintf(hint, sizeof hint, "this is a 3-D volume batch; Conv2d takes images, so merge or drop a dimension first");
     } else if (g->nd == 1 && in->ndim == 4) {
         snprintf(hint, sizeof hint, "this is an image batch; use Conv2d, or Flatten: [2] first to make one sequence per channel");
-    } else if (g->nd == 1 && in->ndim == 1) {
+    } else if (g->nd == 1 && in->ndim == 1 && !info->in_batch) {
         snprintf(hint, sizeof hint, "add a channel dimension: Unflatten: [0, [1, %lld]] before this layer",
                  (long long)in->d[0]);
     } else {
@@ -196,6 +196,47 @@ static sr_status rank_error(const sr_layer *L, const conv_geo *g, const sr_shape
     return sr_err(err, SR_ESHAPE, "%s expects a %s input, but input %s%s is %d-D; hint: %s", nm,
                   g->nd == 2 ? "3-D (C, H, W) or 4-D (N, C, H, W)" : "2-D (C, L) or 3-D (N, C, L)", sr_shp(in), src,
                   in->ndim, hint);
+}
+
+/*
+ * Dim 0 of the input is the model's free batch dimension and the input is
+ * one dim short: a batch whose channel dimension is missing (Conv2d on
+ * [N, 28, 28]), not one unbatched sample whose channels happen to be the
+ * batch, which is how PyTorch would read it ("expected 1 channels, got N").
+ */
+static sr_status channel_error(const sr_layer *L, const conv_geo *g, const sr_shape *in,
+                               const sr_shapeinfo *info, char *err)
+{
+    const char *nm = L->type->name;
+    long long cin = (long long)g->cin, d1 = (long long)in->d[1];
+    char src[256], full[160], hint[512];
+    sr_from(info, 1, src, sizeof src);
+    /* the input as the layer wants it, batch by name: [N, 1, 28, 28] */
+    size_t f = (size_t)snprintf(full, sizeof full, "[%s, %lld", info->in_batch, cin);
+    for (int i = 1; i < in->ndim && f < sizeof full; i++)
+        f += (size_t)snprintf(full + f, sizeof full - f, ", %lld", (long long)in->d[i]);
+    if (f < sizeof full)
+        snprintf(full + f, sizeof full - f, "]");
+    size_t h;
+    if (g->cin == 1)
+        h = (size_t)snprintf(hint, sizeof hint, "insert Unflatten: [1, [1, %lld]] before this layer", d1);
+    else if (g->nd == 1 && d1 > 0 && d1 % cin == 0)
+        /* (N, C*L), as Flatten leaves (N, C, L) */
+        h = (size_t)snprintf(hint, sizeof hint, "insert Unflatten: [1, [%lld, %lld]] before this layer if dim 1 "
+                             "holds %lld channels one after another", cin, d1 / cin, cin);
+    else if (info->prev)
+        h = (size_t)snprintf(hint, sizeof hint, "in_channels=%lld needs the %lld channels as dim 1 of %s", cin,
+                             cin, g->nd == 2 ? "(N, C, H, W)" : "(N, C, L)");
+    else
+        h = 0;
+    if (!info->prev && h < sizeof hint)
+        h += (size_t)snprintf(hint + h, sizeof hint - h, "%smake the model's input %s", h ? ", or " : "", full);
+    if (g->cin != 1 && h < sizeof hint)
+        snprintf(hint + h, sizeof hint - h, "; or, for one-channel data, insert Unflatten: [1, [1, %lld]] before "
+                 "this layer and make in_channels 1", d1);
+    return sr_err(err, SR_ESHAPE, "%s expects a batch as %s, but input %s%s, whose dim 0 is the batch, has no "
+                  "channel dimension; hint: %s",
+                  nm, g->nd == 2 ? "4-D (N, C, H, W)" : "3-D (N, C, L)", sr_shp(in), src, hint);
 }
 
 SR_SHAPE_FN(sr_conv_shape)
@@ -207,6 +248,19 @@ SR_SHAPE_FN(sr_conv_shape)
     sr_from(info, 1, src, sizeof src);
     if (in->ndim != g.nd + 1 && in->ndim != g.nd + 2)
         return rank_error(L, &g, in, info, err);
+    /* a batch without channels: size the output as if it had in_channels
+     * of them, which the layers after it would see once it is fixed */
+    const sr_shape *given = in;
+    sr_shape with_c;
+    int no_channel = info->in_batch && in->ndim == g.nd + 1;
+    if (no_channel) {
+        with_c.ndim = in->ndim + 1;
+        with_c.d[0] = in->d[0];
+        with_c.d[1] = g.cin;
+        for (int i = 1; i < in->ndim; i++)
+            with_c.d[i + 1] = in->d[i];
+        in = &with_c;
+    }
     conv_dims d;
     conv_dims_get(&g, in, &d);
     info->batch_dim0 = d.batched; /* unbatched: dim 0 is channels, which mix */
@@ -232,14 +286,16 @@ SR_SHAPE_FN(sr_conv_shape)
     for (int i = 2 - g.nd; i < 2; i++)
         out->d[out->ndim - 2 + i] = osz[i];
     info->out_known = fits;
+    if (no_channel)
+        return channel_error(L, &g, given, info, err);
 
     if (d.c != g.cin) {
         char extra[200] = "";
         if (!d.batched && g.cin > 0 && in->d[in->ndim - 1] > 0) {
             /* a batch of flat rows read as one unbatched (C, L) / (C, H, W) */
-            if (g.nd == 1)
+            if (g.nd == 1 && in->d[1] % g.cin == 0)
                 snprintf(extra, sizeof extra, "; or, if dim 0 of %s is the batch, insert Unflatten: [1, [%lld, %lld]] before this layer",
-                         sr_shp(in), (long long)g.cin, (long long)in->d[1]);
+                         sr_shp(in), (long long)g.cin, (long long)(in->d[1] / g.cin));
             else if (g.cin == 1)
                 snprintf(extra, sizeof extra, "; or, if dim 0 of %s is the batch, insert Unflatten: [1, [1, %lld]] before this layer",
                          sr_shp(in), (long long)in->d[1]);
