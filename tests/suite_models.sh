@@ -13,6 +13,10 @@
 #                        torch's own float32 result against)
 #   NAME --batch-size 3  the same in chunks of 3 samples
 #   NAME --check         the shape check passes (exit 0)
+#   NAME same bytes      on a CPU with AVX-512 (seqrun's own kernels for
+#                        every layer), the same bytes with --threads 1, 2, 3
+#                        and --batch-size 1, 5, all: a sample's result does
+#                        not depend on the samples around it or the threads
 #
 # exactly as a user runs them: from the repository root, weights found
 # through the spec's weights: key.  Prints `ok TEST` or `FAIL TEST: why`,
@@ -83,6 +87,19 @@ for exp in data/*_expected.npy; do
     found=$((found + 1))
     run_output "$name" "$name"
     run_output "$name --batch-size 3" "$name" --batch-size 3
+    if grep -qw avx512f /proc/cpuinfo 2>/dev/null && [ -z "${SEQRUN_ISA:-}" ]; then
+        "$SEQRUN" -q --threads 1 -o "$TMP/ref.npy" "models/$name.yaml" "data/${name}_input.npy"
+        why=""
+        for t in 1 2 3; do
+            for b in 1 5 1000000; do
+                "$SEQRUN" -q --threads $t --batch-size $b -o "$TMP/o.npy" "models/$name.yaml" \
+                    "data/${name}_input.npy" && cmp -s "$TMP/ref.npy" "$TMP/o.npy" ||
+                    why="$why --threads $t --batch-size $b;"
+            done
+        done
+        rm -f -- "$TMP/ref.npy" "$TMP/o.npy"
+        if [ -z "$why" ]; then ok "$name same bytes"; else fail "$name same bytes" "differs with$why"; fi
+    fi
     rm -f -- "$TMP/why"
     "$SEQRUN" --check "models/$name.yaml" >"$TMP/why" 2>&1
     rc=$?
