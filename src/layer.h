@@ -120,6 +120,22 @@ typedef struct {
 
 /* ---- execution ------------------------------------------------------------ */
 
+/*
+ * A layer's own input layout, which the layer before it can write directly
+ * instead of the dense one (sr_layertype.in_layout): a convolution's input
+ * padded, and for stride 2 split into column phases, so that it need not
+ * copy its input into that shape itself.  Element (n, c, h, w) of the dense
+ * input lies at
+ *     n*sample + c*chan + (h + top)*row + ((w + left) % phases)*phase + (w + left) / phases
+ * and nothing else of a sample is written by the producer: the consumer
+ * fills the rest (its padding).  `slack` floats after the last sample
+ * belong to the consumer too.
+ */
+typedef struct {
+    int64_t sample, chan, row, phase, top, left, slack;
+    int phases;           /* 1 or 2 */
+} sr_layout;
+
 typedef struct {
     int training;
     uint64_t seed;
@@ -136,6 +152,11 @@ typedef struct {
     const float *bias;    /* layer's own (bias non-NULL even if the layer has none) */
     void **cache;         /* per-occurrence slot for weights prepared by forward(),
                              one malloc block, freed by the executor; NULL: none */
+    /* Layouts, set by the executor inside micro-batched runs (zero elsewhere): */
+    const sr_layout *out_layout; /* write the output in this layout (only when
+                                    out_layout_ok said so), not dense */
+    int in_laid_out;      /* the input is in this layer's in_layout(); forward()
+                             writes its padding and slack there itself */
 } sr_ctx;
 
 /* What a producer's forward() can absorb (sr_layertype.fuse). */
@@ -185,6 +206,12 @@ struct sr_layertype {
      * an affine layer is folded in when that is dim 1, where it acts. */
     int (*channel_dim)(const sr_layer *L, const sr_shape *out);
     unsigned fuse;        /* SR_FUSE_* */
+    /* Consumers: 1 and *lay filled when forward() can take its input (of
+     * this shape) already laid out so, with ctx->in_laid_out; else 0. */
+    int (*in_layout)(const sr_layer *L, const sr_shape *in, sr_layout *lay);
+    /* Producers: 1 when forward() on this input, with `post` fused (or
+     * NULL), writes its output in a layout given in ctx->out_layout. */
+    int (*out_layout_ok)(const sr_layer *L, const sr_shape *in, const sr_layer *post);
 };
 
 /* For producers: applies the fused elementwise layer, if any, to y[0..n). */

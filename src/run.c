@@ -276,6 +276,9 @@ struct sr_runner {
     int *seg_end;           /* its last node, or -1 */
     size_t *seg_act;        /* floats per sample of its largest activation */
     char *seg_warm;         /* it has run once (its caches are built) */
+    /* Layouts inside a run (layout_plan), per node: */
+    int *lay_to;            /* the next node takes this one's output in its own layout, or -1 */
+    sr_layout *lay;         /* that layout */
     /* The chunk's input, when the micro-batches read it from the file
      * themselves (pread, in parallel) instead of run_record reading it: */
     int src_fd;             /* -1: the input tensor holds it */
@@ -283,6 +286,16 @@ struct sr_runner {
     const char *src_name;   /* the file, for messages */
 };
 typedef struct sr_runner engine;
+
+/* Tests: SEQRUN_POISON set fills new scratch and activation buffers with
+ * NaNs, so that a kernel reading a float nobody wrote shows in its output. */
+static int poison(void)
+{
+    static int p = -1;
+    if (p < 0)
+        p = getenv("SEQRUN_POISON") != NULL;
+    return p;
+}
 
 /* Makes *p (scratch: the contents need not survive) at least want bytes,
  * aligned to a cache line as the kernels' and OpenBLAS's vector loads like. */
@@ -300,6 +313,8 @@ static int grow(void **p, size_t *have, size_t want)
     if (want >= huge)
         madvise(n, want - want % huge, MADV_HUGEPAGE);
 #endif
+    if (poison())
+        memset(n, 0xff, want); /* all ones: a quiet NaN in every float */
     free(*p);
     *p = n;
     *have = want;
@@ -412,6 +427,8 @@ static int produced(const engine *E, int i)
     return E->post[i] >= 0 ? E->post[i] : last;
 }
 
+static void layout_plan(engine *E, const sr_shapes *S);
+
 static void seg_plan(engine *E, const sr_shapes *S)
 {
     sr_model *m = E->m;
@@ -421,6 +438,7 @@ static void seg_plan(engine *E, const sr_shapes *S)
         /* the fusions may differ from the last record's, and with them the
          * cache slots the layers fill on their first call */
         E->seg_warm[i] = 0;
+        E->lay_to[i] = -1;
     }
     if (!S->batch_dim0)
         return;
@@ -452,6 +470,40 @@ static void seg_plan(engine *E, const sr_shapes *S)
             E->seg_act[start] = act;
         }
         start = -1;
+    }
+    layout_plan(E, S);
+}
+
+/*
+ * Layouts.  Inside a run, when a layer can write its output straight into
+ * the input layout the next layer would otherwise copy it into (a
+ * convolution before a convolution: padded, phase-split), it does, and the
+ * next layer skips the copy.  The run's activations are sized for it.
+ */
+static void layout_plan(engine *E, const sr_shapes *S)
+{
+    sr_model *m = E->m;
+    for (int s = 0; s < m->nnode; s++) {
+        if (E->seg_end[s] < 0)
+            continue;
+        for (int i = -1, j = s; j <= E->seg_end[s]; j++) {
+            const sr_node *nj = &m->node[j];
+            if (!sr_node_is_leaf(nj) || E->fused_into[j] >= 0)
+                continue;
+            const sr_layer *pi = i >= 0 ? m->node[i].mod : NULL;
+            const sr_layer *post = i >= 0 && E->post[i] >= 0 ? m->node[E->post[i]].mod : NULL;
+            sr_layout lay;
+            if (pi && pi->type->out_layout_ok && nj->mod->type->in_layout) {
+                sr_shape a = sr_symshape_at(&S->node[i].sin, 1), b = sr_symshape_at(&S->node[j].sin, 1);
+                if (nj->mod->type->in_layout(nj->mod, &b, &lay) && pi->type->out_layout_ok(pi, &a, post)) {
+                    E->lay[i] = lay;
+                    E->lay_to[i] = j;
+                    if ((size_t)(lay.sample + lay.slack) > E->seg_act[s])
+                        E->seg_act[s] = (size_t)(lay.sample + lay.slack);
+                }
+            }
+            i = j;
+        }
     }
 }
 
@@ -613,6 +665,8 @@ static void seg_task(void *arg, int64_t task, int tid)
         float *target = J->Y + (size_t)b0 * per_sample(&S->node[p].sout);
         y.data = i == J->i1 ? target : x.data == s[0] ? s[1] : s[0];
         node_ctx(E, i, &ctx);
+        ctx.in_laid_out = ctx.out_layout != NULL; /* the node before wrote x so */
+        ctx.out_layout = E->lay_to[i] >= 0 ? &E->lay[i] : NULL;
         double t0 = J->tms && tid == 0 ? now_ms() : 0;
         sr_status st = nd->mod->type->forward(nd->mod, &x, &y, &ctx, err);
         if (st != SR_OK) {
@@ -1024,8 +1078,10 @@ sr_runner *sr_runner_new(sr_model *m, const sr_runopts *o)
     r->seg_end = malloc(nn * sizeof *r->seg_end);
     r->seg_act = calloc(nn, sizeof *r->seg_act);
     r->seg_warm = calloc(nn, 1);
+    r->lay_to = malloc(nn * sizeof *r->lay_to);
+    r->lay = calloc(nn, sizeof *r->lay);
     if (!r->post || !r->fold || !r->fused_into || !r->folded || !r->cache || !r->seg_end || !r->seg_act ||
-        !r->seg_warm) {
+        !r->seg_warm || !r->lay_to || !r->lay) {
         sr_runner_free(r);
         return NULL;
     }
@@ -1169,6 +1225,8 @@ void sr_runner_free(sr_runner *E)
     free(E->seg_end);
     free(E->seg_act);
     free(E->seg_warm);
+    free(E->lay_to);
+    free(E->lay);
     free(E);
 }
 

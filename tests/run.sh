@@ -38,7 +38,10 @@ for t in "$build"/tests/test_*; do
     [ -x "$t" ] || continue
     run_suite "$(basename "$t")" "$t"
 done
-run_suite golden tests/golden.sh "$seqrun" "$build/tests/npycmp" "$build/tests/stcmp"
+# With SEQRUN_POISON, every scratch and activation buffer starts as NaNs: a
+# kernel that reads a float no layer wrote (a layout's padding, say) fails
+# its case instead of passing on zeros it happened to find.
+SEQRUN_POISON=1 run_suite golden tests/golden.sh "$seqrun" "$build/tests/npycmp" "$build/tests/stcmp"
 for s in tests/suite_*.sh; do
     [ -f "$s" ] || continue
     run_suite "$(basename "$s" .sh)" bash "$s" "$seqrun" "$build"

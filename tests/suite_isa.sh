@@ -11,7 +11,7 @@ BUILD=$2
 HERE=$(cd "$(dirname "$0")" && pwd)
 pass=0 fail=0
 for isa in avx2 base; do
-    out=$(SEQRUN_ISA=$isa "$HERE/golden.sh" "$SEQRUN" "$BUILD/tests/npycmp" "$BUILD/tests/stcmp" 2>&1)
+    out=$(SEQRUN_ISA=$isa SEQRUN_POISON=1 "$HERE/golden.sh" "$SEQRUN" "$BUILD/tests/npycmp" "$BUILD/tests/stcmp" 2>&1)
     printf '%s\n' "$out" | grep -E '^FAIL' | sed "s/^FAIL /FAIL $isa:/"
     last=$(printf '%s\n' "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed' | tail -n 1)
     p=${last%% passed*}

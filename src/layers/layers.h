@@ -14,6 +14,8 @@
 #define SR_PARAMS_FN(name) int name(const sr_layer *L, sr_paramdecl *p)
 #define SR_VALIDATE_FN(name) sr_status name(sr_layer *L, char *err)
 #define SR_WORKSPACE_FN(name) size_t name(const sr_layer *L, const sr_shape *in, const sr_shape *out)
+#define SR_IN_LAYOUT_FN(name) int name(const sr_layer *L, const sr_shape *in, sr_layout *lay)
+#define SR_OUT_LAYOUT_OK_FN(name) int name(const sr_layer *L, const sr_shape *in, const sr_layer *post)
 
 /* Simple loops the compiler vectorises, built for AVX-512, AVX2 and the
  * baseline and chosen at load time (GCC's function multiversioning); the
@@ -109,6 +111,8 @@ SR_PARAMS_FN(sr_conv_params);
 SR_FORWARD_FN(sr_conv_forward);
 SR_WORKSPACE_FN(sr_conv_workspace);
 int sr_conv_channel_dim(const sr_layer *L, const sr_shape *out);
+SR_IN_LAYOUT_FN(sr_conv_in_layout);
+SR_OUT_LAYOUT_OK_FN(sr_conv_out_layout_ok);
 
 /* pool.c: MaxPool, AvgPool, adaptive pools (1d/2d by kernel_size's or
  * output_size's tlen) */

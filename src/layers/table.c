@@ -137,18 +137,20 @@ static const sr_argdef a_batchnorm[] = {
     {"track_running_stats", T_B, "True", NULL, 0},
 };
 
-/* apply, affine, channel_dim, fuse of a row that has none */
-#define NOFUSE NULL, NULL, NULL, 0
+/* in_layout, out_layout_ok of a row that takes part in no layouts */
+#define NOLAYOUT NULL, NULL
+/* apply, affine, channel_dim, fuse and the layout hooks of a row that has none */
+#define NOFUSE NULL, NULL, NULL, 0, NOLAYOUT
 #define ELEMENTWISE(nm, sum, args, validate, apply) \
-    {nm, sum, args, validate, sr_same_shape, NULL, sr_elementwise_forward, NULL, apply, NULL, NULL, 0}
+    {nm, sum, args, validate, sr_same_shape, NULL, sr_elementwise_forward, NULL, apply, NULL, NULL, 0, NOLAYOUT}
 
 const sr_layertype sr_layer_types[] = {
     {"Linear", "y = x W^T + b over the last dimension", ARGS(a_linear),
      sr_linear_validate, sr_linear_shape, sr_linear_params, sr_linear_forward, NULL,
-     NULL, NULL, sr_linear_channel_dim, SR_FUSE_POST | SR_FUSE_AFFINE | SR_WHOLE_BATCH},
+     NULL, NULL, sr_linear_channel_dim, SR_FUSE_POST | SR_FUSE_AFFINE | SR_WHOLE_BATCH, NOLAYOUT},
     {"LazyLinear", "Linear whose in_features is taken from its input", ARGS(a_lazylinear),
      sr_lazylinear_validate, sr_lazylinear_shape, sr_lazylinear_params, sr_lazylinear_forward, NULL,
-     NULL, NULL, sr_linear_channel_dim, SR_FUSE_POST | SR_FUSE_AFFINE | SR_WHOLE_BATCH},
+     NULL, NULL, sr_linear_channel_dim, SR_FUSE_POST | SR_FUSE_AFFINE | SR_WHOLE_BATCH, NOLAYOUT},
     {"Flatten", "flattens dims start_dim..end_dim into one", ARGS(a_flatten),
      NULL, sr_flatten_shape, NULL, sr_view_forward, NULL, NOFUSE},
     {"Unflatten", "splits dim into unflattened_size", ARGS(a_unflatten),
@@ -179,10 +181,10 @@ const sr_layertype sr_layer_types[] = {
      sr_embedding_validate, sr_embedding_shape, sr_embedding_params, sr_embedding_forward, NULL, NOFUSE},
     {"Conv1d", "1-D convolution over (N, C, L)", ARGS(a_conv1d),
      sr_conv_validate, sr_conv_shape, sr_conv_params, sr_conv_forward, sr_conv_workspace,
-     NULL, NULL, sr_conv_channel_dim, SR_FUSE_POST | SR_FUSE_AFFINE},
+     NULL, NULL, sr_conv_channel_dim, SR_FUSE_POST | SR_FUSE_AFFINE, sr_conv_in_layout, sr_conv_out_layout_ok},
     {"Conv2d", "2-D convolution over (N, C, H, W)", ARGS(a_conv2d),
      sr_conv_validate, sr_conv_shape, sr_conv_params, sr_conv_forward, sr_conv_workspace,
-     NULL, NULL, sr_conv_channel_dim, SR_FUSE_POST | SR_FUSE_AFFINE},
+     NULL, NULL, sr_conv_channel_dim, SR_FUSE_POST | SR_FUSE_AFFINE, sr_conv_in_layout, sr_conv_out_layout_ok},
     {"MaxPool1d", "maximum over sliding windows of (N, C, L)", ARGS(a_maxpool1d),
      sr_pool_validate, sr_pool_shape, NULL, sr_maxpool_forward, NULL, NOFUSE},
     {"MaxPool2d", "maximum over sliding windows of (N, C, H, W)", ARGS(a_maxpool2d),
@@ -201,10 +203,10 @@ const sr_layertype sr_layer_types[] = {
      sr_adaptive_validate, sr_adaptive_shape, NULL, sr_adaptivemax_forward, NULL, NOFUSE},
     {"BatchNorm1d", "normalises each channel of (N, C) or (N, C, L) by batch or running statistics",
      ARGS(a_batchnorm), sr_batchnorm_validate, sr_batchnorm1d_shape, sr_batchnorm_params, sr_batchnorm_forward, NULL,
-     NULL, sr_batchnorm_affine, NULL, SR_FUSE_POST},
+     NULL, sr_batchnorm_affine, NULL, SR_FUSE_POST, NOLAYOUT},
     {"BatchNorm2d", "normalises each channel of (N, C, H, W) by batch or running statistics",
      ARGS(a_batchnorm), sr_batchnorm_validate, sr_batchnorm2d_shape, sr_batchnorm_params, sr_batchnorm_forward, NULL,
-     NULL, sr_batchnorm_affine, NULL, SR_FUSE_POST},
+     NULL, sr_batchnorm_affine, NULL, SR_FUSE_POST, NOLAYOUT},
     {"Sequential", "runs the listed layers in order", NOARGS, NULL, sr_sequential_shape, NULL, NULL, NULL, NOFUSE},
 };
 const int sr_nlayer_types = (int)(sizeof sr_layer_types / sizeof *sr_layer_types);

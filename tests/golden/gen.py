@@ -980,6 +980,85 @@ case("cnn_conv_bn_train_2pass", L(
     "  - BatchNorm1d: 4"),
     randn("cnn_conv_bn_train_2pass", 3, 2, 5, 5), scale="fan_in", train=True, passes=2)
 
+# ---- convolution after convolution -----------------------------------------
+# Inside a micro-batched run, a convolution writes its output straight into
+# the next convolution's padded (for stride 2: column phase-split) input
+# layout.  These cover both phase parities of the left padding, partial
+# 16-wide segments, a consumer with dilation, groups, 'same' padding with an
+# even kernel, a middle convolution that is consumer and producer at once, a
+# non-ReLU activation between (no layout then), Conv1d, many small samples per
+# block, and threads and chunking.
+CONV = "  - Conv2d: {in_channels: %d, out_channels: %d, kernel_size: %s, %s}"
+case("cnn_chain_s2_pad1", L(
+    "layers:",
+    CONV % (3, 8, 3, "padding: 1"),
+    "  - BatchNorm2d: 8",
+    "  - ReLU",
+    CONV % (8, 6, 3, "stride: 2, padding: 1"),
+    "  - ReLU"),
+    randn("cnn_chain_s2_pad1", 3, 3, 21, 37), scale="fan_in")
+case("cnn_chain_s2_pad0", L(
+    "layers:",
+    "  - Tanh",  # leaves the input in the buffer the second conv's layout is written to
+    CONV % (4, 8, 3, "padding: 0"),
+    "  - ReLU",
+    CONV % (8, 5, 3, "stride: 2, padding: 0")),
+    randn("cnn_chain_s2_pad0", 2, 4, 19, 35), scale="fan_in", args="--threads 2")
+case("cnn_chain_s2_pad2_dil", L(
+    "layers:",
+    CONV % (3, 8, 3, "padding: 1"),
+    "  - ReLU",
+    CONV % (8, 4, 3, "stride: 2, padding: 2, dilation: 2")),
+    randn("cnn_chain_s2_pad2_dil", 2, 3, 17, 18), scale="fan_in")
+case("cnn_chain_s1_pad2", L(
+    "layers:",
+    "  - Hardtanh",
+    CONV % (2, 6, 3, "padding: 1"),
+    CONV % (6, 4, 5, "padding: 2")),
+    randn("cnn_chain_s1_pad2", 3, 2, 9, 40), scale="fan_in")
+case("cnn_chain_same_even", L(
+    "layers:",
+    CONV % (3, 8, 3, "padding: 1"),
+    "  - ReLU",
+    CONV % (8, 8, 4, "padding: same")),
+    randn("cnn_chain_same_even", 2, 3, 10, 23), scale="fan_in")
+case("cnn_chain_groups", L(
+    "layers:",
+    CONV % (4, 8, 3, "padding: 1"),
+    "  - ReLU",
+    CONV % (8, 8, 3, "stride: 2, padding: 1, groups: 2")),
+    randn("cnn_chain_groups", 2, 4, 12, 33), scale="fan_in")
+case("cnn_chain_three", L(
+    "layers:",
+    CONV % (3, 8, 3, "padding: 1"),
+    "  - ReLU",
+    CONV % (8, 8, 3, "padding: 1"),
+    "  - BatchNorm2d: 8",
+    "  - ReLU",
+    CONV % (8, 4, 3, "stride: 2, padding: 1"),
+    "  - ReLU"),
+    randn("cnn_chain_three", 5, 3, 16, 20), scale="fan_in", args="--batch-size 2 --threads 2")
+case("cnn_chain_sigmoid_between", L(
+    "layers:",
+    CONV % (3, 8, 3, "padding: 1"),
+    "  - Sigmoid",
+    CONV % (8, 4, 3, "stride: 2, padding: 1")),
+    randn("cnn_chain_sigmoid_between", 2, 3, 11, 17), scale="fan_in")
+case("cnn_chain_many_small", L(
+    "layers:",
+    CONV % (3, 8, 3, "padding: 1"),
+    "  - ReLU",
+    CONV % (8, 6, 3, "stride: 2, padding: 1"),
+    "  - Flatten",
+    "  - Linear: [54, 3]"),
+    randn("cnn_chain_many_small", 40, 3, 6, 6), scale="fan_in")
+case("cnn_chain_conv1d", L(
+    "layers:",
+    "  - Conv1d: [2, 8, 3, 1, 1]",
+    "  - ReLU",
+    "  - Conv1d: {in_channels: 8, out_channels: 6, kernel_size: 5, stride: 2, padding: 2}"),
+    randn("cnn_chain_conv1d", 4, 2, 50), scale="fan_in")
+
 # ---- BatchNorm over an input stream -------------------------------------------
 # One run feeds the records in turn to one module: in --train mode the running
 # statistics and num_batches_tracked carry from record to record.  Records
