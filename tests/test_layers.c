@@ -349,6 +349,110 @@ static void test_conv_random(void)
     CHECK(bad == 0, "%d of %d random convolutions differ from the reference", bad, ran);
 }
 
+/* ---- layouts: one convolution writing the next one's padded input --------
+ * The producer writes into the consumer's input layout (a NaN-filled buffer,
+ * so a float neither writes shows), the consumer reads it and fills its
+ * padding: the result must be the bits of the two run densely. */
+static void conv_fwd(sr_layer *L, const sr_shape *in, const float *x, const sr_shape *out, float *y, int threads,
+                     const sr_layer *post, const sr_layout *out_layout, int in_laid_out)
+{
+    char err[SR_ERRLEN];
+    size_t wl = L->type->workspace ? L->type->workspace(L, in, out) * (size_t)threads : 0;
+    float *work = malloc((wl ? wl : 1) * sizeof *work);
+    sr_tensor tin = {.shape = *in, .dtype = SR_F32, .data = (void *)x};
+    sr_tensor tout = {.shape = *out, .dtype = SR_F32, .data = y};
+    sr_ctx ctx = {.work = work, .work_len = wl, .threads = threads, .post = post, .out_layout = out_layout,
+                  .in_laid_out = in_laid_out};
+    CHECK(L->type->forward(L, &tin, &tout, &ctx, err) == SR_OK, "%s: %s", L->type->name, err);
+    free(work);
+}
+
+static void random_conv(sr_layer *L, int nd, int64_t cin, int64_t cout, int64_t groups, int consumer)
+{
+    layer_init(L, nd == 2 ? "Conv2d" : "Conv1d");
+    int64_t k[2], s[2], p[2], dl[2] = {1, 1};
+    for (int i = 0; i < 2; i++) {
+        k[i] = irand(1, consumer ? 4 : 3);
+        s[i] = irand(1, 2);
+        p[i] = irand(0, consumer ? 3 : 2);
+        if (consumer)
+            dl[i] = irand(1, 2);
+    }
+    set_int(L, CONV_IN, cin);
+    set_int(L, CONV_OUT, cout);
+    set_tuple(L, CONV_KERNEL, nd, k + 2 - nd);
+    set_tuple(L, CONV_DILATION, nd, dl + 2 - nd);
+    set_int(L, CONV_GROUPS, groups);
+    if (consumer && urand() < 0.2) { /* 'same', even kernels included: pad before != after */
+        set_str(L, CONV_PADDING, "same");
+    } else {
+        set_tuple(L, CONV_STRIDE, nd, s + 2 - nd);
+        set_tuple(L, CONV_PADDING, nd, p + 2 - nd);
+    }
+    set_bool(L, CONV_BIAS, urand() < 0.7);
+}
+
+static void test_conv_layouts(void)
+{
+    sr_layer relu, sig;
+    layer_init(&relu, "ReLU");
+    layer_init(&sig, "Sigmoid");
+    int ran = 0, bad = 0;
+    for (int iter = 0; iter < 300; iter++) {
+        int nd = iter % 3 ? 2 : 1;
+        int64_t c0 = irand(1, 4), c1 = irand(4, 12), g = c1 % 2 == 0 && urand() < 0.3 ? 2 : 1;
+        int64_t c2 = g * irand(4, 9);
+        sr_layer P, C;
+        random_conv(&P, nd, c0, c1, 1, 0);
+        random_conv(&C, nd, c1, c2, g, 1);
+        const sr_layer *post = iter % 4 == 0 ? NULL : iter % 4 == 3 ? &sig : &relu;
+        sr_shape in = {.ndim = 0}, mid, out;
+        in.d[in.ndim++] = irand(1, 5);
+        in.d[in.ndim++] = c0;
+        if (nd == 2)
+            in.d[in.ndim++] = irand(1, 20);
+        in.d[in.ndim++] = irand(1, 45);
+        char err[SR_ERRLEN];
+        sr_shapeinfo info = {0};
+        sr_layout lay;
+        if (P.type->validate(&P, err) != SR_OK || C.type->validate(&C, err) != SR_OK ||
+            shape_of(&P, in, &mid, &info, err) != SR_OK || shape_of(&C, mid, &out, &info, err) != SR_OK)
+            continue;
+        int ok = C.type->in_layout(&C, &mid, &lay) && P.type->out_layout_ok(&P, &in, post);
+        /* Sigmoid is not applied in registers: no layout with it */
+        CHECK(!ok || post != &sig, "a layout offered with Sigmoid fused");
+        if (!ok)
+            continue;
+        alloc_params(&P);
+        alloc_params(&C);
+        int64_t nx = sr_shape_numel(&in), nm = sr_shape_numel(&mid), ny = sr_shape_numel(&out);
+        float *x = malloc((size_t)nx * sizeof *x), *m = malloc((size_t)nm * sizeof *m);
+        float *r = malloc((size_t)ny * sizeof *r), *y = malloc((size_t)ny * sizeof *y);
+        size_t nb = (size_t)(mid.d[0] * lay.sample + lay.slack);
+        float *buf = malloc(nb * sizeof *buf);
+        for (int64_t i = 0; i < nx; i++)
+            x[i] = (float)(urand() * 2 - 1);
+        memset(buf, 0xff, nb * sizeof *buf);
+        int threads = 1 + iter % 2;
+        conv_fwd(&P, &in, x, &mid, m, threads, post, NULL, 0);
+        conv_fwd(&C, &mid, m, &out, r, threads, NULL, NULL, 0);
+        conv_fwd(&P, &in, x, &mid, buf, threads, post, &lay, 0);
+        conv_fwd(&C, &mid, buf, &out, y, threads, NULL, NULL, 1);
+        ran++;
+        if (memcmp(r, y, (size_t)ny * sizeof *y)) {
+            bad++;
+            CHECK(0, "iter %d: %s %s -> %s -> %s through the layout (phases %d, left %lld) differs", iter,
+                  P.type->name, sr_shp(&in), sr_shp(&mid), sr_shp(&out), lay.phases, (long long)lay.left);
+        }
+        free(x), free(m), free(r), free(y), free(buf);
+        free_params(&P);
+        free_params(&C);
+    }
+    if (sr_cpu_level() == SR_CPU_AVX512)
+        CHECK(ran > 100, "only %d layout runs", ran);
+    CHECK(bad == 0, "%d of %d convolution pairs differ through a layout", bad, ran);
+}
+
 static void test_conv_params(void)
 {
     sr_layer L;
@@ -808,6 +912,7 @@ int main(void)
 {
     test_linear_rows();
     test_conv_random();
+    test_conv_layouts();
     test_conv_params();
     test_conv_validate();
     test_conv_shape_messages();
