@@ -1100,6 +1100,7 @@ static sr_status dc_forward(const sr_layer *L, const conv_geo *g, const conv_dim
         threads = (int)blocks;
     int64_t *taps = (int64_t *)ctx->work;
     dc_taps(g, &d, taps);
+    /* out_layout_ok promised a layout only at this level */
     const sr_layout *lay = level == 2 ? ctx->out_layout : NULL;
     dc_job J = {.x = sr_f32(in), .y = sr_f32(out), .g = g, .di = di, .dout = dout, .d = &d, .pk = pk,
                 .taps = taps, .work = ctx->work + d.taps_f, .ctx = ctx,
