@@ -19,8 +19,10 @@ CFLAGS   += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-saniti
 LDFLAGS  += -fsanitize=address,undefined
 BIN      := $(BUILD)/seqrun
 else
-BUILD    := build
-BIN      := seqrun
+# BUILD=DIR builds into DIR (objects and DIR/seqrun), so several builds of one
+# tree (a helper's, a bisect's) do not overwrite each other.
+BUILD    ?= build
+BIN      := $(if $(filter build,$(BUILD)),seqrun,$(BUILD)/seqrun)
 endif
 
 LIB_SRC  := $(filter-out src/main.c,$(wildcard src/*.c)) $(wildcard src/layers/*.c)
