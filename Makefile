@@ -108,19 +108,39 @@ install: $(BIN)
 	install -m 644 man/seqrun.1 $(DESTDIR)$(PREFIX)/share/man/man1/seqrun.1
 test-run: $(GENMAN)
 
-# ---- benchmarks (issue 7) ----
-# make bench                                   full run, writes bench/RESULTS.md
-# make bench BENCHFLAGS="--quick --only W1,W5" smoke run / a subset
+# ---- benchmarks (issues 7, 15, 12) ----
+# make bench                                    full run, writes bench/RESULTS.md
+# make bench BENCHFLAGS="--quick --only W7,W9"  smoke run / a subset; the report goes to
+#                                               $TMPDIR/seqrun-bench-partial.md (and stdout)
+# make bench BUILD=build-bench                  benchmark that build's seqrun
 # PyTorch on the same machine is the baseline, so it is installed if missing.
-DEB_BENCH := python3-torch python3-numpy python3-yaml time
-.PHONY: bench bench-run
+# ONNX Runtime is the other peer: npm's onnxruntime-node, installed into
+# bench/ort/node_modules (ignored by git) when npm is present; without npm the
+# report's ORT column says why.  ONNXRUNTIME_NODE_INSTALL=skip: its postinstall
+# would fetch GPU binaries from outside the npm registry; the CPU library ships
+# in the package.  torch.onnx.export (torch 1.13) needs no `onnx` package.
+DEB_BENCH   := python3-torch python3-numpy python3-yaml time
+ORT_VERSION := 1.30.0
+.PHONY: bench bench-run bench-ort
 bench: ensure-deps
 	@$(PY) -c 'import torch, numpy, yaml' 2>/dev/null || \
 	    (DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends $(DEB_BENCH))
+	@$(MAKE) --no-print-directory bench-ort
 	@$(MAKE) --no-print-directory bench-run
 
-bench-run: $(BIN) $(BUILD)/bench/sgemm_peak
-	$(PY) bench/bench.py --seqrun ./$(BIN) --sgemm $(BUILD)/bench/sgemm_peak $(BENCHFLAGS)
+bench-ort:
+	@if [ "$$(cd bench/ort && node -p 'require("onnxruntime-node/package.json").version' 2>/dev/null)" = "$(ORT_VERSION)" ]; then :; \
+	elif ! command -v npm >/dev/null; then \
+	    echo "bench: npm not found: ONNX Runtime will not be measured"; \
+	else \
+	    echo "bench: installing onnxruntime-node@$(ORT_VERSION) into bench/ort/node_modules (log: bench/ort/install.log)"; \
+	    (cd bench/ort && ONNXRUNTIME_NODE_INSTALL=skip npm install --no-audit --no-fund --no-save \
+	        --no-package-lock onnxruntime-node@$(ORT_VERSION)) >bench/ort/install.log 2>&1 || \
+	    echo "bench: npm install failed (bench/ort/install.log): ONNX Runtime will not be measured"; \
+	fi
+
+bench-run: $(BIN) $(BUILD)/bench/sgemm_peak $(BUILD)/bench/fma_peak
+	$(PY) bench/bench.py --seqrun ./$(BIN) --sgemm $(BUILD)/bench/sgemm_peak --fma $(BUILD)/bench/fma_peak $(BENCHFLAGS)
 
 # in-process timing of one layer's forward (bench/micro_layers.c)
 $(BUILD)/bench/micro_layers: bench/micro_layers.c $(LIB_OBJ) $(wildcard src/*.h src/layers/*.h)
@@ -131,9 +151,20 @@ $(BUILD)/bench/sgemm_peak: bench/sgemm_peak.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
 
-# ---- fuzzing (issue 5) ----
+# the AVX-512 FMA peak (its kernel is compiled for avx512f by a target attribute)
+$(BUILD)/bench/fma_peak: bench/fma_peak.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -lpthread
+
+# ---- fuzzing (issues 5, 14) ----
 # make fuzz                  libFuzzer targets build-fuzz/fuzz_* (clang, ASan+UBSan)
-# build-fuzz/fuzz_spec -jobs=1 -workers=1 -max_total_time=600 tests/fuzz/corpus/fuzz_spec
+# make fuzz FUZZ_S=600       ...then runs each target for FUZZ_S seconds in turn
+#                            (tests/fuzz/fuzz.sh: one process at a time, its
+#                            dictionary and corpus; new inputs that add coverage
+#                            are merged into tests/fuzz/corpus/TARGET, crashes
+#                            land in build-fuzz/artifacts/TARGET; prints time,
+#                            executions and coverage per target)
+# make fuzz FUZZ_S=600 FUZZ_TARGETS=fuzz_run   one target
 # `make test` also builds $(BUILD)/tests/fuzz/fuzz_*: the same targets with a
 # plain main() (tests/fuzz/replay.c) and this build's compiler and sanitizers,
 # which tests/suite_fuzzregress.sh uses to replay every input that once crashed.
@@ -141,17 +172,29 @@ FUZZ_CC     ?= clang
 FUZZ_FLAGS  := -g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra $(WERROR) -fno-omit-frame-pointer \
                -fsanitize=address,undefined -fno-sanitize-recover=undefined \
                $(shell pkg-config --cflags $(PKGS))
+# The hand-unrolled SIMD kernels: clang -O1 with ASan spent more than 24
+# minutes on conv.c alone (the unroll pragmas times every inlined tile
+# variant, each access instrumented).  At -O0 the pragmas are ignored and
+# the four files compile in seconds; the kernels run slower, which the fuzz
+# targets' small models do not mind.
+FUZZ_O0     := src/layers/conv.c src/gemm.c src/layers/linear.c src/layers/pool.c
 FUZZ_SRCS   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS   := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
 FUZZ_OBJ    := $(LIB_SRC:%.c=build-fuzz/%.o)
 FUZZ_REPLAY := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/tests/fuzz/%)
+FUZZ_TARGETS ?= $(FUZZ_SRCS:tests/fuzz/%.c=%)
+FUZZ_S      ?=
 
 .PHONY: fuzz fuzz-clean
 fuzz: $(FUZZ_BINS)
+ifneq ($(FUZZ_S),)
+	@for t in $(FUZZ_TARGETS); do tests/fuzz/fuzz.sh build-fuzz/$$t $(FUZZ_S) || exit 1; done
+endif
 
+$(FUZZ_O0:%.c=build-fuzz/%.o): FUZZ_OPT := -O0
 build-fuzz/%.o: %.c $(wildcard src/*.h src/layers/*.h)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(FUZZ_OPT) -fsanitize=fuzzer-no-link -c -o $@ $<
 
 $(FUZZ_BINS): build-fuzz/%: tests/fuzz/%.c $(FUZZ_OBJ) $(wildcard src/*.h)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -Isrc -o $@ $< $(FUZZ_OBJ) $(LDLIBS)

@@ -27,7 +27,7 @@ bad() { fail=$((fail + 1)); echo "FAIL $1: $2"; }
 
 # ---- 1. replays ------------------------------------------------------------------
 
-for target in fuzz_spec fuzz_npy fuzz_safetensors; do
+for target in fuzz_spec fuzz_npy fuzz_safetensors fuzz_run; do
     bin=$BUILD/tests/fuzz/$target
     if [ ! -x "$bin" ]; then
         bad "replay_$target" "$bin not built (make test builds it)"
