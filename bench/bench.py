@@ -1,16 +1,25 @@
 #!/usr/bin/python3
-"""bench.py - seqrun against PyTorch on the workloads of issue 7 (W1-W6).
+"""bench.py - seqrun against PyTorch and ONNX Runtime on the workloads of
+issues 7 (W1-W6), 15 (W7-W10) and 12 (W11, W12).
 
-    /usr/bin/python3 bench/bench.py [--seqrun ./seqrun] [--sgemm PATH]
+    /usr/bin/python3 bench/bench.py [--seqrun ./seqrun] [--sgemm PATH] [--fma PATH]
                                     [--quick] [--only W1,W5] [--threads 1,2]
-                                    [--out bench/RESULTS.md] [--keep]
+                                    [--out FILE] [--ort-dir bench/ort | --no-ort] [--keep]
 
-`make bench` runs it (`make bench BENCHFLAGS=--quick` for a smoke run).
+`make bench` runs it (`make bench BENCHFLAGS="--quick --only W7"` for a
+smoke run of a subset).  A full run writes bench/RESULTS.md; a `--quick`
+or `--only` run writes its report to $TMPDIR/seqrun-bench-partial.md
+instead (and to stdout), unless --out says otherwise, so a partial run
+never replaces the committed full one.
 Everything is generated in one run, in a temporary directory (on /dev/shm
 when it has room, so no disk write-back disturbs the timings): random
 weights written as safetensors, random inputs as .npy, and PyTorch 1.13's
 models built from the very same YAML specs (bench/w*.yaml) with the real
-torch.nn constructors.
+torch.nn constructors; for ONNX Runtime each model is exported with
+torch.onnx.export (opset 17, the batch size fixed; torch 1.13 exports
+without the `onnx` Python package) and timed by bench/ort_bench.js in one
+long-lived Node process with npm's onnxruntime-node (installed into
+bench/ort/node_modules by `make bench` when npm is present).
 
 What is measured (details in the Method section this writes to RESULTS.md)
 --------------------------------------------------------------------------
@@ -31,16 +40,27 @@ W1-W4, throughput at batch B and T threads.
   torch.set_num_threads(T) AND openblas_set_num_threads(T) on the
   libopenblas torch has loaded (Debian's torch does not govern OpenBLAS's
   pool).  PyTorch-best is the faster of the two.
-  Every repeat runs seqrun BIG, eager, seqrun SMALL, TorchScript (and, for
-  W1, sgemm alone on W1's shapes) one after another; the figures are
-  medians over the repeats.  With T > 1 the script sleeps 0.15 s after each
-  PyTorch block so that spinning OpenBLAS/OpenMP workers have gone idle
-  before seqrun starts.
-GFLOP/s counts 2 FLOPs per multiply-add of Linear and Conv layers (bias,
-  activations, pooling and BatchNorm not counted), analytically from the
-  layer shapes.  The sgemm peak is bench/sgemm_peak's median rate for a
-  1024^3 cblas_sgemm at T threads, measured at the start (and, in a full
-  run, again at the end; the higher is used).
+  ONNX Runtime: onnxruntime-node in bench/ort_bench.js, graph optimisation
+  'all', intra-op threads T, one inter-op thread, sequential execution,
+  warm-up, then blocks of ~0.3 s of forward calls on the same batch.
+  Every repeat runs seqrun BIG, eager, seqrun SMALL, TorchScript, ONNX
+  Runtime (and, for W1, sgemm alone on W1's shapes) one after another; the
+  figures are medians over the repeats.  With T > 1 the script sleeps
+  0.15 s after each PyTorch and ORT block so that spinning OpenBLAS/OpenMP/
+  ORT workers have gone idle before seqrun starts.
+W7-W12 (issues 15 and 12) are measured exactly as W1-W4, at one batch size
+  each; a workload whose spec `seqrun --check` refuses (exit 2: a layer
+  seqrun does not have yet, e.g. ConvTranspose2d) is reported as "seqrun
+  lacks layer X" with PyTorch and ORT still measured, and runs by itself
+  once seqrun has the layer.
+GFLOP/s counts 2 FLOPs per multiply-add of Linear, Conv and ConvTranspose
+  layers (bias, activations, pooling and normalisation not counted),
+  analytically from the layer shapes.  Two peaks, both measured at the
+  start (and, in a full run, again at the end; the higher is used): the
+  sgemm peak, bench/sgemm_peak's median rate for a 1024^3 cblas_sgemm at T
+  threads, and the AVX-512 FMA peak, bench/fma_peak's rate for independent
+  _mm512_fmadd_ps on registers in T threads (what no float32 kernel can
+  exceed).
 W1 at batch 1, one thread: also the memory floor, bench/sgemm_peak's time
   to only read W1's weights once per pass (see RESULTS.md's Method).
 W5: whole-process wall time, one sample .npy in -> .npy out: seqrun against
@@ -50,7 +70,7 @@ W6: W4's model over 1,000,000 samples from one .npy, default chunking,
   under /usr/bin/time -v: samples/s and peak RSS; compared per sample with
   a whole-process run on the 4096-sample file (the issue's wording) and
   with W4's steady-state batch-4096 throughput (stricter).
-Every seqrun output is checked against PyTorch eager's (rtol 1e-4,
+Every seqrun and ORT output is checked against PyTorch eager's (rtol 1e-4,
 atol 1e-4), and TorchScript's against eager's.
 """
 
@@ -83,17 +103,29 @@ THROUGHPUT = [
     ("W2", "w2_cnn.yaml", (3, 32, 32), [1, 64, 256]),
     ("W3", "w3_bncnn.yaml", (3, 64, 64), [32]),
     ("W4", "w4_conv1d.yaml", (1, 28), [4096]),
+    # issue 15
+    ("W7", "w7_vgg11.yaml", (3, 32, 32), [64]),
+    ("W8", "w8_mobilenet.yaml", (3, 64, 64), [32]),
+    ("W9", "w9_tokenmlp.yaml", (128, 256), [32]),
+    ("W10", "w10_dcgan_d.yaml", (3, 64, 64), [64]),
+    # issue 12
+    ("W11", "w11_dcgan_g.yaml", (100, 1, 1), [64]),
+    ("W12", "w12_autoenc.yaml", (1, 28, 28), [256]),
 ]
 SPEC = {w: s for w, s, _, _ in THROUGHPUT}
 SHAPE = {w: sh for w, _, sh, _ in THROUGHPUT}
-ALL = ["W1", "W2", "W3", "W4", "W5", "W6"]
+OLD = ["W1", "W2", "W3", "W4", "W5", "W6"]       # issue 7
+NEW = ["W7", "W8", "W9", "W10", "W11", "W12"]    # issues 15 and 12
+ALL = OLD + NEW
+ORT_VERSION = "1.30.0"                           # npm's onnxruntime-node, as `make bench` installs it
+ONNX_OPSET = 17                                  # the newest torch 1.13 exports
 W1_SHAPES = "784x512,512x512,512x10"  # W1's Linear layers, KxN, for sgemm_peak
 W6_SAMPLES = 1_000_000
 
 FULL = dict(reps=5, seq_target=0.5, torch_target=0.3, chain_secs=0.2, peak_secs=1.0,
-            w5_py=5, w5_seq=21, w6_reps=3, max_input_mb=160)
+            w5_py=5, w5_seq=21, w6_reps=3, max_input_mb=160, min_batches=5)
 QUICK = dict(reps=3, seq_target=0.25, torch_target=0.1, chain_secs=0.1, peak_secs=0.3,
-             w5_py=2, w5_seq=7, w6_reps=1, max_input_mb=64)
+             w5_py=2, w5_seq=7, w6_reps=1, max_input_mb=64, min_batches=3)
 
 
 def log(*a):
@@ -177,23 +209,37 @@ def write_safetensors(path, state):
             f.write(b)
 
 
-def flops_per_sample(model, shape):
-    """2 * multiply-adds of Linear and Conv layers for one sample."""
-    total = [0]
+def layer_flops(model, shape):
+    """{state_dict index: 2 * multiply-adds for one sample} of the Linear,
+    Conv and ConvTranspose layers at the top level of the Sequential (a
+    transposed convolution: every input element times out_channels/groups
+    times the kernel)."""
+    per = {}
 
-    def hook(m, inp, out):
+    def count(m, inp, out):
         if isinstance(m, nn.Linear):
-            total[0] += 2 * out.numel() * m.in_features
-        elif isinstance(m, (nn.Conv1d, nn.Conv2d)):
-            k = int(np.prod(m.kernel_size))
-            total[0] += 2 * out.numel() * (m.in_channels // m.groups) * k
+            return 2 * out.numel() * m.in_features
+        if isinstance(m, nn.modules.conv._ConvTransposeNd):
+            return 2 * inp[0].numel() * (m.out_channels // m.groups) * int(np.prod(m.kernel_size))
+        if isinstance(m, nn.modules.conv._ConvNd):
+            return 2 * out.numel() * (m.in_channels // m.groups) * int(np.prod(m.kernel_size))
+        return 0
 
-    hs = [m.register_forward_hook(hook) for m in model.modules()]
+    hs = []
+    for i, top in enumerate(model):
+        for m in top.modules():
+            hs.append(m.register_forward_hook(
+                lambda m, inp, out, i=i: per.__setitem__(i, per.get(i, 0) + count(m, inp, out))))
     with torch.inference_mode():
         model(torch.zeros((1,) + tuple(shape)))
     for h in hs:
         h.remove()
-    return total[0]
+    return {i: f for i, f in per.items() if f}
+
+
+def flops_per_sample(model, shape):
+    """2 * multiply-adds of Linear and Conv layers for one sample."""
+    return sum(layer_flops(model, shape).values())
 
 
 def seed_of(*parts):
@@ -306,6 +352,15 @@ def layer_sum_ms(stderr):
     return float(m.group(1)) if m else None
 
 
+def layer_times_ms(stderr):
+    """{top-level layer index: (type, ms)} from `seqrun -v` (a fused layer,
+    "(in layer I)", has no time of its own: its time is layer I's)."""
+    out = {}
+    for m in re.finditer(r"^seqrun: layer (\d+)\s+(\w+)\s.*?\s([0-9.]+) ms\s*$", stderr, re.M):
+        out[int(m.group(1))] = (m.group(2), float(m.group(3)))
+    return out
+
+
 def sgemm(ctx, *args):
     out = subprocess.run([ctx.sgemm] + [str(a) for a in args], capture_output=True, text=True, timeout=120)
     m = re.match(r"gflops ([0-9.]+)", out.stdout)
@@ -321,6 +376,115 @@ def build_sgemm(ctx):
     subprocess.run(["cc", "-O2", "-std=c11", "-D_GNU_SOURCE", "-o", exe,
                     os.path.join(HERE, "sgemm_peak.c")] + flags, check=True)
     return exe
+
+
+def build_fma(ctx):
+    exe = os.path.join(ctx.tmp, "fma_peak")
+    subprocess.run(["cc", "-O2", "-std=c11", "-D_GNU_SOURCE", "-o", exe, os.path.join(HERE, "fma_peak.c"),
+                    "-lpthread"], check=True)
+    return exe
+
+
+def fma_peak(ctx, T, secs):
+    """bench/fma_peak's AVX-512 FMA rate at T threads, or None (no AVX-512F)."""
+    if ctx.fma is None:
+        return None
+    out = subprocess.run([ctx.fma, str(T), str(secs)], capture_output=True, text=True, timeout=120)
+    m = re.match(r"gflops ([0-9.]+)", out.stdout)
+    if out.returncode or not m:
+        log("bench: fma_peak %d: %s%s" % (T, out.stdout, out.stderr.strip()))
+        ctx.fma_error = (out.stderr or out.stdout).strip() or "exit %d" % out.returncode
+        return None
+    return float(m.group(1))
+
+
+# ---------------------------------------------------------------------------
+# ONNX Runtime (npm's onnxruntime-node, driven through bench/ort_bench.js)
+# ---------------------------------------------------------------------------
+
+class Ort:
+    """One long-lived `node bench/ort_bench.js` process: sessions stay
+    loaded across the interleaved repeats; each request is one JSON line."""
+
+    def __init__(self, node, moddir, logpath):
+        self.log = open(logpath, "w")
+        self.p = subprocess.Popen([node, os.path.join(HERE, "ort_bench.js"), moddir], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=self.log, text=True, bufsize=1)
+        self.logpath = logpath
+
+    def call(self, **req):
+        try:
+            self.p.stdin.write(json.dumps(req) + "\n")
+            self.p.stdin.flush()
+            line = self.p.stdout.readline()
+        except (BrokenPipeError, OSError) as e:
+            line = ""
+        if not line:
+            self.log.flush()
+            tail = open(self.logpath).read().strip()[-400:]
+            raise RunError("ort_bench.js exited (%s): %s" % (self.p.poll(), tail))
+        ans = json.loads(line)
+        if not ans.get("ok"):
+            raise RunError("onnxruntime-node: %s" % ans.get("error"))
+        return ans
+
+    def close(self):
+        try:
+            self.p.stdin.close()
+            self.p.wait(timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            self.p.kill()
+        self.log.close()
+
+
+def start_ort(ctx, a):
+    """ctx.ort (an Ort) or ctx.ort_reason (why ONNX Runtime is not measured)."""
+    ctx.ort, ctx.ort_reason, ctx.ort_info = None, None, None
+    if a.no_ort:
+        ctx.ort_reason = "not requested (--no-ort)"
+        return
+    moddir = os.path.abspath(a.ort_dir)
+    rel = os.path.relpath(moddir, ROOT)
+    node = shutil.which("node")
+    pkg = os.path.join(moddir, "node_modules", "onnxruntime-node", "package.json")
+    if not os.path.exists(pkg):
+        why = ("npm not found, so onnxruntime-node is not installed" if not shutil.which("npm") else
+               "onnxruntime-node is not installed in %s/node_modules (`make bench` installs it%s)" % (
+                   rel, "; see %s/install.log" % rel if os.path.exists(os.path.join(moddir, "install.log"))
+                   else ""))
+        ctx.ort_reason = why
+        return
+    if not node:
+        ctx.ort_reason = "node not found (onnxruntime-node needs Node.js)"
+        return
+    version = json.load(open(pkg)).get("version", "?")
+    try:
+        ort = Ort(node, moddir, os.path.join(ctx.tmp, "ort_bench.log"))
+        hello = ort.call(op="hello")
+    except (RunError, OSError, ValueError) as e:
+        ctx.ort_reason = "onnxruntime-node does not load: %s" % str(e)[:300]
+        return
+    ctx.ort = ort
+    nodev = subprocess.run([node, "--version"], capture_output=True, text=True).stdout.strip()
+    ctx.ort_info = "onnxruntime-node %s from npm (in %s)%s, Node.js %s; timed through %s" % (
+        version, rel, "" if version == ORT_VERSION else " (**not the %s the issue names**)" % ORT_VERSION,
+        nodev, "the native binding's synchronous run() (what InferenceSession.run calls)"
+        if hello.get("path") == "binding" else "the public InferenceSession.run()")
+
+
+def export_onnx(ctx, name, model, xt):
+    """torch.onnx.export at this batch size; the path, or raises RunError."""
+    path = os.path.join(ctx.tmp, "%s_b%d.onnx" % (name, xt.shape[0]))
+    if not os.path.exists(path):
+        import warnings
+        try:
+            with warnings.catch_warnings(), torch.no_grad():
+                warnings.simplefilter("ignore")
+                torch.onnx.export(model, xt, path, opset_version=ONNX_OPSET, input_names=["x"],
+                                  output_names=["y"], do_constant_folding=True)
+        except Exception as e:  # an exporter error of any kind: ORT is not measured here
+            raise RunError("torch.onnx.export (opset %d) failed: %s" % (ONNX_OPSET, str(e).splitlines()[0][:300]))
+    return path
 
 
 # ---------------------------------------------------------------------------
@@ -339,11 +503,18 @@ def prepare_workload(ctx, name):
     model = randomise(build_torch(spec), seed_of("weights", name))
     wfile = os.path.join(ctx.tmp, name + ".safetensors")
     write_safetensors(wfile, model.state_dict())
-    d = dict(spec=spec, model=model, weights=wfile, flops=flops_per_sample(model, SHAPE[name]),
+    lf = layer_flops(model, SHAPE[name])
+    d = dict(spec=spec, model=model, weights=wfile, flops=sum(lf.values()), layer_flops=lf,
              ts=None, seqrun_error=None)
     p = subprocess.run([ctx.seqrun, "--check", "-w", wfile, spec], capture_output=True, text=True)
     if p.returncode != 0:
-        d["seqrun_error"] = "seqrun --check exit %d: %s" % (p.returncode, p.stderr.strip()[:300])
+        lacks = sorted(set(re.findall(r"unknown layer type '([^']+)'", p.stderr)))
+        first = p.stderr.strip().splitlines()[0][:300] if p.stderr.strip() else ""
+        if lacks:
+            d["seqrun_error"] = "seqrun lacks layer %s (`seqrun --check` exit %d: %s)" % (
+                ", ".join(lacks), p.returncode, first)
+        else:
+            d["seqrun_error"] = "seqrun --check exit %d: %s" % (p.returncode, p.stderr.strip()[:300])
         log("  %s: seqrun cannot run it yet: %s" % (name, d["seqrun_error"]))
     ctx.models[name] = d
     return d
@@ -385,18 +556,40 @@ def bench_throughput(ctx, name, batch):
             per = max((t_p - t_s) / (rp - 1), (layer_sum_ms(se) or 0) / 1000 / rp, 1e-6)
             # the R - 1 batches that the difference keeps should outweigh
             # the single-batch run (start-up and its noise) at least 3:1
-            R = int(min(cap, max(5, round(cfg["seq_target"] / per), round(3 * t_s / per) + 1)))
+            R = int(min(cap, max(cfg["min_batches"], round(cfg["seq_target"] / per), round(3 * t_s / per) + 1)))
             np.save(big, np.tile(x, (R,) + (1,) * (x.ndim - 1)))
         except (RunError, subprocess.TimeoutExpired) as e:
             err = str(e)
             log("  %s batch %d: seqrun failed: %s" % (name, batch, err))
+    onnx, ort_err = None, ctx.ort_reason
+    raw = os.path.join(ctx.tmp, "%s_b%d.f32" % (name, batch))
+    if ctx.ort is not None:
+        try:
+            onnx = export_onnx(ctx, name, model, xt)
+            x.tofile(raw)
+        except RunError as e:
+            ort_err = str(e)
+            log("  %s batch %d: %s" % (name, batch, ort_err))
     for T in ctx.threads:
         set_threads(T)
         eager = TorchTimer(model, xt, cfg["torch_target"])
         tsr = TorchTimer(W["ts"], xt, cfg["torch_target"])
         row = dict(w=name, batch=batch, T=T, flops=W["flops"], R=R, seq=[], t_big=[], t_small=[],
-                   rate=None, eager=[], ts=[], chain=[], floor=[],
-                   fwd=None, seq_ok=seq_ok, ts_ok=ts_ok, err=err, big_ok=None)
+                   rate=None, eager=[], ts=[], chain=[], floor=[], ort=[], ort_ok=None, ort_err=ort_err,
+                   fwd=None, fwd_layers=None, seq_ok=seq_ok, ts_ok=ts_ok, err=err, big_ok=None)
+        key = "%s/%d/%d" % (name, batch, T)
+        if onnx is not None:
+            try:
+                ctx.ort.call(op="load", key=key, model=onnx, input=raw, shape=list(x.shape), threads=T,
+                             target=cfg["torch_target"])
+                oout = os.path.join(ctx.tmp, "ort_out.f32")
+                shape = ctx.ort.call(op="output", key=key, path=oout)["shape"]
+                row["ort_ok"] = check(np.fromfile(oout, np.float32).reshape(shape), ref)
+                if T > 1:
+                    time.sleep(0.15)
+            except RunError as e:
+                row["ort_err"] = str(e)
+                log("  %s batch %d T=%d: ORT failed: %s" % (name, batch, T, e))
         if err is None:
             try:
                 run_proc(seqrun_cmd(ctx, W["spec"], W["weights"], big, out, T, batch))  # warm
@@ -420,6 +613,13 @@ def bench_throughput(ctx, name, batch):
             row["ts"].append(tsr.rate())
             if T > 1:
                 time.sleep(0.15)
+            if onnx is not None and row["ort_err"] is None:
+                try:
+                    row["ort"].append(ctx.ort.call(op="rate", key=key)["rate"])
+                except RunError as e:
+                    row["ort_err"] = str(e)
+                if T > 1:
+                    time.sleep(0.15)
             if name == "W1":
                 row["chain"].append(sgemm(ctx, T, "chain", batch, W1_SHAPES, cfg["chain_secs"]))
                 if batch == 1 and T == 1:
@@ -432,18 +632,26 @@ def bench_throughput(ctx, name, batch):
             row["seq"] = [(R - 1) * batch / max(t - ts_, 1e-9) for t in row["t_big"]]
         else:
             row["seq"] = []
+        if onnx is not None:
+            try:
+                ctx.ort.call(op="free", key=key)
+            except RunError:
+                pass
         if row["err"] is None:
             try:
-                ms = layer_sum_ms(run_proc(seqrun_cmd(ctx, W["spec"], W["weights"], big, out, T, batch,
-                                                      verbose=True))[1])
+                se = run_proc(seqrun_cmd(ctx, W["spec"], W["weights"], big, out, T, batch, verbose=True))[1]
+                ms = layer_sum_ms(se)
                 row["fwd"] = R * batch / (ms / 1000) if ms else None
+                row["fwd_layers"] = layer_times_ms(se)
+                row["fwd_samples"] = R * batch
             except (RunError, subprocess.TimeoutExpired):
                 pass
         rows.append(row)
-        log("  %s b=%d T=%d: seqrun %s/s  eager %.0f/s  TorchScript %.0f/s" % (
+        log("  %s b=%d T=%d: seqrun %s/s  eager %.0f/s  TorchScript %.0f/s  ORT %s" % (
             name, batch, T, "%.0f" % row["rate"] if row["seq"] else "-",
-            median(row["eager"]), median(row["ts"])))
-    for f in (small, big, out):
+            median(row["eager"]), median(row["ts"]),
+            "%.0f/s" % median(row["ort"]) if row["ort"] else "- (%s)" % (row["ort_err"] or "?")[:80]))
+    for f in (small, big, out, raw):
         if os.path.exists(f):
             os.unlink(f)
     return rows
@@ -591,6 +799,8 @@ def machine_info(ctx):
             np.__version__)),
         ("seqrun", "%s, git %s" % (sh("%s --version" % ctx.seqrun).splitlines()[0] if sh(
             "%s --version" % ctx.seqrun) else "?", sh("cd %s && git describe --always --dirty" % ROOT))),
+        ("ONNX Runtime", ctx.ort_info + "; models from torch.onnx.export, opset %d, batch fixed" % ONNX_OPSET
+         if ctx.ort_info else "not measured: " + ctx.ort_reason),
         ("command", " ".join([os.path.relpath(sys.argv[0], ROOT)] + sys.argv[1:])),
     ]
 
@@ -615,8 +825,94 @@ NOISY = 0.25
 
 
 def row_spread(r):
-    """The larger spread of seqrun's and PyTorch-best's per-repeat figures."""
-    return max(spread(r["seq"]), spread([max(a, b) for a, b in zip(r["eager"], r["ts"])]))
+    """The largest spread of seqrun's, PyTorch-best's and ORT's per-repeat figures."""
+    return max(spread(r["seq"]), spread([max(a, b) for a, b in zip(r["eager"], r["ts"])]), spread(r["ort"]))
+
+
+def best_torch(r):
+    return max(median(r["eager"]), median(r["ts"]))
+
+
+def ort_rate(r):
+    return median(r["ort"]) if r["ort"] else None
+
+
+def ort_short(r):
+    """What the ORT column shows when ORT has no figure: why, briefly."""
+    e = r["ort_err"] or ""
+    if "npm not found" in e:
+        return "no npm"
+    if "not installed" in e:
+        return "not installed"
+    if "node not found" in e:
+        return "no node"
+    if "--no-ort" in e:
+        return "not requested"
+    if "onnx.export" in e:
+        return "export failed"
+    return "failed"
+
+
+def pct(v, peak):
+    return "%.0f%%" % (100 * v / peak) if v and peak else "-"
+
+
+def tp_table(ctx, rows):
+    """The throughput table (W1-W4 and W7-W12 alike), 1 thread first."""
+    L = ["| workload | batch | threads | seqrun | seqrun fwd-only (-v) | PyTorch eager | PyTorch TorchScript "
+         "| ONNX Runtime | seqrun / PyTorch-best | seqrun / ORT | seqrun GFLOP/s | of sgemm peak "
+         "| of AVX-512 FMA peak: seqrun / PyTorch-best / ORT | spread | output check (max abs err vs eager) |",
+         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for T in ctx.threads:
+        for r in [r for r in rows if r["T"] == T]:
+            s, e, t, o = r["rate"], median(r["eager"]), median(r["ts"]), ort_rate(r)
+            best = max(e, t)
+            gf = s * r["flops"] / 1e9 if r["seq"] else None
+            fp = ctx.fpeak(T)
+            sp = row_spread(r)
+            if r["err"]:
+                chk = "seqrun: not run"
+            else:
+                chk = "seqrun ok (%.1e)" % r["seq_ok"][1] if r["seq_ok"][0] and r["big_ok"] else \
+                    "seqrun **FAIL** (%.1e)" % r["seq_ok"][1]
+            if r["ort_ok"] is not None:
+                chk += "; ORT ok (%.1e)" % r["ort_ok"][1] if r["ort_ok"][0] else \
+                    "; ORT **differs** (%.1e)" % r["ort_ok"][1]
+            if not r["ts_ok"][0]:
+                chk += "; TorchScript vs eager **differs** (%.1e)" % r["ts_ok"][1]
+            dag = " †" if r["seq"] and r["fwd"] and s > 1.2 * r["fwd"] else ""
+            L.append("| %s | %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                r["w"], r["batch"], T, fmt_rate(s) + dag if r["seq"] else "-", fmt_rate(r["fwd"]),
+                fmt_rate(e), fmt_rate(t), fmt_rate(o) if o else "- (%s)" % ort_short(r),
+                "%.2fx" % (s / best) if r["seq"] else "-", "%.2fx" % (s / o) if r["seq"] and o else "-",
+                fmt(gf, 1), pct(gf, ctx.peak(T)),
+                " / ".join(pct(v * r["flops"] / 1e9 if v else None, fp) for v in (s if r["seq"] else None, best, o)),
+                "%.0f%%" % (100 * sp), chk))
+    if any(r["seq"] and r["fwd"] and r["rate"] > 1.2 * r["fwd"] for r in rows):
+        L.append("")
+        L.append("†: more than 20% above seqrun's own layer-time sum from a separate run, which it cannot "
+                 "really be: one of the two runs was disturbed; treat that row as noise.")
+    L.append("")
+    return L
+
+
+def not_run_notes(rows):
+    L = []
+    errs = sorted({r["err"] for r in rows if r["err"]})
+    if errs:
+        L.append("Not run by seqrun:")
+        L.append("")
+        for e in errs:
+            L.append("- `%s`" % e.replace("`", "'").replace("\n", " "))
+        L.append("")
+    oerrs = sorted({r["ort_err"] for r in rows if r["ort_err"]})
+    if oerrs:
+        L.append("Not measured with ONNX Runtime:")
+        L.append("")
+        for e in oerrs:
+            L.append("- %s" % e.replace("\n", " "))
+        L.append("")
+    return L
 
 
 def busy_warnings(ctx):
@@ -634,8 +930,9 @@ def busy_warnings(ctx):
 
 def report(ctx, tp, w5, w6):
     L = []
-    prelim = ctx.quick or any(r["err"] for r in tp) or any(r.get("err") for r in w5 + w6) or ctx.only != ALL
-    L.append("# seqrun benchmark results (issue 7)")
+    prelim = ctx.quick or any(r["err"] and r["w"] in OLD for r in tp) or any(r.get("err") for r in w5 + w6) \
+        or ctx.only != ALL or ctx.ort is None
+    L.append("# seqrun benchmark results (issues 7, 15 and 12)")
     L.append("")
     warns = busy_warnings(ctx)
     prelim = prelim or bool(warns)
@@ -651,8 +948,8 @@ def report(ctx, tp, w5, w6):
             L.append("> " + ctx.note)
         L.append("")
     L.append("Written by `bench/bench.py` (`make bench`). Times are medians over repeats; "
-             "\"spread\" is (max - min) / median over the repeats of seqrun's and PyTorch-best's figures, "
-             "the larger of the two.")
+             "\"spread\" is (max - min) / median over the repeats of seqrun's, PyTorch-best's and ONNX "
+             "Runtime's figures, the largest of the three.")
     L.append("")
     for k, v in machine_info(ctx):
         L.append("- **%s**: %s" % (k, v))
@@ -665,35 +962,23 @@ def report(ctx, tp, w5, w6):
         L.append("| %d | %s | %s | %s |" % (T, fmt(ctx.peak0.get(T), 1), fmt(ctx.peak1.get(T), 1),
                                             fmt(ctx.peak(T), 1)))
     L.append("")
-    if tp:
+    L.append("## AVX-512 FMA peak (`bench/fma_peak`: independent `_mm512_fmadd_ps` on registers, T threads)")
+    L.append("")
+    if any(ctx.fpeak(T) for T in ctx.threads):
+        L.append("| threads | GFLOP/s at start | GFLOP/s at end | used as peak | sgemm peak / FMA peak |")
+        L.append("|---|---|---|---|---|")
+        for T in ctx.threads:
+            L.append("| %d | %s | %s | %s | %s |" % (T, fmt(ctx.fpeak0.get(T), 1), fmt(ctx.fpeak1.get(T), 1),
+                                                    fmt(ctx.fpeak(T), 1), pct(ctx.peak(T), ctx.fpeak(T))))
+    else:
+        L.append("Not measured: %s" % (ctx.fma_error or "?"))
+    L.append("")
+    old = [r for r in tp if r["w"] in OLD]
+    new = [r for r in tp if r["w"] in NEW]
+    if old:
         L.append("## Throughput, W1-W4 (samples/s; 1 thread first, then 2)")
         L.append("")
-        L.append("| workload | batch | threads | seqrun | seqrun fwd-only (-v) | PyTorch eager | PyTorch TorchScript "
-                 "| ratio vs PyTorch-best | seqrun GFLOP/s | of sgemm peak | spread | output check |")
-        L.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
-        for T in ctx.threads:
-            for r in [r for r in tp if r["T"] == T]:
-                s, e, t = r["rate"], median(r["eager"]), median(r["ts"])
-                best = max(e, t)
-                gf = s * r["flops"] / 1e9 if r["seq"] else None
-                sp = row_spread(r)
-                if r["err"]:
-                    chk = "seqrun: not run"
-                else:
-                    chk = "ok (max abs err %.1e)" % r["seq_ok"][1] if r["seq_ok"][0] and r["big_ok"] else \
-                        "**FAIL** (max abs err %.1e)" % r["seq_ok"][1]
-                if not r["ts_ok"][0]:
-                    chk += "; TorchScript vs eager **differs** (%.1e)" % r["ts_ok"][1]
-                dag = " †" if r["seq"] and r["fwd"] and s > 1.2 * r["fwd"] else ""
-                L.append("| %s | %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
-                    r["w"], r["batch"], T, fmt_rate(s) + dag if r["seq"] else "-", fmt_rate(r["fwd"]),
-                    fmt_rate(e), fmt_rate(t), "%.2fx" % (s / best) if r["seq"] else "-",
-                    fmt(gf, 1), "%.0f%%" % (100 * gf / ctx.peak(T)) if gf else "-", "%.0f%%" % (100 * sp), chk))
-        if any(r["seq"] and r["fwd"] and r["rate"] > 1.2 * r["fwd"] for r in tp):
-            L.append("")
-            L.append("†: more than 20% above seqrun's own layer-time sum from a separate run, which it cannot "
-                     "really be: one of the two runs was disturbed; treat that row as noise.")
-        L.append("")
+        L += tp_table(ctx, old)
         w1 = [r for r in tp if r["w"] == "W1"]
         if w1:
             L.append("### W1 against sgemm alone on the same shapes")
@@ -732,13 +1017,17 @@ def report(ctx, tp, w5, w6):
                     1e6 / bound, bound, fmt_rate(r["rate"]) if r["seq"] else "-",
                     "%.0f%%" % (100 * gf / fl) if gf else "-", best, bound / best))
                 L.append("")
-        errs = sorted({r["err"] for r in tp if r["err"]})
-        if errs:
-            L.append("Not run by seqrun:")
-            L.append("")
-            for e in errs:
-                L.append("- `%s`" % e.replace("`", "'").replace("\n", " "))
-            L.append("")
+        L += not_run_notes(old)
+    if new:
+        L.append("## Throughput, W7-W12: real-size models (issues 15 and 12; samples/s; 1 thread first, then 2)")
+        L.append("")
+        L.append("W7 VGG11-style CIFAR net, W8 MobileNetV1-style net, W9 transformer MLP on tokens, W10 DCGAN "
+                 "discriminator, W11 DCGAN generator, W12 convolutional autoencoder: the layer lists are "
+                 "`bench/w7_vgg11.yaml` ... `bench/w12_autoenc.yaml`.")
+        L.append("")
+        L += tp_table(ctx, new)
+        L += conv3x3_notes(ctx, new)
+        L += not_run_notes(new)
     if w5:
         L.append("## W5: end to end, W1 on one sample, .npy in -> .npy out (whole process)")
         L.append("")
@@ -775,11 +1064,19 @@ def report(ctx, tp, w5, w6):
         L.append("Peak RSS from %s. Positive percentages: W6 is that much slower per sample." %
                  (w6[0].get("rss_tool", "/usr/bin/time -v")))
         L.append("")
-    L.append("## Targets (issue 7)")
+    if old or w5 or w6:
+        L.append("## Targets (issue 7)")
+        L.append("")
+        L.append("| target | threads | measured | verdict |")
+        L.append("|---|---|---|---|")
+        for line in targets(ctx, old, w5, w6):
+            L.append("| %s | %s | %s | %s |" % line)
+        L.append("")
+    L.append("## Targets (issues 15 and 12)")
     L.append("")
     L.append("| target | threads | measured | verdict |")
     L.append("|---|---|---|---|")
-    for line in targets(ctx, tp, w5, w6):
+    for line in targets15(ctx, tp):
         L.append("| %s | %s | %s | %s |" % line)
     L.append("")
     L.append("## Method")
@@ -789,12 +1086,12 @@ def report(ctx, tp, w5, w6):
 
 
 METHOD = """\
-- **W1-W4 throughput, seqrun.** Measured as a user runs a batch job: one
+- **W1-W4 and W7-W12 throughput, seqrun.** Measured as a user runs a batch job: one
   `seqrun -q --threads T --batch-size B -w W -o OUT spec IN.npy` process per
   run, so every chunk is one forward pass at batch B. Two input files: one
   holding a single batch, one holding R copies of it (R chosen by a pilot
   run so that the run takes about 0.5 s; 0.25 s with `--quick`; at least 5
-  batches, and at least 3x the single-batch run's time). Each
+  batches, 3 with `--quick`, and at least 3x the single-batch run's time). Each
   repeat runs both, and the per-sample time is
   `(median t_R - median t_1) / ((R - 1) * B)`: process start-up, spec parsing, weight
   loading and the first batch cancel out; what remains is what each further
@@ -810,17 +1107,43 @@ METHOD = """\
   block of forward calls only (~0.3 s). Threads: `torch.set_num_threads(T)`
   and `openblas_set_num_threads(T)` (ctypes, on the libopenblas torch
   loaded). PyTorch-best is the faster of the two.
+- **ONNX Runtime.** npm's `onnxruntime-node` (`make bench` installs it into
+  `bench/ort/node_modules` with `ONNXRUNTIME_NODE_INSTALL=skip npm install`
+  when npm is present; the CPU library ships in the package). Each workload
+  is exported from the same PyTorch model (same weights) with
+  `torch.onnx.export(opset_version=17)` at its batch size, and timed by
+  `bench/ort_bench.js` in one long-lived Node process: session options
+  graph optimisation 'all', `intraOpNumThreads` T, `interOpNumThreads` 1,
+  sequential execution; input tensor created once; 5 warm-up runs, then
+  each repeat times a block of forward calls only (~0.3 s), through the
+  native binding's synchronous `run()`, the call the public
+  `InferenceSession.run()` makes without its per-call `setImmediate`/Promise
+  hop. When npm, Node or the package is missing, or the export fails, the
+  ORT column says why and the targets that need it say "not measured".
 - **Interleaving.** Each repeat runs seqrun (R batches), PyTorch eager,
-  seqrun (1 batch), TorchScript, and for W1 sgemm alone, one after
-  another; 5 repeats (3 with `--quick`); figures are medians. "spread" is
+  seqrun (1 batch), TorchScript, ONNX Runtime, and for W1 sgemm alone, one
+  after another; 5 repeats (3 with `--quick`); figures are medians. "spread" is
   (max - min) / median of the per-repeat figures (seqrun's per-repeat figure
-  uses the median 1-batch time), the larger of seqrun's and PyTorch-best's;
-  a verdict whose spread exceeds 25% is marked noisy. At 2 threads
-  the script sleeps 0.15 s after each PyTorch block so that OpenBLAS's and
-  OpenMP's spinning workers are idle before seqrun starts.
-- **GFLOP/s** counts 2 FLOPs per multiply-add of Linear and Conv layers
-  (bias, activations, pooling, BatchNorm not counted), from the layer shapes.
-  The fraction is of the 1024^3 sgemm rate at the same thread count.
+  uses the median 1-batch time), the largest of seqrun's, PyTorch-best's and
+  ORT's; a verdict whose spread exceeds 25% is marked noisy. At 2 threads
+  the script sleeps 0.15 s after each PyTorch and ORT block so that
+  OpenBLAS's, OpenMP's and ORT's spinning workers are idle before the next
+  program starts.
+- **GFLOP/s** counts 2 FLOPs per multiply-add of Linear, Conv and
+  ConvTranspose layers (bias, activations, pooling, normalisation not
+  counted), from the layer shapes; the same count for all three programs.
+  "of sgemm peak" is of the 1024^3 OpenBLAS sgemm rate at the same thread
+  count; "of AVX-512 FMA peak" is of `bench/fma_peak`'s rate at the same
+  thread count: 16 independent `_mm512_fmadd_ps` chains on registers per
+  thread, no memory traffic, all threads started together (the most any
+  float32 kernel can do on these cores). Both peaks are measured at the
+  start of the run and, in a full run, again at the end; the higher is used.
+- **W7's 3x3 convolutions** (issue 15's 75% target): each convolution's
+  time from seqrun's own `-v` per-layer report in the fwd-only run (its
+  fused ReLU included), its FLOPs over those samples.
+- **W11, W12** need ConvTranspose2d and Upsample; while `seqrun --check`
+  refuses the spec (exit 2), the row says which layer seqrun lacks and only
+  PyTorch and ORT are measured.
 - **W1 batch-1 memory floor.** At one thread and batch 1, `sgemm_peak 1
   stream 1` times reading W1's weights alone (64-byte aligned, AVX-512
   loads, each layer swept opposite to the last pass), in the same repeats:
@@ -834,10 +1157,123 @@ METHOD = """\
   included, which flatters W6); the stricter one, with W4's steady-state
   batch-4096 throughput above, is shown beside it.
 - **Checks.** Every seqrun output (one batch, the first and last chunk of
-  the R-batch run, W5's, and 8192 rows of W6's) is compared with PyTorch
-  eager's: `|a - e| <= 1e-4 + 1e-4 |e|`. TorchScript's output is compared
-  with eager's the same way.
+  the R-batch run, W5's, and 8192 rows of W6's) and ONNX Runtime's output
+  (same input batch, once per thread count) is compared with PyTorch
+  eager's: `|a - e| <= 1e-4 + 1e-4 |e|`; the table prints each one's
+  max abs error. TorchScript's output is compared with eager's the same way.
 """
+
+
+def conv3x3_rate(ctx, r):
+    """(GFLOP/s, [(layer, GFLOP/s)]) of W7's 3x3 convolutions from seqrun's
+    own per-layer times (-v run of row r), or None."""
+    W = ctx.models.get(r["w"])
+    if not W or not r.get("fwd_layers"):
+        return None
+    idx = [i for i, m in enumerate(W["model"]) if isinstance(m, nn.Conv2d) and tuple(m.kernel_size) == (3, 3)]
+    lt = r["fwd_layers"]
+    if not idx or any(i not in lt for i in idx):
+        return None
+    n = r["fwd_samples"]
+    per = [(i, W["layer_flops"][i] * n / (lt[i][1] / 1000) / 1e9 if lt[i][1] > 0 else None) for i in idx]
+    ms = sum(lt[i][1] for i in idx)
+    return sum(W["layer_flops"][i] for i in idx) * n / (ms / 1000) / 1e9 if ms > 0 else None, per
+
+
+def conv3x3_notes(ctx, rows):
+    rs = [r for r in rows if r["w"] == "W7" and conv3x3_rate(ctx, r)]
+    if not rs:
+        return []
+    W = ctx.models["W7"]
+    L = ["### W7's 3x3 convolutions, from seqrun's own per-layer times (`seqrun -v`)", "",
+         "GFLOP/s of each convolution (its fused ReLU included) over the fwd-only run's samples, and as a "
+         "fraction of the AVX-512 FMA peak at the same thread count.", ""]
+    L.append("| layer | convolution | MFLOP per sample | " +
+             " | ".join("%d thread%s GFLOP/s (of FMA peak)" % (r["T"], "s" if r["T"] > 1 else "") for r in rs) + " |")
+    L.append("|---|---|---|" + "---|" * len(rs))
+    cols = [conv3x3_rate(ctx, r) for r in rs]
+    for k, (i, _) in enumerate(cols[0][1]):
+        m = W["model"][i]
+        L.append("| %d | %d -> %d | %.1f | %s |" % (
+            i, m.in_channels, m.out_channels, W["layer_flops"][i] / 1e6,
+            " | ".join("%s (%s)" % (fmt(c[1][k][1], 1), pct(c[1][k][1], ctx.fpeak(r["T"]))) for c, r in zip(cols, rs))))
+    L.append("| all | | %.1f | %s |" % (
+        sum(W["layer_flops"][i] for i, _ in cols[0][1]) / 1e6,
+        " | ".join("**%s (%s)**" % (fmt(c[0], 1), pct(c[0], ctx.fpeak(r["T"]))) for c, r in zip(cols, rs))))
+    L.append("")
+    return L
+
+
+def targets15(ctx, tp):
+    out = []
+
+    def rows(w, b=None):
+        return [r for r in tp if r["w"] == w and (b is None or r["batch"] == b)]
+
+    def add(name, T, meas, ok, why=None, r=None):
+        v = verdict(ok) if ok is not None else "not measured" + (": " + why if why else "")
+        if ok is not None and r is not None and row_spread(r) > NOISY:
+            v += " (noisy: spread %.0f%%)" % (100 * row_spread(r))
+        out.append((name, T, meas if meas else "-", v))
+
+    def vs_both(r):
+        """(ratio to the faster peer, text, why-not) for row r."""
+        if not r["seq"]:
+            return None, None, "seqrun did not run" + (": " + r["err"].split(" (")[0] if r["err"] else "")
+        b, o = best_torch(r), ort_rate(r)
+        txt = "%.2fx PyTorch-best" % (r["rate"] / b)
+        if not o:
+            return None, txt + "; ORT -", "ONNX Runtime: " + (r["ort_err"] or "no figure")
+        return r["rate"] / max(b, o), "%.2fx (%s, %.2fx ORT)" % (r["rate"] / max(b, o), txt, r["rate"] / o), None
+
+    for T in ctx.threads:
+        for w in ("W7", "W8", "W9", "W10"):
+            for r in [r for r in rows(w) if r["T"] == T]:
+                q, meas, why = vs_both(r)
+                add("%s batch %d: >= 1.0x the faster of PyTorch-best and ONNX Runtime" % (w, r["batch"]), T, meas,
+                    q >= 1.0 if q else None, why, r)
+        for r in [r for r in rows("W7") if r["T"] == T]:
+            c = conv3x3_rate(ctx, r)
+            fp = ctx.fpeak(T)
+            ok = c[0] >= 0.75 * fp if c and c[0] and fp else None
+            add("W7's 3x3 convolutions: >= 75% of the AVX-512 FMA peak", T,
+                "%.1f GFLOP/s = %s of %.1f" % (c[0], pct(c[0], fp), fp) if ok is not None else None, ok,
+                "no AVX-512 FMA peak" if not fp else "no seqrun -v layer times")
+        for b in (64, 1024):
+            for r in [r for r in rows("W1", b) if r["T"] == T]:
+                o = ort_rate(r)
+                add("W1 batch %d: >= 1.0x ONNX Runtime" % b, T, "%.2fx" % (r["rate"] / o) if r["seq"] and o else None,
+                    r["rate"] / o >= 1.0 if r["seq"] and o else None,
+                    "seqrun did not run" if not r["seq"] else "ONNX Runtime: " + (r["ort_err"] or "no figure"), r)
+        for w, b in (("W1", 1), ("W2", 256), ("W4", 4096)):
+            for r in [r for r in rows(w, b) if r["T"] == T]:
+                o = ort_rate(r)
+                add("%s batch %d stays ahead of ONNX Runtime (>= 1.0x)" % (w, b), T,
+                    "%.2fx" % (r["rate"] / o) if r["seq"] and o else None,
+                    r["rate"] / o >= 1.0 if r["seq"] and o else None,
+                    "seqrun did not run" if not r["seq"] else "ONNX Runtime: " + (r["ort_err"] or "no figure"), r)
+        if T == 1:
+            for w in ("W11", "W12"):
+                for r in [r for r in rows(w) if r["T"] == T]:
+                    q, meas, why = vs_both(r)
+                    add("%s batch %d (issue 12): >= 1.0x the faster of PyTorch-best and ONNX Runtime" % (
+                        w, r["batch"]), T, meas, q >= 1.0 if q else None, why, r)
+    if 1 in ctx.threads and 2 in ctx.threads:
+        for w in ("W7", "W8", "W9", "W10"):
+            r1 = [r for r in rows(w) if r["T"] == 1 and r["seq"]]
+            r2 = [r for r in rows(w) if r["T"] == 2 and r["seq"]]
+            if rows(w):
+                q = r2[0]["rate"] / r1[0]["rate"] if r1 and r2 else None
+                add("%s: 2 threads >= 1.8x one thread (seqrun)" % w, "1, 2", "%.2fx" % q if q else None,
+                    q >= 1.8 if q else None, "seqrun did not run")
+    checks = [r["seq_ok"][0] and r["big_ok"] for r in tp if not r["err"] and r["seq_ok"]]
+    ochecks = [r["ort_ok"][0] for r in tp if r["ort_ok"] is not None]
+    ran = len(checks) + len(ochecks)
+    add("Outputs agree with PyTorch eager (rtol 1e-4, atol 1e-4)", "all",
+        "seqrun: %d of %d checked runs agree; ONNX Runtime: %d of %d" % (
+            sum(bool(c) for c in checks), len(checks), sum(bool(c) for c in ochecks), len(ochecks))
+        if ran else None, all(checks + ochecks) if ran else None, "no output checked")
+    return out
 
 
 def targets(ctx, tp, w5, w6):
@@ -914,10 +1350,15 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seqrun", default=os.path.join(ROOT, "seqrun"))
     ap.add_argument("--sgemm", help="bench/sgemm_peak binary (built into the temp dir if not given)")
+    ap.add_argument("--fma", help="bench/fma_peak binary (built into the temp dir if not given)")
+    ap.add_argument("--ort-dir", default=os.path.join(HERE, "ort"),
+                    help="folder whose node_modules has onnxruntime-node (default bench/ort)")
+    ap.add_argument("--no-ort", action="store_true", help="do not measure ONNX Runtime")
     ap.add_argument("--quick", action="store_true", help="few repeats, short timings: a smoke run")
-    ap.add_argument("--only", default=",".join(ALL), help="comma-separated subset of W1..W6")
+    ap.add_argument("--only", default=",".join(ALL), help="comma-separated subset of W1..W12")
     ap.add_argument("--threads", default="1,2", help="thread counts, comma-separated (default 1,2)")
-    ap.add_argument("--out", default=os.path.join(HERE, "RESULTS.md"), help="report file ('-': none)")
+    ap.add_argument("--out", help="report file ('-': none; default: bench/RESULTS.md for a full run, "
+                    "$TMPDIR/seqrun-bench-partial.md for a --quick or --only run)")
     ap.add_argument("--note", default="", help="a line added to the preliminary banner")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     a = ap.parse_args()
@@ -931,6 +1372,10 @@ def main():
     if bad:
         ap.error("unknown workload(s): %s (known: %s)" % (", ".join(bad), ", ".join(ALL)))
     ctx.only = [w for w in ALL if w in ctx.only]
+    if a.out is None:
+        partial = a.quick or ctx.only != ALL or a.no_ort
+        a.out = os.path.join(tempfile.gettempdir(), "seqrun-bench-partial.md") if partial else \
+            os.path.join(HERE, "RESULTS.md")
     ctx.threads = sorted({int(t) for t in a.threads.split(",")})
     ctx.load0 = open("/proc/loadavg").read().split()[0:3]
     ctx.models = {}
@@ -946,11 +1391,22 @@ def main():
     t_start = time.time()
     try:
         ctx.sgemm = os.path.abspath(a.sgemm) if a.sgemm else build_sgemm(ctx)
+        ctx.fma_error = None
+        try:
+            ctx.fma = os.path.abspath(a.fma) if a.fma else build_fma(ctx)
+        except (subprocess.CalledProcessError, OSError) as e:
+            ctx.fma, ctx.fma_error = None, "bench/fma_peak.c did not build: %s" % e
         cfg = ctx.cfg
-        log("bench: sgemm peak ...")
+        start_ort(ctx, a)
+        if ctx.ort_reason:
+            log("bench: ONNX Runtime not measured: %s" % ctx.ort_reason)
+        log("bench: sgemm and AVX-512 FMA peaks ...")
         ctx.peak0 = {T: sgemm(ctx, T, "square", 1024, cfg["peak_secs"]) for T in ctx.threads}
         ctx.peak1 = {}
         ctx.peak = lambda T: max(ctx.peak0.get(T, 0), ctx.peak1.get(T, 0))
+        ctx.fpeak0 = {T: fma_peak(ctx, T, cfg["peak_secs"]) for T in ctx.threads}
+        ctx.fpeak1 = {}
+        ctx.fpeak = lambda T: max(ctx.fpeak0.get(T) or 0, ctx.fpeak1.get(T) or 0) or None
         tp = []
         for w, _, _, batches in THROUGHPUT:
             if w in ctx.only or (w == "W4" and "W6" in ctx.only):
@@ -970,6 +1426,7 @@ def main():
             tp = [r for r in tp if r["w"] != "W4"]
         if not a.quick:
             ctx.peak1 = {T: sgemm(ctx, T, "square", 1024, cfg["peak_secs"]) for T in ctx.threads}
+            ctx.fpeak1 = {T: fma_peak(ctx, T, cfg["peak_secs"]) for T in ctx.threads}
         text = report(ctx, tp, w5, w6)
         text = text.replace("## Targets", "Total bench time: %.0f s.\n\n## Targets" % (time.time() - t_start), 1)
         print(text)
@@ -978,6 +1435,8 @@ def main():
                 f.write(text)
             log("bench: wrote %s" % a.out)
     finally:
+        if getattr(ctx, "ort", None) is not None:
+            ctx.ort.close()
         if a.keep:
             log("bench: kept %s" % ctx.tmp)
         else:
