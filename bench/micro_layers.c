@@ -63,18 +63,13 @@ int main(int argc, char **argv)
     }
     sr_cpu_force(level);
     sr_layer L, R;
-    memset(&L, 0, sizeof L);
-    memset(&R, 0, sizeof R);
-    L.type = sr_layertype_find(argv[a]);
-    R.type = sr_layertype_find("ReLU");
-    if (!L.type) {
+    const sr_layertype *lt = sr_layertype_find(argv[a]);
+    if (!lt) {
         fprintf(stderr, "unknown type %s\n", argv[a]);
         return 2;
     }
-    L.lazy_in = -1;
-    for (int i = 0; i < L.type->nargs; i++)
-        if (L.type->args[i].def)
-            sr_argval_parse_default(L.type->args[i].def, &L.arg[i]);
+    if (sr_layer_init(&L, lt) != 0 || sr_layer_init(&R, sr_layertype_find("ReLU")) != 0)
+        return 1;
     int64_t v[SR_MAXARGS];
     int nv = parse_list(argv[a + 1], v, SR_MAXARGS);
     for (int i = 0; i < nv; i++) {
@@ -116,7 +111,7 @@ int main(int argc, char **argv)
     }
     qsort(t, (size_t)reps, sizeof *t, cmpd);
     double flops = 0;
-    if (L.type->fuse & SR_FUSE_AFFINE) {
+    if (L.type->flags & SR_FUSE_AFFINE) {
         int64_t per = L.param[0].shape.d[0] ? sr_shape_numel(&L.param[0].shape) / L.param[0].shape.d[0] : 0;
         flops = 2.0 * (double)nout * (double)per;
     }

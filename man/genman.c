@@ -150,9 +150,9 @@ static void gen_layers(void)
 {
     char sig[512];
     for (int i = 0; i < sr_nlayer_types; i++) {
-        const sr_layertype *t = &sr_layer_types[i];
+        const sr_layertype *t = sr_layer_types[i];
         fputs(".PP\n", stdout);
-        if (t == sr_sequential_type()) {
+        if (t->flags & SR_LF_CONTAINER) {
             /* its "arguments" are the nested list, not constructor values */
             fputs("\\fB\\%Sequential\\fR: [\\fIlayer\\fR, ...]\n", stdout);
         } else {

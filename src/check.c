@@ -4,6 +4,7 @@
  * totals; as a text table or as one JSON object.
  */
 #include "check.h"
+#include "json.h"
 #include "layers/layers.h"
 #include "shape.h"
 
@@ -40,7 +41,7 @@ static int first_leaf(const sr_model *m)
 static int wants_integer(const sr_model *m)
 {
     int f = first_leaf(m);
-    return f >= 0 && m->node[f].mod->type->shape == sr_embedding_shape;
+    return f >= 0 && (m->node[f].mod->type->flags & SR_LF_INDEX_INPUT);
 }
 
 /* The spec's named dimension, when the input has input:'s rank. */
@@ -341,51 +342,6 @@ static void text_report(sr_model *m, const sr_shapes *S, const totals *t, const 
 
 /* A JSON string: quotes, backslashes and control characters escaped, valid
  * UTF-8 kept, and any other byte as U+FFFD so the output always parses. */
-static void json_str(FILE *out, const char *s)
-{
-    if (!s) {
-        fputs("null", out);
-        return;
-    }
-    const unsigned char *p = (const unsigned char *)s;
-    fputc('"', out);
-    while (*p) {
-        unsigned c = *p;
-        if (c == '"' || c == '\\') {
-            fprintf(out, "\\%c", c);
-            p++;
-        } else if (c == '\n') {
-            fputs("\\n", out), p++;
-        } else if (c == '\t') {
-            fputs("\\t", out), p++;
-        } else if (c < 0x20 || c == 0x7f) {
-            fprintf(out, "\\u%04x", c);
-            p++;
-        } else if (c < 0x80) {
-            fputc((int)c, out);
-            p++;
-        } else {
-            int n = c >= 0xf0 && c <= 0xf4 ? 3 : c >= 0xe0 ? 2 : c >= 0xc2 && c < 0xe0 ? 1 : -1;
-            if (c >= 0xf5)
-                n = -1;
-            int ok = n > 0;
-            for (int k = 1; ok && k <= n; k++)
-                ok = (p[k] & 0xc0) == 0x80;
-            if (ok && n == 2) /* no overlongs, no surrogates */
-                ok = !(c == 0xe0 && p[1] < 0xa0) && !(c == 0xed && p[1] >= 0xa0);
-            if (ok && n == 3)
-                ok = !(c == 0xf0 && p[1] < 0x90) && !(c == 0xf4 && p[1] >= 0x90);
-            if (ok) {
-                fwrite(p, 1, (size_t)n + 1, out);
-                p += n + 1;
-            } else {
-                fputs("\\ufffd", out);
-                p++;
-            }
-        }
-    }
-    fputc('"', out);
-}
 
 static void json_shape(FILE *out, const sr_symshape *s, const char *name, int64_t b)
 {
@@ -398,7 +354,7 @@ static void json_shape(FILE *out, const sr_symshape *s, const char *name, int64_
             char buf[64];
             sr_symshape_str(&one, name, b, buf, sizeof buf);
             buf[strlen(buf) - 1] = '\0'; /* drop the brackets */
-            json_str(out, buf + 1);
+            sr_json_str(out, buf + 1);
         } else {
             fprintf(out, "%lld", (long long)(s->k[k] * b + s->c[k]));
         }
@@ -450,19 +406,19 @@ static void json_diag(FILE *out, const sr_model *m, const char *line)
         hint = h + 8;
     }
     fputs("    {\"file\": ", out);
-    json_str(out, file);
+    sr_json_str(out, file);
     if (ln)
         fprintf(out, ", \"line\": %ld, \"col\": %ld", ln, col);
     else
         fputs(", \"line\": null, \"col\": null", out);
     fputs(", \"layer\": ", out);
-    json_str(out, layer);
+    sr_json_str(out, layer);
     fputs(", \"type\": ", out);
-    json_str(out, type);
+    sr_json_str(out, type);
     fputs(", \"message\": ", out);
-    json_str(out, msg);
+    sr_json_str(out, msg);
     fputs(", \"hint\": ", out);
-    json_str(out, hint);
+    sr_json_str(out, hint);
     fputc('}', out);
     free(s);
 }
@@ -474,19 +430,19 @@ static void json_report(sr_model *m, const sr_shapes *S, const totals *t, const 
     const char *name = S ? S->free_name : "";
     int64_t b = S ? S->free_size : 1;
     fputs("{\n  \"file\": ", out);
-    json_str(out, m->label);
+    sr_json_str(out, m->label);
     fputs(",\n  \"input_shape\": ", out);
     if (S)
         json_shape(out, &S->sym_in, name, b);
     else
         fputs("null", out);
     fputs(",\n  \"input_from\": ", out);
-    json_str(out, S ? ci->source : NULL);
+    sr_json_str(out, S ? ci->source : NULL);
     fprintf(out, ",\n  \"input_contradicts_spec\": %s", ci->contradicted ? "true" : "false");
     fputs(",\n  \"batch_dim\": ", out);
     if (S && S->free_dim >= 0 && name[0]) {
         fprintf(out, "{\"index\": %d, \"name\": ", S->free_dim);
-        json_str(out, name);
+        sr_json_str(out, name);
         fputc('}', out);
     } else {
         fputs("null", out);
@@ -502,11 +458,11 @@ static void json_report(sr_model *m, const sr_shapes *S, const totals *t, const 
         else
             snprintf(repr, sizeof repr, "Sequential");
         fputs(i ? ",\n    {\"index\": " : "\n    {\"index\": ", out);
-        json_str(out, nd->path);
+        sr_json_str(out, nd->path);
         fprintf(out, ", \"depth\": %d, \"type\": ", nd->depth);
-        json_str(out, nd->mod->type->name);
+        sr_json_str(out, nd->mod->type->name);
         fputs(", \"repr\": ", out);
-        json_str(out, repr);
+        sr_json_str(out, repr);
         fprintf(out, ", \"line\": %d, \"col\": %d, \"input_shape\": ", nd->line, nd->col);
         if (ns->in_known)
             json_shape(out, &ns->sin, name, b);
@@ -522,7 +478,7 @@ static void json_report(sr_model *m, const sr_shapes *S, const totals *t, const 
         if (nd->first)
             fputs("null", out);
         else
-            json_str(out, m->node[first_occurrence(m, i)].path);
+            sr_json_str(out, m->node[first_occurrence(m, i)].path);
         fprintf(out, ", \"status\": \"%s\"}", ns->bad ? "mismatch" : ns->known ? "ok" : "unknown");
     }
     fputs(S && m->nnode ? "\n  ],\n  \"diagnostics\": [" : "],\n  \"diagnostics\": [", out);

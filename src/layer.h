@@ -1,12 +1,17 @@
 /*
  * layer.h - the layer table: what every layer type is, in one place.
  *
- * A layer type is one row of sr_layer_types[] (src/layers/table.c): its
- * PyTorch name, its constructor arguments in PyTorch's order with accepted
- * types and defaults, its shape rule, its parameters and buffers with their
- * state_dict names and default initialisation, and its forward kernel.  The
- * spec parser, the shape checker, the runner, --help and the man page all
- * read that table, so adding a layer is one row and one kernel.
+ * A layer type is one row (an sr_layertype, defined with SR_ROW in its
+ * family's file under src/layers/) and one line in src/layers/layers.def,
+ * which gives it its id (SR_L_Name) and its place in sr_layer_types[].  A
+ * row holds the PyTorch name, the constructor arguments in PyTorch's order
+ * with accepted types and defaults, the printed (repr) form, capability
+ * flags, and the hooks: validate (arguments), shape, params (parameters and
+ * buffers with state_dict names and default initialisation), forward, and
+ * the executor's optional ones (workspace, apply, affine, fold, layouts).
+ * The spec parser, the shape checker, the runner, --help, --list-layers,
+ * the man page and the exporter all read that table, so adding a layer is
+ * one row and one kernel in one file, and one line in layers.def.
  */
 #ifndef SR_LAYER_H
 #define SR_LAYER_H
@@ -16,7 +21,15 @@
 #include "tensor.h"
 
 #define SR_MAXARGS 12
-#define SR_MAXPARAMS 5
+#define SR_MAXPARAMS 8
+
+/* Every layer type's id, in layers.def's order: SR_L_Linear, ... */
+typedef enum {
+#define SR_LAYER(name) SR_L_##name,
+#include "layers/layers.def"
+#undef SR_LAYER
+    SR_L_COUNT
+} sr_layer_id;
 
 /* ---- argument values ---------------------------------------------------- */
 
@@ -97,9 +110,14 @@ struct sr_layer {
     sr_tensor param[SR_MAXPARAMS];
     sr_child *child;      /* Sequential */
     int nchild;
-    int64_t lazy_in;      /* LazyLinear: in_features once inferred, else -1 */
+    int index;            /* in the model's mods[] */
+    /* Lazy layers (SR_LF_LAZY): the input size the first input fixed
+     * (in_features, in_channels), set by sr_shapes_materialise() after shape
+     * inference; -1 before.  Shape rules never write it. */
+    int64_t lazy_in;
+    void *cfg;            /* the type's typed arguments (cfg_size bytes), filled
+                             once by validate(); NULL for types without one */
     int visited;          /* scratch for walks over the shared-module graph */
-    void *priv;           /* kernel-private state (prepared weights) */
 };
 
 /* ---- shape rules --------------------------------------------------------- */
@@ -116,6 +134,11 @@ typedef struct {
                              short is a batch that lacks a dim, not one unbatched
                              sample; NULL: dim 0 may be anything */
     int training;
+    /* Lazy layers: this pass's materialised input size for the module
+     * (starts as L->lazy_in; the rule sets it from the first input it
+     * sees), or NULL outside a pass, where the rule uses L->lazy_in or,
+     * if that is unset, the input's own size. */
+    int64_t *lazy;
 } sr_shapeinfo;
 
 /* ---- execution ------------------------------------------------------------ */
@@ -159,29 +182,55 @@ typedef struct {
                              writes its padding and slack there itself */
 } sr_ctx;
 
-/* What a producer's forward() can absorb (sr_layertype.fuse). */
+/* Capability flags (sr_layertype.flags). */
 enum {
     SR_FUSE_POST = 1 << 0,   /* applies ctx->post to its output (sr_post) */
     SR_FUSE_AFFINE = 1 << 1, /* uses ctx->weight / ctx->bias: a following per-channel
-                                affine map (eval BatchNorm) folded into it */
-    SR_WHOLE_BATCH = 1 << 2  /* one GEMM over the whole batch: run it on whole chunks
+                                affine map (eval BatchNorm) folded into it by its
+                                fold hook */
+    SR_WHOLE_BATCH = 1 << 2, /* one GEMM over the whole batch: run it on whole chunks
                                 (its rounding may depend on the batch size); every
                                 other type gives each sample the same bits whatever
                                 the batch, so the executor may run it on parts */
+    SR_LF_INDEX_INPUT = 1 << 3, /* takes integer indices (Embedding): as the first
+                                   layer, integer input is fed to it unconverted */
+    SR_LF_CONTAINER = 1 << 4,   /* holds other layers (Sequential); no kernel */
+    SR_LF_LAZY = 1 << 5,        /* an input size comes from the first input (lazy_in) */
+    SR_LF_TRAIN_STATE = 1 << 6, /* --train updates its buffers (running statistics) */
+    SR_LF_RANDOM = 1 << 7       /* --train draws random numbers (Dropout) from --seed */
 };
 
 struct sr_layertype {
-    const char *name;
+    sr_layer_id id;       /* its line in layers.def; sr_layer_types[id] is this row */
+    const char *name;     /* PyTorch's class name */
     const char *summary;  /* one line for --help and the man page */
     const sr_argdef *args;
     int nargs;            /* -1: takes and ignores anything, as nn.Identity(*args, **kwargs) */
+    /*
+     * How PyTorch's extra_repr() prints it, as data: items, comma-separated:
+     *     #name      the value alone, positionally
+     *     name=      always, as name=value
+     *     name?      only when it differs from the default
+     *     :N         suffix: an int is shown as an N-tuple (Conv2d's (3, 3))
+     *     |other     suffix: None shows other's value (a pool's stride)
+     *     !          suffix: a string without quotes (Conv's str.format)
+     *     @lazy=NAME the materialised lazy size as NAME= (0 before)
+     * NULL: every argument that differs from its default, as name=value.
+     */
+    const char *repr;
+    unsigned flags;       /* SR_FUSE_*, SR_WHOLE_BATCH, SR_LF_* */
+    int variant;          /* the family's own: which member of it this row is
+                             (a pool's kind, say), read by its shared hooks */
+    size_t cfg_size;      /* bytes of the typed config validate() fills (L->cfg) */
     /* Checks argument values beyond their types (required-ness and types are
-     * checked by the parser).  err gets "what is wrong; hint: ...". */
+     * checked by the parser) and, with cfg_size, fills L->cfg from them.
+     * err gets "what is wrong; hint: ...". */
     sr_status (*validate)(sr_layer *L, char *err);
     /* Output shape for an input shape.  On mismatch: SR_ESHAPE, a message
      * "what is wrong; hint: ..." in err, and info->out_known if out is still
-     * a sensible guess for checking the layers after it. */
-    sr_status (*shape)(sr_layer *L, const sr_shape *in, sr_shape *out,
+     * a sensible guess for checking the layers after it.  Layers are not
+     * changed by their shape rule (lazy sizes go to info->lazy). */
+    sr_status (*shape)(const sr_layer *L, const sr_shape *in, sr_shape *out,
                        sr_shapeinfo *info, char *err);
     /* Parameters and buffers in state_dict order; returns their count. */
     int (*params)(const sr_layer *L, sr_paramdecl *p);
@@ -201,11 +250,18 @@ struct sr_layertype {
      * (C each; both NULL: only asks) and return C; 0 when it is not
      * (training, batch statistics). */
     int64_t (*affine)(const sr_layer *L, int training, double *scale, double *shift);
-    /* Producers: the output dimension that indexes param[0]'s leading
-     * (output-channel) dimension and the bias, for an output of this shape;
-     * an affine layer is folded in when that is dim 1, where it acts. */
+    /* Producers (SR_FUSE_AFFINE): the output dimension that holds its output
+     * channels, for an output of this shape; an affine layer is folded in
+     * when that is dim 1, where it acts. */
     int (*channel_dim)(const sr_layer *L, const sr_shape *out);
-    unsigned fuse;        /* SR_FUSE_* */
+    /* Producers (SR_FUSE_AFFINE): folds y = x * scale[c] + shift[c] over its
+     * output channels into copies of its weight (param[0], w: as many floats)
+     * and bias (b: C floats; the layer may have none).  Called with scale
+     * NULL it only returns C, its output channel count; else C, or 0 when it
+     * cannot fold (the executor then runs the affine layer alone).  Each
+     * layer knows which weight axis holds its output channels
+     * (sr_fold_out_rows: dim 0, as Linear and Conv store them). */
+    int64_t (*fold)(const sr_layer *P, const double *scale, const double *shift, float *w, float *b);
     /* Consumers: 1 and *lay filled when forward() can take its input (of
      * this shape) already laid out so, with ctx->in_laid_out; else 0. */
     int (*in_layout)(const sr_layer *L, const sr_shape *in, sr_layout *lay);
@@ -221,14 +277,20 @@ static inline void sr_post(const sr_ctx *ctx, float *y, size_t n)
         ctx->post->type->apply(ctx->post, y, y, n);
 }
 
-extern const sr_layertype sr_layer_types[];
-extern const int sr_nlayer_types;
+/* The rows, defined in the family files: sr_row_Linear, ... */
+#define SR_LAYER(name) extern const sr_layertype sr_row_##name;
+#include "layers/layers.def"
+#undef SR_LAYER
+
+/* sr_layer_types[id] is the row of layer id, in layers.def's order. */
+extern const sr_layertype *const sr_layer_types[SR_L_COUNT];
+#define sr_nlayer_types ((int)SR_L_COUNT)
 
 const sr_layertype *sr_layertype_find(const char *name);
 /* The closest known type name by edit distance (case-insensitive), or NULL. */
 const char *sr_layertype_suggest(const char *name);
 int sr_arg_index(const sr_layertype *t, const char *name);
-const sr_layertype *sr_sequential_type(void);
+static inline int sr_is_container(const sr_layer *L) { return (L->type->flags & SR_LF_CONTAINER) != 0; }
 
 /* Argument access for kernels (by index in the type's args). */
 static inline int64_t sr_argi(const sr_layer *L, int k) { return L->arg[k].i; }
@@ -236,6 +298,12 @@ static inline double sr_argf(const sr_layer *L, int k) { return L->arg[k].f; }
 static inline int sr_arg_is_none(const sr_layer *L, int k) { return L->arg[k].kind == SR_AV_NONE; }
 /* Tuple argument expanded to n items (an int repeats). */
 void sr_arg_tuple(const sr_layer *L, int k, int n, int64_t *out);
+
+/* A layer built by hand (tests, benchmarks): type t with its default
+ * arguments and an empty typed config; 0, or -1 when out of memory.  Set
+ * arguments, then call t->validate.  sr_layer_clear frees what it holds. */
+int sr_layer_init(sr_layer *L, const sr_layertype *t);
+void sr_layer_clear(sr_layer *L);
 
 /* "Linear(in_features=2048, out_features=128, bias=True)" */
 void sr_layer_repr(const sr_layer *L, char *buf, size_t len);

@@ -3,6 +3,7 @@
  * parses options, calls the library, prints its diagnostics to stderr and
  * returns its status as the exit code.
  */
+#include "catalog.h"
 #include "check.h"
 #include "layer.h"
 #include "model.h"
@@ -10,7 +11,9 @@
 #include "run.h"
 
 #include <cblas.h>
+#include <ctype.h>
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,45 +23,83 @@
 #define SEQRUN_VERSION "0.1.0"
 #endif
 
+/*
+ * The options: one list, read by getopt_long, by --help and by the man
+ * page's test (tests/suite_man.sh checks that seqrun(1) documents each).
+ * Continuation lines of a help text start with '\n'.
+ */
+enum {
+    OPT_INPUT_SHAPE = 256, OPT_FORMAT, OPT_BATCH_SIZE, OPT_TRAIN, OPT_SAVE_STATE, OPT_SEED, OPT_THREADS,
+    OPT_CHECK, OPT_TOP, OPT_PATHS, OPT_LIST_LAYERS, OPT_VERSION
+};
+
+typedef struct {
+    const char *name;     /* long name */
+    int id;               /* short letter, or OPT_* */
+    const char *arg;      /* its value's name in --help, or NULL for a flag */
+    const char *help;
+} cli_option;
+
+static const cli_option cli_options[] = {
+    {"output", 'o', "FILE", "write the result there (.npy: NumPy, else raw float32)"},
+    {"weights", 'w', "FILE", "safetensors parameters and buffers (overrides weights:)"},
+    {"input-shape", OPT_INPUT_SHAPE, "D,..", "shape of a raw input; one D may be -1 (or the spec's batch name)"},
+    {"format", OPT_FORMAT, "F", "npy|raw|text on stdout (default text on a terminal, else npy);\nwith --check: text|json"},
+    {"batch-size", OPT_BATCH_SIZE, "N", "run in chunks of N samples (same results, bounded memory)"},
+    {"train", OPT_TRAIN, NULL, "training-mode forward (BatchNorm batch stats, Dropout on)"},
+    {"save-state", OPT_SAVE_STATE, "FILE", "write all parameters and buffers as safetensors after the run"},
+    {"seed", OPT_SEED, "N", "seed for default initialisation and dropout (default 0)"},
+    {"threads", OPT_THREADS, "N", "worker threads (default: all cores)"},
+    {"check", OPT_CHECK, NULL, "shape report only"},
+    {"top", OPT_TOP, "K", "with text output: the K most likely classes per sample"},
+    {"paths", OPT_PATHS, NULL, "read input paths from stdin, one per line; write each result\nbeside its input (or into -o DIR) and print its path"},
+    {"list-layers", OPT_LIST_LAYERS, NULL, "every layer type with its arguments, defaults and state_dict\nkeys (--format json for tools)"},
+    {"quiet", 'q', NULL, "nothing on stderr unless an error"},
+    {"verbose", 'v', NULL, "per-layer timing on stderr"},
+    {"help", 'h', NULL, "this help"},
+    {"version", OPT_VERSION, NULL, "the version"},
+};
+#define NOPTIONS ((int)(sizeof cli_options / sizeof *cli_options))
+
 static void usage(FILE *f)
 {
     fprintf(f,
             "usage: seqrun [OPTIONS] MODEL.yaml [INPUT]          run forward passes\n"
             "       seqrun --check [OPTIONS] MODEL.yaml [INPUT]  infer shapes, report, run nothing\n"
+            "       seqrun --list-layers [--format json]         the layers seqrun runs\n"
             "\n"
             "INPUT is .npy (a stream of records is fine) or raw float32; '-' or none reads stdin.\n"
-            "\n"
-            "  -o, --output FILE       write the result there (.npy: NumPy, else raw float32)\n"
-            "  -w, --weights FILE      safetensors parameters and buffers (overrides weights:)\n"
-            "      --input-shape D,..  shape of a raw input; one D may be -1\n"
-            "      --format F          npy|raw|text on stdout (default text on a terminal, else npy);\n"
-            "                          with --check: text|json\n"
-            "      --batch-size N      run in chunks of N samples (same results, bounded memory)\n"
-            "      --train             training-mode forward (BatchNorm batch stats, Dropout on)\n"
-            "      --save-state FILE   write all parameters and buffers as safetensors after the run\n"
-            "      --seed N            seed for default initialisation and dropout (default 0)\n"
-            "      --threads N         worker threads (default: all cores)\n"
-            "      --check             shape report only\n"
-            "      --top K             with text output: the K most likely classes per sample\n"
-            "      --paths             read input paths from stdin, one per line; write each result\n"
-            "                          beside its input (or into -o DIR) and print its path\n"
-            "  -q, --quiet             nothing on stderr unless an error\n"
-            "  -v, --verbose           per-layer timing on stderr\n"
-            "  -h, --help, --version\n"
-            "\n"
-            "exit: 0 ok, 1 runtime or I/O error, 2 usage or invalid spec, 3 shape mismatch\n"
-            "\nlayers:");
+            "\n");
+    for (int i = 0; i < NOPTIONS; i++) {
+        const cli_option *o = &cli_options[i];
+        char head[48];
+        int k = o->id < 256 ? snprintf(head, sizeof head, "  -%c, --%s", o->id, o->name)
+                            : snprintf(head, sizeof head, "      --%s", o->name);
+        if (o->arg && k > 0 && (size_t)k < sizeof head)
+            snprintf(head + k, sizeof head - (size_t)k, " %s", o->arg);
+        const char *h = o->help;
+        size_t n = strcspn(h, "\n");
+        fprintf(f, "%-26s%.*s\n", head, (int)n, h);
+        while (h[n] == '\n') {
+            h += n + 1;
+            n = strcspn(h, "\n");
+            fprintf(f, "%-26s%.*s\n", "", (int)n, h);
+        }
+    }
+    fprintf(f, "\nexit: 0 ok, 1 runtime or I/O error, 2 usage or invalid spec, 3 shape mismatch\n"
+               "\nlayers:");
     int col = 80;
     for (int i = 0; i < sr_nlayer_types; i++) {
-        int len = (int)strlen(sr_layer_types[i].name);
+        int len = (int)strlen(sr_layer_types[i]->name);
         if (col + len + 1 > 78) {
             fprintf(f, "\n ");
             col = 1;
         }
-        fprintf(f, " %s", sr_layer_types[i].name);
+        fprintf(f, " %s", sr_layer_types[i]->name);
         col += len + 1;
     }
-    fprintf(f, "\n\nSee seqrun(1) for the spec format and every layer's arguments.\n");
+    fprintf(f, "\n\nSee seqrun(1) for the spec format and every layer's arguments;\n"
+               "'seqrun --list-layers' for the layers' arguments and state_dict keys.\n");
 }
 
 static int parse_int(const char *s, long long lo, long long hi, long long *out)
@@ -72,18 +113,35 @@ static int parse_int(const char *s, long long lo, long long hi, long long *out)
     return 0;
 }
 
-static int parse_shape(const char *s, sr_shape *out)
+/* "1,-1,28" or, with the spec's batch name, "N,3,32,32": the name stands
+ * for -1 and is copied to name (checked against the spec once it is read). */
+static int parse_shape(const char *s, sr_shape *out, char *name, size_t namelen)
 {
     memset(out, 0, sizeof *out);
+    name[0] = '\0';
     int neg = 0;
     const char *p = s;
     while (*p) {
         if (out->ndim == SR_MAXDIM)
             return -1;
         char *end;
-        errno = 0;
-        long long v = strtoll(p, &end, 10);
-        if (errno || end == p || (v < 0 && v != -1) || (*end && *end != ','))
+        long long v;
+        size_t id = (isalpha((unsigned char)*p) || *p == '_') ? strspn(p, "abcdefghijklmnopqrstuvwxyz"
+                                                                         "ABCDEFGHIJKLMNOPQRSTUVWXYZ_0123456789") : 0;
+        if (id) {
+            if (id >= namelen)
+                return -1;
+            memcpy(name, p, id);
+            name[id] = '\0';
+            v = -1;
+            end = (char *)p + id;
+        } else {
+            errno = 0;
+            v = strtoll(p, &end, 10);
+            if (errno || end == p || (v < 0 && v != -1))
+                return -1;
+        }
+        if (*end && *end != ',')
             return -1;
         neg += v == -1;
         out->d[out->ndim++] = v;
@@ -239,82 +297,69 @@ int main(int argc, char **argv)
     const char *pos[2] = {NULL, NULL};
     int npos = 0, check = 0, format_given = 0, paths = 0;
     long long threads = 0;
+    const char *input_shape_arg = NULL;
 
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--") == 0) {
-            for (i++; i < argc; i++) {
-                if (npos == 2)
-                    return usage_error("unexpected argument '%s'", argv[i]);
-                pos[npos++] = argv[i];
-            }
-            break;
+    struct option longopts[NOPTIONS + 1];
+    char shortopts[3 * NOPTIONS + 2] = ":";
+    size_t ns = 1;
+    for (int i = 0; i < NOPTIONS; i++) {
+        const cli_option *c = &cli_options[i];
+        longopts[i] = (struct option){c->name, c->arg ? required_argument : no_argument, NULL, c->id};
+        if (c->id < 256) {
+            shortopts[ns++] = (char)c->id;
+            if (c->arg)
+                shortopts[ns++] = ':';
         }
-        if (a[0] != '-' || a[1] == '\0') {
-            if (npos == 2)
-                return usage_error("unexpected argument '%s'", a);
-            pos[npos++] = a;
-            continue;
-        }
-        /* Split "--opt=value"; short options take "-oFILE" too. */
-        char name[64];
-        const char *val = NULL;
-        if (a[1] == '-') {
-            const char *eq = strchr(a, '=');
-            size_t n = eq ? (size_t)(eq - a) : strlen(a);
-            if (n >= sizeof name)
-                return usage_error("unknown option '%s'", a);
-            memcpy(name, a, n);
-            name[n] = '\0';
-            val = eq ? eq + 1 : NULL;
-        } else {
-            snprintf(name, sizeof name, "-%c", a[1]);
-            val = a[2] ? a + 2 : NULL;
-        }
-#define IS(x) (strcmp(name, x) == 0)
-        int flag = IS("--train") || IS("--check") || IS("-q") || IS("--quiet") || IS("-v") ||
-                   IS("--verbose") || IS("-h") || IS("--help") || IS("--version") || IS("--paths");
-        if (flag && val)
-            return usage_error("option '%s' takes no value", name);
-        if (!flag) {
-            if (!IS("-o") && !IS("--output") && !IS("-w") && !IS("--weights") && !IS("--input-shape") &&
-                !IS("--format") && !IS("--batch-size") && !IS("--save-state") && !IS("--seed") &&
-                !IS("--threads") && !IS("--top"))
-                return usage_error("unknown option '%s'", a);
-            if (!val) {
-                if (i + 1 >= argc)
-                    return usage_error("option '%s' needs a value", name);
-                val = argv[++i]; /* may begin with '-': --input-shape -1,3 */
-            }
-        }
+    }
+    longopts[NOPTIONS] = (struct option){0};
+    shortopts[ns] = '\0';
+    opterr = 0; /* the messages are ours */
+    int list_layers = 0, opt;
+    while ((opt = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+        const char *val = optarg;
+        const char *arg = argv[optind - 1]; /* the word it came from */
         long long v;
-        if (IS("--train"))
-            o.train = 1;
-        else if (IS("--check"))
-            check = 1;
-        else if (IS("--paths"))
-            paths = 1;
-        else if (IS("-q") || IS("--quiet"))
-            o.quiet = 1;
-        else if (IS("-v") || IS("--verbose"))
-            o.verbose = 1;
-        else if (IS("-h") || IS("--help")) {
-            usage(stdout);
-            return 0;
-        } else if (IS("--version")) {
-            printf("seqrun %s\n", SEQRUN_VERSION);
-            return 0;
-        } else if (IS("-o") || IS("--output"))
-            o.output = val;
-        else if (IS("-w") || IS("--weights"))
-            o.weights = val;
-        else if (IS("--save-state"))
-            o.save_state = val;
-        else if (IS("--input-shape")) {
-            if (parse_shape(val, &o.input_shape) < 0)
-                return usage_error("--input-shape: expected comma-separated sizes with at most one -1, got '%s'", val);
-            o.has_input_shape = 1;
-        } else if (IS("--format")) {
+        switch (opt) {
+        case '?': {
+            if (optopt >= 256) { /* a flag given a value: --train=1 */
+                for (int k = 0; k < NOPTIONS; k++)
+                    if (cli_options[k].id == optopt) {
+                        char nm[64];
+                        snprintf(nm, sizeof nm, "--%s", cli_options[k].name);
+                        return usage_error("option '%s' takes no value", nm);
+                    }
+            }
+            if (optopt) {
+                char nm[3] = {'-', (char)optopt, 0};
+                return usage_error("unknown option '%s'", nm);
+            }
+            return usage_error("unknown option '%s'", arg);
+        }
+        case ':': {
+            char nm[64];
+            if (optopt >= 256 || arg[1] == '-') {
+                size_t n = strcspn(arg, "=");
+                snprintf(nm, sizeof nm, "%.*s", (int)(n < sizeof nm ? n : sizeof nm - 1), arg);
+            } else {
+                snprintf(nm, sizeof nm, "-%c", optopt);
+            }
+            return usage_error("option '%s' needs a value", nm);
+        }
+        case OPT_TRAIN: o.train = 1; break;
+        case OPT_CHECK: check = 1; break;
+        case OPT_PATHS: paths = 1; break;
+        case OPT_LIST_LAYERS: list_layers = 1; break;
+        case 'q': o.quiet = 1; break;
+        case 'v': o.verbose = 1; break;
+        case 'h': usage(stdout); return 0;
+        case OPT_VERSION: printf("seqrun %s\n", SEQRUN_VERSION); return 0;
+        case 'o': o.output = val; break;
+        case 'w': o.weights = val; break;
+        case OPT_SAVE_STATE: o.save_state = val; break;
+        case OPT_INPUT_SHAPE:
+            input_shape_arg = val;
+            break;
+        case OPT_FORMAT:
             format_given = 1;
             if (!strcmp(val, "npy"))
                 o.format = SR_FMT_NPY;
@@ -326,24 +371,51 @@ int main(int argc, char **argv)
                 o.format = SR_FMT_JSON;
             else
                 return usage_error("--format: expected npy, raw, text or json, got '%s'", val);
-        } else if (IS("--batch-size")) {
+            break;
+        case OPT_BATCH_SIZE:
             if (parse_int(val, 1, (long long)1 << 40, &v) < 0)
                 return usage_error("--batch-size: expected a positive integer, got '%s'", val);
             o.batch_size = v;
-        } else if (IS("--seed")) {
+            break;
+        case OPT_SEED:
             if (parse_int(val, 0, 0x7fffffffffffffffLL, &v) < 0)
                 return usage_error("--seed: expected a non-negative integer, got '%s'", val);
             o.seed = (uint64_t)v;
-        } else if (IS("--top")) {
+            break;
+        case OPT_TOP:
             if (parse_int(val, 1, 1000000, &v) < 0)
                 return usage_error("--top: expected a positive integer, got '%s'", val);
             o.top = (int)v;
-        } else if (IS("--threads")) {
-            if (parse_int(val, 1, 1024, &v) < 0)
+            break;
+        case OPT_THREADS:
+            if (parse_int(val, 1, 0x7fffffff, &v) < 0)
                 return usage_error("--threads: expected a positive integer, got '%s'", val);
+            if (v > SR_PAR_MAXTHREADS) {
+                char m[96];
+                snprintf(m, sizeof m, "--threads: at most %d, got '%%s'", SR_PAR_MAXTHREADS);
+                return usage_error(m, val);
+            }
             threads = v;
+            break;
         }
-#undef IS
+    }
+    for (int i = optind; i < argc; i++) {
+        if (npos == 2)
+            return usage_error("unexpected argument '%s'", argv[i]);
+        pos[npos++] = argv[i];
+    }
+    if (list_layers) {
+        if (format_given && o.format != SR_FMT_TEXT && o.format != SR_FMT_JSON)
+            return usage_error("%s", "--list-layers --format takes text or json");
+        sr_catalog_write(stdout, o.format == SR_FMT_JSON);
+        return fflush(stdout) == 0 ? 0 : SR_ERUN;
+    }
+    char shape_name[32] = "";
+    if (input_shape_arg) {
+        if (parse_shape(input_shape_arg, &o.input_shape, shape_name, sizeof shape_name) < 0)
+            return usage_error("--input-shape: expected comma-separated sizes with at most one -1 (or the spec's batch "
+                               "dimension name), got '%s'", input_shape_arg);
+        o.has_input_shape = 1;
     }
     if (npos == 0)
         return usage_error("%s", "missing MODEL.yaml");
@@ -390,6 +462,14 @@ int main(int argc, char **argv)
     sr_diags d = {0};
     sr_model m;
     sr_status st = sr_spec_load(&m, pos[0], &d);
+    if (st == SR_OK && shape_name[0] &&
+        (!m.has_input || m.input_free < 0 || strcmp(shape_name, m.input_free_name) != 0)) {
+        sr_model_free(&m);
+        sr_diags_free(&d);
+        if (m.has_input && m.input_free >= 0)
+            return usage_error("--input-shape: '%s' is not the spec's batch dimension name", shape_name);
+        return usage_error("--input-shape: '%s' names a dimension, but the spec's input: names none", shape_name);
+    }
     if (st == SR_OK && paths)
         st = run_paths(&m, &o, &d);
     else if (st == SR_OK)

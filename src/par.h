@@ -7,6 +7,10 @@
 
 #include <stdint.h>
 
+/* The most threads the pool runs (its claim mask has one bit per thread);
+ * --threads above it is a usage error. */
+#define SR_PAR_MAXTHREADS 32
+
 /* Online CPUs (at least 1). */
 int sr_par_cores(void);
 

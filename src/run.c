@@ -343,49 +343,41 @@ static void fuse_plan(engine *E, const sr_shapes *S)
         if (prev >= 0) {
             const sr_layer *P = m->node[prev].mod;
             const sr_shape *po = &S->node[prev].out;
-            int64_t C = P->nparam ? P->param[0].shape.d[0] : -1;
-            if (t->affine && E->post[prev] < 0 && E->fold[prev] < 0 && (P->type->fuse & SR_FUSE_AFFINE) &&
-                po->ndim >= 2 && P->type->channel_dim(P, po) == 1 && po->d[1] == C &&
-                P->param[0].dtype == SR_F32 && t->affine(nd->mod, E->o->train, NULL, NULL) == C) {
+            int64_t C = P->type->fold ? P->type->fold(P, NULL, NULL, NULL, NULL) : 0;
+            if (t->affine && E->post[prev] < 0 && E->fold[prev] < 0 && (P->type->flags & SR_FUSE_AFFINE) &&
+                C > 0 && po->ndim >= 2 && P->type->channel_dim(P, po) == 1 && po->d[1] == C &&
+                t->affine(nd->mod, E->o->train, NULL, NULL) == C) {
                 E->fold[prev] = i;
                 E->fused_into[i] = prev;
                 continue;
             }
-            if (t->apply && E->post[prev] < 0 && (P->type->fuse & SR_FUSE_POST)) {
+            if (t->apply && E->post[prev] < 0 && (P->type->flags & SR_FUSE_POST)) {
                 E->post[prev] = i;
                 E->fused_into[i] = prev;
                 prev = -1;
                 continue;
             }
         }
-        prev = t->fuse & (SR_FUSE_POST | SR_FUSE_AFFINE) ? i : -1;
+        prev = t->flags & (SR_FUSE_POST | SR_FUSE_AFFINE) ? i : -1;
     }
 }
 
-/* The folded weights of producer node i (param[0] scaled per output
- * channel, then the bias), built once. */
+/* The folded weights of producer node i (its fold hook applied to the
+ * affine layer's scale and shift), then the bias; built once. */
 static sr_status folded_weights(engine *E, int i, char *err)
 {
     if (E->folded[i])
         return SR_OK;
     const sr_layer *P = E->m->node[i].mod, *A = E->m->node[E->fold[i]].mod;
-    int64_t C = P->param[0].shape.d[0], per = C ? sr_shape_numel(&P->param[0].shape) / C : 0;
+    int64_t C = P->type->fold(P, NULL, NULL, NULL, NULL), nw = sr_shape_numel(&P->param[0].shape);
     double *coef = malloc((size_t)(2 * C + 1) * sizeof *coef);
-    float *blk = malloc((size_t)(C * per + C + 1) * sizeof *blk);
-    if (!coef || !blk || A->type->affine(A, E->o->train, coef, coef + C) != C) {
+    float *blk = malloc((size_t)(nw + C + 1) * sizeof *blk);
+    if (!coef || !blk || A->type->affine(A, E->o->train, coef, coef + C) != C ||
+        P->type->fold(P, coef, coef + C, blk, blk + nw) != C) {
         free(coef);
         free(blk);
         return sr_err(err, SR_ERUN, "out of memory folding layer %s into layer %s", E->m->node[E->fold[i]].path,
                       E->m->node[i].path);
-    }
-    const float *W = sr_f32(&P->param[0]);
-    /* the producer's own bias, if it has one: param[1] of C values */
-    const float *b = P->nparam > 1 && P->param[1].dtype == SR_F32 && P->param[1].shape.ndim == 1 &&
-                     P->param[1].shape.d[0] == C ? sr_f32(&P->param[1]) : NULL;
-    for (int64_t o = 0; o < C; o++) {
-        for (int64_t k = 0; k < per; k++)
-            blk[o * per + k] = (float)((double)W[o * per + k] * coef[o]);
-        blk[C * per + o] = (float)((b ? (double)b[o] : 0.0) * coef[o] + coef[C + o]);
     }
     free(coef);
     E->folded[i] = blk;
@@ -451,7 +443,7 @@ static void seg_plan(engine *E, const sr_shapes *S)
             if (!sr_node_is_leaf(nd) || E->fused_into[i] >= 0)
                 continue;
             size_t a = per_sample(&S->node[i].sin), b = per_sample(&S->node[produced(E, i)].sout);
-            ok = !(nd->mod->type->fuse & SR_WHOLE_BATCH) && a && b;
+            ok = !(nd->mod->type->flags & SR_WHOLE_BATCH) && a && b;
             if (ok) {
                 if (start < 0) {
                     start = i;
@@ -1053,7 +1045,7 @@ static int first_leaf_is_embedding(const sr_model *m)
 {
     for (int i = 0; i < m->nnode; i++)
         if (sr_node_is_leaf(&m->node[i]))
-            return m->node[i].mod->type->params == sr_embedding_params;
+            return (m->node[i].mod->type->flags & SR_LF_INDEX_INPUT) != 0;
     return 0;
 }
 

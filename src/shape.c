@@ -19,6 +19,7 @@ typedef struct {
     int nbad;
     int batch_dim0;
     const char *batch;  /* dim 0 of the model's input is the free batch dim, so named */
+    int64_t *lazy;      /* per module: a lazy layer's size as this pass fixed it */
 } pass_t;
 
 /*
@@ -28,7 +29,8 @@ typedef struct {
  * that stays put when the input's size moves.  Asking the shape rule itself
  * keeps this right for every layer type without a list of them.
  */
-static int produces_dim(sr_layer *L, const sr_shape *in, const sr_shape *out, int d, int training)
+static int produces_dim(const sr_layer *L, const sr_shape *in, const sr_shape *out, int d, int training,
+                        const int64_t *lazy)
 {
     if (in->ndim != out->ndim)
         return 1;
@@ -36,7 +38,8 @@ static int produces_dim(sr_layer *L, const sr_shape *in, const sr_shape *out, in
         return 1;
     sr_shape in2 = *in, out2 = *in;
     in2.d[d] = in->d[d] * 2 + 1;
-    sr_shapeinfo info = {.training = training};
+    int64_t lz = lazy ? *lazy : -1; /* a copy: asking must not fix it */
+    sr_shapeinfo info = {.training = training, .lazy = lazy ? &lz : NULL};
     char err[SR_ERRLEN];
     sr_status st = L->type->shape(L, &in2, &out2, &info, err);
     if (st != SR_OK && !info.out_known)
@@ -70,6 +73,8 @@ static void run_pass(pass_t *P, const sr_shape *in, int in_integer, int upto)
     /* dim 0 of the input is still the free batch dim: every layer so far
      * kept it as its batch */
     int batched = P->batch && in->ndim >= 1;
+    for (int i = 0; i < m->nmods; i++)
+        P->lazy[i] = m->mods[i]->lazy_in;
     for (int i = 0; i < upto; i++) {
         sr_node *nd = &m->node[i];
         sr_nodeshape *ns = &P->ns[i];
@@ -93,8 +98,9 @@ static void run_pass(pass_t *P, const sr_shape *in, int in_integer, int upto)
             sr_node_label(m, pi, prev, sizeof prev);
             pv = prev;
         }
+        int64_t *lazy = &P->lazy[nd->mod->index];
         sr_shapeinfo info = {.prev = pv, .in_integer = integer, .training = P->training,
-                             .in_batch = batched ? P->batch : NULL};
+                             .in_batch = batched ? P->batch : NULL, .lazy = lazy};
         char err[SR_ERRLEN];
         sr_shape out = cur;
         sr_status st = nd->mod->type->shape(nd->mod, &cur, &out, &info, err);
@@ -109,7 +115,7 @@ static void run_pass(pass_t *P, const sr_shape *in, int in_integer, int upto)
             int np[SR_MAXDIM];
             for (int k = 0; k < out.ndim; k++) {
                 np[k] = producer[k];
-                if (out.ndim != cur.ndim || produces_dim(nd->mod, &cur, &out, k, P->training))
+                if (out.ndim != cur.ndim || produces_dim(nd->mod, &cur, &out, k, P->training, lazy))
                     np[k] = i;
             }
             memcpy(producer, np, sizeof np);
@@ -223,18 +229,6 @@ static char *symbolise(const char *msg, const char *conc, const char *sym)
     return out;
 }
 
-static void save_lazy(const sr_model *m, int64_t *keep)
-{
-    for (int i = 0; i < m->nmods; i++)
-        keep[i] = m->mods[i]->lazy_in;
-}
-
-static void restore_lazy(sr_model *m, const int64_t *keep)
-{
-    for (int i = 0; i < m->nmods; i++)
-        m->mods[i]->lazy_in = keep[i];
-}
-
 /*
  * For the first mismatch of a model with spatial input dims: which input
  * sizes would the layers up to it accept?  Answers "layers 0 to 6 fit an
@@ -320,7 +314,7 @@ sr_status sr_infer_free(sr_model *m, const sr_shape *in, int free_dim, const cha
     sr_nodeshape *probe = calloc(2 * nn, sizeof *probe);
     char **msg = calloc(2 * nn, sizeof *msg), **msg2 = msg + nn;
     sr_shape *msg_in = calloc(nn, sizeof *msg_in); /* the input each message saw */
-    int64_t *lazy = calloc((size_t)(m->nmods ? m->nmods : 1), sizeof *lazy);
+    int64_t *lazy = calloc(2 * (size_t)(m->nmods ? m->nmods : 1), sizeof *lazy);
     if (!S->node || !probe || !msg || !msg_in || !lazy) {
         free(S->node);
         S->node = NULL;
@@ -342,8 +336,14 @@ sr_status sr_infer_free(sr_model *m, const sr_shape *in, int free_dim, const cha
      * (Conv2d on [N, 28, 28]); an unnamed one (data without input:, a
      * fixed input: [3, 28, 28]) may be one unbatched sample. */
     const char *batch = free_dim == 0 && S->free_name[0] ? S->free_name : NULL;
-    pass_t P = {.m = m, .training = training, .ns = S->node, .msg = msg, .batch = batch};
+    pass_t P = {.m = m, .training = training, .ns = S->node, .msg = msg, .batch = batch, .lazy = lazy};
     run_pass(&P, in, in_integer, m->nnode);
+    /* Materialisation, a step of its own: lazy layers keep the sizes the
+     * data's pass fixed, as PyTorch's do after their first forward (the
+     * probes below start from them too). */
+    for (int i = 0; i < m->nmods; i++)
+        if (m->mods[i]->type->flags & SR_LF_LAZY)
+            m->mods[i]->lazy_in = lazy[i];
     S->nbad = P.nbad;
     S->batch_dim0 = P.batch_dim0;
     S->sym_in = sym_const(in);
@@ -353,9 +353,9 @@ sr_status sr_infer_free(sr_model *m, const sr_shape *in, int free_dim, const cha
         msg_in[i] = S->node[i].in;
     }
 
-    /* The probes may not materialise a LazyLinear the real input did not. */
-    save_lazy(m, lazy);
-    pass_t Q = {.m = m, .training = training, .batch = batch};
+    /* The probes have their own lazy sizes: they may not materialise a
+     * LazyLinear the real input did not. */
+    pass_t Q = {.m = m, .training = training, .batch = batch, .lazy = lazy + m->nmods};
     if (free_dim >= 0) {
         sr_nodeshape *p2 = probe, *p3 = probe + nn;
         sr_shape in2 = *in, in3 = *in;
@@ -365,10 +365,8 @@ sr_status sr_infer_free(sr_model *m, const sr_shape *in, int free_dim, const cha
         Q.msg = placeholder ? msg2 : NULL;
         run_pass(&Q, &in2, in_integer, m->nnode);
         Q.msg = NULL;
-        restore_lazy(m, lazy);
         Q.ns = p3;
         run_pass(&Q, &in3, in_integer, m->nnode);
-        restore_lazy(m, lazy);
         S->sym_in = sym_fit(in, &in2, &in3, S->free_size);
         for (int i = 0; i < m->nnode; i++) {
             sr_nodeshape *ns = &S->node[i];
@@ -465,7 +463,6 @@ sr_status sr_infer_free(sr_model *m, const sr_shape *in, int free_dim, const cha
                 fin.d[free_dim] = 2;
             Q.ns = probe;
             fit_hint(&Q, S, &fin, in_integer, i, fit, sizeof fit);
-            restore_lazy(m, lazy);
         }
         /* "in_features should be 20" would break the other uses */
         if (!nd->first) {

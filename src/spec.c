@@ -295,6 +295,11 @@ static sr_layer *new_module(reader *r, const sr_layertype *t, const ynode *at)
     L->line = at->line;
     L->col = at->col;
     L->lazy_in = -1;
+    L->index = m->nmods;
+    if (t->cfg_size && !(L->cfg = calloc(1, t->cfg_size))) {
+        free(L);
+        return NULL;
+    }
     m->mods[m->nmods++] = L;
     return L;
 }
@@ -376,7 +381,7 @@ static sr_layer *build_item(reader *r, ynode *item, const char *path)
     n->built = L;
     char who[SR_PATHLEN + 40];
     snprintf(who, sizeof who, "layer %s (%s)", path, t->name);
-    if (t == sr_sequential_type()) {
+    if (t->flags & SR_LF_CONTAINER) {
         if (args)
             build_children(r, L, args, path);
         return L;
@@ -642,7 +647,7 @@ sr_status sr_spec_parse(sr_model *m, const char *text, size_t len, const char *l
     }
     {
         ynode fake = {.line = yderef(layers)->line, .col = yderef(layers)->col};
-        m->root = new_module(&r, sr_sequential_type(), &fake);
+        m->root = new_module(&r, sr_layer_types[SR_L_Sequential], &fake);
         if (!m->root)
             goto out;
         build_children(&r, m->root, layers, "");
@@ -710,7 +715,7 @@ void sr_model_free(sr_model *m)
         sr_layer *L = m->mods[i];
         for (int k = 0; k < SR_MAXPARAMS; k++)
             sr_tensor_free(&L->param[k]);
-        free(L->priv);
+        free(L->cfg);
         free(L->child);
         free(L);
     }
@@ -730,7 +735,7 @@ void sr_node_label(const sr_model *m, int i, char *buf, size_t len)
     snprintf(buf, len, "layer %s (%s)", m->node[i].path, m->node[i].mod->type->name);
 }
 
-int sr_node_is_leaf(const sr_node *n) { return n->mod->type != sr_sequential_type(); }
+int sr_node_is_leaf(const sr_node *n) { return !sr_is_container(n->mod); }
 
 int64_t sr_model_param_count(const sr_model *m)
 {

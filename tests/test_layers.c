@@ -23,12 +23,8 @@
 
 static void layer_init(sr_layer *L, const char *type)
 {
-    memset(L, 0, sizeof *L);
-    L->type = sr_layertype_find(type);
-    L->lazy_in = -1;
-    for (int i = 0; i < L->type->nargs; i++)
-        if (L->type->args[i].def)
-            sr_argval_parse_default(L->type->args[i].def, &L->arg[i]);
+    if (sr_layer_init(L, sr_layertype_find(type)) != 0)
+        abort();
 }
 
 static void set_int(sr_layer *L, int k, int64_t v)

@@ -190,3 +190,50 @@ SR_FORWARD_FN(sr_logsoftmax_forward)
     softmax(L, in, out, 1);
     return SR_OK;
 }
+
+/* ---- rows ----------------------------------------------------------------- */
+
+static const sr_argdef a_inplace[] = {{"inplace", T_B, "False", NULL, 0}};
+static const sr_argdef a_leaky[] = {
+    {"negative_slope", T_F, "0.01", NULL, 0},
+    {"inplace", T_B, "False", NULL, 0},
+};
+static const sr_argdef a_elu[] = {
+    {"alpha", T_F, "1.0", NULL, 0},
+    {"inplace", T_B, "False", NULL, 0},
+};
+static const sr_argdef a_gelu[] = {{"approximate", T_S, "'none'", "none|tanh", 0}};
+static const sr_argdef a_softplus[] = {
+    {"beta", T_F, "1", NULL, 0},
+    {"threshold", T_F, "20", NULL, 0},
+};
+static const sr_argdef a_hardtanh[] = {
+    {"min_val", T_F, "-1.0", NULL, 0},
+    {"max_val", T_F, "1.0", NULL, 0},
+    {"inplace", T_B, "False", NULL, 0},
+};
+/* PyTorch defaults dim to None and guesses, with a deprecation warning; the
+ * contract requires it. */
+static const sr_argdef a_softmax[] = {{"dim", T_I, NULL, NULL, 0}};
+
+/* An elementwise layer: y = apply(x), fusable into the producer before it. */
+#define ELEMENTWISE(nm, sum, fmt, ...) \
+    SR_ROW(nm, .summary = sum, .repr = fmt, .shape = sr_same_shape, .forward = sr_elementwise_forward, __VA_ARGS__)
+
+ELEMENTWISE(ReLU, "max(0, x)", "inplace?", SR_ARGS(a_inplace), .apply = sr_relu_apply);
+ELEMENTWISE(ReLU6, "min(max(0, x), 6)", "inplace?", SR_ARGS(a_inplace), .apply = sr_relu6_apply);
+ELEMENTWISE(LeakyReLU, "x if x >= 0 else negative_slope * x", "negative_slope=, inplace?", SR_ARGS(a_leaky),
+            .apply = sr_leakyrelu_apply);
+ELEMENTWISE(ELU, "x if x > 0 else alpha * (exp(x) - 1)", "alpha=, inplace?", SR_ARGS(a_elu), .apply = sr_elu_apply);
+ELEMENTWISE(GELU, "x * Phi(x), exact or tanh-approximated", "approximate=", SR_ARGS(a_gelu), .apply = sr_gelu_apply);
+ELEMENTWISE(SiLU, "x * sigmoid(x)", "inplace?", SR_ARGS(a_inplace), .apply = sr_silu_apply);
+ELEMENTWISE(Tanh, "tanh(x)", "", .apply = sr_tanh_apply);
+ELEMENTWISE(Sigmoid, "1 / (1 + exp(-x))", "", .apply = sr_sigmoid_apply);
+ELEMENTWISE(Softplus, "log(1 + exp(beta x)) / beta, linear above threshold", "beta=, threshold=",
+            SR_ARGS(a_softplus), .apply = sr_softplus_apply);
+ELEMENTWISE(Hardtanh, "clamp(x, min_val, max_val)", "min_val=, max_val=, inplace?", SR_ARGS(a_hardtanh),
+            .validate = sr_hardtanh_validate, .apply = sr_hardtanh_apply);
+SR_ROW(Softmax, .summary = "exp(x) / sum(exp(x)) along dim", SR_ARGS(a_softmax), .repr = "dim=",
+       .shape = sr_softmax_shape, .forward = sr_softmax_forward);
+SR_ROW(LogSoftmax, .summary = "log(softmax(x)) along dim", SR_ARGS(a_softmax), .repr = "dim=",
+       .shape = sr_softmax_shape, .forward = sr_logsoftmax_forward);

@@ -26,7 +26,7 @@ SR_VALIDATE_FN(sr_batchnorm_validate)
     return SR_OK;
 }
 
-static sr_status bn_shape(sr_layer *L, int two_d, const sr_shape *in, sr_shape *out, sr_shapeinfo *info, char *err)
+static sr_status bn_shape(const sr_layer *L, int two_d, const sr_shape *in, sr_shape *out, sr_shapeinfo *info, char *err)
 {
     const char *nm = L->type->name;
     char src[256];
@@ -225,3 +225,23 @@ SR_FORWARD_FN(sr_batchnorm_forward)
     }
     return SR_OK;
 }
+
+/* ---- rows ----------------------------------------------------------------- */
+
+static const sr_argdef a_batchnorm[] = {
+    {"num_features", T_I, NULL, NULL, 0},
+    {"eps", T_F, "1e-05", NULL, 0},
+    {"momentum", T_F | T_N, "0.1", NULL, 0},
+    {"affine", T_B, "True", NULL, 0},
+    {"track_running_stats", T_B, "True", NULL, 0},
+};
+
+#define BN_REPR "#num_features, eps=, momentum=, affine=, track_running_stats="
+SR_ROW(BatchNorm1d, .summary = "normalises each channel of (N, C) or (N, C, L) by batch or running statistics",
+       SR_ARGS(a_batchnorm), .repr = BN_REPR, .flags = SR_FUSE_POST | SR_LF_TRAIN_STATE,
+       .validate = sr_batchnorm_validate, .shape = sr_batchnorm1d_shape, .params = sr_batchnorm_params,
+       .forward = sr_batchnorm_forward, .affine = sr_batchnorm_affine);
+SR_ROW(BatchNorm2d, .summary = "normalises each channel of (N, C, H, W) by batch or running statistics",
+       SR_ARGS(a_batchnorm), .repr = BN_REPR, .flags = SR_FUSE_POST | SR_LF_TRAIN_STATE,
+       .validate = sr_batchnorm_validate, .shape = sr_batchnorm2d_shape, .params = sr_batchnorm_params,
+       .forward = sr_batchnorm_forward, .affine = sr_batchnorm_affine);

@@ -12,6 +12,7 @@
 #include "../init.h"
 #include "../cpu.h"
 #include "../par.h"
+#include "conv_kernels.h"
 
 #include <cblas.h>
 #include <limits.h>
@@ -379,6 +380,7 @@ static int direct_1x1(const conv_geo *g)
 }
 
 static size_t dc_workspace(const conv_geo *g, const conv_dims *di, const conv_dims *dout);
+static int conv_ck(const conv_geo *g, const conv_dims *di, const conv_dims *dout, ck_conv *c);
 
 SR_WORKSPACE_FN(sr_conv_workspace)
 {
@@ -405,6 +407,12 @@ SR_WORKSPACE_FN(sr_conv_workspace)
     size_t dw = dc_workspace(&g, &di, &dout);
     if (dw > n)
         n = dw;
+    /* or conv_kernels.h's */
+    ck_conv kc;
+    int kind = conv_ck(&g, &di, &dout, &kc);
+    size_t kw = kind ? ck_workspace(&kc, kind) : 0;
+    if (kw > n)
+        n = kw;
     return n < huge ? n : huge;
 }
 
@@ -1104,7 +1112,7 @@ static sr_status dc_forward(const sr_layer *L, const conv_geo *g, const conv_dim
     const sr_layout *lay = level == 2 ? ctx->out_layout : NULL;
     dc_job J = {.x = sr_f32(in), .y = sr_f32(out), .g = g, .di = di, .dout = dout, .d = &d, .pk = pk,
                 .taps = taps, .work = ctx->work + d.taps_f, .ctx = ctx,
-                .relu = ctx->post && ctx->post->type->apply == sr_relu_apply,
+                .relu = ctx->post && ctx->post->type->id == SR_L_ReLU,
                 .vl = level == 2 ? 16 : 8, .nv = dc_nv(level, mr),
                 .cstride = lay ? lay->chan : dout->h * dout->w, .lay = lay,
                 .split = lay && lay->phases == 2 ? 1 + (int)(lay->left & 1) : 0, .laid_out = ctx->in_laid_out};
@@ -1113,6 +1121,22 @@ static sr_status dc_forward(const sr_layer *L, const conv_geo *g, const conv_dim
     sr_par_for(threads, blocks, dc_block, &J);
     free(own);
     return SR_OK;
+}
+
+/* The convolution as conv_kernels.h takes it, and the kernel of theirs that
+ * runs it (CK_NONE: conv.c's own). */
+static int conv_ck(const conv_geo *g, const conv_dims *di, const conv_dims *dout, ck_conv *c)
+{
+    *c = (ck_conv){.n = di->n, .cin = g->cin, .cout = g->cout, .groups = g->groups, .h = di->h, .w = di->w,
+                   .oh = dout->h, .ow = dout->w, .mode = g->mode};
+    for (int i = 0; i < 2; i++) {
+        c->k[i] = g->k[i];
+        c->s[i] = g->s[i];
+        c->dil[i] = g->dil[i];
+        c->pb[i] = g->pb[i];
+        c->pa[i] = g->pa[i];
+    }
+    return ck_choose(c);
 }
 
 SR_FORWARD_FN(sr_conv_forward)
@@ -1127,6 +1151,13 @@ SR_FORWARD_FN(sr_conv_forward)
     const float *Wt = ctx->weight ? ctx->weight : sr_f32(&L->param[0]);
     const float *bias = ctx->weight ? ctx->bias : g.bias ? sr_f32(&L->param[1]) : NULL;
     float *work = ctx->work;
+    ck_conv kc;
+    int kind = conv_ck(&g, &di, &dout, &kc);
+    if (kind && di.n > 0 && P > 0 && K > 0) {
+        if (ck_forward(&kc, kind, Wt, bias, sr_f32(in), sr_f32(out), ctx) < 0)
+            return sr_err(err, SR_ERUN, "out of memory packing the convolution's weights");
+        return SR_OK;
+    }
     int level = dc_level(&g);
     if (level && di.n > 0 && P > 0)
         return dc_forward(L, &g, &di, &dout, level, in, out, ctx, err);
@@ -1207,5 +1238,33 @@ SR_OUT_LAYOUT_OK_FN(sr_conv_out_layout_ok)
 {
     conv_geo g;
     conv_geo_get(L, &g);
-    return in->ndim == g.nd + 2 && dc_level(&g) == 2 && (!post || post->type->apply == sr_relu_apply);
+    return in->ndim == g.nd + 2 && dc_level(&g) == 2 && (!post || post->type->id == SR_L_ReLU);
 }
+
+/* ---- rows ----------------------------------------------------------------- */
+
+#define CONV_ARGS(a, n)                                                     \
+    static const sr_argdef a[] = {                                          \
+        {"in_channels", T_I, NULL, NULL, 0},                                \
+        {"out_channels", T_I, NULL, NULL, 0},                               \
+        {"kernel_size", T_T, NULL, NULL, n},                                \
+        {"stride", T_T, "1", NULL, n},                                      \
+        {"padding", T_T | T_S, "0", "same|valid", n},                       \
+        {"dilation", T_T, "1", NULL, n},                                    \
+        {"groups", T_I, "1", NULL, 0},                                      \
+        {"bias", T_B, "True", NULL, 0},                                     \
+        {"padding_mode", T_S, "'zeros'", "zeros|reflect|replicate|circular", 0}, \
+    }
+CONV_ARGS(a_conv1d, 1);
+CONV_ARGS(a_conv2d, 2);
+
+#define CONV_ROW(nm, sum, args, n)                                                                          \
+    SR_ROW(nm, .summary = sum, SR_ARGS(args),                                                               \
+           .repr = "#in_channels, #out_channels, kernel_size=:" #n ", stride=:" #n ", padding?:" #n "!, "    \
+                   "dilation?:" #n ", groups?, bias?, padding_mode?!",                                      \
+           .flags = SR_FUSE_POST | SR_FUSE_AFFINE, .validate = sr_conv_validate, .shape = sr_conv_shape,   \
+           .params = sr_conv_params, .forward = sr_conv_forward, .workspace = sr_conv_workspace,            \
+           .channel_dim = sr_conv_channel_dim, .fold = sr_fold_out_rows, .in_layout = sr_conv_in_layout,    \
+           .out_layout_ok = sr_conv_out_layout_ok)
+CONV_ROW(Conv1d, "1-D convolution over (N, C, L)", a_conv1d, 1);
+CONV_ROW(Conv2d, "2-D convolution over (N, C, H, W)", a_conv2d, 2);

@@ -83,3 +83,20 @@ SR_FORWARD_FN(sr_embedding_forward)
     }
     return SR_OK;
 }
+
+/* ---- rows ----------------------------------------------------------------- */
+
+static const sr_argdef a_embedding[] = {
+    {"num_embeddings", T_I, NULL, NULL, 0},
+    {"embedding_dim", T_I, NULL, NULL, 0},
+    {"padding_idx", T_I | T_N, "None", NULL, 0},
+    {"max_norm", T_F | T_N, "None", NULL, 0},
+    {"norm_type", T_F, "2.0", NULL, 0},
+    {"scale_grad_by_freq", T_B, "False", NULL, 0},
+    {"sparse", T_B, "False", NULL, 0},
+};
+
+SR_ROW(Embedding, .summary = "looks up rows of a table by integer index", SR_ARGS(a_embedding),
+       .repr = "#num_embeddings, #embedding_dim, padding_idx?, max_norm?, norm_type?, scale_grad_by_freq?, sparse?",
+       .flags = SR_LF_INDEX_INPUT, .validate = sr_embedding_validate, .shape = sr_embedding_shape,
+       .params = sr_embedding_params, .forward = sr_embedding_forward);

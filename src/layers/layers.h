@@ -8,8 +8,24 @@
 
 #include "../layer.h"
 
+/* Defines a row of the layer table: SR_ROW(Linear, .summary = ..., ...)
+ * is the row sr_row_Linear with id SR_L_Linear and name "Linear" (the name
+ * must have its line in layers.def). */
+#define SR_ROW(nm, ...) const sr_layertype sr_row_##nm = {.id = SR_L_##nm, .name = #nm, __VA_ARGS__}
+/* .args and .nargs of a row from a static sr_argdef array */
+#define SR_ARGS(a) .args = (a), .nargs = (int)(sizeof(a) / sizeof *(a))
+/* argument kinds, short, for the rows' sr_argdef arrays */
+#define T_I SR_T_INT
+#define T_F SR_T_FLOAT
+#define T_B SR_T_BOOL
+#define T_N SR_T_NONE
+#define T_S SR_T_STR
+#define T_T SR_T_TUPLE
+/* a layer's typed config, filled by its validate hook */
+#define SR_CFG(L, type) ((const type *)(L)->cfg)
+
 /* Declares validate/shape/params/forward/workspace hooks for one family. */
-#define SR_SHAPE_FN(name) sr_status name(sr_layer *L, const sr_shape *in, sr_shape *out, sr_shapeinfo *info, char *err)
+#define SR_SHAPE_FN(name) sr_status name(const sr_layer *L, const sr_shape *in, sr_shape *out, sr_shapeinfo *info, char *err)
 #define SR_FORWARD_FN(name) sr_status name(sr_layer *L, const sr_tensor *in, sr_tensor *out, sr_ctx *ctx, char *err)
 #define SR_PARAMS_FN(name) int name(const sr_layer *L, sr_paramdecl *p)
 #define SR_VALIDATE_FN(name) sr_status name(sr_layer *L, char *err)
@@ -35,6 +51,13 @@ int sr_norm_dim(int64_t dim, int ndim);
 const char *sr_from(const sr_shapeinfo *info, int input_too, char *buf, size_t len);
 /* Product of dims [a, b). */
 int64_t sr_prod(const sr_shape *s, int a, int b);
+/* The fold hook of producers whose param[0] holds output channel o in its
+ * leading dimension and whose param[1], if any, is the [C] bias (Linear,
+ * Conv): w[o, ...] = W[o, ...] * scale[o], b[o] = bias[o] * scale[o] + shift[o]. */
+int64_t sr_fold_out_rows(const sr_layer *P, const double *scale, const double *shift, float *w, float *b);
+/* A lazy layer's input size in this shape pass (see sr_shapeinfo.lazy):
+ * fixed by the first input it sees, which is `seen`. */
+int64_t sr_lazy_size(const sr_layer *L, sr_shapeinfo *info, int64_t seen);
 
 /* linear.c */
 enum { LINEAR_IN, LINEAR_OUT, LINEAR_BIAS };
@@ -86,7 +109,6 @@ SR_SHAPE_FN(sr_unflatten_shape);
 SR_FORWARD_FN(sr_view_forward);
 SR_VALIDATE_FN(sr_dropout_validate);
 SR_FORWARD_FN(sr_dropout_forward);
-SR_SHAPE_FN(sr_sequential_shape);
 
 /* norm.c: LayerNorm (BatchNorm joins it) */
 enum { LAYERNORM_SHAPE, LAYERNORM_EPS, LAYERNORM_AFFINE };

@@ -32,7 +32,7 @@ SR_VALIDATE_FN(sr_lazylinear_validate)
     return SR_OK;
 }
 
-static int is_lazy(const sr_layer *L) { return L->type->params == sr_lazylinear_params; }
+static int is_lazy(const sr_layer *L) { return L->type->id == SR_L_LazyLinear; }
 static int64_t in_features(const sr_layer *L) { return is_lazy(L) ? L->lazy_in : sr_argi(L, LINEAR_IN); }
 static int64_t out_features(const sr_layer *L) { return sr_argi(L, is_lazy(L) ? LAZY_OUT : LINEAR_OUT); }
 static int has_bias(const sr_layer *L) { return (int)sr_argi(L, is_lazy(L) ? LAZY_BIAS : LINEAR_BIAS); }
@@ -98,10 +98,8 @@ SR_SHAPE_FN(sr_lazylinear_shape)
         info->out_known = 1;
         return sr_err(err, SR_ESHAPE, "LazyLinear needs at least 1-D input, but input [] is a scalar; hint: give it at least one dimension");
     }
-    int64_t last = in->d[in->ndim - 1];
-    if (L->lazy_in < 0)
-        L->lazy_in = last; /* materialised by the first input, as in PyTorch */
-    return linear_shape(L->type->name, L->lazy_in, sr_argi(L, LAZY_OUT), in, out, info, err);
+    int64_t fin = sr_lazy_size(L, info, in->d[in->ndim - 1]);
+    return linear_shape(L->type->name, fin, sr_argi(L, LAZY_OUT), in, out, info, err);
 }
 
 static int linear_params(int64_t fin, int64_t fout, int bias, sr_paramdecl *p)
@@ -439,3 +437,26 @@ SR_FORWARD_FN(sr_lazylinear_forward)
 {
     return sr_linear_forward(L, in, out, ctx, err);
 }
+
+/* ---- rows ----------------------------------------------------------------- */
+
+static const sr_argdef a_linear[] = {
+    {"in_features", T_I, NULL, NULL, 0},
+    {"out_features", T_I, NULL, NULL, 0},
+    {"bias", T_B, "True", NULL, 0},
+};
+static const sr_argdef a_lazylinear[] = {
+    {"out_features", T_I, NULL, NULL, 0},
+    {"bias", T_B, "True", NULL, 0},
+};
+
+SR_ROW(Linear, .summary = "y = x W^T + b over the last dimension", SR_ARGS(a_linear),
+       .repr = "in_features=, out_features=, bias=",
+       .flags = SR_FUSE_POST | SR_FUSE_AFFINE | SR_WHOLE_BATCH,
+       .validate = sr_linear_validate, .shape = sr_linear_shape, .params = sr_linear_params,
+       .forward = sr_linear_forward, .channel_dim = sr_linear_channel_dim, .fold = sr_fold_out_rows);
+SR_ROW(LazyLinear, .summary = "Linear whose in_features is taken from its input", SR_ARGS(a_lazylinear),
+       .repr = "@lazy=in_features, out_features=, bias=",
+       .flags = SR_FUSE_POST | SR_FUSE_AFFINE | SR_WHOLE_BATCH | SR_LF_LAZY,
+       .validate = sr_lazylinear_validate, .shape = sr_lazylinear_shape, .params = sr_lazylinear_params,
+       .forward = sr_lazylinear_forward, .channel_dim = sr_linear_channel_dim, .fold = sr_fold_out_rows);

@@ -113,3 +113,15 @@ SR_FORWARD_FN(sr_layernorm_forward)
     }
     return SR_OK;
 }
+
+/* ---- rows ----------------------------------------------------------------- */
+
+static const sr_argdef a_layernorm[] = {
+    {"normalized_shape", T_T, NULL, NULL, 0},
+    {"eps", T_F, "1e-05", NULL, 0},
+    {"elementwise_affine", T_B, "True", NULL, 0},
+};
+
+SR_ROW(LayerNorm, .summary = "normalises over the trailing normalized_shape dims", SR_ARGS(a_layernorm),
+       .repr = "#normalized_shape:1, eps=, elementwise_affine=", .validate = sr_layernorm_validate,
+       .shape = sr_layernorm_shape, .params = sr_layernorm_params, .forward = sr_layernorm_forward);

@@ -24,7 +24,8 @@ typedef struct {
     int64_t divisor;           /* 0: none */
 } pool_geo;
 
-static int is_maxpool(const sr_layer *L) { return L->type->forward == sr_maxpool_forward; }
+enum { POOL_AVG, POOL_MAX }; /* the rows' variant */
+static int is_maxpool(const sr_layer *L) { return L->type->variant == POOL_MAX; }
 
 static void pool_geo_get(const sr_layer *L, pool_geo *g)
 {
@@ -490,3 +491,67 @@ SR_FORWARD_FN(sr_adaptivemax_forward)
     (void)err;
     return adaptive_forward(in, out, L->type->args[ADAPT_SIZE].tlen, 1);
 }
+
+/* ---- rows ----------------------------------------------------------------- */
+
+#define MAXPOOL_ARGS(a, n)                                                  \
+    static const sr_argdef a[] = {                                          \
+        {"kernel_size", T_T, NULL, NULL, n},                                \
+        {"stride", T_T | T_N, "None", NULL, n},                             \
+        {"padding", T_T, "0", NULL, n},                                     \
+        {"dilation", T_T, "1", NULL, n},                                    \
+        {"return_indices", T_B, "False", NULL, 0},                          \
+        {"ceil_mode", T_B, "False", NULL, 0},                               \
+    }
+MAXPOOL_ARGS(a_maxpool1d, 1);
+MAXPOOL_ARGS(a_maxpool2d, 2);
+static const sr_argdef a_avgpool1d[] = {
+    {"kernel_size", T_T, NULL, NULL, 1},
+    {"stride", T_T | T_N, "None", NULL, 1},
+    {"padding", T_T, "0", NULL, 1},
+    {"ceil_mode", T_B, "False", NULL, 0},
+    {"count_include_pad", T_B, "True", NULL, 0},
+};
+static const sr_argdef a_avgpool2d[] = {
+    {"kernel_size", T_T, NULL, NULL, 2},
+    {"stride", T_T | T_N, "None", NULL, 2},
+    {"padding", T_T, "0", NULL, 2},
+    {"ceil_mode", T_B, "False", NULL, 0},
+    {"count_include_pad", T_B, "True", NULL, 0},
+    {"divisor_override", T_I | T_N, "None", NULL, 0},
+};
+static const sr_argdef a_adaptiveavg1d[] = {{"output_size", T_T, NULL, NULL, 1}};
+static const sr_argdef a_adaptiveavg2d[] = {{"output_size", T_T | SR_T_TNONE, NULL, NULL, 2}};
+static const sr_argdef a_adaptivemax1d[] = {
+    {"output_size", T_T, NULL, NULL, 1},
+    {"return_indices", T_B, "False", NULL, 0},
+};
+static const sr_argdef a_adaptivemax2d[] = {
+    {"output_size", T_T | SR_T_TNONE, NULL, NULL, 2},
+    {"return_indices", T_B, "False", NULL, 0},
+};
+
+#define MAXPOOL_REPR "kernel_size=, stride=|kernel_size, padding=, dilation=, ceil_mode="
+SR_ROW(MaxPool1d, .summary = "maximum over sliding windows of (N, C, L)", SR_ARGS(a_maxpool1d), .repr = MAXPOOL_REPR,
+       .variant = POOL_MAX,
+       .validate = sr_pool_validate, .shape = sr_pool_shape, .forward = sr_maxpool_forward);
+SR_ROW(MaxPool2d, .summary = "maximum over sliding windows of (N, C, H, W)", SR_ARGS(a_maxpool2d),
+       .repr = MAXPOOL_REPR, .variant = POOL_MAX, .validate = sr_pool_validate, .shape = sr_pool_shape, .forward = sr_maxpool_forward);
+SR_ROW(AvgPool1d, .summary = "average over sliding windows of (N, C, L)", SR_ARGS(a_avgpool1d),
+       .repr = "kernel_size=:1, stride=:1|kernel_size, padding=:1", .validate = sr_pool_validate,
+       .shape = sr_pool_shape, .forward = sr_avgpool_forward);
+SR_ROW(AvgPool2d, .summary = "average over sliding windows of (N, C, H, W)", SR_ARGS(a_avgpool2d),
+       .repr = "kernel_size=, stride=|kernel_size, padding=", .validate = sr_pool_validate,
+       .shape = sr_pool_shape, .forward = sr_avgpool_forward);
+SR_ROW(AdaptiveAvgPool1d, .summary = "average pooling to a fixed output length", SR_ARGS(a_adaptiveavg1d),
+       .repr = "output_size=", .validate = sr_adaptive_validate, .shape = sr_adaptive_shape,
+       .forward = sr_adaptiveavg_forward);
+SR_ROW(AdaptiveAvgPool2d, .summary = "average pooling to a fixed output size (None keeps a dimension)",
+       SR_ARGS(a_adaptiveavg2d), .repr = "output_size=", .validate = sr_adaptive_validate,
+       .shape = sr_adaptive_shape, .forward = sr_adaptiveavg_forward);
+SR_ROW(AdaptiveMaxPool1d, .summary = "max pooling to a fixed output length", SR_ARGS(a_adaptivemax1d),
+       .repr = "output_size=", .validate = sr_adaptive_validate, .shape = sr_adaptive_shape,
+       .forward = sr_adaptivemax_forward);
+SR_ROW(AdaptiveMaxPool2d, .summary = "max pooling to a fixed output size (None keeps a dimension)",
+       SR_ARGS(a_adaptivemax2d), .repr = "output_size=", .validate = sr_adaptive_validate,
+       .shape = sr_adaptive_shape, .forward = sr_adaptivemax_forward);

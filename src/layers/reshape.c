@@ -198,12 +198,28 @@ SR_FORWARD_FN(sr_dropout_forward)
     return SR_OK;
 }
 
-SR_SHAPE_FN(sr_sequential_shape)
-{
-    (void)L;
-    (void)err;
-    *out = *in;
-    info->out_known = 1;
-    info->batch_dim0 = 1;
-    return SR_OK;
-}
+/* ---- rows ----------------------------------------------------------------- */
+
+static const sr_argdef a_flatten[] = {
+    {"start_dim", T_I, "1", NULL, 0},
+    {"end_dim", T_I, "-1", NULL, 0},
+};
+static const sr_argdef a_unflatten[] = {
+    {"dim", T_I, NULL, NULL, 0},
+    {"unflattened_size", T_T, NULL, NULL, 0},
+};
+static const sr_argdef a_dropout[] = {
+    {"p", T_F, "0.5", NULL, 0},
+    {"inplace", T_B, "False", NULL, 0},
+};
+
+SR_ROW(Flatten, .summary = "flattens dims start_dim..end_dim into one", SR_ARGS(a_flatten),
+       .repr = "start_dim=, end_dim=", .shape = sr_flatten_shape, .forward = sr_view_forward);
+SR_ROW(Unflatten, .summary = "splits dim into unflattened_size", SR_ARGS(a_unflatten),
+       .repr = "dim=, unflattened_size=", .validate = sr_unflatten_validate, .shape = sr_unflatten_shape,
+       .forward = sr_view_forward);
+SR_ROW(Identity, .summary = "passes its input through (any arguments are ignored)", .nargs = -1, .repr = "",
+       .shape = sr_same_shape, .forward = sr_view_forward);
+SR_ROW(Dropout, .summary = "zeroes elements with probability p in training, scales by 1/(1-p)",
+       SR_ARGS(a_dropout), .repr = "p=, inplace=", .flags = SR_LF_RANDOM, .validate = sr_dropout_validate,
+       .shape = sr_same_shape, .forward = sr_dropout_forward);

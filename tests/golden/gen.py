@@ -69,7 +69,7 @@ torch.set_num_threads(1)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CASES_DIR = os.path.join(HERE, "cases")
-OWNED_PREFIXES = ("core_", "cnn_")
+OWNED_PREFIXES = ("core_", "cnn_")  # family files (cases_*.py) add theirs with own()
 DEFAULT_TOL = (1e-4, 1e-5)
 
 # ---------------------------------------------------------------------------
@@ -1240,6 +1240,29 @@ def gen_case(c, verbose):
         shapes = ",".join(str(tuple(o.shape)) for o in outs)
         print("%-34s out %-18s f32 err/tol %.3g" % (name, shapes, worst))
     return worst
+
+
+# ---- the layer families' cases -------------------------------------------------
+# Each tests/golden/cases_FAMILY.py holds one layer family's cases, written
+# with the helpers above (case, layers, L, randn, rng, idx, stream, ...),
+# and first calls own("PREFIX_") for the case-name prefix it owns.  They are
+# run in this module's namespace, in name order, after the cases above.
+
+def own(prefix):
+    global OWNED_PREFIXES
+    if prefix not in OWNED_PREFIXES:
+        OWNED_PREFIXES = OWNED_PREFIXES + (prefix,)
+
+
+def load_family_cases():
+    import glob
+    for path in sorted(glob.glob(os.path.join(HERE, "cases_*.py"))):
+        with open(path) as f:
+            code = compile(f.read(), path, "exec")
+        exec(code, globals())
+
+
+load_family_cases()
 
 
 def main(argv):

@@ -1,0 +1,515 @@
+/*
+ * conv_oc16.c - convolution vectorised over output channels (AVX-512), and
+ * the dispatch of conv_kernels.h.
+ *
+ * conv.c's direct kernel puts up to 16 consecutive outputs of one output
+ * row in a vector: at output widths 8, 4 and 2 only half, a quarter and an
+ * eighth of every multiply-add is useful.  Here a vector holds 16 output
+ * channels of one output pixel instead (as oneDNN's nChw16c and ONNX
+ * Runtime's NCHWc kernels do), so the output width no longer matters:
+ *
+ *   weights   packed once per layer, per group and block of OB = 16 * NO
+ *             output channels, as [K][OB] (K = cin/groups * kh * kw taps in
+ *             the weight's (c, i, j) order), then the block's OB biases;
+ *             channels past the group's end are zero;
+ *   input     each block of samples padded (and for a horizontal stride,
+ *             split into column phases) as conv.c does, so that a tap of a
+ *             pixel is one float at a fixed offset from the pixel's base;
+ *   tile      NO vectors of 16 output channels by ROWS x COLS pixels: ROWS
+ *             segments of COLS consecutive outputs of one output row (any
+ *             rows, any samples of the block), NO * ROWS * COLS <= 24
+ *             accumulators; each tap is NO vector loads of the packed
+ *             weights and ROWS * COLS broadcast loads of the input, each
+ *             broadcast feeding NO fused multiply-adds;
+ *   blocking  the taps in blocks of whole input channels whose weights
+ *             (KB x OB floats) stay in L1 while every tile of the sample
+ *             block runs over them; a tile's running sums wait in memory
+ *             between tap blocks, unchanged;
+ *   output    each finished tile has the fused activation applied in its
+ *             scratch (sr_post), then goes out pixel by pixel into NCHW, or
+ *             into the next convolution's padded layout.
+ *
+ * Every output is its bias plus its taps in order, one FMA each, whatever
+ * the tiles, blocks or threads (see conv_kernels.h).
+ */
+#include "conv_kernels.h"
+#include "../cpu.h"
+#include "../par.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define CK_X86 1
+#define CK_TARGET __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
+#endif
+
+void ck_lay_get(const ck_conv *c, ck_lay *l)
+{
+    l->Hp = c->h + c->pb[0] + c->pa[0];
+    l->Wp = c->w + c->pb[1] + c->pa[1];
+    l->Wj = (l->Wp + c->s[1] - 1) / c->s[1];
+    l->RS = c->s[1] * l->Wj;
+    l->PS = l->Hp * l->RS;
+    l->SS = c->cin * l->PS;
+}
+
+/* ---- padding ------------------------------------------------------------- */
+
+/* Source index for padded position i of an axis of size n (PyTorch's F.pad
+ * modes; the shape check guarantees one reflection or wrap suffices), or -1
+ * for a zero. */
+static int64_t src_index(int mode, int64_t i, int64_t n)
+{
+    if (i >= 0 && i < n)
+        return i;
+    switch (mode) {
+    case CK_PAD_REFLECT: return i < 0 ? -i : 2 * (n - 1) - i;
+    case CK_PAD_REPLICATE: return i < 0 ? 0 : n - 1;
+    case CK_PAD_CIRCULAR: return i < 0 ? i + n : i - n;
+    default: return -1;
+    }
+}
+
+/* One sample x [cin, h, w] into the padded, phase-split layout at dst:
+ * every one of its SS floats is written. */
+static void pad_sample(const ck_conv *c, const ck_lay *l, const float *x, float *dst)
+{
+    int64_t H = c->h, W = c->w, s = c->s[1], pl = c->pb[1];
+    for (int64_t ch = 0; ch < c->cin; ch++) {
+        const float *xc = x + ch * H * W;
+        for (int64_t ph = 0; ph < l->Hp; ph++) {
+            float *row = dst + ch * l->PS + ph * l->RS;
+            int64_t ih = src_index(c->mode, ph - c->pb[0], H);
+            if (ih < 0) {
+                memset(row, 0, (size_t)l->RS * sizeof *row);
+                continue;
+            }
+            const float *src = xc + ih * W;
+            if (s == 1 && c->mode == CK_PAD_ZEROS) {
+                memset(row, 0, (size_t)pl * sizeof *row);
+                memcpy(row + pl, src, (size_t)W * sizeof *row);
+                memset(row + pl + W, 0, (size_t)(l->RS - pl - W) * sizeof *row);
+                continue;
+            }
+            /* padded column p = j * s + q is phase q's column j */
+            for (int64_t q = 0; q < s; q++) {
+                float *d = row + q * l->Wj;
+                for (int64_t j = 0; j < l->Wj; j++) {
+                    int64_t p = j * s + q, iw = p < l->Wp ? src_index(c->mode, p - pl, W) : -1;
+                    d[j] = iw >= 0 ? src[iw] : 0.0f;
+                }
+            }
+        }
+    }
+}
+
+/* A sample the layer before wrote into the padded layout (zero padding):
+ * zeros everywhere pad_sample would put them. */
+static void pad_borders(const ck_conv *c, const ck_lay *l, float *xp)
+{
+    int64_t s = c->s[1], top = c->pb[0], left = c->pb[1], end = top + c->h;
+    for (int64_t ch = 0; ch < c->cin; ch++) {
+        float *plane = xp + ch * l->PS;
+        memset(plane, 0, (size_t)(top * l->RS) * sizeof *plane);
+        memset(plane + end * l->RS, 0, (size_t)((l->Hp - end) * l->RS) * sizeof *plane);
+        for (int64_t ph = top; ph < end; ph++)
+            for (int64_t q = 0; q < s; q++) {
+                float *p = plane + ph * l->RS + q * l->Wj;
+                /* phase q's columns j hold input columns j * s + q - left */
+                int64_t lo = left > q ? (left - q + s - 1) / s : 0;
+                int64_t hi = left + c->w > q ? (left + c->w - q + s - 1) / s : 0;
+                hi = hi < l->Wj ? hi : l->Wj;
+                lo = lo < hi ? lo : hi;
+                for (int64_t j = 0; j < lo; j++)
+                    p[j] = 0.0f;
+                for (int64_t j = hi; j < l->Wj; j++)
+                    p[j] = 0.0f;
+            }
+    }
+}
+
+/* ---- the output-channel kernel ------------------------------------------- */
+
+#define OC_ACC 24     /* accumulators per tile */
+#define OC_L1W 8192   /* floats of packed weights per tap block (32 KiB) */
+#define OC_BLOCK 65536 /* floats of padded input per block of samples (256 KiB) */
+
+/* Prepared weights.  The first two fields keep conv.c's dc_pack from ever
+ * taking this for its own (its level is 1 or 2) in the shared cache slot. */
+typedef struct {
+    int level, mr;      /* -1, -1 */
+    int kind, no;
+    int64_t K, og, nob, groups;
+    size_t wfl;         /* floats per block: K * OB */
+    float *w, *b;
+} ck_pack;
+
+typedef struct {
+    int no, rows, cols;     /* tile: NO vectors x ROWS segments x COLS pixels */
+    int64_t K, KB;          /* taps; taps per block (whole input channels) */
+    int64_t nb;             /* samples per block */
+    int64_t segs, tiles;    /* per block of nb samples */
+} oc_plan;
+
+static void oc_plan_get(const ck_conv *c, const ck_lay *l, oc_plan *p)
+{
+    int64_t og = c->cout / c->groups, kk = c->k[0] * c->k[1], OW = c->ow;
+    /* pixels per segment: the fewest wasted slots per row, then the widest */
+    static const int cand[] = {12, 6, 4, 3, 2, 1};
+    int cols = 1;
+    int64_t best = -1;
+    for (int i = 0; i < 6; i++) {
+        int64_t slots = (OW + cand[i] - 1) / cand[i] * cand[i], waste = (slots - OW) * 64 / slots;
+        if (best < 0 || waste < best) {
+            best = waste;
+            cols = cand[i];
+        }
+    }
+    p->cols = cols;
+    p->no = og <= 16 ? 1 : cols == 1 && og >= 64 ? 4 : 2;
+    int rows = OC_ACC / (p->no * cols);
+    p->rows = rows > 8 ? 8 : rows < 1 ? 1 : rows;
+    p->K = c->cin / c->groups * kk;
+    int64_t cb = OC_L1W / (kk * 16 * p->no);
+    p->KB = (cb < 1 ? 1 : cb) * kk;
+    int64_t nb = l->SS > 0 ? OC_BLOCK / l->SS : 1;
+    nb = nb < 1 ? 1 : nb;
+    p->nb = nb < c->n ? nb : c->n > 0 ? c->n : 1;
+    p->segs = p->nb * c->oh * ((OW + cols - 1) / cols);
+    p->tiles = (p->segs + p->rows - 1) / p->rows;
+}
+
+int ck_oc_ok(const ck_conv *c)
+{
+    /* at least a vector's worth of output channels per group */
+    return c->cout / c->groups >= 16;
+}
+
+static size_t oc_pack_floats(const ck_conv *c, int no, int64_t K)
+{
+    int64_t og = c->cout / c->groups, ob = 16 * no, nob = (og + ob - 1) / ob;
+    return (size_t)(c->groups * nob) * (size_t)(K * ob + ob);
+}
+
+typedef struct {
+    int64_t in;        /* tap-0 input of its first pixel, in the block */
+    int64_t n, oh, ow; /* its first output (n within the call) */
+    int64_t len;       /* pixels: 1..cols */
+} oc_seg;
+
+/* Per thread: the padded block, then segments, then running sums. */
+static size_t oc_area(const ck_conv *c, const ck_lay *l, const oc_plan *p)
+{
+    size_t a = (size_t)(p->nb * l->SS + CK_SLACK + 16) / 16 * 16;
+    a += (size_t)p->segs * (sizeof(oc_seg) / sizeof(float)) + 16;
+    a += (size_t)p->tiles * (size_t)(p->rows * p->cols * 16 * p->no) + 16;
+    (void)c;
+    return a;
+}
+
+size_t ck_oc_workspace(const ck_conv *c)
+{
+    ck_lay l;
+    oc_plan p;
+    ck_lay_get(c, &l);
+    oc_plan_get(c, &l, &p);
+    return (size_t)p.K * 2 + 16 + oc_area(c, &l, &p);
+}
+
+#ifdef CK_X86
+/*
+ * One tile over taps [t0, t1): NO x 16 output channels by ROWS segments of
+ * COLS pixels.  sum holds the running sums ([pixel][OB]); first: start
+ * from the bias instead.
+ */
+static inline __attribute__((always_inline)) CK_TARGET void
+oc_tile(const float *xb, const int64_t *sin, const int64_t *taps, int64_t t0, int64_t t1, const float *wp,
+        const float *bp, float *sum, int first, const int NO, const int ROWS, const int COLS)
+{
+    __m512 acc[4][OC_ACC];
+    const float *p[8];
+    const int OB = 16 * NO;
+#pragma GCC unroll 8
+    for (int r = 0; r < ROWS; r++)
+        p[r] = xb + sin[r];
+#pragma GCC unroll 4
+    for (int v = 0; v < NO; v++) {
+#pragma GCC unroll 24
+        for (int q = 0; q < ROWS * COLS; q++)
+            acc[v][q] = first ? _mm512_load_ps(bp + 16 * v) : _mm512_load_ps(sum + q * OB + 16 * v);
+    }
+    for (int64_t t = t0; t < t1; t++) {
+        int64_t o = taps[t];
+        const float *w = wp + t * OB;
+        __m512 wv[4];
+#pragma GCC unroll 4
+        for (int v = 0; v < NO; v++)
+            wv[v] = _mm512_load_ps(w + 16 * v);
+#pragma GCC unroll 8
+        for (int r = 0; r < ROWS; r++) {
+#pragma GCC unroll 12
+            for (int j = 0; j < COLS; j++) {
+                __m512 xv = _mm512_set1_ps(p[r][o + j]);
+#pragma GCC unroll 4
+                for (int v = 0; v < NO; v++)
+                    acc[v][r * COLS + j] = _mm512_fmadd_ps(wv[v], xv, acc[v][r * COLS + j]);
+            }
+        }
+    }
+#pragma GCC unroll 4
+    for (int v = 0; v < NO; v++) {
+#pragma GCC unroll 24
+        for (int q = 0; q < ROWS * COLS; q++)
+            _mm512_store_ps(sum + q * OB + 16 * v, acc[v][q]);
+    }
+}
+
+#define OC_SHAPES(X)                                                                                         \
+    X(1, 8, 1) X(1, 8, 2) X(1, 8, 3) X(1, 6, 4) X(1, 4, 6) X(1, 2, 12)                                        \
+    X(2, 8, 1) X(2, 6, 2) X(2, 4, 3) X(2, 3, 4) X(2, 2, 6) X(2, 1, 12)                                        \
+    X(4, 6, 1)
+
+#define OC_FN(NO, ROWS, COLS)                                                                                 \
+    static CK_TARGET void oc_tile_##NO##_##ROWS##_##COLS(const float *xb, const int64_t *sin,               \
+                                                         const int64_t *taps, int64_t t0, int64_t t1,        \
+                                                         const float *wp, const float *bp, float *sum,       \
+                                                         int first)                                          \
+    {                                                                                                         \
+        if (first)                                                                                            \
+            oc_tile(xb, sin, taps, t0, t1, wp, bp, sum, 1, NO, ROWS, COLS);                                  \
+        else                                                                                                  \
+            oc_tile(xb, sin, taps, t0, t1, wp, bp, sum, 0, NO, ROWS, COLS);                                  \
+    }
+OC_SHAPES(OC_FN)
+#undef OC_FN
+
+typedef void (*oc_tile_fn)(const float *, const int64_t *, const int64_t *, int64_t, int64_t, const float *,
+                           const float *, float *, int);
+
+static oc_tile_fn oc_tile_pick(int no, int rows, int cols)
+{
+#define OC_PICK(NO, ROWS, COLS)                                                                               \
+    if (no == NO && rows == ROWS && cols == COLS)                                                             \
+        return oc_tile_##NO##_##ROWS##_##COLS;
+    OC_SHAPES(OC_PICK)
+#undef OC_PICK
+    return NULL;
+}
+#endif
+
+static void oc_pack_fill(ck_pack *pk, const ck_conv *c, int no, int64_t K, const float *W, const float *bias)
+{
+    int64_t og = c->cout / c->groups, ob = 16 * no, nob = (og + ob - 1) / ob;
+    pk->level = pk->mr = -1;
+    pk->kind = CK_OC;
+    pk->no = no;
+    pk->K = K;
+    pk->og = og;
+    pk->nob = nob;
+    pk->groups = c->groups;
+    pk->wfl = (size_t)(K * ob);
+    pk->w = (float *)(((uintptr_t)(pk + 1) + 63) & ~(uintptr_t)63);
+    pk->b = pk->w + (size_t)(c->groups * nob) * pk->wfl;
+    for (int64_t g = 0; g < c->groups; g++)
+        for (int64_t b = 0; b < nob; b++) {
+            float *wb = pk->w + (size_t)(g * nob + b) * pk->wfl, *bb = pk->b + (g * nob + b) * ob;
+            for (int64_t m = 0; m < ob; m++) {
+                int64_t o = b * ob + m, oc = g * og + o;
+                int ok = o < og;
+                for (int64_t t = 0; t < K; t++)
+                    wb[t * ob + m] = ok ? W[oc * K + t] : 0.0f;
+                bb[m] = ok && bias ? bias[oc] : 0.0f;
+            }
+        }
+}
+
+typedef struct {
+    const ck_conv *c;
+    const ck_lay *l;
+    const oc_plan *p;
+    const ck_pack *pk;
+    const float *x;
+    float *y;
+    const int64_t *taps;
+    float *work;            /* the threads' areas */
+    size_t area;
+    sr_ctx *ctx;
+    const sr_layout *lay;
+    int laid_out;
+    int64_t nbr;            /* ranges of output-channel blocks per sample block */
+} oc_job;
+
+/* Where output (n, channel 0, oh, ow) goes, and the step between channels. */
+static inline int64_t oc_out(const oc_job *J, int64_t n, int64_t oh, int64_t ow)
+{
+    const sr_layout *lay = J->lay;
+    if (!lay)
+        return n * J->c->cout * J->c->oh * J->c->ow + oh * J->c->ow + ow;
+    int64_t w = ow + lay->left;
+    return n * lay->sample + (oh + lay->top) * lay->row + (w % lay->phases) * lay->phase + w / lay->phases;
+}
+
+#ifdef CK_X86
+static void oc_task(void *arg, int64_t task, int tid)
+{
+    const oc_job *J = arg;
+    const ck_conv *c = J->c;
+    const ck_lay *l = J->l;
+    const oc_plan *p = J->p;
+    const ck_pack *pk = J->pk;
+    int64_t blk = task / J->nbr, br = task % J->nbr;
+    int64_t n0 = blk * p->nb, n1 = n0 + p->nb < c->n ? n0 + p->nb : c->n;
+    float *area = J->work + (size_t)tid * J->area;
+    const float *xb;
+    if (J->laid_out) {
+        xb = J->x + n0 * l->SS;
+    } else {
+        float *xp = area;
+        for (int64_t n = n0; n < n1; n++)
+            pad_sample(c, l, J->x + n * c->cin * c->h * c->w, xp + (n - n0) * l->SS);
+        memset(xp + (n1 - n0) * l->SS, 0, CK_SLACK * sizeof *xp);
+        xb = xp;
+    }
+    oc_seg *sg = (oc_seg *)(area + (size_t)(p->nb * l->SS + CK_SLACK + 16) / 16 * 16);
+    float *sums = (float *)(sg + p->segs);
+    sums = (float *)(((uintptr_t)sums + 63) & ~(uintptr_t)63);
+    int64_t ns = 0, cols = p->cols, rows = p->rows;
+    for (int64_t n = n0; n < n1; n++)
+        for (int64_t oh = 0; oh < c->oh; oh++)
+            for (int64_t ow = 0; ow < c->ow; ow += cols) {
+                sg[ns] = (oc_seg){.in = (n - n0) * l->SS + oh * c->s[0] * l->RS + ow, .n = n, .oh = oh, .ow = ow,
+                                  .len = c->ow - ow < cols ? c->ow - ow : cols};
+                ns++;
+            }
+    int64_t ntiles = (ns + rows - 1) / rows;
+    oc_tile_fn fn = oc_tile_pick(p->no, (int)rows, (int)cols);
+    int64_t OB = 16 * pk->no, og = pk->og, tile_f = rows * cols * OB;
+    int64_t ob0 = br * pk->nob / J->nbr, ob1 = (br + 1) * pk->nob / J->nbr;
+    int64_t cstride = J->lay ? J->lay->chan : c->oh * c->ow;
+    for (int64_t g = 0; g < c->groups; g++) {
+        const float *xg = xb + g * (c->cin / c->groups) * l->PS;
+        for (int64_t b = ob0; b < ob1; b++) {
+            const float *wp = pk->w + (size_t)(g * pk->nob + b) * pk->wfl;
+            const float *bp = pk->b + (g * pk->nob + b) * OB;
+            for (int64_t t0 = 0; t0 < p->K; t0 += p->KB) {
+                int64_t t1 = t0 + p->KB < p->K ? t0 + p->KB : p->K;
+                for (int64_t ti = 0; ti < ntiles; ti++) {
+                    int64_t sin[8];
+                    for (int64_t r = 0; r < rows; r++) {
+                        int64_t s = ti * rows + r;
+                        sin[r] = sg[s < ns ? s : ti * rows].in; /* past the end: recompute the first */
+                    }
+                    fn(xg, sin, J->taps, t0, t1, wp, bp, sums + ti * tile_f, t0 == 0);
+                }
+            }
+            /* finished: activation, then out pixel by pixel */
+            int64_t o0 = g * og + b * OB, ov = og - b * OB < OB ? og - b * OB : OB;
+            for (int64_t ti = 0; ti < ntiles; ti++) {
+                float *sum = sums + ti * tile_f;
+                sr_post(J->ctx, sum, (size_t)tile_f);
+                for (int64_t r = 0; r < rows && ti * rows + r < ns; r++) {
+                    const oc_seg *s = &sg[ti * rows + r];
+                    for (int64_t j = 0; j < s->len; j++) {
+                        const float *src = sum + (r * cols + j) * OB;
+                        float *dst = J->y + oc_out(J, s->n, s->oh, s->ow + j) + o0 * cstride;
+                        for (int64_t o = 0; o < ov; o++)
+                            dst[o * cstride] = src[o];
+                    }
+                }
+            }
+        }
+    }
+}
+#endif
+
+int ck_oc_forward(const ck_conv *c, const float *W, const float *bias, const float *x, float *y, sr_ctx *ctx)
+{
+#ifdef CK_X86
+    ck_lay l;
+    oc_plan p;
+    ck_lay_get(c, &l);
+    oc_plan_get(c, &l, &p);
+    ck_pack *pk = ctx->cache ? *ctx->cache : NULL, *own = NULL;
+    if (!pk || pk->level != -1 || pk->kind != CK_OC || pk->no != p.no || pk->K != p.K) {
+        pk = malloc(sizeof(ck_pack) + 64 + oc_pack_floats(c, p.no, p.K) * sizeof(float));
+        if (!pk)
+            return -1;
+        oc_pack_fill(pk, c, p.no, p.K, W, bias);
+        if (ctx->cache) {
+            free(*ctx->cache);
+            *ctx->cache = pk;
+        } else {
+            own = pk;
+        }
+    }
+    int64_t *taps = (int64_t *)ctx->work;
+    int64_t t = 0, cg = c->cin / c->groups;
+    for (int64_t ch = 0; ch < cg; ch++)
+        for (int64_t i = 0; i < c->k[0]; i++)
+            for (int64_t j = 0; j < c->k[1]; j++) {
+                int64_t q = j * c->dil[1];
+                taps[t++] = ch * l.PS + i * c->dil[0] * l.RS + (q % c->s[1]) * l.Wj + q / c->s[1];
+            }
+    oc_job J = {.c = c, .l = &l, .p = &p, .pk = pk, .x = x, .y = y, .taps = taps,
+                .work = ctx->work + (size_t)p.K * 2 + 16, .area = oc_area(c, &l, &p), .ctx = ctx,
+                .lay = ctx->out_layout, .laid_out = ctx->in_laid_out, .nbr = 1};
+    if (J.laid_out) {
+        for (int64_t n = 0; n < c->n; n++)
+            pad_borders(c, &l, (float *)x + n * l.SS);
+        memset((float *)x + c->n * l.SS, 0, CK_SLACK * sizeof(float));
+    }
+    int threads = ctx->threads > 1 ? ctx->threads : 1;
+    int64_t blocks = (c->n + p.nb - 1) / p.nb;
+    /* too few sample blocks to go round: split the output channels too */
+    if (blocks < threads) {
+        int64_t r = (threads + blocks - 1) / blocks;
+        J.nbr = r < pk->nob ? r : pk->nob;
+    }
+    int64_t tasks = blocks * J.nbr;
+    sr_par_for(threads < tasks ? threads : (int)tasks, tasks, oc_task, &J);
+    free(own);
+    return 0;
+#else
+    (void)c, (void)W, (void)bias, (void)x, (void)y, (void)ctx;
+    return -1;
+#endif
+}
+
+/* ---- dispatch --------------------------------------------------------------- */
+
+int ck_choose(const ck_conv *c)
+{
+#ifdef CK_X86
+    if (sr_cpu_level() < SR_CPU_AVX512)
+        return CK_NONE;
+    if (ck_dw_ok(c))
+        return CK_DW;
+    /* narrower than a vector: conv.c's kernel leaves lanes empty */
+    if (ck_oc_ok(c) && c->ow < 16)
+        return CK_OC;
+#else
+    (void)c;
+#endif
+    return CK_NONE;
+}
+
+size_t ck_workspace(const ck_conv *c, int kind)
+{
+    switch (kind) {
+    case CK_OC: return ck_oc_workspace(c);
+    case CK_DW: return ck_dw_workspace(c);
+    default: return 0;
+    }
+}
+
+int ck_forward(const ck_conv *c, int kind, const float *W, const float *bias, const float *x, float *y,
+               sr_ctx *ctx)
+{
+    switch (kind) {
+    case CK_OC: return ck_oc_forward(c, W, bias, x, y, ctx);
+    case CK_DW: return ck_dw_forward(c, W, bias, x, y, ctx);
+    default: return -1;
+    }
+}
