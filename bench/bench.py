@@ -925,6 +925,10 @@ def busy_warnings(ctx):
     if 1 in ctx.threads and 2 in ctx.threads and ctx.peak(1) and ctx.peak(2) < 1.6 * ctx.peak(1):
         out.append("sgemm reached only %.2fx its 1-thread rate with 2 threads: the second core was not "
                    "free, so 2-thread figures say little about either program." % (ctx.peak(2) / ctx.peak(1)))
+    elif 1 in ctx.threads and 2 in ctx.threads and ctx.fpeak(1) and ctx.fpeak(2) and \
+            ctx.fpeak(2) < 1.6 * ctx.fpeak(1):
+        out.append("The AVX-512 FMA loop reached only %.2fx its 1-thread rate with 2 threads: the second core "
+                   "was not free, so 2-thread figures say little about any program." % (ctx.fpeak(2) / ctx.fpeak(1)))
     return out
 
 

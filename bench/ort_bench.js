@@ -21,7 +21,7 @@
 //
 // Timing calls the native binding's synchronous run(), the very call the
 // public InferenceSession.run() makes, without the setImmediate + Promise
-// hop that API wraps it in (tens of microseconds a call, which would tax
+// hop that API wraps it in (about 10 us a call here, which would tax
 // ORT at batch 1); when the package's internals are not where this script
 // looks, it falls back to the public API and says so ("path":"api").
 'use strict';
