@@ -317,11 +317,13 @@ static void test_conv_random(void)
                 if (e > maxerr)
                     maxerr = e;
             }
-            /* the direct kernels agree bit for bit, across widths and batches */
+            /* the direct kernels agree bit for bit, across widths and batches
+             * (with fewer than 4 output channels per group, AVX2 runs im2col
+             * + sgemm, which rounds otherwise) */
             int same_bits = 1;
             if (level == 1 && y)
                 first = y;
-            else if (level == 2 && y && first)
+            else if (level == 2 && y && first && Og >= 4)
                 same_bits = memcmp(first, y, (size_t)ny * sizeof *y) == 0;
             ran++;
             if (!y || maxerr > 1 || !same_bits) {

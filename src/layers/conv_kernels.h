@@ -1,0 +1,96 @@
+/*
+ * conv_kernels.h - AVX-512 convolution kernels for the shapes the direct
+ * kernel in conv.c (which puts consecutive outputs of one row in a vector)
+ * serves badly.  Internal to the convolution family: conv.c describes the
+ * convolution in a ck_conv, asks ck_choose() whether one of these kernels
+ * takes it, and runs it with ck_forward().
+ *
+ *   CK_OC   (conv_oc16.c) vectorised over 16 output channels: every output
+ *           pixel's 16 (or 32, 64) channels in registers, the input value
+ *           broadcast, for outputs narrower than a vector (8x8, 4x4, 2x2,
+ *           1x1) and 1x1 convolutions; weights packed once per layer.
+ *   CK_DW   (conv_dw.c) depthwise and other convolutions with fewer than 4
+ *           output channels per group: vectorised over output width,
+ *           several rows and channels in flight, no padded copy.
+ *
+ * Numerics: every output is its bias, then each of its taps in the
+ * weight's (c, i, j) order added by one fused multiply-add (padding taps
+ * included, as x = 0), the order conv.c's direct kernels use.  A tile, a
+ * block of samples, a blocking of the taps (partial sums go to memory as
+ * floats and come back unchanged) or a thread never changes it, so a
+ * sample gets the same bits whatever the batch size and thread count, and
+ * the same bits as conv.c's direct kernels give it.
+ *
+ * Input layout (CK_OC): conv.c's padded, column-phase-split one (see
+ * ck_lay), which a convolution before may write directly (ctx->in_laid_out).
+ * Output: dense NCHW, or ctx->out_layout when the executor asks for it.
+ */
+#ifndef SR_CONV_KERNELS_H
+#define SR_CONV_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../layer.h"
+
+/* A convolution in 2-D terms (Conv1d: height 1): index 0 is height, 1 width. */
+typedef struct {
+    int64_t n;                     /* samples in this call */
+    int64_t cin, cout, groups;
+    int64_t h, w, oh, ow;          /* input and output extent */
+    int64_t k[2], s[2], dil[2];
+    int64_t pb[2], pa[2];          /* padding before / after */
+    int mode;                      /* CK_PAD_* */
+} ck_conv;
+
+enum { CK_PAD_ZEROS, CK_PAD_REFLECT, CK_PAD_REPLICATE, CK_PAD_CIRCULAR };
+
+enum { CK_NONE = 0, CK_OC = 1, CK_DW = 2 };
+
+/*
+ * The padded layout of one sample (conv.c's dc_geo and sr_conv_in_layout
+ * compute the same): Hp x Wp padded, each padded row split into s[1]
+ * column phases of Wj floats (padded column p is phase p % s, column
+ * p / s), so a row takes RS = s[1] * Wj floats, a channel PS = Hp * RS and
+ * a sample SS = cin * PS.
+ */
+typedef struct {
+    int64_t Hp, Wp, Wj, RS, PS, SS;
+} ck_lay;
+
+void ck_lay_get(const ck_conv *c, ck_lay *l);
+
+/* Floats after the last padded sample that loads may touch (conv.c's
+ * DC_SLACK: the slack a producer leaves in the layout). */
+#define CK_SLACK 16
+
+/* Which kernel runs this convolution with AVX-512, from its geometry alone
+ * (never from n, so a layer takes the same kernel at every batch size), or
+ * CK_NONE; 0 too when the CPU or SEQRUN_ISA does not allow AVX-512. */
+int ck_choose(const ck_conv *c);
+
+/* Floats of scratch per thread ck_forward needs for c (n as in the call). */
+size_t ck_workspace(const ck_conv *c, int kind);
+
+/*
+ * Runs kernel `kind` (ck_choose's answer) on x [n, cin, h, w] (or, with
+ * ctx->in_laid_out, x in the padded layout, sample after sample, whose
+ * padding and slack it fills itself) into y: [n, cout, oh, ow], or
+ * ctx->out_layout.  W [cout, cin/groups, kh, kw] and bias [cout] (may be
+ * NULL) are the weights to use (folded or not); the prepared copy is kept
+ * in *ctx->cache when there is one.  Applies ctx->post to every finished
+ * tile.  Uses ctx->work (ctx->threads areas of ck_workspace floats) and up
+ * to ctx->threads threads.  Returns 0, or -1 when out of memory.
+ */
+int ck_forward(const ck_conv *c, int kind, const float *W, const float *bias, const float *x, float *y,
+               sr_ctx *ctx);
+
+/* The kernels, for conv_kernels' own dispatch and the tests. */
+int ck_oc_ok(const ck_conv *c);
+size_t ck_oc_workspace(const ck_conv *c);
+int ck_oc_forward(const ck_conv *c, const float *W, const float *bias, const float *x, float *y, sr_ctx *ctx);
+int ck_dw_ok(const ck_conv *c);
+size_t ck_dw_workspace(const ck_conv *c);
+int ck_dw_forward(const ck_conv *c, const float *W, const float *bias, const float *x, float *y, sr_ctx *ctx);
+
+#endif
