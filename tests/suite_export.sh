@@ -2,10 +2,15 @@
 # suite_export.sh SEQRUN BUILD - tools/seqrun-export.py round-trips every
 # layer seqrun supports: each case (tests/export_roundtrip.py) is a torch
 # nn.Sequential with non-default arguments and random weights, exported to a
-# spec and safetensors, run by seqrun and compared with PyTorch's output
-# computed at test time (rtol 1e-4, atol 1e-5).  Then the command line:
-# expressions, .py files, refusals.  Needs /usr/bin/python3 with torch (or
-# $PYTHON); without it the torch cases are reported as skipped.
+# spec and safetensors, read back into torch (the arguments must be the ones
+# it was built with), run by seqrun and compared with PyTorch's output
+# computed at test time (rtol 1e-4, atol 1e-5); layers this seqrun has not
+# got yet are exported against tests/export_fake_seqrun.py's full list and
+# checked against PyTorch only.  Then traced models (tests/export_fx.py:
+# the CIFAR-10 tutorial Net, SimpleClassifier, LeNet with view, VGG11-BN and
+# AlexNet from torchvision, refusals, --state-dict) and the command line.
+# Needs /usr/bin/python3 with torch (or $PYTHON); without it the torch cases
+# are reported as skipped, and counted.
 set -u
 abs() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
 SEQRUN=$(abs "$1")
@@ -21,25 +26,34 @@ ok() { pass=$((pass + 1)); echo "ok $1"; }
 bad() { fail=$((fail + 1)); echo "FAIL $1: $2"; }
 cd "$T" || exit 2
 
-# The layers seqrun runs, from its --help.
-"$SEQRUN" --help | awk '/^layers:/ { on = 1; next } on && /^ / { for (i = 1; i <= NF; i++) print $i; next } on { exit }' |
-    sort >layers
+FAKE=$ROOT/tests/export_fake_seqrun.py
 
-# ---- in sync: the exporter knows every layer seqrun has (needs no torch) ------
-if ! "$PY" -c '' 2>/dev/null; then
-    echo "skipped exporter_knows_every_layer: no $PY"
-elif ! [ -s layers ]; then
-    bad exporter_knows_every_layer "seqrun --help lists no layers"
-elif "$PY" "$EXPORT" --list --seqrun "$SEQRUN" 2>err | sort >listed; then
-    missing=$(comm -23 layers listed | tr '\n' ' ')
-    [ -z "$missing" ] && ok exporter_knows_every_layer ||
-        bad exporter_knows_every_layer "seqrun has layers seqrun-export.py does not know (add them to KNOWN and to tests/export_roundtrip.py): $missing"
+# The layers seqrun runs, from its --list-layers (an older seqrun: --help).
+if "$SEQRUN" --list-layers --format json >layers.json 2>/dev/null; then
+    "$PY" -c 'import json, sys; print("\n".join(l["name"] for l in json.load(open(sys.argv[1]))["layers"]))' \
+        layers.json 2>/dev/null | sort >layers ||
+        grep -o '"name": "[A-Za-z0-9]*", "summary"' layers.json | cut -d'"' -f4 | sort >layers
 else
-    bad exporter_knows_every_layer "seqrun-export.py --list failed: $(head -c 300 err)"
+    "$SEQRUN" --help | awk '/^layers:/ { on = 1; next } on && /^ / { for (i = 1; i <= NF; i++) print $i; next } on { exit }' |
+        sort >layers
+fi
+
+# ---- in sync: the exporter reads seqrun's own layer list (needs no torch) ------
+if ! "$PY" -c '' 2>/dev/null; then
+    echo "skipped exporter_reads_seqruns_layers: no $PY"
+elif ! [ -s layers ]; then
+    bad exporter_reads_seqruns_layers "seqrun lists no layers"
+elif "$PY" "$EXPORT" --list --seqrun "$SEQRUN" 2>err | sort >listed; then
+    diff=$(diff layers listed | grep '^[<>]' | tr '\n' ' ')
+    [ -z "$diff" ] && ok exporter_reads_seqruns_layers ||
+        bad exporter_reads_seqruns_layers "seqrun-export.py --list differs from seqrun's list: $diff"
+else
+    bad exporter_reads_seqruns_layers "seqrun-export.py --list failed: $(head -c 300 err)"
 fi
 
 if ! "$PY" -c 'import torch, numpy' 2>/dev/null; then
-    echo "skipped: $PY has no torch (Debian: apt-get install python3-torch); the round-trip and command-line cases did not run"
+    n=$(grep -c '^    ("' "$ROOT/tests/export_roundtrip.py")
+    echo "skipped: $PY has no torch (Debian: apt-get install python3-torch): $n round-trip cases, the traced-model cases of tests/export_fx.py and the command-line cases did not run"
     echo "$pass passed, $fail failed"
     [ "$fail" -eq 0 ]
     exit
@@ -47,7 +61,7 @@ fi
 
 # ---- round trips ---------------------------------------------------------------
 mkdir cases
-if ! "$PY" "$ROOT/tests/export_roundtrip.py" cases "$SEQRUN" >report 2>err; then
+if ! "$PY" "$ROOT/tests/export_roundtrip.py" cases "$SEQRUN" "$FAKE" >report 2>err; then
     bad roundtrip_generator "export_roundtrip.py failed: $(tail -n 5 err | tr '\n' ' ')"
 fi
 while read -r kind name rest; do
@@ -55,6 +69,7 @@ while read -r kind name rest; do
     case $kind in
     skip) echo "skipped $name: $rest" ;;
     error) bad "roundtrip_$name" "the exporter: $rest" ;;
+    torch) ok "exportonly_$name (this seqrun has no $rest yet: checked against PyTorch only)" ;;
     case)
         c=cases/$name
         if ! "$SEQRUN" -q -o "$c/out.npy" "$c/model.yaml" "$c/input.npy" 2>"$c/err"; then
@@ -73,6 +88,18 @@ tr ' ' '\n' <<<"$(sed -n 's/^covered //p' report)" | sort >covered
 uncovered=$(comm -23 layers covered | tr '\n' ' ')
 [ -z "$uncovered" ] && ok roundtrip_covers_every_layer ||
     bad roundtrip_covers_every_layer "no round-trip case exercises: $uncovered"
+
+# ---- traced models: tests/export_fx.py ----------------------------------------------
+mkdir fx
+"$PY" "$ROOT/tests/export_fx.py" fx "$SEQRUN" "$FAKE" >fxreport 2>fxerr || bad export_fx "export_fx.py failed: $(tail -n 5 fxerr | tr '\n' ' ')"
+while IFS= read -r line; do
+    case $line in
+    "ok "*) ok "${line#ok }" ;;
+    "FAIL "*) rest=${line#FAIL }; bad "${rest%%:*}" "${rest#*: }" ;;
+    "skip "*) echo "skipped ${line#skip }" ;;
+    *) [ -n "$line" ] && echo "  $line" ;;
+    esac
+done <fxreport
 
 # ---- the command line ----------------------------------------------------------
 # expr: an expression, --input, -w: the spec names its weights relative to itself
@@ -132,14 +159,16 @@ refuse() {
     fi
 }
 refuse refuse_lstm "nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 4), nn.LSTM(4, 4))" \
-    '^seqrun-export: module 3 \(LSTM\) is not supported by seqrun; supported: Linear, .*Sequential$'
+    '^seqrun-export: module 3 \(LSTM\) is not supported by seqrun$'
+grep -q '^seqrun-export: seqrun supports: Linear, .*Sequential$' err && ok refuse_lists_supported ||
+    bad refuse_lists_supported "no 'seqrun supports:' line: $(head -c 300 err)"
 refuse refuse_nested "nn.Sequential(nn.Linear(4, 4), nn.Sequential(nn.GRU(4, 4)))" \
     '^seqrun-export: module 1\.0 \(GRU\) is not supported by seqrun'
 refuse refuse_softmax_without_dim "nn.Sequential(nn.Softmax())" \
     'module 0 \(Softmax\) has dim=None.*nn\.Softmax\(dim=\.\.\.\)'
 refuse refuse_return_indices "nn.Sequential(nn.MaxPool1d(2, return_indices=True))" \
     'module 0 \(MaxPool1d\) has return_indices=True'
-refuse refuse_not_sequential "nn.Linear(3, 3)" 'is a Linear, not an nn\.Sequential'
+refuse refuse_not_module "{'fc.weight': torch.zeros(2)}" 'gives a dict, not an nn\.Module; a saved state_dict converts with --state-dict'
 refuse refuse_lazy_weights "nn.Sequential(nn.LazyLinear(3))" "'0\.weight' is not initialised yet.*forward pass"
 cat >custom.py <<'EOF'
 import torch
@@ -149,7 +178,17 @@ class Scaled(nn.Linear):
         return 2 * super().forward(x)
 model = nn.Sequential(nn.ReLU(), Scaled(3, 3))
 EOF
-refuse refuse_overridden_forward "$T/custom.py" 'module 1 \(Scaled, a subclass of Linear\) overrides forward\(\)'
+refuse refuse_overridden_forward "$T/custom.py" '^seqrun-export: module 1 \(Scaled, a subclass of Linear\) overrides forward\(\), which seqrun cannot run$'
+
+# one torch.nn layer is a spec of one layer; its first layer fixes input:
+if "$PY" "$EXPORT" --seqrun "$SEQRUN" "nn.Linear(3, 2)" -o one.yaml -w one.safetensors 2>err &&
+    grep -qx '  - Linear: {in_features: 3, out_features: 2}  # self' one.yaml &&
+    grep -qx 'input: \[N, 3\]  # fixed by layer 0 (Linear); --input to change' one.yaml &&
+    "$SEQRUN" --check one.yaml >check 2>>err && grep -qx 'total params: 8' check; then
+    ok cli_single_layer
+else
+    bad cli_single_layer "$(cat one.yaml err 2>/dev/null | head -c 400)"
+fi
 
 # an unmaterialised LazyLinear without -w stays lazy: seqrun infers it
 if "$PY" "$EXPORT" --seqrun "$SEQRUN" "nn.Sequential(nn.LazyLinear(3), nn.Tanh())" -o lazy.yaml 2>err &&

@@ -423,7 +423,7 @@ def module_args(m, name, path, table):
                           "seqrun cannot pass on" % (path, name))
         if name == "Unflatten" and arg == "unflattened_size" and any(isinstance(x, list) for x in v):
             raise Refused("module %s (Unflatten) names its dimensions; seqrun has no named tensors" % path)
-        if default is not REQUIRED and same(v, default):
+        if default is not REQUIRED and same(v, collapse(arg, default)):
             continue
         out.append((arg, v))
     return out
