@@ -464,6 +464,11 @@ class Exporter:
             return None
         cls = base_type(m, nn)
         tname = type(m).__name__
+        if isinstance(m, (nn.ModuleList, nn.ModuleDict)):
+            self.problems.append("module %s is an nn.%s, which has no forward(); if its layers run one "
+                                 "after another, use nn.Sequential(*%s)"
+                                 % (path, tname, "layers" if tname == "ModuleList" else "d.values()"))
+            return None
         if cls is None:
             parent = next((c for c in type(m).__mro__[1:]
                            if getattr(nn, c.__name__, None) is c and c is not nn.Module), None)
@@ -900,10 +905,14 @@ class Chain:
                 if n.op == "call_function" and n.target.__name__ == "getitem":
                     continue  # the tuple of a refused module, say
             if params:
+                what = self.what(n)
+                short = what.split(".")[-1].rstrip("()")
+                cls = [c for c in dir(self.nn) if c.lower() == short.replace("_", "").lower()]
+                advice = ("use nn.%s, which keeps them" % cls[0]) if cls else "no seqrun layer does this"
                 self.problems.append("%s: %s uses %s directly; seqrun's layers keep their parameters "
-                                     "inside modules: use the nn module (nn.Linear for F.linear, ...)"
-                                     % (node_label(n), self.what(n),
-                                        ", ".join("self." + p.target for p in params)))
+                                     "inside modules: %s"
+                                     % (node_label(n), what, ", ".join("self." + p.target for p in params),
+                                        advice))
                 bad.add(n)
                 continue
             try:
@@ -1037,6 +1046,9 @@ class Chain:
             raise Refused("x.to(...) changes the dtype; seqrun computes in float32")
         if short in ("view", "reshape"):
             return self.map_reshape(n, x, note)
+        if short in ("cat", "concat", "stack"):
+            raise Refused("%s of a single tensor %s; seqrun has no concatenation: remove the call"
+                          % (shown, "copies it" if short != "stack" else "adds a dimension"))
         if short == "unflatten":
             a = self.call_args(n, ["input", "dim", "sizes"])
             return [(nn.Unflatten(a["dim"], tuple(a["sizes"])), note, None)]
