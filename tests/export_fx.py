@@ -267,6 +267,18 @@ def main():
           [str(3 * int(k.split(".")[1]) + (0 if ".fc." in k else 1)) + "." + k.split(".")[-1]],
           ["  - &m9 {Linear: {in_features: 8, out_features: 8}}  # self.proj", "  - *m9  # self.proj",
            "  - ReLU  # x.relu_ at ", "  - GELU  # F.gelu at ", "  - Softmax: {dim: -1}  # x.softmax at "])
+    chain("functional_calls", M.Functional1, (3, 3, 6, 10), prefix_map([("conv", "0"), ("conv1d", "8"),
+                                                                       ("fc", "14")]),
+          ["  - LeakyReLU: {negative_slope: 0.1}  # F.leaky_relu at ",
+           "  - AvgPool2d: {kernel_size: 2, stride: 1, padding: 1, count_include_pad: false}  # F.avg_pool2d at ",
+           "  - SiLU  # F.silu at ", "  - AdaptiveMaxPool2d: {output_size: [3, 5]}  # F.adaptive_max_pool2d at ",
+           "  - GELU  # F.gelu at ", "  - AdaptiveAvgPool2d: {output_size: [1, 4]}  # F.adaptive_avg_pool2d at ",
+           "  - Flatten: {end_dim: 2}  # x.squeeze at ",
+           "  - MaxPool1d: {kernel_size: 2, ceil_mode: true}  # F.max_pool1d at ",
+           "  - ELU: {alpha: 0.5}  # F.elu at ", "  - Softplus: {beta: 2.0}  # F.softplus at ",
+           "  - Hardtanh: {min_val: -0.5, max_val: 0.5}  # F.hardtanh at ",
+           "  - LayerNorm: {normalized_shape: [6], eps: 0.001, elementwise_affine: false}  # F.layer_norm at ",
+           "  - ReLU6  # F.relu6 at ", "  - LogSoftmax: {dim: -1}  # torch.log_softmax at "])
     chain("reshape_unflatten", M.Reshapes, (3, 12), prefix_map([("fc", "0"), ("conv", "2")]),
           ["  - Unflatten: {dim: 1, unflattened_size: [3, 4, 4]}  # x.reshape at ", "  - ELU  # F.elu at ",
            "  - Flatten  # x.flatten at "])

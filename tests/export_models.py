@@ -136,6 +136,27 @@ class Functional(nn.Module):
         return F.softmin(self.head(x), 1)
 
 
+class Functional1(nn.Module):
+    """Functional calls for layers seqrun has had since session 2."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 6, 3, padding=1)
+        self.conv1d = nn.Conv1d(6, 4, 3)
+        self.fc = nn.Linear(4, 6)
+
+    def forward(self, x):
+        x = F.avg_pool2d(F.leaky_relu(self.conv(x), negative_slope=0.1), 2, stride=1, padding=1,
+                         count_include_pad=False)
+        x = F.adaptive_max_pool2d(F.silu(x), (3, 5))
+        x = F.adaptive_avg_pool2d(F.gelu(x), (1, 4)).squeeze(2)
+        x = F.max_pool1d(torch.relu(self.conv1d(x)), 2, ceil_mode=True)
+        x = F.adaptive_avg_pool1d(F.elu(x, alpha=0.5), 1).flatten(1)
+        x = F.softplus(self.fc(x), beta=2.0)
+        x = F.layer_norm(F.hardtanh(x, -0.5, 0.5), (6,), eps=1e-3)
+        return torch.log_softmax(F.relu6(x), dim=-1)
+
+
 class Reshapes(nn.Module):
     """Reshapes: x.reshape(N, C, H, W) from a vector, x.flatten(1)."""
 

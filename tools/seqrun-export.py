@@ -818,7 +818,8 @@ class Chain:
         import operator
         if n.op == "call_method" and n.target in ("size", "dim"):
             return True
-        if n.op == "call_function" and n.target is getattr and len(n.args) > 1 and n.args[1] in ("shape", "ndim"):
+        if n.op == "call_function" and n.target is getattr and len(n.args) > 1 and \
+                n.args[1] in ("shape", "ndim", "dtype", "device", "is_cuda"):
             return True
         if n.op == "call_function" and n.target in (operator.getitem, operator.mul, operator.add,
                                                      operator.sub, operator.floordiv, len):
