@@ -26,14 +26,21 @@ SR_VALIDATE_FN(sr_batchnorm_validate)
     return SR_OK;
 }
 
-static sr_status bn_shape(const sr_layer *L, int two_d, const sr_shape *in, sr_shape *out, sr_shapeinfo *info, char *err)
+/* The BatchNorm kinds' shape rules: 1d (2-D or 3-D input), 2d (4-D), 3d
+ * (5-D), and SyncBatchNorm, which takes any input of 2 dims or more. */
+enum { BN_KIND_1D, BN_KIND_2D, BN_KIND_3D, BN_KIND_SYNC };
+static const char *const bn_layout[] = {"2-D (N, C) or 3-D (N, C, L)", "4-D (N, C, H, W)", "5-D (N, C, D, H, W)",
+                                        "(N, C, *)"};
+
+static sr_status bn_shape(const sr_layer *L, int kind, const sr_shape *in, sr_shape *out, sr_shapeinfo *info, char *err)
 {
     const char *nm = L->type->name;
     char src[256];
     sr_from(info, 1, src, sizeof src);
-    int ok = two_d ? in->ndim == 4 : in->ndim == 2 || in->ndim == 3;
+    int want = kind + 3; /* BatchNorm2d's and 3d's rank */
+    int ok = kind == BN_KIND_1D ? in->ndim == 2 || in->ndim == 3 : kind == BN_KIND_SYNC ? in->ndim >= 2 : in->ndim == want;
     int64_t nf = sr_argi(L, BN_NUM);
-    if (!ok && two_d && in->ndim == 3 && info->in_batch) {
+    if (!ok && (kind == BN_KIND_2D || kind == BN_KIND_3D) && in->ndim == want - 1 && info->in_batch) {
         /* dim 0 is already the batch, so [N, 28, 28] is (N, C, L) data for
          * BatchNorm1d or a batch of images without their channel dim; the
          * layers after it are checked with the shape the fix gives */
@@ -41,36 +48,59 @@ static sr_status bn_shape(const sr_layer *L, int two_d, const sr_shape *in, sr_s
         info->out_known = 1;
         info->batch_dim0 = !info->training && bn_track(L);
         if (in->d[1] == nf)
-            return sr_err(err, SR_ESHAPE, "%s expects 4-D (N, C, H, W) input, but input %s%s, whose dim 0 is the "
-                          "batch, is 3-D; hint: this is (N, C, L) data with C = %lld: use BatchNorm1d",
-                          nm, sr_shp(in), src, (long long)nf);
-        out->ndim = 4;
+            return sr_err(err, SR_ESHAPE, "%s expects %s input, but input %s%s, whose dim 0 is the batch, is %d-D; "
+                          "hint: this is %s data with C = %lld: use %s",
+                          nm, bn_layout[kind], sr_shp(in), src, in->ndim,
+                          kind == BN_KIND_2D ? "(N, C, L)" : "(N, C, H, W)", (long long)nf,
+                          kind == BN_KIND_2D ? "BatchNorm1d" : "BatchNorm2d");
+        out->ndim = want;
         out->d[1] = nf;
-        out->d[2] = in->d[1];
-        out->d[3] = in->d[2];
+        for (int k = 1; k < in->ndim; k++)
+            out->d[k + 1] = in->d[k];
         char full[160], hint[400];
-        snprintf(full, sizeof full, "[%s, %lld, %lld, %lld]", info->in_batch, (long long)nf, (long long)in->d[1],
-                 (long long)in->d[2]);
+        size_t fl = (size_t)snprintf(full, sizeof full, "[%s, %lld", info->in_batch, (long long)nf);
+        for (int k = 1; k < in->ndim && fl < sizeof full; k++)
+            fl += (size_t)snprintf(full + fl, sizeof full - fl, ", %lld", (long long)in->d[k]);
+        if (fl < sizeof full)
+            snprintf(full + fl, sizeof full - fl, "]");
         if (nf == 1)
             snprintf(hint, sizeof hint, "insert Unflatten: [1, [1, %lld]] before this layer%s%s", (long long)in->d[1],
                      info->prev ? "" : ", or make the model's input ", info->prev ? "" : full);
         else
-            snprintf(hint, sizeof hint, "num_features=%lld needs the %lld channels as dim 1 of (N, C, H, W)%s%s",
-                     (long long)nf, (long long)nf, info->prev ? "" : ": make the model's input ",
+            snprintf(hint, sizeof hint, "num_features=%lld needs the %lld channels as dim 1 of %s%s%s",
+                     (long long)nf, (long long)nf, bn_layout[kind] + 4, info->prev ? "" : ": make the model's input ",
                      info->prev ? "" : full);
-        return sr_err(err, SR_ESHAPE, "%s expects 4-D (N, C, H, W) input, but input %s%s, whose dim 0 is the batch, "
-                      "has no channel dimension; hint: %s", nm, sr_shp(in), src, hint);
+        return sr_err(err, SR_ESHAPE, "%s expects %s input, but input %s%s, whose dim 0 is the batch, "
+                      "has no channel dimension; hint: %s", nm, bn_layout[kind], sr_shp(in), src, hint);
     }
     if (!ok) {
-        const char *hint =
-            two_d ? (in->ndim == 3 ? "add a batch dimension (shape [1, C, H, W]); PyTorch 1.13's BatchNorm2d has no unbatched form"
-                   : in->ndim == 2 ? "use BatchNorm1d for (N, C) features"
-                                   : "give it (N, C, H, W) data")
-                  : (in->ndim == 4 ? "use BatchNorm2d for (N, C, H, W) images"
-                   : in->ndim == 1 ? "add a batch dimension (shape [N, C])"
-                                   : "give it (N, C) or (N, C, L) data");
+        const char *hint = "";
+        switch (kind) {
+        case BN_KIND_1D:
+            hint = in->ndim == 4 ? "use BatchNorm2d for (N, C, H, W) images"
+                 : in->ndim == 5 ? "use BatchNorm3d for (N, C, D, H, W) volumes"
+                 : in->ndim == 1 ? "add a batch dimension (shape [N, C])"
+                                 : "give it (N, C) or (N, C, L) data";
+            break;
+        case BN_KIND_2D:
+            hint = in->ndim == 3 ? "add a batch dimension (shape [1, C, H, W]); PyTorch 1.13's BatchNorm2d has no unbatched form"
+                 : in->ndim == 2 ? "use BatchNorm1d for (N, C) features"
+                 : in->ndim == 5 ? "use BatchNorm3d for (N, C, D, H, W) volumes"
+                                 : "give it (N, C, H, W) data";
+            break;
+        case BN_KIND_3D:
+            hint = in->ndim == 4 ? "add a batch dimension (shape [1, C, D, H, W]); PyTorch 1.13's BatchNorm3d has no "
+                                   "unbatched form (or use BatchNorm2d for (N, C, H, W) images)"
+                 : in->ndim == 2 || in->ndim == 3 ? "use BatchNorm1d for (N, C) or (N, C, L) data"
+                                                  : "give it (N, C, D, H, W) data";
+            break;
+        default:
+            hint = "add a batch dimension (shape [N, C]): it normalises each channel (dim 1) over the batch";
+            break;
+        }
         return sr_err(err, SR_ESHAPE, "%s expects %s input, but input %s%s is %d-D; hint: %s", nm,
-                      two_d ? "4-D (N, C, H, W)" : "2-D (N, C) or 3-D (N, C, L)", sr_shp(in), src, in->ndim, hint);
+                      kind == BN_KIND_SYNC ? "at least 2-D (N, C, *)" : bn_layout[kind], sr_shp(in), src, in->ndim,
+                      hint);
     }
     *out = *in;
     info->out_known = 1;
@@ -78,6 +108,9 @@ static sr_status bn_shape(const sr_layer *L, int two_d, const sr_shape *in, sr_s
     /* batch statistics span the whole batch: it cannot be run in chunks */
     info->batch_dim0 = !batch_stats;
     int64_t c = in->d[1];
+    if (kind == BN_KIND_SYNC && c == 0)
+        return sr_err(err, SR_ESHAPE, "SyncBatchNorm number of input channels should be non-zero, but input %s%s has "
+                      "none; hint: dim 1 holds the channels it normalises", sr_shp(in), src);
     /* Without weights or running statistics PyTorch never looks at
      * num_features, and runs any channel count; so do we. */
     if (c != nf && (bn_affine(L) || bn_track(L)))
@@ -95,8 +128,10 @@ static sr_status bn_shape(const sr_layer *L, int two_d, const sr_shape *in, sr_s
     return SR_OK;
 }
 
-SR_SHAPE_FN(sr_batchnorm1d_shape) { return bn_shape(L, 0, in, out, info, err); }
-SR_SHAPE_FN(sr_batchnorm2d_shape) { return bn_shape(L, 1, in, out, info, err); }
+SR_SHAPE_FN(sr_batchnorm1d_shape) { return bn_shape(L, BN_KIND_1D, in, out, info, err); }
+SR_SHAPE_FN(sr_batchnorm2d_shape) { return bn_shape(L, BN_KIND_2D, in, out, info, err); }
+static SR_SHAPE_FN(bn3d_shape) { return bn_shape(L, BN_KIND_3D, in, out, info, err); }
+static SR_SHAPE_FN(syncbn_shape) { return bn_shape(L, BN_KIND_SYNC, in, out, info, err); }
 
 SR_PARAMS_FN(sr_batchnorm_params)
 {
@@ -244,4 +279,24 @@ SR_ROW(BatchNorm1d, .summary = "normalises each channel of (N, C) or (N, C, L) b
 SR_ROW(BatchNorm2d, .summary = "normalises each channel of (N, C, H, W) by batch or running statistics",
        SR_ARGS(a_batchnorm), .repr = BN_REPR, .flags = SR_FUSE_POST | SR_LF_TRAIN_STATE,
        .validate = sr_batchnorm_validate, .shape = sr_batchnorm2d_shape, .params = sr_batchnorm_params,
+       .forward = sr_batchnorm_forward, .affine = sr_batchnorm_affine);
+SR_ROW(BatchNorm3d, .summary = "normalises each channel of (N, C, D, H, W) by batch or running statistics",
+       SR_ARGS(a_batchnorm), .repr = BN_REPR, .flags = SR_FUSE_POST | SR_LF_TRAIN_STATE,
+       .validate = sr_batchnorm_validate, .shape = bn3d_shape, .params = sr_batchnorm_params,
+       .forward = sr_batchnorm_forward, .affine = sr_batchnorm_affine);
+
+/* On one process SyncBatchNorm is the BatchNorm it equals (PyTorch's own
+ * forward falls back to F.batch_norm when there is nobody to synchronise
+ * with), for input of any rank from 2; process_group can only be None. */
+static const sr_argdef a_syncbatchnorm[] = {
+    {"num_features", T_I, NULL, NULL, 0},
+    {"eps", T_F, "1e-05", NULL, 0},
+    {"momentum", T_F | T_N, "0.1", NULL, 0},
+    {"affine", T_B, "True", NULL, 0},
+    {"track_running_stats", T_B, "True", NULL, 0},
+    {"process_group", T_N, "None", NULL, 0},
+};
+SR_ROW(SyncBatchNorm, .summary = "BatchNorm over (N, C, *) as one process runs it (statistics of its own batch)",
+       SR_ARGS(a_syncbatchnorm), .repr = BN_REPR, .flags = SR_FUSE_POST | SR_LF_TRAIN_STATE,
+       .validate = sr_batchnorm_validate, .shape = syncbn_shape, .params = sr_batchnorm_params,
        .forward = sr_batchnorm_forward, .affine = sr_batchnorm_affine);
