@@ -18,11 +18,12 @@ import torch
 import torch.nn as nn
 
 LAYERS = """Linear LazyLinear Conv1d Conv2d Conv3d LazyConv1d LazyConv2d LazyConv3d
-ConvTranspose1d ConvTranspose2d ConvTranspose3d MaxPool1d MaxPool2d MaxPool3d AvgPool1d
+ConvTranspose1d ConvTranspose2d ConvTranspose3d LazyConvTranspose1d LazyConvTranspose2d
+LazyConvTranspose3d MaxPool1d MaxPool2d MaxPool3d AvgPool1d
 AvgPool2d AvgPool3d AdaptiveAvgPool1d AdaptiveAvgPool2d AdaptiveAvgPool3d AdaptiveMaxPool1d
 AdaptiveMaxPool2d AdaptiveMaxPool3d LPPool1d LPPool2d Fold Unfold BatchNorm1d BatchNorm2d
 BatchNorm3d SyncBatchNorm GroupNorm InstanceNorm1d InstanceNorm2d InstanceNorm3d LayerNorm
-LocalResponseNorm ConstantPad1d ConstantPad2d ConstantPad3d ZeroPad2d ReflectionPad1d
+LocalResponseNorm CrossMapLRN2d ConstantPad1d ConstantPad2d ConstantPad3d ZeroPad2d ReflectionPad1d
 ReflectionPad2d ReflectionPad3d ReplicationPad1d ReplicationPad2d ReplicationPad3d Upsample
 UpsamplingNearest2d UpsamplingBilinear2d PixelShuffle PixelUnshuffle ChannelShuffle Dropout
 Dropout1d Dropout2d Dropout3d AlphaDropout FeatureAlphaDropout Embedding EmbeddingBag RNNCell
@@ -34,6 +35,7 @@ SKIP = {"self", "device", "dtype", "_weight", "_freeze", "min_value", "max_value
 DEFAULT_ARGS = {  # enough to build each layer once and list its state_dict keys
     "Linear": (3, 3), "LazyLinear": (3,), "Conv1d": (2, 2, 1), "Conv2d": (2, 2, 1), "Conv3d": (2, 2, 1),
     "LazyConv1d": (2, 1), "LazyConv2d": (2, 1), "LazyConv3d": (2, 1),
+    "LazyConvTranspose1d": (2, 1), "LazyConvTranspose2d": (2, 1), "LazyConvTranspose3d": (2, 1),
     "ConvTranspose1d": (2, 2, 1), "ConvTranspose2d": (2, 2, 1), "ConvTranspose3d": (2, 2, 1),
     "BatchNorm1d": (2,), "BatchNorm2d": (2,), "BatchNorm3d": (2,), "SyncBatchNorm": (2,),
     "GroupNorm": (1, 2), "InstanceNorm1d": (2,), "InstanceNorm2d": (2,), "InstanceNorm3d": (2,),

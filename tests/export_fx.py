@@ -337,7 +337,7 @@ def main():
             r"^seqrun-export: node mul at %s \(return y \* self\.scale\): operator\.mul uses self\.scale "
             r"directly; seqrun's layers keep their parameters inside modules" % LOC,
             r"^seqrun-export: 5 problems; nothing written$",
-            r"^seqrun-export: seqrun supports: Linear, .*Sequential$"])
+            r"^seqrun-export: seqrun supports: Linear, .*\bSequential\b"])
     refuse("refuse_sequential_every_module", "nn.Sequential(nn.LSTM(4, 4), nn.ReLU(), nn.GRU(4, 4))",
            [r"^seqrun-export: module 0 \(LSTM\) is not supported by seqrun$",
             r"^seqrun-export: module 2 \(GRU\) is not supported by seqrun$"])
@@ -351,7 +351,7 @@ def main():
     refuse("refuse_function_seqrun_lacks", py_file("lacks", "model = M.Functional()"),
            [r"^seqrun-export: node hardswish at %s \(x = F\.hardswish\(self\.stem\(x\)\)\): F\.hardswish would "
             r"be nn\.Hardswish, which seqrun does not support$" % LOC,
-            r"^seqrun-export: seqrun supports: Linear, .*Sequential$"],
+            r"^seqrun-export: seqrun supports: Linear, .*\bSequential\b"],
            env={"_seqrun": FAKE, "FAKE_SEQRUN_DROP": "Hardswish"}, args=["--input", "N,3,8,8"],
            count=(r"^seqrun-export: node ", 1))
     refuse("refuse_reshape_needs_input", py_file("needsinput", "model = M.Functional()"),

@@ -92,6 +92,13 @@ CASES = [
     ("lazyconv2d_materialised", "materialised(nn.LazyConv2d(3, 2, stride=2), 1, 2, 6, 6)", (2, 2, 6, 5), None),
     ("lazyconv3d_materialised", "materialised(nn.LazyConv3d(2, 2, bias=False), 1, 2, 3, 3, 3)",
      (2, 2, 3, 4, 3), None),
+    ("lazyconvtranspose1d_materialised", "materialised(nn.LazyConvTranspose1d(3, 2, stride=2), 1, 2, 5)",
+     (2, 2, 5), None),
+    ("lazyconvtranspose2d_materialised", "materialised(nn.LazyConvTranspose2d(2, 3, padding=1, bias=False), "
+     "1, 3, 4, 4)", (2, 3, 4, 5), None),
+    ("lazyconvtranspose3d_materialised", "materialised(nn.LazyConvTranspose3d(2, 2, output_padding=1, stride=2), "
+     "1, 2, 2, 2, 2)", (1, 2, 2, 3, 2), None),
+    ("crossmaplrn2d", "nn.CrossMapLRN2d(3, alpha=1e-3, beta=0.6, k=1.5)", (2, 5, 3, 4), None),
     ("convtranspose1d", "nn.ConvTranspose1d(4, 6, 3, stride=2, padding=1, output_padding=1, groups=2, "
      "dilation=2)", (2, 4, 7), None),
     ("convtranspose2d", "nn.ConvTranspose2d(3, 4, (3, 2), stride=(2, 1), padding=(1, 0), bias=False)",
