@@ -1,0 +1,552 @@
+/*
+ * pool3d.c - MaxPool3d, AvgPool3d, AdaptiveAvgPool3d, AdaptiveMaxPool3d.
+ *
+ * Input (N, C, D, H, W) or, unbatched, (C, D, H, W); every (n, c) volume
+ * is pooled on its own.  Output sizes, window placement and divisors
+ * follow PyTorch 1.13's CPU kernels (Pool.h's pooling_output_shape and
+ * pool3d_shape_check, AveragePool3d.cpp, DilatedMaxPool3d.cpp,
+ * AdaptiveAveragePooling3d.cpp, AdaptiveMaxPooling3d.cpp), including their
+ * quirks: AvgPool3d rejects an input smaller than the kernel even where
+ * padding would make it fit, and max pooling lets NaN win.
+ *
+ * The kernels run output row by output row: for each (kd, kh) tap row
+ * inside the input and each kw, a loop over the output columns whose tap
+ * falls inside the row (a closed-form range), which vectorises; every
+ * output gets its taps in PyTorch's (kd, kh, kw) order whatever the
+ * threads, which split the work by volumes and depth slices.
+ */
+#include "layers.h"
+#include "../par.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+/* SR_VEC_VOID / SR_VEC_FN (cpu.h): one body built for AVX-512, AVX2 and the
+ * baseline, chosen by sr_cpu_level(); where cpu.h lacks them, SR_KERNEL. */
+#ifndef SR_VEC_VOID
+#define SR_VEC_VOID(name, params, args) SR_KERNEL void name params
+#define SR_VEC_FN(ret, name, params, args) SR_KERNEL ret name params
+#endif
+
+#define P3_ARG_MAX (1 << 30)
+
+enum { P3_AVG, P3_MAX }; /* the sliding rows' variant */
+
+/* MaxPool3d's and AvgPool3d's argument indices */
+enum { P3_KERNEL, P3_STRIDE, P3_PAD };
+enum { P3_MAX_DIL = P3_PAD + 1, P3_MAX_RETIDX, P3_MAX_CEIL };
+enum { P3_AVG_CEIL = P3_PAD + 1, P3_AVG_CIP, P3_AVG_DIVISOR };
+/* the adaptive rows' */
+enum { P3_ADAPT_SIZE, P3_ADAPT_RETIDX };
+
+typedef struct {
+    int is_max;
+    int64_t k[3], s[3], p[3], d[3];
+    int ceil, cip, has_div;
+    int64_t div;
+} p3_cfg;
+
+static void tuple3(const sr_layer *L, int k, int64_t *v)
+{
+    sr_arg_tuple(L, k, 3, v);
+}
+
+/* "(3, 3, 3)" */
+static const char *tup3(const int64_t *v, char *buf, size_t len)
+{
+    snprintf(buf, len, "(%lld, %lld, %lld)", (long long)v[0], (long long)v[1], (long long)v[2]);
+    return buf;
+}
+
+/* "5x7x9" */
+static const char *ext3(const int64_t *v, char *buf, size_t len)
+{
+    snprintf(buf, len, "%lldx%lldx%lld", (long long)v[0], (long long)v[1], (long long)v[2]);
+    return buf;
+}
+
+/* floor division, as ATen's div_rtn */
+static int64_t floordiv(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+/* ATen's pooling_output_shape (PyTorch 1.13): with ceil_mode a window may
+ * overhang the right edge, but the last one must start inside the input or
+ * the left padding. */
+static int64_t pool_out(int64_t in, int64_t k, int64_t p, int64_t s, int64_t d, int ceil)
+{
+    int64_t o = floordiv(in + 2 * p - d * (k - 1) - 1 + (ceil ? s - 1 : 0), s) + 1;
+    if (ceil && (o - 1) * s >= in + p)
+        o--;
+    return o;
+}
+
+/* The smallest input size that gives at least one window, in closed form:
+ * the formula above is >= 1 exactly when its numerator is >= 0 (with
+ * ceil_mode, the last-window rule never drops the only window, since it
+ * starts at -p < in + p). */
+static int64_t pool_min_in(int64_t k, int64_t p, int64_t s, int64_t d, int ceil)
+{
+    int64_t need = d * (k - 1) + 1 - 2 * p - (ceil ? s - 1 : 0);
+    return need > 1 ? need : 1;
+}
+
+SR_VALIDATE_FN(p3_validate)
+{
+    p3_cfg *c = L->cfg;
+    memset(c, 0, sizeof *c);
+    c->is_max = L->type->variant == P3_MAX;
+    tuple3(L, P3_KERNEL, c->k);
+    if (sr_arg_is_none(L, P3_STRIDE))
+        memcpy(c->s, c->k, sizeof c->s); /* stride=None means stride=kernel_size */
+    else
+        tuple3(L, P3_STRIDE, c->s);
+    tuple3(L, P3_PAD, c->p);
+    c->d[0] = c->d[1] = c->d[2] = 1;
+    if (c->is_max) {
+        tuple3(L, P3_MAX_DIL, c->d);
+        c->ceil = (int)sr_argi(L, P3_MAX_CEIL);
+    } else {
+        c->ceil = (int)sr_argi(L, P3_AVG_CEIL);
+        c->cip = (int)sr_argi(L, P3_AVG_CIP);
+        c->has_div = !sr_arg_is_none(L, P3_AVG_DIVISOR);
+        c->div = c->has_div ? sr_argi(L, P3_AVG_DIVISOR) : 0;
+    }
+    char a[80], b[80], e[80];
+    for (int i = 0; i < 3; i++) {
+        if (c->k[i] <= 0)
+            return sr_err(err, SR_EUSAGE, "kernel_size should be greater than zero, but got %s", tup3(c->k, a, sizeof a));
+        if (c->s[i] <= 0)
+            return sr_err(err, SR_EUSAGE, "stride should be greater than zero, but got %s", tup3(c->s, a, sizeof a));
+        if (c->d[i] <= 0)
+            return sr_err(err, SR_EUSAGE, "dilation should be greater than zero, but got %s", tup3(c->d, a, sizeof a));
+        if (c->p[i] < 0)
+            return sr_err(err, SR_EUSAGE, "padding must be non-negative, but got %s", tup3(c->p, a, sizeof a));
+        /* keeps every size computed from them far from int64 overflow */
+        if (c->k[i] > P3_ARG_MAX || c->s[i] > P3_ARG_MAX || c->d[i] > P3_ARG_MAX || c->p[i] > P3_ARG_MAX)
+            return sr_err(err, SR_EUSAGE, "kernel_size, stride, padding and dilation must be at most %d", P3_ARG_MAX);
+    }
+    for (int i = 0; i < 3; i++) {
+        if (c->p[i] > c->k[i] / 2) {
+            int64_t half[3] = {c->k[0] / 2, c->k[1] / 2, c->k[2] / 2};
+            return sr_err(err, SR_EUSAGE, "pad should be at most half of kernel size, but got padding=%s and "
+                          "kernel_size=%s; hint: padding at most %s", tup3(c->p, a, sizeof a),
+                          tup3(c->k, b, sizeof b), tup3(half, e, sizeof e));
+        }
+    }
+    if (c->is_max && sr_argi(L, P3_MAX_RETIDX))
+        return sr_err(err, SR_EUSAGE, "return_indices=True makes %s return (output, indices), which Sequential "
+                      "cannot pass to the next layer; hint: remove return_indices", L->type->name);
+    if (c->has_div && c->div == 0)
+        return sr_err(err, SR_EUSAGE, "divisor must be not zero; hint: leave divisor_override out (None) to divide "
+                      "by the window size");
+    return SR_OK;
+}
+
+/* Rank and emptiness, as pool3d_shape_check: (C, D, H, W) or (N, C, D, H, W)
+ * with every non-batch dimension non-empty. */
+static sr_status p3_input_check(const sr_layer *L, const sr_shape *in, const sr_shapeinfo *info, char *err)
+{
+    char src[256];
+    if (in->ndim != 4 && in->ndim != 5) {
+        const char *hint = in->ndim == 3 ? "a (C, H, W) image wants the 2d variant of this layer; a volume needs "
+                                           "its depth dimension (Unflatten can restore it)"
+                         : in->ndim < 3 ? "restore the channel and spatial dimensions with Unflatten before this "
+                                          "layer"
+                                        : "give it (C, D, H, W) or (N, C, D, H, W) data";
+        return sr_err(err, SR_ESHAPE, "%s expects a 4-D (C, D, H, W) or 5-D (N, C, D, H, W) input, but input %s%s "
+                      "is %d-D; hint: %s", L->type->name, sr_shp(in), sr_from(info, 1, src, sizeof src), in->ndim,
+                      hint);
+    }
+    for (int i = in->ndim == 5 ? 1 : 0; i < in->ndim; i++)
+        if (in->d[i] == 0)
+            return sr_err(err, SR_ESHAPE, "%s needs non-empty channel and spatial dimensions, but input %s%s has "
+                          "size 0 in dimension %d; hint: check the layers before it", L->type->name, sr_shp(in),
+                          sr_from(info, 1, src, sizeof src), i);
+    return SR_OK;
+}
+
+SR_SHAPE_FN(p3_shape)
+{
+    const p3_cfg *c = SR_CFG(L, p3_cfg);
+    sr_status st = p3_input_check(L, in, info, err);
+    if (st != SR_OK)
+        return st;
+    /* every (batch, channel) volume is pooled on its own, so dim 0 -- batch
+     * or channel -- can always be split */
+    info->batch_dim0 = 1;
+    const int64_t *isz = in->d + in->ndim - 3;
+    int64_t osz[3], need[3];
+    int fits = 1, small = 0;
+    for (int i = 0; i < 3; i++) {
+        osz[i] = pool_out(isz[i], c->k[i], c->p[i], c->s[i], c->d[i], c->ceil);
+        need[i] = pool_min_in(c->k[i], c->p[i], c->s[i], c->d[i], c->ceil);
+        /* avg_pool3d checks the unpadded input against the kernel first */
+        if (!c->is_max && need[i] < c->k[i])
+            need[i] = c->k[i];
+        if (!c->is_max && isz[i] < c->k[i])
+            small = 1;
+        fits &= osz[i] >= 1 && isz[i] >= need[i];
+    }
+    *out = *in;
+    for (int i = 0; i < 3; i++)
+        out->d[in->ndim - 3 + i] = osz[i] > 0 ? osz[i] : 0;
+    info->out_known = fits;
+    if (fits)
+        return SR_OK;
+    char a[80], b[80], e[80], f[80], g[256], h[80], m[80];
+    if (small)
+        return sr_err(err, SR_ESHAPE,
+                      "input %s%s is %s, smaller than kernel_size=%s (AvgPool3d compares the input before "
+                      "padding with the kernel); hint: AvgPool3d fits inputs of at least %s here: remove a "
+                      "downsampling step before it, or use a smaller kernel_size",
+                      sr_shp(in), sr_from(info, 1, g, sizeof g), ext3(isz, a, sizeof a), tup3(c->k, b, sizeof b),
+                      ext3(need, f, sizeof f));
+    int dil = c->d[0] != 1 || c->d[1] != 1 || c->d[2] != 1;
+    return sr_err(err, SR_ESHAPE,
+                  "input %s%s is %s, too small for kernel_size=%s with padding=%s%s%s: the output would be %s "
+                  "(Output size is too small); hint: %s fits inputs of at least %s here: remove a downsampling "
+                  "step before it, or use a smaller kernel_size",
+                  sr_shp(in), sr_from(info, 1, g, sizeof g), ext3(isz, a, sizeof a), tup3(c->k, b, sizeof b),
+                  tup3(c->p, e, sizeof e), dil ? " and dilation=" : "", dil ? tup3(c->d, f, sizeof f) : "",
+                  ext3(osz, h, sizeof h), L->type->name, ext3(need, m, sizeof m));
+}
+
+/* max that lets NaN win, as ATen's pooling does */
+static inline float nanmax(float m, float v)
+{
+    return v > m || v != v ? v : m;
+}
+
+/* Output columns [lo, hi) whose tap at offset `off` (= kw * dilation -
+ * padding) lands inside a row of W: 0 <= ow*s + off < W. */
+static void tap_range(int64_t off, int64_t s, int64_t W, int64_t OW, int64_t *lo, int64_t *hi)
+{
+    int64_t a = off >= 0 ? 0 : (-off + s - 1) / s;
+    int64_t b = W - off <= 0 ? 0 : (W - off - 1) / s + 1;
+    *lo = a < OW ? a : OW;
+    *hi = b < OW ? b : OW;
+    if (*hi < *lo)
+        *hi = *lo;
+}
+
+/* y[o] = max(y[o], row[o*s + off]) for o in [lo, hi) */
+static SR_VEC_VOID(max_taps, (float *y, const float *row, int64_t off, int64_t lo, int64_t hi, int64_t s),
+                   (y, row, off, lo, hi, s))
+{
+    for (int64_t o = lo; o < hi; o++)
+        y[o] = nanmax(y[o], row[o * s + off]);
+}
+
+static SR_VEC_VOID(max_taps1, (float *y, const float *row, int64_t off, int64_t lo, int64_t hi),
+                   (y, row, off, lo, hi))
+{
+    for (int64_t o = lo; o < hi; o++)
+        y[o] = nanmax(y[o], row[o + off]);
+}
+
+/* acc[o] += row[o*s + off] for o in [lo, hi) */
+static SR_VEC_VOID(add_taps, (double *acc, const float *row, int64_t off, int64_t lo, int64_t hi, int64_t s),
+                   (acc, row, off, lo, hi, s))
+{
+    for (int64_t o = lo; o < hi; o++)
+        acc[o] += (double)row[o * s + off];
+}
+
+static SR_VEC_VOID(add_taps1, (double *acc, const float *row, int64_t off, int64_t lo, int64_t hi),
+                   (acc, row, off, lo, hi))
+{
+    for (int64_t o = lo; o < hi; o++)
+        acc[o] += (double)row[o + off];
+}
+
+typedef struct {
+    const p3_cfg *c;
+    const float *x;
+    float *y;
+    int64_t D, H, W, OD, OH, OW;
+} p3_job;
+
+#define P3_CHUNK 256 /* output columns per double accumulator block */
+
+/* One depth slice (volume q, output depth od) of a sliding pool. */
+static void p3_slice(void *arg, int64_t t, int tid)
+{
+    (void)tid;
+    const p3_job *J = arg;
+    const p3_cfg *c = J->c;
+    int64_t q = t / J->OD, od = t % J->OD;
+    const float *x = J->x + q * J->D * J->H * J->W;
+    float *yd = J->y + (q * J->OD + od) * J->OH * J->OW;
+    int64_t H = J->H, W = J->W, OW = J->OW;
+    int64_t ds = od * c->s[0] - c->p[0];
+    double acc[P3_CHUNK];
+    for (int64_t oh = 0; oh < J->OH; oh++) {
+        int64_t hs = oh * c->s[1] - c->p[1];
+        float *y = yd + oh * OW;
+        if (c->is_max) {
+            for (int64_t o = 0; o < OW; o++)
+                y[o] = -INFINITY;
+            for (int64_t kd = 0; kd < c->k[0]; kd++) {
+                int64_t d = ds + kd * c->d[0];
+                if (d < 0 || d >= J->D)
+                    continue;
+                for (int64_t kh = 0; kh < c->k[1]; kh++) {
+                    int64_t h = hs + kh * c->d[1];
+                    if (h < 0 || h >= H)
+                        continue;
+                    const float *row = x + (d * H + h) * W;
+                    for (int64_t kw = 0; kw < c->k[2]; kw++) {
+                        int64_t off = kw * c->d[2] - c->p[2], lo, hi;
+                        tap_range(off, c->s[2], W, OW, &lo, &hi);
+                        if (c->s[2] == 1)
+                            max_taps1(y, row, off, lo, hi);
+                        else
+                            max_taps(y, row, off, lo, hi, c->s[2]);
+                    }
+                }
+            }
+            continue;
+        }
+        /* average: the window clipped to the padded input is what
+         * count_include_pad counts (AveragePool3d.cpp) */
+        int64_t de = ds + c->k[0] < J->D + c->p[0] ? ds + c->k[0] : J->D + c->p[0];
+        int64_t he = hs + c->k[1] < H + c->p[1] ? hs + c->k[1] : H + c->p[1];
+        int64_t pd = de - ds, ph = he - hs;
+        int64_t d0 = ds < 0 ? 0 : ds, d1 = de < J->D ? de : J->D;
+        int64_t h0 = hs < 0 ? 0 : hs, h1 = he < H ? he : H;
+        for (int64_t o0 = 0; o0 < OW; o0 += P3_CHUNK) {
+            int64_t n = OW - o0 < P3_CHUNK ? OW - o0 : P3_CHUNK;
+            for (int64_t o = 0; o < n; o++)
+                acc[o] = 0.0;
+            for (int64_t d = d0; d < d1; d++) {
+                for (int64_t h = h0; h < h1; h++) {
+                    const float *row = x + (d * H + h) * W;
+                    for (int64_t kw = 0; kw < c->k[2]; kw++) {
+                        int64_t off = (o0 * c->s[2]) + kw - c->p[2], lo, hi;
+                        tap_range(off, c->s[2], W, n, &lo, &hi);
+                        if (c->s[2] == 1)
+                            add_taps1(acc, row, off, lo, hi);
+                        else
+                            add_taps(acc, row, off, lo, hi, c->s[2]);
+                    }
+                }
+            }
+            for (int64_t o = 0; o < n; o++) {
+                int64_t ws = (o0 + o) * c->s[2] - c->p[2];
+                int64_t we = ws + c->k[2] < W + c->p[2] ? ws + c->k[2] : W + c->p[2];
+                int64_t pool = pd * ph * (we - ws);
+                int64_t w0 = ws < 0 ? 0 : ws, w1 = we < W ? we : W;
+                int64_t inside = (d1 - d0) * (h1 - h0) * (w1 - w0);
+                int64_t div = c->has_div ? c->div : c->cip ? pool : inside;
+                /* a window wholly in the padding cannot occur (padding <= k/2
+                 * and the last window starts inside), but ATen writes 0 */
+                y[o0 + o] = d0 >= d1 || h0 >= h1 || w0 >= w1 ? 0.0f : (float)(acc[o] / (double)div);
+            }
+        }
+    }
+}
+
+/* Threads only for work worth it: outputs times window taps. */
+#define P3_PAR_WORK ((int64_t)1 << 16)
+
+static void p3_run(int64_t tasks, int64_t work, const sr_ctx *ctx, void (*fn)(void *, int64_t, int), void *J)
+{
+    int threads = work >= P3_PAR_WORK && ctx->threads > 1 ? ctx->threads : 1;
+    if (threads > tasks)
+        threads = (int)(tasks > 0 ? tasks : 1);
+    sr_par_for(threads, tasks, fn, J);
+}
+
+SR_FORWARD_FN(p3_forward)
+{
+    (void)err;
+    const p3_cfg *c = SR_CFG(L, p3_cfg);
+    const sr_shape *is = &in->shape, *os = &out->shape;
+    int r = is->ndim;
+    p3_job J = {.c = c, .x = sr_f32(in), .y = sr_f32(out), .D = is->d[r - 3], .H = is->d[r - 2],
+                .W = is->d[r - 1], .OD = os->d[r - 3], .OH = os->d[r - 2], .OW = os->d[r - 1]};
+    int64_t planes = sr_prod(is, 0, r - 3);
+    int64_t numel = sr_shape_numel(os);
+    if (numel <= 0)
+        return SR_OK;
+    p3_run(planes * J.OD, numel * c->k[0] * c->k[1] * c->k[2], ctx, p3_slice, &J);
+    return SR_OK;
+}
+
+/* ---- adaptive pools -------------------------------------------------------- */
+
+/* output_size as three sizes; None keeps the input's size. */
+static void adaptive_size(const sr_layer *L, const sr_shape *in, int64_t *o)
+{
+    const sr_argval *v = &L->arg[P3_ADAPT_SIZE];
+    for (int j = 0; j < 3; j++) {
+        if (v->kind == SR_AV_TUPLE && v->tnone[j])
+            o[j] = in->d[in->ndim - 3 + j];
+        else
+            o[j] = v->kind == SR_AV_TUPLE ? v->t[j] : v->i;
+    }
+}
+
+SR_VALIDATE_FN(p3_adaptive_validate)
+{
+    const sr_argval *v = &L->arg[P3_ADAPT_SIZE];
+    int n = v->kind == SR_AV_TUPLE ? v->n : 1;
+    for (int j = 0; j < n; j++) {
+        if (v->kind == SR_AV_TUPLE && v->tnone[j])
+            continue;
+        int64_t x = v->kind == SR_AV_TUPLE ? v->t[j] : v->i;
+        char buf[96];
+        sr_argval_repr(v, buf, sizeof buf);
+        if (x < 0)
+            return sr_err(err, SR_EUSAGE, "elements of output_size must be greater than or equal to 0, got %s", buf);
+        if (x > P3_ARG_MAX)
+            return sr_err(err, SR_EUSAGE, "output_size items must be at most %d, got %s", P3_ARG_MAX, buf);
+    }
+    if (L->type->nargs > P3_ADAPT_RETIDX && sr_argi(L, P3_ADAPT_RETIDX))
+        return sr_err(err, SR_EUSAGE, "return_indices=True makes %s return (output, indices), which Sequential "
+                      "cannot pass to the next layer; hint: remove return_indices", L->type->name);
+    return SR_OK;
+}
+
+SR_SHAPE_FN(p3_adaptive_shape)
+{
+    sr_status st = p3_input_check(L, in, info, err);
+    if (st != SR_OK)
+        return st;
+    info->batch_dim0 = 1;
+    int64_t o[3];
+    adaptive_size(L, in, o);
+    *out = *in;
+    for (int i = 0; i < 3; i++)
+        out->d[in->ndim - 3 + i] = o[i];
+    info->out_known = 1;
+    return SR_OK;
+}
+
+/* Window [start, end) of output cell a of b over an input of c:
+ * floor(a*c/b) and ceil((a+1)*c/b), written without overflow as ATen does. */
+static int64_t a_start(int64_t a, int64_t b, int64_t c) { return (a / b) * c + ((a % b) * c) / b; }
+static int64_t a_end(int64_t a, int64_t b, int64_t c) { return 1 + ((a + 1) * c - 1) / b; }
+
+typedef float p3_v16f __attribute__((vector_size(64)));
+
+/* Sum of n floats: 64 running float sums (four vectors of 16, so the adds'
+ * latency does not serialise the loop; each holds 1/64 of the terms), then
+ * those and the tail in double, in a fixed order. */
+static SR_VEC_FN(double, sum_run, (const float *x, int64_t n), (x, n))
+{
+    p3_v16f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, f0, f1, f2, f3;
+    int64_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        memcpy(&f0, x + i, sizeof f0);
+        memcpy(&f1, x + i + 16, sizeof f1);
+        memcpy(&f2, x + i + 32, sizeof f2);
+        memcpy(&f3, x + i + 48, sizeof f3);
+        a0 += f0;
+        a1 += f1;
+        a2 += f2;
+        a3 += f3;
+    }
+    double s = 0;
+    for (int l = 0; l < 16; l++)
+        s += ((double)a0[l] + (double)a1[l]) + ((double)a2[l] + (double)a3[l]);
+    for (; i < n; i++)
+        s += (double)x[i];
+    return s;
+}
+
+typedef struct {
+    const float *x;
+    float *y;
+    int64_t D, H, W, OD, OH, OW;
+    int mx;
+} pa_job;
+
+static void pa_slice(void *arg, int64_t t, int tid)
+{
+    (void)tid;
+    const pa_job *J = arg;
+    int64_t q = t / J->OD, od = t % J->OD, D = J->D, H = J->H, W = J->W;
+    const float *x = J->x + q * D * H * W;
+    float *y = J->y + (q * J->OD + od) * J->OH * J->OW;
+    int64_t ds = a_start(od, J->OD, D), de = a_end(od, J->OD, D);
+    for (int64_t oh = 0; oh < J->OH; oh++) {
+        int64_t hs = a_start(oh, J->OH, H), he = a_end(oh, J->OH, H);
+        for (int64_t ow = 0; ow < J->OW; ow++) {
+            int64_t ws = a_start(ow, J->OW, W), we = a_end(ow, J->OW, W);
+            if (J->mx) {
+                float m = -INFINITY;
+                for (int64_t d = ds; d < de; d++)
+                    for (int64_t h = hs; h < he; h++)
+                        for (int64_t w = ws; w < we; w++)
+                            m = nanmax(m, x[(d * H + h) * W + w]);
+                y[oh * J->OW + ow] = m;
+                continue;
+            }
+            double sum = 0;
+            if (ws == 0 && we == W && hs == 0 && he == H) /* whole slices: one contiguous run */
+                sum = sum_run(x + ds * H * W, (de - ds) * H * W);
+            else if (ws == 0 && we == W)
+                for (int64_t d = ds; d < de; d++)
+                    sum += sum_run(x + (d * H + hs) * W, (he - hs) * W);
+            else
+                for (int64_t d = ds; d < de; d++)
+                    for (int64_t h = hs; h < he; h++)
+                        sum += sum_run(x + (d * H + h) * W + ws, we - ws);
+            y[oh * J->OW + ow] = (float)(sum / (double)((de - ds) * (he - hs) * (we - ws)));
+        }
+    }
+}
+
+SR_FORWARD_FN(p3_adaptive_forward)
+{
+    (void)err;
+    const sr_shape *is = &in->shape, *os = &out->shape;
+    int r = is->ndim;
+    pa_job J = {.x = sr_f32(in), .y = sr_f32(out), .D = is->d[r - 3], .H = is->d[r - 2], .W = is->d[r - 1],
+                .OD = os->d[r - 3], .OH = os->d[r - 2], .OW = os->d[r - 1], .mx = L->type->variant == P3_MAX};
+    int64_t planes = sr_prod(is, 0, r - 3);
+    if (sr_shape_numel(os) <= 0)
+        return SR_OK;
+    /* each output reads about (input / output) elements, at least one */
+    int64_t work = sr_shape_numel(is) + sr_shape_numel(os);
+    p3_run(planes * J.OD, work, ctx, pa_slice, &J);
+    return SR_OK;
+}
+
+/* ---- rows ----------------------------------------------------------------- */
+
+static const sr_argdef a_maxpool3d[] = {
+    {"kernel_size", T_T, NULL, NULL, 3},
+    {"stride", T_T | T_N, "None", NULL, 3},
+    {"padding", T_T, "0", NULL, 3},
+    {"dilation", T_T, "1", NULL, 3},
+    {"return_indices", T_B, "False", NULL, 0},
+    {"ceil_mode", T_B, "False", NULL, 0},
+};
+static const sr_argdef a_avgpool3d[] = {
+    {"kernel_size", T_T, NULL, NULL, 3},
+    {"stride", T_T | T_N, "None", NULL, 3},
+    {"padding", T_T, "0", NULL, 3},
+    {"ceil_mode", T_B, "False", NULL, 0},
+    {"count_include_pad", T_B, "True", NULL, 0},
+    {"divisor_override", T_I | T_N, "None", NULL, 0},
+};
+static const sr_argdef a_adaptiveavg3d[] = {{"output_size", T_T | SR_T_TNONE, NULL, NULL, 3}};
+static const sr_argdef a_adaptivemax3d[] = {
+    {"output_size", T_T | SR_T_TNONE, NULL, NULL, 3},
+    {"return_indices", T_B, "False", NULL, 0},
+};
+
+SR_ROW(MaxPool3d, .summary = "maximum over sliding windows of (N, C, D, H, W)", SR_ARGS(a_maxpool3d),
+       .repr = "kernel_size=, stride=|kernel_size, padding=, dilation=, ceil_mode=", .variant = P3_MAX,
+       .cfg_size = sizeof(p3_cfg), .validate = p3_validate, .shape = p3_shape, .forward = p3_forward);
+SR_ROW(AvgPool3d, .summary = "average over sliding windows of (N, C, D, H, W)", SR_ARGS(a_avgpool3d),
+       .repr = "kernel_size=, stride=|kernel_size, padding=", .variant = P3_AVG, .cfg_size = sizeof(p3_cfg),
+       .validate = p3_validate, .shape = p3_shape, .forward = p3_forward);
+SR_ROW(AdaptiveAvgPool3d, .summary = "average pooling to a fixed output size D x H x W (None keeps a dimension)",
+       SR_ARGS(a_adaptiveavg3d), .repr = "output_size=", .variant = P3_AVG, .validate = p3_adaptive_validate,
+       .shape = p3_adaptive_shape, .forward = p3_adaptive_forward);
+SR_ROW(AdaptiveMaxPool3d, .summary = "max pooling to a fixed output size D x H x W (None keeps a dimension)",
+       SR_ARGS(a_adaptivemax3d), .repr = "output_size=", .variant = P3_MAX, .validate = p3_adaptive_validate,
+       .shape = p3_adaptive_shape, .forward = p3_adaptive_forward);
