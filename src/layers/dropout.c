@@ -66,10 +66,10 @@ static SR_SHAPE_FN(dropnd_shape)
                       in->ndim, sr_shp(in), sr_from(info, 0, src, sizeof src),
                       in->ndim == 4 ? "Dropout2d for (N, C, H, W)" : in->ndim == 5 ? "Dropout3d for (N, C, D, H, W)"
                                                                     : "Dropout for elementwise dropout");
-    /* training with 0 < p: the mask has a channel dim (ATen's
+    /* training with 0 < p < 1: the mask has a channel dim (ATen's
      * make_feature_noise; Dropout3d first adds a batch dim) */
     int need = v == DROP_3D ? 1 : v == DROP_ALPHA ? 0 : 2;
-    if (info->training && p > 0 && in->ndim < need && sr_shape_numel(in) != 0)
+    if (info->training && p > 0 && p < 1 && in->ndim < need && sr_shape_numel(in) != 0)
         return sr_err(err, SR_ESHAPE, "Feature dropout requires at least 2 dimensions in the input, but %s in training "
                       "got input %s%s; hint: %s drops whole channels of (N, C, ...) input; use Dropout or "
                       "AlphaDropout for elementwise dropout",
