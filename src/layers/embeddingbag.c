@@ -17,6 +17,7 @@
 #include "../par.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,6 +158,90 @@ static void eb_task(void *arg, int64_t t, int tid)
 
 #define EB_PAR_WORK ((int64_t)1 << 16)
 
+/*
+ * max_norm: embedding_renorm_ scales each distinct looked-up row whose norm
+ * exceeds max_norm to it, in place, once per forward call.  A record run
+ * in chunks or micro-batches (on several threads) must give the unchunked
+ * call's result, so each distinct row is renormalised once per record:
+ * the occurrence's cache slot keeps a bitmap of the rows done in the
+ * current record (ctx->pass_key), and one lock serialises the scaling
+ * (a thread reads a row only after its own pass over its indices, under
+ * the lock, found it done).  A later record is a later forward call and
+ * renormalises again, as PyTorch does.
+ */
+typedef struct {
+    uint64_t pass;
+    int64_t num;
+    unsigned char bits[];
+} eb_done;
+
+static pthread_mutex_t eb_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static double row_norm(const float *row, int64_t D, double p)
+{
+    double norm = 0;
+    if (isinf(p)) {
+        norm = p > 0 ? 0 : INFINITY;
+        for (int64_t k = 0; k < D; k++)
+            norm = p > 0 ? fmax(norm, fabs(row[k])) : fmin(norm, fabs(row[k]));
+        return norm;
+    }
+    if (p == 0) { /* the count of non-zero entries */
+        for (int64_t k = 0; k < D; k++)
+            norm += row[k] != 0;
+        return norm;
+    }
+    for (int64_t k = 0; k < D; k++)
+        norm += p == 1 ? fabs(row[k]) : p == 2 ? (double)row[k] * row[k] : pow(fabs(row[k]), p);
+    return p == 1 ? norm : p == 2 ? sqrt(norm) : pow(norm, 1.0 / p);
+}
+
+static sr_status eb_renorm(sr_layer *L, const int64_t *idx, int64_t n, int64_t num, int64_t D, const sr_ctx *ctx,
+                           char *err)
+{
+    double max_norm = sr_argf(L, EB_MAX_NORM), p = sr_argf(L, EB_NORM_TYPE);
+    float *W = sr_f32(&L->param[0]);
+    size_t bytes = (size_t)(num + 7) / 8;
+    eb_done *done = NULL, *own = NULL;
+    pthread_mutex_lock(&eb_lock);
+    if (ctx->cache) {
+        done = *ctx->cache;
+        if (!done || done->num != num) {
+            free(done);
+            done = *ctx->cache = sr_xcalloc(1, sizeof *done + bytes);
+            if (done)
+                done->pass = ctx->pass_key + 1; /* not this record's */
+        }
+    } else {
+        done = own = sr_xcalloc(1, sizeof *done + bytes);
+    }
+    if (!done) {
+        pthread_mutex_unlock(&eb_lock);
+        return sr_err(err, SR_ERUN, "out of memory");
+    }
+    if (ctx->cache && done->pass != ctx->pass_key) {
+        memset(done->bits, 0, bytes);
+        done->pass = ctx->pass_key;
+    }
+    done->num = num;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t r = idx[i];
+        if (done->bits[r / 8] & (1u << (r % 8)))
+            continue;
+        done->bits[r / 8] |= (unsigned char)(1u << (r % 8));
+        float *row = W + r * D;
+        double norm = row_norm(row, D, p);
+        if (norm > max_norm) {
+            float scale = (float)(max_norm / (norm + 1e-7));
+            for (int64_t k = 0; k < D; k++)
+                row[k] *= scale;
+        }
+    }
+    pthread_mutex_unlock(&eb_lock);
+    free(own);
+    return SR_OK;
+}
+
 SR_FORWARD_FN(eb_forward)
 {
     const eb_cfg *c = SR_CFG(L, eb_cfg);
@@ -164,43 +249,14 @@ SR_FORWARD_FN(eb_forward)
     const int64_t *idx = sr_i64(in);
     for (int64_t i = 0; i < B * N; i++)
         if (idx[i] < 0 || idx[i] >= num)
-            return sr_err(err, SR_ERUN, "index %lld at [%lld, %lld] (bag %lld of the input, entry %lld) is out of "
-                          "range for EmbeddingBag with num_embeddings=%lld; hint: indices must be in [0, %lld)",
-                          (long long)idx[i], (long long)(ctx->sample0 + i / N), (long long)(i % N),
+            return sr_err(err, SR_ERUN, "index %lld at input[%lld, %lld] is out of range for EmbeddingBag with "
+                          "num_embeddings=%lld; hint: indices must be in [0, %lld)", (long long)idx[i],
                           (long long)(ctx->sample0 + i / N), (long long)(i % N), (long long)num, (long long)num);
     float *W = sr_f32(&L->param[0]);
     if (!sr_arg_is_none(L, EB_MAX_NORM) && B * N > 0) {
-        /* embedding_renorm_: each distinct looked-up row whose norm exceeds
-         * max_norm is scaled to it, once, in place */
-        double max_norm = sr_argf(L, EB_MAX_NORM), p = sr_argf(L, EB_NORM_TYPE);
-        unsigned char *seen = sr_xcalloc((size_t)(num + 7) / 8, 1);
-        if (!seen)
-            return sr_err(err, SR_ERUN, "out of memory");
-        for (int64_t i = 0; i < B * N; i++) {
-            if (seen[idx[i] / 8] & (1u << (idx[i] % 8)))
-                continue;
-            seen[idx[i] / 8] |= (unsigned char)(1u << (idx[i] % 8));
-            float *row = W + idx[i] * D;
-            double norm = 0;
-            if (isinf(p)) {
-                norm = p > 0 ? 0 : INFINITY;
-                for (int64_t k = 0; k < D; k++)
-                    norm = p > 0 ? fmax(norm, fabs(row[k])) : fmin(norm, fabs(row[k]));
-            } else if (p == 0) { /* the count of non-zero entries */
-                for (int64_t k = 0; k < D; k++)
-                    norm += row[k] != 0;
-            } else {
-                for (int64_t k = 0; k < D; k++)
-                    norm += p == 1 ? fabs(row[k]) : p == 2 ? (double)row[k] * row[k] : pow(fabs(row[k]), p);
-                norm = p == 1 ? norm : p == 2 ? sqrt(norm) : pow(norm, 1.0 / p);
-            }
-            if (norm > max_norm) {
-                float scale = (float)(max_norm / (norm + 1e-7));
-                for (int64_t k = 0; k < D; k++)
-                    row[k] *= scale;
-            }
-        }
-        free(seen);
+        sr_status st = eb_renorm(L, idx, B * N, num, D, ctx, err);
+        if (st != SR_OK)
+            return st;
     }
     eb_job J = {.W = W, .idx = idx, .y = sr_f32(out), .B = B, .N = N, .D = D, .pad = c->pad, .mode = c->mode};
     if (B <= 0 || D <= 0)
@@ -221,8 +277,8 @@ SR_FORWARD_FN(eb_forward)
 static const sr_argdef a_embeddingbag[] = {
     {"num_embeddings", T_I, NULL, NULL, 0},
     {"embedding_dim", T_I, NULL, NULL, 0},
-    {"max_norm", T_F | T_N, "None", NULL, 0},
-    {"norm_type", T_F, "2.0", NULL, 0},
+    {"max_norm", T_I | T_F | T_N, "None", NULL, 0},
+    {"norm_type", T_I | T_F, "2.0", NULL, 0},
     {"scale_grad_by_freq", T_B, "False", NULL, 0},
     {"mode", T_S, "'mean'", "sum|mean|max", 0},
     {"sparse", T_B, "False", NULL, 0},

@@ -193,13 +193,13 @@ SR_FORWARD_FN(lp_forward)
 /* lp_pool1d multiplies by kernel_size itself, so PyTorch takes an int only
  * there (a tuple fails in Tensor.mul); stride may be a 1-tuple. */
 static const sr_argdef a_lppool1d[] = {
-    {"norm_type", T_F, NULL, NULL, 0},
+    {"norm_type", T_I | T_F, NULL, NULL, 0},
     {"kernel_size", T_I, NULL, NULL, 0},
     {"stride", T_T | T_N, "None", NULL, 1},
     {"ceil_mode", T_B, "False", NULL, 0},
 };
 static const sr_argdef a_lppool2d[] = {
-    {"norm_type", T_F, NULL, NULL, 0},
+    {"norm_type", T_I | T_F, NULL, NULL, 0},
     {"kernel_size", T_T, NULL, NULL, 2},
     {"stride", T_T | T_N, "None", NULL, 2},
     {"ceil_mode", T_B, "False", NULL, 0},

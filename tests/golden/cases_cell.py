@@ -87,3 +87,11 @@ case("cell_embbag_default_pad", layers("EmbeddingBag: {num_embeddings: 5, embedd
 case("cell_embbag_mlp", layers("EmbeddingBag: [20, 6]", "Linear: [6, 4]", "ReLU", "GRUCell: [4, 3]"),
      idx("cell_embbag_mlp", 20, 5, 7))
 case("cell_embbag_empty_batch", layers("EmbeddingBag: [5, 2]"), np.zeros((0, 3), np.int64))
+# max_norm over a stream of records: each record is one forward call, which
+# renormalises its rows again (rounding may leave a row a hair above
+# max_norm); chunks of a record (--batch-size, micro-batches on threads)
+# renormalise each row once, as the unchunked call
+case("cell_embbag_maxnorm_stream", layers(
+    "EmbeddingBag: {num_embeddings: 30, embedding_dim: 6, max_norm: 0.9, mode: sum}", "Linear: [6, 3]", "Tanh"),
+    [idx("cell_embbag_maxnorm_stream", 30, 7, 4), rng("cell_embbag_maxnorm_stream", 2).randint(0, 30, (5, 3))],
+    state=True, args="--batch-size 2 --threads 2")
