@@ -12,6 +12,7 @@
  * so its bits do not depend on the batch size, the threads or the ISA.
  */
 #include "groupnorm.h"
+#include "../cpu.h"
 #include "../init.h"
 #include "../par.h"
 
@@ -21,70 +22,168 @@
 
 enum { GN_GROUPS, GN_CHANNELS, GN_EPS, GN_AFFINE };
 
-typedef float gn_v8f __attribute__((vector_size(32)));
-typedef double gn_v8d __attribute__((vector_size(64)));
-
-/* Sum of x[0..n) in double: four vectors of 8 double lanes (independent
- * chains), combined in a fixed order, then the tail. */
-static SR_VEC_FN(double, gn_sum, (const float *x, int64_t n), (x, n))
+/*
+ * The moments: sums over 32 double lanes (lane l takes x[32 k + l]), which
+ * the AVX-512 kernels hold in four vectors, the AVX2 ones in eight and the
+ * baseline in an array; the lanes are combined by one fixed tree,
+ *     r[j] = (l[j] + l[j+8]) + (l[j+16] + l[j+24]),  j < 8,
+ *     s = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7)),
+ * and the tail (n % 32 values) is added after in order.  So every ISA gives
+ * the same bits, and the four (eight) independent chains keep the adds'
+ * latency out of the way.
+ */
+static double gn_tree(const double *l)
 {
-    gn_v8d a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
-    gn_v8f f0, f1, f2, f3;
+    double r[8];
+    for (int j = 0; j < 8; j++)
+        r[j] = (l[j] + l[j + 8]) + (l[j + 16] + l[j + 24]);
+    return ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+}
+
+static double gn_sum_base(const float *x, int64_t n)
+{
+    double l[32] = {0};
     int64_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        memcpy(&f0, x + i, sizeof f0);
-        memcpy(&f1, x + i + 8, sizeof f1);
-        memcpy(&f2, x + i + 16, sizeof f2);
-        memcpy(&f3, x + i + 24, sizeof f3);
-        a0 += __builtin_convertvector(f0, gn_v8d);
-        a1 += __builtin_convertvector(f1, gn_v8d);
-        a2 += __builtin_convertvector(f2, gn_v8d);
-        a3 += __builtin_convertvector(f3, gn_v8d);
-    }
-    for (; i + 8 <= n; i += 8) {
-        memcpy(&f0, x + i, sizeof f0);
-        a0 += __builtin_convertvector(f0, gn_v8d);
-    }
-    gn_v8d a = (a0 + a1) + (a2 + a3);
-    double s = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+    for (; i + 32 <= n; i += 32)
+        for (int j = 0; j < 32; j++)
+            l[j] += (double)x[i + j];
+    double s = gn_tree(l);
     for (; i < n; i++)
         s += (double)x[i];
     return s;
 }
 
-/* Sum of (x[i] - m)^2 in double, lanes as gn_sum. */
-static SR_VEC_FN(double, gn_ssd, (const float *x, int64_t n, double m), (x, n, m))
+static double gn_ssd_base(const float *x, int64_t n, double m)
 {
-    gn_v8d a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, d0, d1, d2, d3;
-    gn_v8d mv = {m, m, m, m, m, m, m, m};
-    gn_v8f f0, f1, f2, f3;
+    double l[32] = {0};
     int64_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        memcpy(&f0, x + i, sizeof f0);
-        memcpy(&f1, x + i + 8, sizeof f1);
-        memcpy(&f2, x + i + 16, sizeof f2);
-        memcpy(&f3, x + i + 24, sizeof f3);
-        d0 = __builtin_convertvector(f0, gn_v8d) - mv;
-        d1 = __builtin_convertvector(f1, gn_v8d) - mv;
-        d2 = __builtin_convertvector(f2, gn_v8d) - mv;
-        d3 = __builtin_convertvector(f3, gn_v8d) - mv;
-        a0 += d0 * d0;
-        a1 += d1 * d1;
-        a2 += d2 * d2;
-        a3 += d3 * d3;
-    }
-    for (; i + 8 <= n; i += 8) {
-        memcpy(&f0, x + i, sizeof f0);
-        d0 = __builtin_convertvector(f0, gn_v8d) - mv;
-        a0 += d0 * d0;
-    }
-    gn_v8d a = (a0 + a1) + (a2 + a3);
-    double s = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+    for (; i + 32 <= n; i += 32)
+        for (int j = 0; j < 32; j++) {
+            double d = (double)x[i + j] - m;
+            l[j] += d * d;
+        }
+    double s = gn_tree(l);
     for (; i < n; i++) {
         double d = (double)x[i] - m;
         s += d * d;
     }
     return s;
+}
+
+#ifdef SR_X86
+#include <immintrin.h>
+
+SR_TARGET_AVX512 static double gn_sum_avx512(const float *x, int64_t n)
+{
+    __m512d a0 = _mm512_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a0 = _mm512_add_pd(a0, _mm512_cvtps_pd(_mm256_loadu_ps(x + i)));
+        a1 = _mm512_add_pd(a1, _mm512_cvtps_pd(_mm256_loadu_ps(x + i + 8)));
+        a2 = _mm512_add_pd(a2, _mm512_cvtps_pd(_mm256_loadu_ps(x + i + 16)));
+        a3 = _mm512_add_pd(a3, _mm512_cvtps_pd(_mm256_loadu_ps(x + i + 24)));
+    }
+    double l[32];
+    _mm512_storeu_pd(l, a0);
+    _mm512_storeu_pd(l + 8, a1);
+    _mm512_storeu_pd(l + 16, a2);
+    _mm512_storeu_pd(l + 24, a3);
+    double s = gn_tree(l);
+    for (; i < n; i++)
+        s += (double)x[i];
+    return s;
+}
+
+SR_TARGET_AVX512 static double gn_ssd_avx512(const float *x, int64_t n, double m)
+{
+    __m512d a0 = _mm512_setzero_pd(), a1 = a0, a2 = a0, a3 = a0, mv = _mm512_set1_pd(m), d0, d1, d2, d3;
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        d0 = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(x + i)), mv);
+        d1 = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(x + i + 8)), mv);
+        d2 = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(x + i + 16)), mv);
+        d3 = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(x + i + 24)), mv);
+        a0 = _mm512_add_pd(a0, _mm512_mul_pd(d0, d0));
+        a1 = _mm512_add_pd(a1, _mm512_mul_pd(d1, d1));
+        a2 = _mm512_add_pd(a2, _mm512_mul_pd(d2, d2));
+        a3 = _mm512_add_pd(a3, _mm512_mul_pd(d3, d3));
+    }
+    double l[32];
+    _mm512_storeu_pd(l, a0);
+    _mm512_storeu_pd(l + 8, a1);
+    _mm512_storeu_pd(l + 16, a2);
+    _mm512_storeu_pd(l + 24, a3);
+    double s = gn_tree(l);
+    for (; i < n; i++) {
+        double d = (double)x[i] - m;
+        s += d * d;
+    }
+    return s;
+}
+
+SR_TARGET_AVX2 static double gn_sum_avx2(const float *x, int64_t n)
+{
+    __m256d a[8];
+    for (int k = 0; k < 8; k++)
+        a[k] = _mm256_setzero_pd();
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32)
+        for (int k = 0; k < 8; k++)
+            a[k] = _mm256_add_pd(a[k], _mm256_cvtps_pd(_mm_loadu_ps(x + i + 4 * k)));
+    double l[32];
+    for (int k = 0; k < 8; k++)
+        _mm256_storeu_pd(l + 4 * k, a[k]);
+    double s = gn_tree(l);
+    for (; i < n; i++)
+        s += (double)x[i];
+    return s;
+}
+
+SR_TARGET_AVX2 static double gn_ssd_avx2(const float *x, int64_t n, double m)
+{
+    __m256d a[8], mv = _mm256_set1_pd(m);
+    for (int k = 0; k < 8; k++)
+        a[k] = _mm256_setzero_pd();
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32)
+        for (int k = 0; k < 8; k++) {
+            __m256d d = _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(x + i + 4 * k)), mv);
+            a[k] = _mm256_add_pd(a[k], _mm256_mul_pd(d, d));
+        }
+    double l[32];
+    for (int k = 0; k < 8; k++)
+        _mm256_storeu_pd(l + 4 * k, a[k]);
+    double s = gn_tree(l);
+    for (; i < n; i++) {
+        double d = (double)x[i] - m;
+        s += d * d;
+    }
+    return s;
+}
+#endif
+
+static double gn_sum(const float *x, int64_t n)
+{
+#ifdef SR_X86
+    int lvl = sr_cpu_level();
+    if (lvl == SR_CPU_AVX512)
+        return gn_sum_avx512(x, n);
+    if (lvl == SR_CPU_AVX2)
+        return gn_sum_avx2(x, n);
+#endif
+    return gn_sum_base(x, n);
+}
+
+static double gn_ssd(const float *x, int64_t n, double m)
+{
+#ifdef SR_X86
+    int lvl = sr_cpu_level();
+    if (lvl == SR_CPU_AVX512)
+        return gn_ssd_avx512(x, n, m);
+    if (lvl == SR_CPU_AVX2)
+        return gn_ssd_avx2(x, n, m);
+#endif
+    return gn_ssd_base(x, n, m);
 }
 
 /* y = ((x - mh) - ml) * a + b: mh + ml is the mean to about 2^-48 of it, and
