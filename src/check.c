@@ -126,7 +126,7 @@ static sr_status get_input(sr_model *m, const sr_runopts *o, check_input *ci, sr
     if (st != SR_OK) {
         /* The data is wrong, or input: is: check the model against what it
          * declares, so its own mistakes show in the same run. */
-        sr_diag_add(d, "%s", err);
+        sr_diag_at(d, SR_SEV_ERROR, m->label, m->input_line, m->input_col, NULL, NULL, "%s", err);
         spec_input(m, o, ci);
         ci->contradicted = 1;
     }
@@ -362,65 +362,27 @@ static void json_shape(FILE *out, const sr_symshape *s, const char *name, int64_
     fputc(']', out);
 }
 
-/*
- * Splits a diagnostic line "FILE:LINE:COL: layer I (Type): what; hint: how"
- * into its fields.  The lines on stderr are the source of truth and JSON
- * mirrors them, so the two can never disagree.
- */
-static void json_diag(FILE *out, const sr_model *m, const char *line)
+/* One diagnostic as JSON: its fields, as found. */
+static void json_diag(FILE *out, const sr_diag *g)
 {
-    char *s = sr_strdup(line);
-    if (!s)
-        return;
-    char *file = NULL, *layer = NULL, *type = NULL, *hint = NULL, *msg = s;
-    long ln = 0, col = 0;
-    size_t ll = strlen(m->label);
-    char *end;
-    if (strncmp(s, m->label, ll) == 0 && s[ll] == ':' && (ln = strtol(s + ll + 1, &end, 10)) > 0 &&
-        *end == ':' && (col = strtol(end + 1, &end, 10)) > 0 && end[0] == ':' && end[1] == ' ') {
-        s[ll] = '\0';
-        file = s;
-        msg = end + 2;
-    } else {
-        ln = col = 0;
-        char *c = strstr(s, ": ");
-        if (c && !strstr(s, "seqrun: ")) {
-            *c = '\0';
-            file = s; /* a tensor file's name */
-            msg = c + 2;
-        }
-    }
-    if (strncmp(msg, "layer ", 6) == 0) {
-        char *lp = strstr(msg, " ("), *rp = lp ? strstr(lp, "): ") : NULL;
-        if (lp && rp) {
-            *lp = '\0';
-            *rp = '\0';
-            layer = msg + 6;
-            type = lp + 2;
-            msg = rp + 3;
-        }
-    }
-    char *h = strstr(msg, "; hint: ");
-    if (h) {
-        *h = '\0';
-        hint = h + 8;
-    }
+    static const char *const sev[] = {"error", "warning", "note"};
     fputs("    {\"file\": ", out);
-    sr_json_str(out, file);
-    if (ln)
-        fprintf(out, ", \"line\": %ld, \"col\": %ld", ln, col);
+    sr_json_str(out, g->file);
+    if (g->line > 0)
+        fprintf(out, ", \"line\": %d, \"col\": %d", g->line, g->col);
     else
         fputs(", \"line\": null, \"col\": null", out);
     fputs(", \"layer\": ", out);
-    sr_json_str(out, layer);
+    sr_json_str(out, g->layer);
     fputs(", \"type\": ", out);
-    sr_json_str(out, type);
+    sr_json_str(out, g->type);
     fputs(", \"message\": ", out);
-    sr_json_str(out, msg);
+    sr_json_str(out, g->msg);
     fputs(", \"hint\": ", out);
-    sr_json_str(out, hint);
+    sr_json_str(out, g->hint);
+    fputs(", \"severity\": ", out);
+    sr_json_str(out, sev[g->sev]);
     fputc('}', out);
-    free(s);
 }
 
 /* One layer object per line, so line tools can pick them out. */
@@ -484,7 +446,7 @@ static void json_report(sr_model *m, const sr_shapes *S, const totals *t, const 
     fputs(S && m->nnode ? "\n  ],\n  \"diagnostics\": [" : "],\n  \"diagnostics\": [", out);
     for (int i = 0; i < d->n; i++) {
         fputs(i ? ",\n" : "\n", out);
-        json_diag(out, m, d->line[i]);
+        json_diag(out, &d->item[i]);
     }
     fputs(d->n ? "\n  ],\n" : "],\n", out);
     fprintf(out, "  \"mismatches\": %d,\n", (S ? S->nbad : 0) + ci->contradicted);

@@ -18,6 +18,79 @@ sr_status sr_err(char *err, sr_status status, const char *fmt, ...)
     return status;
 }
 
+static char *dup_or_null(const char *s) { return s ? sr_strdup(s) : NULL; }
+
+static void diag_clear(sr_diag *g)
+{
+    free(g->file);
+    free(g->layer);
+    free(g->type);
+    free(g->msg);
+    free(g->hint);
+    free(g->text);
+}
+
+char *sr_diag_format(const sr_diag *g, char *buf, size_t len)
+{
+    size_t k = 0;
+#define PUT(...) (k += k < len ? (size_t)snprintf(buf + k, len - k, __VA_ARGS__) : 0)
+    buf[0] = '\0';
+    if (g->file && g->line > 0)
+        PUT("%s:%d:%d: ", g->file, g->line, g->col);
+    else if (g->file)
+        PUT("%s: ", g->file);
+    if (g->layer && g->type)
+        PUT("layer %s (%s): ", g->layer, g->type);
+    else if (g->layer)
+        PUT("layer %s: ", g->layer);
+    if (g->sev == SR_SEV_WARNING)
+        PUT("warning: ");
+    PUT("%s", g->msg ? g->msg : "");
+    if (g->hint)
+        PUT("; hint: %s", g->hint);
+#undef PUT
+    return buf;
+}
+
+static void diag_push(sr_diags *d, sr_severity sev, const char *file, int line, int col, const char *layer,
+                      const char *type, const char *text)
+{
+    if (d->n >= SR_DIAGS_MAX) {
+        d->dropped++;
+        return;
+    }
+    if (d->n == d->cap) {
+        int cap = d->cap ? d->cap * 2 : 8;
+        sr_diag *p = realloc(d->item, (size_t)cap * sizeof *p);
+        if (!p) {
+            d->dropped++; /* dropping a diagnostic beats crashing while reporting */
+            return;
+        }
+        d->item = p;
+        d->cap = cap;
+    }
+    sr_diag g = {.sev = sev, .line = line, .col = col};
+    const char *h = strstr(text, "; hint: ");
+    g.msg = h ? malloc((size_t)(h - text) + 1) : sr_strdup(text);
+    if (g.msg && h) {
+        memcpy(g.msg, text, (size_t)(h - text));
+        g.msg[h - text] = '\0';
+    }
+    g.hint = h ? sr_strdup(h + 8) : NULL;
+    g.file = dup_or_null(file);
+    g.layer = dup_or_null(layer);
+    g.type = dup_or_null(type);
+    char buf[2 * SR_ERRLEN];
+    if (g.msg)
+        g.text = sr_strdup(sr_diag_format(&g, buf, sizeof buf));
+    if (!g.msg || !g.text || (h && !g.hint) || (file && !g.file) || (layer && !g.layer) || (type && !g.type)) {
+        diag_clear(&g);
+        d->dropped++;
+        return;
+    }
+    d->item[d->n++] = g;
+}
+
 void sr_diag_add(sr_diags *d, const char *fmt, ...)
 {
     char buf[SR_ERRLEN];
@@ -25,26 +98,60 @@ void sr_diag_add(sr_diags *d, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    if (d->n == d->cap) {
-        int cap = d->cap ? d->cap * 2 : 8;
-        char **p = realloc(d->line, (size_t)cap * sizeof *p);
-        if (!p)
-            return; /* dropping a diagnostic beats crashing while reporting */
-        d->line = p;
-        d->cap = cap;
+    diag_push(d, SR_SEV_ERROR, NULL, 0, 0, NULL, NULL, buf);
+}
+
+void sr_diag_at(sr_diags *d, sr_severity sev, const char *file, int line, int col, const char *layer,
+                const char *type, const char *fmt, ...)
+{
+    char buf[SR_ERRLEN];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    diag_push(d, sev, file, line, col, layer, type, buf);
+}
+
+void sr_diags_move(sr_diags *d, sr_diags *src)
+{
+    for (int i = 0; i < src->n; i++) {
+        if (d->n >= SR_DIAGS_MAX) {
+            d->dropped += src->n - i;
+            break;
+        }
+        if (d->n == d->cap) {
+            int cap = d->cap ? d->cap * 2 : 8;
+            sr_diag *p = realloc(d->item, (size_t)cap * sizeof *p);
+            if (!p) {
+                d->dropped += src->n - i;
+                break;
+            }
+            d->item = p;
+            d->cap = cap;
+        }
+        d->item[d->n++] = src->item[i];
+        memset(&src->item[i], 0, sizeof src->item[i]);
     }
-    char *s = sr_strdup(buf);
-    if (s)
-        d->line[d->n++] = s;
+    d->dropped += src->dropped;
+    sr_diags_free(src);
+}
+
+int sr_diags_errors(const sr_diags *d)
+{
+    int n = 0;
+    for (int i = 0; i < d->n; i++)
+        n += d->item[i].sev == SR_SEV_ERROR;
+    return n;
 }
 
 void sr_diags_free(sr_diags *d)
 {
     for (int i = 0; i < d->n; i++)
-        free(d->line[i]);
-    free(d->line);
-    d->line = NULL;
+        diag_clear(&d->item[i]);
+    free(d->item);
+    d->item = NULL;
     d->n = d->cap = 0;
+    d->dropped = 0;
 }
 
 void *sr_xmalloc(size_t n) { return malloc(n ? n : 1); }

@@ -27,16 +27,52 @@ sr_status sr_err(char *err, sr_status status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /*
- * A growable list of diagnostic lines, for checks that report every problem
- * rather than the first (shape inference, strict weight loading).
+ * Diagnostics are values: where a problem is found it becomes an sr_diag
+ * (severity, file, line, col, layer, type, message, hint), and it is
+ * rendered in two places only: as text by sr_diag_format (the compiler
+ * format editors parse, "FILE:LINE:COL: layer I (Type): what; hint: how",
+ * printed by main.c), and as JSON by the --check report (check.c).  Checks
+ * that report every problem collect them in an sr_diags list.
  */
+typedef enum {
+    SR_SEV_ERROR = 0,
+    SR_SEV_WARNING,   /* shown unless -q, changes no exit status */
+    SR_SEV_NOTE       /* -v's per-layer timings and the like */
+} sr_severity;
+
 typedef struct {
-    char **line;
+    sr_severity sev;
+    char *file;       /* the model spec's label or a tensor file; NULL: none */
+    int line, col;    /* 1-based place in file; 0: none */
+    char *layer;      /* the layer's state_dict path ("2.1"), or NULL */
+    char *type;       /* its type ("Linear"), or NULL */
+    char *msg;        /* what is wrong */
+    char *hint;       /* how to fix it, or NULL */
+    char *text;       /* the whole line as sr_diag_format renders it */
+} sr_diag;
+
+#define SR_DIAGS_MAX 1000 /* kept per list; the rest are only counted */
+
+typedef struct {
+    sr_diag *item;
     int n, cap;
+    long dropped;     /* problems past SR_DIAGS_MAX, counted, not kept */
 } sr_diags;
 
+/* A problem with no place: msg from fmt (hint split off at "; hint: "). */
 void sr_diag_add(sr_diags *d, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* A problem at a place.  The text from fmt is in the shape rules' and
+ * validate hooks' form "what is wrong; hint: how to fix it", split here
+ * into msg and hint; file, layer and type may be NULL, line 0. */
+void sr_diag_at(sr_diags *d, sr_severity sev, const char *file, int line, int col, const char *layer,
+                const char *type, const char *fmt, ...) __attribute__((format(printf, 8, 9)));
+/* The text form of g into buf (len bytes); returns buf. */
+char *sr_diag_format(const sr_diag *g, char *buf, size_t len);
+/* Appends every diagnostic of src to d (and its count of dropped ones). */
+void sr_diags_move(sr_diags *d, sr_diags *src);
+/* How many errors d holds (warnings and notes not counted). */
+int sr_diags_errors(const sr_diags *d);
 void sr_diags_free(sr_diags *d);
 
 /* Overflow-checked size arithmetic: return 0 on overflow, 1 on success. */

@@ -13,7 +13,7 @@ int sr_cpu_level(void)
     static int level = -1;
     if (level < 0) {
         int l = SR_CPU_BASE;
-#if defined(__x86_64__) && defined(__GNUC__)
+#ifdef SR_X86
         __builtin_cpu_init();
         if (__builtin_cpu_supports("avx512f"))
             l = SR_CPU_AVX512;

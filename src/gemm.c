@@ -36,16 +36,13 @@
 #define MC 192
 /* below this many multiply-adds a second thread costs more than it gives */
 #define PAR_FMAS ((int64_t)1 << 18)
-/* the GEMV's: packed weights per thread (128 KiB) */
-#define GEMV_PAR_FLOATS ((int64_t)1 << 15)
-
 int sr_gemm_available(void) { return sr_cpu_level() >= SR_CPU_AVX512; }
 
 static int64_t panels(int64_t N) { return (N + NR - 1) / NR; }
 
 size_t sr_gemm_packed_floats(int64_t N, int64_t K) { return (size_t)(panels(N) * K * NR); }
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#ifdef SR_X86
 #include <immintrin.h>
 
 /* One panel's step k is a column of its 32 rows: two gathers, about four
@@ -71,7 +68,7 @@ void sr_gemm_pack(const float *W, int64_t N, int64_t K, float *Wp)
     for (int64_t p = 0; p < panels(N); p++) {
         float *dst = Wp + p * K * NR;
         int64_t cols = N - p * NR < NR ? N - p * NR : NR;
-#if defined(__x86_64__) && defined(__GNUC__)
+#ifdef SR_X86
         if (sr_cpu_level() >= SR_CPU_AVX512 && K <= INT32_MAX / 16) { /* the gather's 32-bit offsets reach row 15 */
             pack_gather(W + p * NR * K, K, cols, dst);
             continue;
@@ -97,7 +94,7 @@ typedef struct {
     const void *post_arg;
 } gemm_job;
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#ifdef SR_X86
 
 #define AVX512 __attribute__((target("avx512f")))
 

@@ -17,6 +17,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* A GEMV (one sample's Linear) is split over threads only when each part
+ * reads at least this many weight floats (128 KiB): less costs more to hand
+ * out than it saves. */
+#define GEMV_PAR_FLOATS ((int64_t)1 << 15)
+
 /* 1 when this CPU runs the packed kernel (AVX-512F, within SEQRUN_ISA's
  * cap); otherwise callers use cblas_sgemm. */
 int sr_gemm_available(void);

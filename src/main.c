@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef SEQRUN_VERSION
@@ -166,11 +167,28 @@ static int ends_with(const char *s, const char *suffix)
     return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
-static void print_diags(sr_diags *d, int show)
+/*
+ * The one place diagnostics become text on stderr (sr_diag_format's form).
+ * show: print them at all (-q on success prints nothing); quiet: leave out
+ * warnings.  A flood of errors (200k aliases of an unknown layer) is cut
+ * after SHOW_MAX, with a count of the rest.
+ */
+#define SHOW_MAX 50
+static void print_diags(sr_diags *d, int show, int quiet)
 {
-    for (int i = 0; i < d->n; i++)
-        if (show)
-            fprintf(stderr, "%s\n", d->line[i]);
+    long more = d->dropped;
+    for (int i = 0, shown = 0; show && i < d->n; i++) {
+        const sr_diag *g = &d->item[i];
+        if (g->sev == SR_SEV_WARNING && quiet)
+            continue;
+        if (g->sev != SR_SEV_NOTE && shown++ >= SHOW_MAX) {
+            more++;
+            continue;
+        }
+        fprintf(stderr, "%s\n", g->text);
+    }
+    if (show && more)
+        fprintf(stderr, "seqrun: ... and %ld more problem%s\n", more, more == 1 ? "" : "s");
     sr_diags_free(d);
 }
 
@@ -195,6 +213,43 @@ static char *output_path(const char *input, const char *dir, sr_format fmt)
     else
         snprintf(p, n, "%.*s%.*s.out.%s", (int)dirlen, input, (int)stem, base, fmt == SR_FMT_NPY ? "npy" : "bin");
     return p;
+}
+
+/* A progress bar for runs longer than a second, redrawn ten times a second
+ * on stderr (only on a terminal, without -q): the runner reports samples
+ * done after each chunk. */
+typedef struct {
+    double t_start, t_shown; /* ms: the record's first report, the last redraw */
+} progress_bar;
+
+static double mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void draw_progress(void *arg, int64_t done, int64_t total, int last)
+{
+    progress_bar *P = arg;
+    double t = mono_ms();
+    if (P->t_start == 0)
+        P->t_start = t; /* a record's first chunk */
+    int show = t - P->t_start >= 1000 && (last || t - P->t_shown >= 100) && !(last && P->t_shown == 0);
+    if (show) {
+        P->t_shown = t;
+        double rate = (double)done / ((t - P->t_start) / 1000);
+        double eta = rate > 0 ? (double)(total - done) / rate : 0;
+        int width = 30, fill = total ? (int)(width * done / total) : width;
+        fprintf(stderr, "\r[%.*s%*s] %lld/%lld samples  %.0f/s  ETA %d:%02d ", fill,
+                "##############################", width - fill, "", (long long)done, (long long)total, rate,
+                (int)eta / 60, (int)eta % 60);
+        if (last)
+            fprintf(stderr, "\r%*s\r", 90, "");
+        fflush(stderr);
+    }
+    if (last)
+        P->t_start = P->t_shown = 0;
 }
 
 /* --paths: a filter for line-oriented engines (GNU parallel, Slurm arrays,
@@ -232,7 +287,7 @@ static sr_status run_paths(sr_model *m, const sr_runopts *o, sr_diags *d)
                 worst = st;
             fprintf(stderr, "seqrun: %s: failed\n", line);
         }
-        print_diags(&fd, st != SR_OK || !o->quiet);
+        print_diags(&fd, st != SR_OK || !o->quiet, o->quiet);
         free(out);
     }
     free(line);
@@ -456,7 +511,11 @@ int main(int argc, char **argv)
      * the work has shown it is worth more than one. */
     o.threads = threads ? (int)threads : sr_par_cores();
     o.blas_threads = threads ? (int)threads : blas_default;
-    o.progress = !o.quiet && !check && isatty(STDERR_FILENO);
+    progress_bar bar = {0};
+    if (!o.quiet && !check && isatty(STDERR_FILENO)) {
+        o.progress = draw_progress;
+        o.progress_arg = &bar;
+    }
     sr_out_install_signal_cleanup();
 
     sr_diags d = {0};
@@ -464,17 +523,22 @@ int main(int argc, char **argv)
     sr_status st = sr_spec_load(&m, pos[0], &d);
     if (st == SR_OK && shape_name[0] &&
         (!m.has_input || m.input_free < 0 || strcmp(shape_name, m.input_free_name) != 0)) {
+        char msg[160];
+        if (m.has_input && m.input_free >= 0)
+            snprintf(msg, sizeof msg, "--input-shape: expected sizes, got '%%s' (the spec's batch dimension is '%s')",
+                     m.input_free_name);
+        else
+            snprintf(msg, sizeof msg, "--input-shape: expected sizes, got '%%s' (a name stands for -1 only as the "
+                                      "spec's batch dimension, and its input: names none)");
         sr_model_free(&m);
         sr_diags_free(&d);
-        if (m.has_input && m.input_free >= 0)
-            return usage_error("--input-shape: '%s' is not the spec's batch dimension name", shape_name);
-        return usage_error("--input-shape: '%s' names a dimension, but the spec's input: names none", shape_name);
+        return usage_error(msg, shape_name);
     }
     if (st == SR_OK && paths)
         st = run_paths(&m, &o, &d);
     else if (st == SR_OK)
         st = check ? sr_check(&m, &o, stdout, &d) : sr_run(&m, &o, &d);
-    print_diags(&d, st != SR_OK || !o.quiet);
+    print_diags(&d, st != SR_OK || !o.quiet, o.quiet);
     sr_diags_free(&d);
     sr_model_free(&m);
     if (fflush(stdout) != 0 && st == SR_OK) {

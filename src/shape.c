@@ -474,10 +474,8 @@ sr_status sr_infer_free(sr_model *m, const sr_shape *in, int free_dim, const cha
                     break;
                 }
         }
-        char label[SR_PATHLEN + 48];
-        sr_node_label(m, i, label, sizeof label);
-        sr_diag_add(d, "%s:%d:%d: %s: %s%s%s", m->label, nd->line, nd->col, label, text,
-                    !fit[0] ? "" : strstr(text, "; hint: ") ? "; " : "; hint: ", fit);
+        sr_diag_at(d, SR_SEV_ERROR, m->label, nd->line, nd->col, nd->path, nd->mod->type->name, "%s%s%s", text,
+                   !fit[0] ? "" : strstr(text, "; hint: ") ? "; " : "; hint: ", fit);
         free(t);
     }
     for (int i = 0; i < 2 * m->nnode; i++)
@@ -532,8 +530,8 @@ sr_status sr_check_input(const sr_model *m, const sr_shape *in, char *err)
         }
         if (ok)
             return sr_err(err, SR_ESHAPE,
-                          "%s:%d:%d: input %s lacks the batch dimension '%s' of input: %s; hint: add a batch dimension of 1 (shape %s)",
-                          m->label, m->input_line, m->input_col, sr_shp(in), m->input_free_name, ws, sr_shp(&fix));
+                          "input %s lacks the batch dimension '%s' of input: %s; hint: add a batch dimension of 1 (shape %s)",
+                          sr_shp(in), m->input_free_name, ws, sr_shp(&fix));
     }
     int ok = in->ndim == want->ndim;
     for (int i = 0; ok && i < want->ndim; i++)
@@ -552,6 +550,5 @@ sr_status sr_check_input(const sr_model *m, const sr_shape *in, char *err)
     } else {
         snprintf(hint, sizeof hint, "the data has %d dimensions, input: declares %d", in->ndim, want->ndim);
     }
-    return sr_err(err, SR_ESHAPE, "%s:%d:%d: input shape %s does not match the spec's input: %s; hint: %s",
-                  m->label, m->input_line, m->input_col, sr_shp(in), ws, hint);
+    return sr_err(err, SR_ESHAPE, "input shape %s does not match the spec's input: %s; hint: %s", sr_shp(in), ws, hint);
 }

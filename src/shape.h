@@ -63,7 +63,8 @@ char *sr_symshape_str(const sr_symshape *s, const char *name, int64_t b, char *b
 sr_shape sr_symshape_at(const sr_symshape *s, int64_t b);
 
 /* Resolves the spec's input: against an actual input shape; SR_ESHAPE
- * (message in err) if they contradict. */
+ * (message in err, to be located at input:'s line and column) if they
+ * contradict. */
 sr_status sr_check_input(const sr_model *m, const sr_shape *in, char *err);
 
 #endif

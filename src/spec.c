@@ -22,6 +22,9 @@ typedef struct {
     int failed;
     int nwalk;
     int too_many;   /* the module cap was hit (reported once) */
+    /* What diag() reports about: a layer (its state_dict path and type,
+     * type NULL while it is unknown), or an init: rule's prefix. */
+    const char *layer, *type, *who;
 } reader;
 
 #define MAX_OCCURRENCES 100000
@@ -36,7 +39,10 @@ static void diag(reader *r, const ynode *at, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    sr_diag_add(r->d, "%s:%d:%d: %s", r->m->label, at->line, at->col, buf);
+    if (r->who)
+        sr_diag_at(r->d, SR_SEV_ERROR, r->m->label, at->line, at->col, NULL, NULL, "%s: %s", r->who, buf);
+    else
+        sr_diag_at(r->d, SR_SEV_ERROR, r->m->label, at->line, at->col, r->layer, r->type, "%s", buf);
     r->failed = 1;
 }
 
@@ -70,6 +76,8 @@ static int is_str(const ynode *n)
 
 static const char *type_word(unsigned types)
 {
+    if ((types & SR_T_TUPLE) && (types & SR_T_FLOAT))
+        return "a number or a list of numbers";
     if (types & SR_T_TUPLE)
         return types & SR_T_STR ? "an integer, a list of integers or a string" : "an integer or a list of integers";
     if (types & SR_T_STR)
@@ -115,12 +123,19 @@ static int bind_value(const sr_argdef *def, ynode *vn, sr_argval *v, char *err, 
                 v->tnone[k] = 1;
                 continue;
             }
+            if (ys == YS_FLOAT && (ty & SR_T_FLOAT)) {
+                v->tf[k] = f;
+                v->tfloat = 1;
+                continue;
+            }
             if (ys != YS_INT) {
-                snprintf(err, errlen, "argument '%s' item %d must be an integer%s, got %s",
-                         def->name, k + 1, ty & SR_T_TNONE ? " or null" : "", kind_name(it));
+                snprintf(err, errlen, "argument '%s' item %d must be %s%s, got %s", def->name, k + 1,
+                         ty & SR_T_FLOAT ? "a number" : "an integer", ty & SR_T_TNONE ? " or null" : "",
+                         kind_name(it));
                 return -1;
             }
             v->t[k] = i;
+            v->tf[k] = (double)i;
         }
         return 0;
     }
@@ -196,7 +211,7 @@ wrong:
  * the argument table defs, then fills defaults.  Shared by layers and by
  * init: schemes.  Returns 0 if every argument bound.
  */
-static int bind_args(reader *r, const char *who, ynode *at, const sr_argdef *defs, int ndefs,
+static int bind_args(reader *r, ynode *at, const sr_argdef *defs, int ndefs,
                      ynode *args, sr_argval *out, int *given)
 {
     char msg[SR_ERRLEN];
@@ -210,7 +225,7 @@ static int bind_args(reader *r, const char *who, ynode *at, const sr_argdef *def
             ynode *key = yderef(a->item[2 * k]);
             ynode *val = a->item[2 * k + 1];
             if (key->kind != Y_SCALAR || !is_str(key)) {
-                diag(r, key, "%s: argument names must be strings, got %s", who, kind_name(key));
+                diag(r, key, "argument names must be strings, got %s", kind_name(key));
                 ok = 0;
                 continue;
             }
@@ -228,28 +243,28 @@ static int bind_args(reader *r, const char *who, ynode *at, const sr_argdef *def
                 for (int j = 0; j < ndefs && k2 < sizeof sig; j++)
                     k2 += (size_t)snprintf(sig + k2, sizeof sig - k2, "%s%s", j ? ", " : "", defs[j].name);
                 if (near)
-                    diag(r, key, "%s: unknown argument '%s'; hint: did you mean '%s'?", who, key->value, near);
+                    diag(r, key, "unknown argument '%s'; hint: did you mean '%s'?", key->value, near);
                 else
-                    diag(r, key, "%s: unknown argument '%s'; hint: the arguments are %s", who, key->value,
+                    diag(r, key, "unknown argument '%s'; hint: the arguments are %s", key->value,
                          ndefs ? sig : "(none)");
                 ok = 0;
                 continue;
             }
             if (given[idx]) {
-                diag(r, key, "%s: argument '%s' given twice", who, key->value);
+                diag(r, key, "argument '%s' given twice", key->value);
                 ok = 0;
                 continue;
             }
             given[idx] = 1;
             if (bind_value(&defs[idx], val, &out[idx], msg, sizeof msg) < 0) {
-                diag(r, yderef(val), "%s: %s", who, msg);
+                diag(r, yderef(val), "%s", msg);
                 ok = 0;
             }
         }
     } else {
         int nitems = a->kind == Y_SEQ ? a->n : 1;
         if (nitems > ndefs) {
-            diag(r, a, "%s: takes at most %d positional argument%s, got %d", who, ndefs,
+            diag(r, a, "takes at most %d positional argument%s, got %d", ndefs,
                  ndefs == 1 ? "" : "s", nitems);
             return 0;
         }
@@ -257,7 +272,7 @@ static int bind_args(reader *r, const char *who, ynode *at, const sr_argdef *def
             ynode *val = a->kind == Y_SEQ ? a->item[k] : a;
             given[k] = 1;
             if (bind_value(&defs[k], val, &out[k], msg, sizeof msg) < 0) {
-                diag(r, yderef(val), "%s: %s", who, msg);
+                diag(r, yderef(val), "%s", msg);
                 ok = 0;
             }
         }
@@ -266,7 +281,7 @@ static int bind_args(reader *r, const char *who, ynode *at, const sr_argdef *def
         if (given[j])
             continue;
         if (!defs[j].def) {
-            diag(r, at, "%s: missing required argument '%s'", who, defs[j].name);
+            diag(r, at, "missing required argument '%s'", defs[j].name);
             ok = 0;
         } else {
             sr_argval_parse_default(defs[j].def, &out[j]);
@@ -351,18 +366,22 @@ static sr_layer *build_item(reader *r, ynode *item, const char *path)
         if (a->kind == Y_SCALAR && a->plain && yresolve(a, &i, &f) == YS_NULL)
             args = NULL; /* "- ReLU:" */
     } else {
-        diag(r, n, "layer %s: expected a layer type name or {Type: arguments}, got %s%s", path,
+        r->layer = path;
+        diag(r, n, "expected a layer type name or {Type: arguments}, got %s%s",
              n->kind == Y_MAP ? "a mapping with " : kind_name(n),
              n->kind == Y_MAP ? (n->n == 1 ? "a non-string key" : "several keys") : "");
+        r->layer = NULL;
         return NULL;
     }
     const sr_layertype *t = sr_layertype_find(tname);
     if (!t) {
         const char *near = sr_layertype_suggest(tname);
+        r->layer = path;
         if (near)
-            diag(r, where, "layer %s: unknown layer type '%s'; hint: did you mean '%s'?", path, tname, near);
+            diag(r, where, "unknown layer type '%s'; hint: did you mean '%s'?", tname, near);
         else
-            diag(r, where, "layer %s: unknown layer type '%s'; hint: 'seqrun --help' lists the layers", path, tname);
+            diag(r, where, "unknown layer type '%s'; hint: 'seqrun --help' lists the layers", tname);
+        r->layer = NULL;
         return NULL;
     }
     /* Every module built has at least one occurrence, so past the walk's
@@ -379,8 +398,6 @@ static sr_layer *build_item(reader *r, ynode *item, const char *path)
         return NULL;
     }
     n->built = L;
-    char who[SR_PATHLEN + 40];
-    snprintf(who, sizeof who, "layer %s (%s)", path, t->name);
     if (t->flags & SR_LF_CONTAINER) {
         if (args)
             build_children(r, L, args, path);
@@ -389,11 +406,14 @@ static sr_layer *build_item(reader *r, ynode *item, const char *path)
     int given[SR_MAXARGS];
     if (t->nargs < 0)
         return L;
-    if (bind_args(r, who, n, t->args, t->nargs, args, L->arg, given) && t->validate) {
+    r->layer = path;
+    r->type = t->name;
+    if (bind_args(r, n, t->args, t->nargs, args, L->arg, given) && t->validate) {
         char msg[SR_ERRLEN];
         if (t->validate(L, msg) != SR_OK)
-            diag(r, n, "%s: %s", who, msg);
+            diag(r, n, "%s", msg);
     }
+    r->layer = r->type = NULL;
     return L;
 }
 
@@ -403,8 +423,8 @@ static void walk(reader *r, sr_layer *L, const char *path, int line, int col, in
     sr_model *m = r->m;
     if (r->nwalk++ >= MAX_OCCURRENCES) {
         if (r->nwalk == MAX_OCCURRENCES + 1)
-            sr_diag_add(r->d, "%s:%d:%d: the model has more than %d layer occurrences (aliases of aliases?)",
-                        m->label, line, col, MAX_OCCURRENCES);
+            sr_diag_at(r->d, SR_SEV_ERROR, m->label, line, col, NULL, NULL,
+                       "the model has more than %d layer occurrences (aliases of aliases?)", MAX_OCCURRENCES);
         r->failed = 1;
         return;
     }
@@ -435,7 +455,8 @@ static void walk(reader *r, sr_layer *L, const char *path, int line, int col, in
     for (int k = 0; k < L->nchild; k++) {
         char sub[SR_PATHLEN];
         if (snprintf(sub, sizeof sub, "%s%s%d", path ? path : "", path ? "." : "", k) >= (int)sizeof sub) {
-            sr_diag_add(r->d, "%s:%d:%d: layers nested too deeply", m->label, L->child[k].line, L->child[k].col);
+            sr_diag_at(r->d, SR_SEV_ERROR, m->label, L->child[k].line, L->child[k].col, NULL, NULL,
+                       "layers nested too deeply");
             r->failed = 1;
             return;
         }
@@ -530,7 +551,10 @@ static void read_init(reader *r, ynode *v)
             snprintf(who, sizeof who, "init: %s.%s (%s)", t->name, pk->value, s->name);
             sr_argval av[SR_MAXARGS];
             int given[SR_MAXARGS];
-            if (!bind_args(r, who, pv, s->args, s->nargs, sargs, av, given))
+            r->who = who;
+            int bound = bind_args(r, pv, s->args, s->nargs, sargs, av, given);
+            r->who = NULL;
+            if (!bound)
                 continue;
             sr_initrule *p = realloc(m->init, (size_t)(m->ninit + 1) * sizeof *p);
             if (!p)
@@ -544,7 +568,9 @@ static void read_init(reader *r, ynode *v)
             rule->col = pk->col;
             char msg[SR_ERRLEN];
             if (sr_init_from_args(s, av, &rule->init, msg) != SR_OK) {
-                diag(r, pv, "%s: %s", who, msg);
+                r->who = who;
+                diag(r, pv, "%s", msg);
+                r->who = NULL;
                 m->ninit--;
             }
         }
@@ -666,14 +692,14 @@ sr_status sr_spec_load(sr_model *m, const char *path, sr_diags *d)
     int is_stdin = strcmp(path, "-") == 0;
     FILE *f = is_stdin ? stdin : fopen(path, "rb");
     if (!f) {
-        sr_diag_add(d, "%s: cannot open model spec: %s", path, strerror(errno));
+        sr_diag_at(d, SR_SEV_ERROR, path, 0, 0, NULL, NULL, "cannot open model spec: %s", strerror(errno));
         return SR_ERUN;
     }
     size_t cap = 4096, len = 0;
     char *buf = malloc(cap);
     for (;;) {
         if (!buf) {
-            sr_diag_add(d, "%s: out of memory", path);
+            sr_diag_at(d, SR_SEV_ERROR, path, 0, 0, NULL, NULL, "out of memory");
             if (!is_stdin)
                 fclose(f);
             return SR_ERUN;
@@ -682,7 +708,7 @@ sr_status sr_spec_load(sr_model *m, const char *path, sr_diags *d)
         if (len < cap)
             break;
         if (cap >= (size_t)64 << 20) {
-            sr_diag_add(d, "%s: model spec larger than 64 MiB", path);
+            sr_diag_at(d, SR_SEV_ERROR, path, 0, 0, NULL, NULL, "model spec larger than 64 MiB");
             free(buf);
             if (!is_stdin)
                 fclose(f);
@@ -698,7 +724,7 @@ sr_status sr_spec_load(sr_model *m, const char *path, sr_diags *d)
     if (!is_stdin)
         fclose(f);
     if (bad) {
-        sr_diag_add(d, "%s: cannot read model spec: %s", path, strerror(errno));
+        sr_diag_at(d, SR_SEV_ERROR, path, 0, 0, NULL, NULL, "cannot read model spec: %s", strerror(errno));
         free(buf);
         return SR_ERUN;
     }

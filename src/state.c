@@ -39,15 +39,15 @@ static sr_status state_init(sr_model *m, uint64_t seed, int fill, sr_diags *d)
                     if (m->init[r].type == L->type && strcmp(m->init[r].param, pd->name) == 0)
                         rule = &m->init[r];
                 if (pd->dtype == SR_F32 && rule && sr_init_check(&pd->shape, &rule->init, err) != SR_OK) {
-                    sr_diag_add(d, "%s:%d:%d: init: %s.%s (%s.%s): %s", m->label, rule->line, rule->col,
-                                L->type->name, pd->name, nd->path, pd->name, err);
+                    sr_diag_at(d, SR_SEV_ERROR, m->label, rule->line, rule->col, NULL, NULL, "init: %s.%s (%s.%s): %s",
+                               L->type->name, pd->name, nd->path, pd->name, err);
                     return SR_EUSAGE;
                 }
                 continue;
             }
             if (sr_tensor_alloc(t, &pd->shape, pd->dtype, err) != SR_OK) {
-                sr_diag_add(d, "%s:%d:%d: layer %s (%s): %s: %s", m->label, nd->line, nd->col, nd->path,
-                            L->type->name, pd->name, err);
+                sr_diag_at(d, SR_SEV_ERROR, m->label, nd->line, nd->col, nd->path, L->type->name, "%s: %s", pd->name,
+                           err);
                 return SR_ERUN;
             }
             if (pd->dtype != SR_F32)
@@ -64,8 +64,8 @@ static sr_status state_init(sr_model *m, uint64_t seed, int fill, sr_diags *d)
                     rule = &m->init[r];
             sr_status st = sr_init_fill(t, rule ? &rule->init : &pd->init, &rng, err);
             if (st != SR_OK) {
-                sr_diag_add(d, "%s:%d:%d: init: %s.%s (%s): %s", m->label, rule ? rule->line : nd->line,
-                            rule ? rule->col : nd->col, L->type->name, pd->name, key, err);
+                sr_diag_at(d, SR_SEV_ERROR, m->label, rule ? rule->line : nd->line, rule ? rule->col : nd->col, NULL,
+                           NULL, "init: %s.%s (%s): %s", L->type->name, pd->name, key, err);
                 return st;
             }
             if (!rule && pd->zero_row >= 0 && pd->shape.ndim == 2)
@@ -84,8 +84,8 @@ static sr_status state_init(sr_model *m, uint64_t seed, int fill, sr_diags *d)
                 found |= !L->decl[k].buffer && strcmp(L->decl[k].name, m->init[r].param) == 0;
         }
         if (seen && !found) {
-            sr_diag_add(d, "%s:%d:%d: init: %s has no parameter '%s'", m->label, m->init[r].line, m->init[r].col,
-                        m->init[r].type->name, m->init[r].param);
+            sr_diag_at(d, SR_SEV_ERROR, m->label, m->init[r].line, m->init[r].col, NULL, NULL,
+                       "init: %s has no parameter '%s'", m->init[r].type->name, m->init[r].param);
             return SR_EUSAGE;
         }
     }
@@ -220,7 +220,7 @@ sr_status sr_state_load(sr_model *m, const char *path, sr_diags *d)
     if (keyindex_build(&ix, m) < 0) {
         keyindex_free(&ix);
         sr_st_close(&st);
-        sr_diag_add(d, "%s: out of memory", path);
+        sr_diag_at(d, SR_SEV_ERROR, path, 0, 0, NULL, NULL, "out of memory");
         return SR_ERUN;
     }
     int bad = 0, viewed = 0;
@@ -233,7 +233,8 @@ sr_status sr_state_load(sr_model *m, const char *path, sr_diags *d)
             const sr_paramdecl *pd = &L->decl[k];
             const sr_st_entry *e = find_param(&st, &ix, L, pd->name);
             if (!e) {
-                sr_diag_add(d, "%s: missing key '%s.%s' (%s %s of layer %s (%s))", path, nd->path, pd->name,
+                sr_diag_at(d, SR_SEV_ERROR, path, 0, 0, NULL, NULL, "missing key '%s.%s' (%s %s of layer %s (%s))",
+                           nd->path, pd->name,
                             pd->buffer ? "buffer" : "parameter", sr_shape_str(&pd->shape, err, sizeof err),
                             nd->path, L->type->name);
                 bad = 1;
@@ -246,14 +247,14 @@ sr_status sr_state_load(sr_model *m, const char *path, sr_diags *d)
         int k;
         const sr_st_entry *e = &st.t[j];
         if (!known_key(&ix, e->name, &L, &k)) {
-            sr_diag_add(d, "%s: unexpected key '%s'", path, e->name);
+            sr_diag_at(d, SR_SEV_ERROR, path, 0, 0, NULL, NULL, "unexpected key '%s'", e->name);
             bad = 1;
             continue;
         }
         if (!sr_shape_eq(&e->shape, &L->decl[k].shape)) {
             char a[160], b[160];
-            sr_diag_add(d, "%s: size mismatch for '%s': the file has shape %s, the model needs %s", path,
-                        e->name, sr_shape_str(&e->shape, a, sizeof a), sr_shape_str(&L->decl[k].shape, b, sizeof b));
+            sr_diag_at(d, SR_SEV_ERROR, path, 0, 0, NULL, NULL,
+                       "size mismatch for '%s': the file has shape %s, the model needs %s", e->name, sr_shape_str(&e->shape, a, sizeof a), sr_shape_str(&L->decl[k].shape, b, sizeof b));
             bad = 1;
         }
     }

@@ -344,13 +344,13 @@ static void test_every_mismatch(void)
     sr_shapes S;
     sr_status st = sr_infer(&m, &in, 0, 0, &S, &d);
     CHECK(st == SR_ESHAPE && S.nbad == 3 && d.n == 3, "status %d, %d bad, %d lines", st, S.nbad, d.n);
-    CHECK(d.n >= 3 && !strncmp(d.line[0], "t.yaml:4:5: layer 1 (Conv2d): ", 30), "line 0: %s", d.n ? d.line[0] : "");
-    CHECK(d.n >= 3 && !strncmp(d.line[1], "t.yaml:6:5: layer 3 (Linear): ", 30) &&
-              strstr(d.line[1], "input [N, 96]") && strstr(d.line[1], "in_features should be 96"),
-          "line 1: %s", d.n > 1 ? d.line[1] : "");
-    CHECK(d.n >= 3 && !strncmp(d.line[2], "t.yaml:7:5: layer 4 (LayerNorm): ", 33) &&
-              strstr(d.line[2], "normalized_shape should be (7,)"),
-          "line 2: %s", d.n > 2 ? d.line[2] : "");
+    CHECK(d.n >= 3 && !strncmp(d.item[0].text, "t.yaml:4:5: layer 1 (Conv2d): ", 30), "line 0: %s", d.n ? d.item[0].text : "");
+    CHECK(d.n >= 3 && !strncmp(d.item[1].text, "t.yaml:6:5: layer 3 (Linear): ", 30) &&
+              strstr(d.item[1].text, "input [N, 96]") && strstr(d.item[1].text, "in_features should be 96"),
+          "line 1: %s", d.n > 1 ? d.item[1].text : "");
+    CHECK(d.n >= 3 && !strncmp(d.item[2].text, "t.yaml:7:5: layer 4 (LayerNorm): ", 33) &&
+              strstr(d.item[2].text, "normalized_shape should be (7,)"),
+          "line 2: %s", d.n > 2 ? d.item[2].text : "");
     /* symbolic shapes: the batch of 4 follows as N */
     char buf[64];
     CHECK(!strcmp(sr_symshape_str(&S.node[3].sin, S.free_name, S.free_size, buf, sizeof buf), "[N, 96]"), "got %s", buf);
@@ -430,7 +430,7 @@ static void test_missing_channel(void)
         sr_shapes S = {0};
         sr_status st = check_spec(cases[c].spec, &m, &S, &d);
         CHECK(st == SR_ESHAPE && S.nbad == 1 && d.n == 1, "case %zu: status %d, %d bad, %d lines", c, st, S.nbad, d.n);
-        const char *l0 = d.n ? d.line[0] : "";
+        const char *l0 = d.n ? d.item[0].text : "";
         CHECK(!strncmp(l0, cases[c].head, strlen(cases[c].head)) && strstr(l0, cases[c].hint) &&
                   !strstr(l0, "N=2") && !strstr(l0, "[2,") && !strstr(l0, "[1, 28, 28] "),
               "case %zu: %s", c, l0);
@@ -456,7 +456,7 @@ static void test_unbatched_fits(void)
     const char *spec = "input: [3, 28, 28]\nlayers:\n  - Conv2d: [3, 8, 3]\n  - MaxPool2d: 2\n  - Flatten\n"
                        "  - Linear: [169, 10]\n";
     sr_status st = check_spec(spec, &m, &S, &d);
-    CHECK(st == SR_OK && d.n == 0, "status %d, %d lines: %s", st, d.n, d.n ? d.line[0] : "");
+    CHECK(st == SR_OK && d.n == 0, "status %d, %d lines: %s", st, d.n, d.n ? d.item[0].text : "");
     char buf[64];
     CHECK(st == SR_OK && !strcmp(sym_out(&S, 3, buf, sizeof buf), "[8, 10]"), "output %s", buf);
     if (st != SR_EUSAGE) {

@@ -22,7 +22,7 @@ static sr_status parse(sr_model *m, sr_diags *d, const char *text)
 static int has_diag(const sr_diags *d, const char *needle)
 {
     for (int i = 0; i < d->n; i++)
-        if (strstr(d->line[i], needle))
+        if (strstr(d->item[i].text, needle))
             return 1;
     return 0;
 }
@@ -41,7 +41,7 @@ static void test_forms(void)
                          "  - Tanh\n"
                          "  - Sequential:\n"
                          "    - Softmax: {dim: -1}\n");
-    CHECK(st == SR_OK, "valid spec rejected: %s", d.n ? d.line[0] : "");
+    CHECK(st == SR_OK, "valid spec rejected: %s", d.n ? d.item[0].text : "");
     CHECK(m.nnode == 7, "7 occurrences (6 layers + Sequential), got %d", m.nnode);
     CHECK(m.has_input && m.input_free == 0 && !strcmp(m.input_free_name, "N") && m.input.d[1] == 8, "input: [N, 8]");
     const sr_layer *L0 = m.node[0].mod, *L1 = m.node[1].mod;
@@ -72,7 +72,7 @@ static void test_sharing(void)
                          "  - *blk\n"
                          "  - Linear: &args [4, 4]\n"
                          "  - Linear: *args\n");
-    CHECK(st == SR_OK, "valid spec rejected: %s", d.n ? d.line[0] : "");
+    CHECK(st == SR_OK, "valid spec rejected: %s", d.n ? d.item[0].text : "");
     /* nodes: 0, 1, 2, 2.0, 2.1, 3, 3.0, 3.1, 4, 5 */
     CHECK(m.nnode == 10, "10 occurrences, got %d", m.nnode);
     CHECK(m.node[0].mod == m.node[1].mod && m.node[0].first && !m.node[1].first, "an aliased item is one module");
@@ -122,7 +122,7 @@ static void test_errors(void)
         sr_diags d;
         sr_status st = parse(&m, &d, bad[i].spec);
         CHECK(st == SR_EUSAGE, "case %zu: want exit 2, got %d", i, st);
-        CHECK(has_diag(&d, bad[i].want), "case %zu: want '%s', got '%s'", i, bad[i].want, d.n ? d.line[0] : "(none)");
+        CHECK(has_diag(&d, bad[i].want), "case %zu: want '%s', got '%s'", i, bad[i].want, d.n ? d.item[0].text : "(none)");
         sr_model_free(&m);
         sr_diags_free(&d);
     }
@@ -222,7 +222,7 @@ static void test_init_rules(void)
                        "layers:\n"
                        "  - Linear: [100, 50]\n"
                        "  - Linear: {in_features: 50, out_features: 20}\n";
-    CHECK(parse(&m, &d, spec) == SR_OK, "parse init: %s", d.n ? d.line[0] : "");
+    CHECK(parse(&m, &d, spec) == SR_OK, "parse init: %s", d.n ? d.item[0].text : "");
     sr_shapes S;
     sr_shape in = {2, {1, 100}};
     sr_infer(&m, &in, 0, 0, &S, &d);

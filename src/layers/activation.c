@@ -28,7 +28,7 @@ SR_FORWARD_FN(sr_elementwise_forward)
     return SR_OK;
 }
 
-SR_KERNEL SR_APPLY_FN(sr_relu_apply)
+SR_APPLY_VEC(sr_relu_apply)
 {
     (void)L;
     for (size_t i = 0; i < n; i++) {
@@ -37,7 +37,7 @@ SR_KERNEL SR_APPLY_FN(sr_relu_apply)
     }
 }
 
-SR_KERNEL SR_APPLY_FN(sr_relu6_apply)
+SR_APPLY_VEC(sr_relu6_apply)
 {
     (void)L;
     for (size_t i = 0; i < n; i++) {
@@ -47,7 +47,7 @@ SR_KERNEL SR_APPLY_FN(sr_relu6_apply)
     }
 }
 
-SR_KERNEL SR_APPLY_FN(sr_leakyrelu_apply)
+SR_APPLY_VEC(sr_leakyrelu_apply)
 {
     float s = (float)sr_argf(L, LEAKY_SLOPE);
     for (size_t i = 0; i < n; i++) {
@@ -56,7 +56,7 @@ SR_KERNEL SR_APPLY_FN(sr_leakyrelu_apply)
     }
 }
 
-SR_KERNEL SR_APPLY_FN(sr_hardtanh_apply)
+SR_APPLY_VEC(sr_hardtanh_apply)
 {
     float lo = (float)sr_argf(L, HARDTANH_MIN), hi = (float)sr_argf(L, HARDTANH_MAX);
     for (size_t i = 0; i < n; i++) {

@@ -177,7 +177,7 @@ int64_t sr_batchnorm_affine(const sr_layer *L, int training, double *scale, doub
 }
 
 /* y[i] = x[i] * a + b over one plane. */
-SR_KERNEL static void scale_shift(const float *x, float *y, int64_t n, float a, float b)
+static SR_VEC_VOID(scale_shift, (const float *x, float *y, int64_t n, float a, float b), (x, y, n, a, b))
 {
     for (int64_t i = 0; i < n; i++)
         y[i] = x[i] * a + b;

@@ -608,7 +608,7 @@ static void pad_row(const float *src, int64_t W, int64_t pb, int64_t pa, int mod
 }
 
 /* Splits a padded row into s column phases of Wj floats each. */
-SR_KERNEL static void split_phases(const float *row, int64_t Wp, int64_t s, int64_t Wj, float *dst)
+static SR_VEC_VOID(split_phases, (const float *row, int64_t Wp, int64_t s, int64_t Wj, float *dst), (row, Wp, s, Wj, dst))
 {
     for (int64_t ph = 0; ph < s; ph++) {
         float *d = dst + ph * Wj;

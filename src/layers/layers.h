@@ -6,6 +6,7 @@
 #ifndef SR_LAYERS_H
 #define SR_LAYERS_H
 
+#include "../cpu.h"
 #include "../layer.h"
 
 /* Defines a row of the layer table: SR_ROW(Linear, .summary = ..., ...)
@@ -33,16 +34,13 @@
 #define SR_IN_LAYOUT_FN(name) int name(const sr_layer *L, const sr_shape *in, sr_layout *lay)
 #define SR_OUT_LAYOUT_OK_FN(name) int name(const sr_layer *L, const sr_shape *in, const sr_layer *post)
 
-/* Simple loops the compiler vectorises, built for AVX-512, AVX2 and the
- * baseline and chosen at load time (GCC's function multiversioning); the
- * loop vectoriser runs with its full cost model on them.  FP contraction
- * stays off (-std=c11), so every variant gives the same results. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(SR_NO_CLONES)
-#define SR_KERNEL __attribute__((target_clones("avx512f", "avx2", "default"), \
-                                 optimize("tree-vectorize", "vect-cost-model=dynamic")))
-#else
-#define SR_KERNEL
-#endif
+/* Simple loops the compiler vectorises: SR_VEC_VOID / SR_VEC_FN (cpu.h)
+ * build them for AVX-512, AVX2 and the baseline from one body and choose by
+ * sr_cpu_level(), which SEQRUN_ISA caps, so the tests reach every variant.
+ * SR_APPLY_VEC(name) defines an elementwise apply hook that way.  SR_KERNEL
+ * alone only asks for the baseline's vectorisation. */
+#define SR_KERNEL SR_VEC_OPT
+#define SR_APPLY_VEC(name) SR_VEC_VOID(name, (const sr_layer *L, const float *x, float *y, size_t n), (L, x, y, n))
 
 /* Normalises a possibly negative dim against ndim; -1 if out of range. */
 int sr_norm_dim(int64_t dim, int ndim);

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#ifdef SR_X86
 #include <immintrin.h>
 #define LIN_X86 1
 #endif
@@ -140,7 +140,7 @@ int sr_linear_channel_dim(const sr_layer *L, const sr_shape *out)
 }
 
 /* y[j] += b[j] */
-SR_KERNEL static void add_bias(float *y, const float *b, int64_t n)
+static SR_VEC_VOID(add_bias, (float *y, const float *b, int64_t n), (y, b, n))
 {
     for (int64_t j = 0; j < n; j++)
         y[j] += b[j];
@@ -338,7 +338,6 @@ static void gemv_part(void *arg, int64_t t, int tid)
 }
 
 /* Rows of W worth a second thread (64 KiB of weights each, at least). */
-#define GEMV_PAR_FLOATS ((int64_t)1 << 15)
 
 static void gemv(const float *W, const float *x, const float *b, float *y, int64_t N, int64_t K, const sr_ctx *ctx)
 {

@@ -220,7 +220,7 @@ static inline float nanmax(float m, float v)
  * tail in double, in a fixed order. */
 typedef float sr_v16f __attribute__((vector_size(64)));
 
-SR_KERNEL static double sum_row(const float *x, int64_t n)
+static SR_VEC_FN(double, sum_row, (const float *x, int64_t n), (x, n))
 {
     sr_v16f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, f0, f1, f2, f3;
     int64_t i = 0;
@@ -244,7 +244,7 @@ SR_KERNEL static double sum_row(const float *x, int64_t n)
 
 /* 2x2 windows at stride 2 inside the input: the common case, one output
  * row from two input rows, in a loop that vectorises. */
-SR_KERNEL static void maxpool2x2_row(const float *r0, const float *r1, float *y, int64_t OW)
+static SR_VEC_VOID(maxpool2x2_row, (const float *r0, const float *r1, float *y, int64_t OW), (r0, r1, y, OW))
 {
     for (int64_t ow = 0; ow < OW; ow++) {
         float m = nanmax(nanmax(r0[2 * ow], r0[2 * ow + 1]), r1[2 * ow]);
@@ -252,7 +252,7 @@ SR_KERNEL static void maxpool2x2_row(const float *r0, const float *r1, float *y,
     }
 }
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#ifdef SR_X86
 #include <immintrin.h>
 #include "../cpu.h"
 #define POOL_X86 1

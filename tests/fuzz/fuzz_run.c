@@ -222,8 +222,8 @@ static int small_enough(sr_model *m, const sr_runopts *o)
                         if (L->arg[k].kind == SR_AV_INT && (L->arg[k].i < 0 || L->arg[k].i > 64))
                             ok = 0;
             }
-            sr_shapes_free(&S);
         }
+        sr_shapes_free(&S); /* a mismatch still fills S */
         if (!ok || st != SR_OK)
             break;
         /* skip this record's data to reach the next header */
@@ -316,7 +316,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (getenv("FUZZ_RUN_DEBUG")) {
         fprintf(stderr, "fuzz_run: flags 0x%02x, run exit %d\n", flags, st);
         for (int i = 0; i < d.n; i++)
-            fprintf(stderr, "  %s\n", d.line[i]);
+            fprintf(stderr, "  %s\n", d.item[i].text);
     }
     sr_diags_free(&d);
     sr_model_free(&m);

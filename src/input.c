@@ -1,0 +1,201 @@
+/* input.c - tensor sources: npy records, raw float32, pipes and files. */
+#include "input.h"
+#include "par.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Raw float32 data: synthesise an npy header so one reader serves both. */
+static sr_status raw_header(sr_input *in, const sr_model *m, const sr_runopts *o, char *err)
+{
+    sr_shape s;
+    int free_dim = -1;
+    if (o->has_input_shape) {
+        s = o->input_shape;
+        for (int i = 0; i < s.ndim; i++)
+            if (s.d[i] == -1)
+                free_dim = i;
+    } else if (m->has_input) {
+        s = m->input;
+        free_dim = m->input_free;
+    } else {
+        return sr_err(err, SR_EUSAGE,
+                      "%s: raw input needs a shape; hint: give --input-shape D,D,... or the spec's input:, or use .npy",
+                      in->s.name);
+    }
+    long long bytes = sr_stream_remaining(&in->s);
+    int over = 0; /* a pipe held more than a fully given shape needs */
+    if (bytes < 0) {
+        /* A pipe: read it whole, then treat it as memory.  With every
+         * dimension given, no more than one byte past what the shape needs:
+         * an endless pipe then fails at once instead of filling memory. */
+        size_t need = 0, limit = SIZE_MAX;
+        if (free_dim < 0 && sr_mul_ok((size_t)sr_shape_numel(&s), 4, &need) && need < SIZE_MAX)
+            limit = need + 1;
+        size_t cap = limit < (1 << 16) ? limit : 1 << 16, len = 0;
+        unsigned char *buf = malloc(cap);
+        for (;;) {
+            if (!buf)
+                return sr_err(err, SR_ERUN, "%s: out of memory reading raw input", in->s.name);
+            long long r = sr_stream_read(&in->s, buf + len, cap - len);
+            if (r < 0) {
+                free(buf);
+                return sr_err(err, SR_ERUN, "%s: read error: %s", in->s.name, strerror(errno));
+            }
+            len += (size_t)r;
+            if (len < cap)
+                break;
+            if (len == limit) {
+                over = 1;
+                break;
+            }
+            cap = cap <= limit / 2 ? cap * 2 : limit;
+            unsigned char *nb = realloc(buf, cap);
+            if (!nb)
+                free(buf);
+            buf = nb;
+        }
+        const char *name = in->s.name;
+        sr_stream_close(&in->s);
+        in->slurp = buf;
+        sr_stream_mem(&in->s, buf, len, name);
+        bytes = (long long)len;
+    }
+    if (over)
+        return sr_err(err, SR_ERUN, "%s: raw input holds more than the %lld float32 values shape %s needs",
+                      in->s.name, (long long)sr_shape_numel(&s), sr_shp(&s));
+    if (bytes == 0)
+        return sr_err(err, SR_ERUN, "%s: empty input", in->s.name);
+    if (bytes % 4)
+        return sr_err(err, SR_ERUN, "%s: raw input has %lld bytes, not a whole number of float32 values",
+                      in->s.name, bytes);
+    long long n = bytes / 4;
+    if (free_dim >= 0) {
+        sr_shape fixed = s;
+        fixed.d[free_dim] = 1;
+        int64_t per = sr_shape_numel(&fixed);
+        if (per <= 0 || n % per)
+            return sr_err(err, SR_ERUN, "%s: %lld float32 values do not divide into samples of %lld values (shape %s)",
+                          in->s.name, n, (long long)per, sr_shp(&s));
+        s.d[free_dim] = n / per;
+    } else if (sr_shape_numel(&s) != n) {
+        return sr_err(err, SR_ERUN, "%s: raw input holds %lld float32 values, but shape %s needs %lld",
+                      in->s.name, n, sr_shp(&s), (long long)sr_shape_numel(&s));
+    }
+    memset(&in->h, 0, sizeof in->h);
+    in->h.shape = s;
+    in->h.dtype = SR_NPY_F32;
+    in->h.itemsize = 4;
+    in->h.numel = sr_shape_numel(&s);
+    in->h.offset = in->s.consumed;
+    return SR_OK;
+}
+
+sr_status sr_input_open(sr_input *in, const sr_model *m, const sr_runopts *o, char *err)
+{
+    memset(in, 0, sizeof *in);
+    sr_status st = sr_stream_open(&in->s, o->input, err);
+    if (st != SR_OK)
+        return st;
+    unsigned char magic[6];
+    long long k = sr_stream_peek(&in->s, magic, sizeof magic);
+    if (k < 0)
+        return sr_err(err, SR_ERUN, "%s: read error: %s", in->s.name, strerror(errno));
+    in->is_npy = sr_npy_is_magic(magic, (size_t)k);
+    if (!in->is_npy) {
+        if (k == 0)
+            return sr_err(err, SR_ERUN, "%s: empty input", in->s.name);
+        st = raw_header(in, m, o, err);
+        in->records = st == SR_OK;
+        return st;
+    }
+    int got;
+    st = sr_npy_read_header(&in->s, &in->h, &got, err);
+    if (st == SR_OK && !got)
+        st = sr_err(err, SR_ERUN, "%s: no npy records", in->s.name);
+    in->records = 1;
+    return st;
+}
+
+sr_status sr_input_next(sr_input *in, int *got, char *err)
+{
+    *got = 0;
+    if (!in->is_npy)
+        return SR_OK;
+    sr_status st = sr_npy_read_header(&in->s, &in->h, got, err);
+    in->records += *got;
+    return st;
+}
+
+void sr_input_close(sr_input *in)
+{
+    sr_stream_close(&in->s);
+    free(in->slurp);
+    in->slurp = NULL;
+}
+
+/* float32 elements of a regular file that pread can fetch as they are:
+ * nothing of them buffered by the stream, all of them in the record and
+ * in the file. */
+int sr_input_preadable(const sr_input *in, sr_dtype dt, size_t count)
+{
+    const sr_stream *s = &in->s;
+    if (!in->is_npy || dt != SR_F32 || in->h.dtype != SR_NPY_F32 || in->h.itemsize != 4 || s->fd < 0 ||
+        s->size < 0 || s->len != s->pos || count == 0 || s->consumed < in->h.offset)
+        return 0;
+    long long done = (s->consumed - in->h.offset) / 4;
+    return (unsigned long long)count <= (unsigned long long)(in->h.numel - done) &&
+           (unsigned long long)count * 4 <= (unsigned long long)sr_stream_remaining(s);
+    /* otherwise the ordinary read reports what is wrong */
+}
+
+/* A large chunk read by the threads together (the copy out of the page
+ * cache is the slow part), in pieces of PAR_READ bytes. */
+#define PAR_READ ((size_t)128 << 10)
+
+typedef struct {
+    int fd;
+    long long off;
+    char *dst;
+    size_t n;
+    int failed;         /* atomic */
+    int err;
+} par_read_job;
+
+static void par_read_piece(void *arg, int64_t k, int tid)
+{
+    (void)tid;
+    par_read_job *J = arg;
+    size_t a = (size_t)k * PAR_READ, b = a + PAR_READ < J->n ? a + PAR_READ : J->n;
+    while (a < b) {
+        ssize_t r = pread(J->fd, J->dst + a, b - a, (off_t)(J->off + (long long)a));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            int no = 0;
+            if (__atomic_compare_exchange_n(&J->failed, &no, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+                J->err = r < 0 ? errno : 0;
+            return;
+        }
+        a += (size_t)r;
+    }
+}
+
+int sr_input_read_parallel(sr_input *in, int threads, size_t count, void *dst, char *err)
+{
+    size_t n = count * sizeof(float);
+    if (threads < 2 || n < 2 * PAR_READ || !sr_input_preadable(in, SR_F32, count))
+        return 0;
+    par_read_job J = {.fd = in->s.fd, .off = in->s.consumed, .dst = dst, .n = n};
+    sr_par_for(threads, (int64_t)((n + PAR_READ - 1) / PAR_READ), par_read_piece, &J);
+    if (J.failed || lseek(in->s.fd, (off_t)n, SEEK_CUR) < 0) {
+        sr_err(err, SR_ERUN, "%s: read error: %s", in->s.name,
+               J.failed && !J.err ? "unexpected end of file" : strerror(J.failed ? J.err : errno));
+        return -1;
+    }
+    in->s.consumed += (long long)n;
+    return 1;
+}
