@@ -19,6 +19,8 @@
 #include "../par.h"
 
 #include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -455,45 +457,89 @@ static SR_VEC_FN(double, sum_run, (const float *x, int64_t n), (x, n))
     return s;
 }
 
+/* t[w] = max(t[w], x[w]) */
+static SR_VEC_VOID(max_rows, (float *t, const float *x, int64_t n), (t, x, n))
+{
+    for (int64_t i = 0; i < n; i++)
+        t[i] = nanmax(t[i], x[i]);
+}
+
+/* t[w] += x[w] */
+static SR_VEC_VOID(add_rows, (double *t, const float *x, int64_t n), (t, x, n))
+{
+    for (int64_t i = 0; i < n; i++)
+        t[i] += (double)x[i];
+}
+
 typedef struct {
     const float *x;
     float *y;
+    float *work;          /* per thread: `per` floats */
+    size_t per;
     int64_t D, H, W, OD, OH, OW;
     int mx;
 } pa_job;
 
+/* Scratch per thread: one row of W doubles, and slack to align it. */
+static SR_WORKSPACE_FN(p3_adaptive_workspace)
+{
+    (void)L;
+    (void)out;
+    return 2 * (size_t)in->d[in->ndim - 1] + 4;
+}
+
+/*
+ * One depth slice (volume q, output depth od).  Each output row oh first
+ * reduces its window's (d, h) input rows into one row (a loop over W that
+ * vectorises), then each output column reduces its stretch of that row:
+ * a fixed order per output whatever the threads.  (The maximum of a set
+ * does not depend on the order, but for which of +0 and -0 it keeps, and
+ * NaN wins either way.)  A whole-volume window (global pooling) sums its
+ * contiguous run directly.
+ */
 static void pa_slice(void *arg, int64_t t, int tid)
 {
-    (void)tid;
     const pa_job *J = arg;
     int64_t q = t / J->OD, od = t % J->OD, D = J->D, H = J->H, W = J->W;
     const float *x = J->x + q * D * H * W;
     float *y = J->y + (q * J->OD + od) * J->OH * J->OW;
     int64_t ds = a_start(od, J->OD, D), de = a_end(od, J->OD, D);
+    if (!J->mx && J->OH == 1 && J->OW == 1) {
+        y[0] = (float)(sum_run(x + ds * H * W, (de - ds) * H * W) / (double)((de - ds) * H * W));
+        return;
+    }
+    uintptr_t a = (uintptr_t)(J->work + (size_t)tid * J->per);
+    double *acc = (double *)((a + 15) & ~(uintptr_t)15);
+    float *row = (float *)acc;
     for (int64_t oh = 0; oh < J->OH; oh++) {
         int64_t hs = a_start(oh, J->OH, H), he = a_end(oh, J->OH, H);
+        if (J->mx) {
+            for (int64_t w = 0; w < W; w++)
+                row[w] = -INFINITY;
+            for (int64_t d = ds; d < de; d++)
+                for (int64_t h = hs; h < he; h++)
+                    max_rows(row, x + (d * H + h) * W, W);
+        } else {
+            for (int64_t w = 0; w < W; w++)
+                acc[w] = 0.0;
+            for (int64_t d = ds; d < de; d++)
+                for (int64_t h = hs; h < he; h++)
+                    add_rows(acc, x + (d * H + h) * W, W);
+        }
+        int64_t cnt = (de - ds) * (he - hs);
         for (int64_t ow = 0; ow < J->OW; ow++) {
             int64_t ws = a_start(ow, J->OW, W), we = a_end(ow, J->OW, W);
             if (J->mx) {
                 float m = -INFINITY;
-                for (int64_t d = ds; d < de; d++)
-                    for (int64_t h = hs; h < he; h++)
-                        for (int64_t w = ws; w < we; w++)
-                            m = nanmax(m, x[(d * H + h) * W + w]);
+                for (int64_t w = ws; w < we; w++)
+                    m = nanmax(m, row[w]);
                 y[oh * J->OW + ow] = m;
-                continue;
+            } else {
+                double sum = 0;
+                for (int64_t w = ws; w < we; w++)
+                    sum += acc[w];
+                y[oh * J->OW + ow] = (float)(sum / (double)(cnt * (we - ws)));
             }
-            double sum = 0;
-            if (ws == 0 && we == W && hs == 0 && he == H) /* whole slices: one contiguous run */
-                sum = sum_run(x + ds * H * W, (de - ds) * H * W);
-            else if (ws == 0 && we == W)
-                for (int64_t d = ds; d < de; d++)
-                    sum += sum_run(x + (d * H + hs) * W, (he - hs) * W);
-            else
-                for (int64_t d = ds; d < de; d++)
-                    for (int64_t h = hs; h < he; h++)
-                        sum += sum_run(x + (d * H + h) * W + ws, we - ws);
-            y[oh * J->OW + ow] = (float)(sum / (double)((de - ds) * (he - hs) * (we - ws)));
         }
     }
 }
@@ -504,10 +550,24 @@ SR_FORWARD_FN(p3_adaptive_forward)
     const sr_shape *is = &in->shape, *os = &out->shape;
     int r = is->ndim;
     pa_job J = {.x = sr_f32(in), .y = sr_f32(out), .D = is->d[r - 3], .H = is->d[r - 2], .W = is->d[r - 1],
-                .OD = os->d[r - 3], .OH = os->d[r - 2], .OW = os->d[r - 1], .mx = L->type->variant == P3_MAX};
+                .OD = os->d[r - 3], .OH = os->d[r - 2], .OW = os->d[r - 1], .mx = L->type->variant == P3_MAX,
+                .work = ctx->work, .per = p3_adaptive_workspace(L, is, os)};
     int64_t planes = sr_prod(is, 0, r - 3);
     if (sr_shape_numel(os) <= 0)
         return SR_OK;
+    float *own = NULL;
+    if (!ctx->work || ctx->work_len < J.per * (size_t)(ctx->threads > 1 ? ctx->threads : 1)) {
+        /* a plain call without the executor's scratch: one thread, its own */
+        own = sr_xmalloc(J.per * sizeof *own);
+        if (!own)
+            return sr_err(err, SR_ERUN, "out of memory");
+        J.work = own;
+        sr_ctx one = *ctx;
+        one.threads = 1;
+        p3_run(planes * J.OD, 0, &one, pa_slice, &J);
+        free(own);
+        return SR_OK;
+    }
     /* each output reads about (input / output) elements, at least one */
     int64_t work = sr_shape_numel(is) + sr_shape_numel(os);
     p3_run(planes * J.OD, work, ctx, pa_slice, &J);
@@ -546,7 +606,7 @@ SR_ROW(AvgPool3d, .summary = "average over sliding windows of (N, C, D, H, W)", 
        .validate = p3_validate, .shape = p3_shape, .forward = p3_forward);
 SR_ROW(AdaptiveAvgPool3d, .summary = "average pooling to a fixed output size D x H x W (None keeps a dimension)",
        SR_ARGS(a_adaptiveavg3d), .repr = "output_size=", .variant = P3_AVG, .validate = p3_adaptive_validate,
-       .shape = p3_adaptive_shape, .forward = p3_adaptive_forward);
+       .shape = p3_adaptive_shape, .forward = p3_adaptive_forward, .workspace = p3_adaptive_workspace);
 SR_ROW(AdaptiveMaxPool3d, .summary = "max pooling to a fixed output size D x H x W (None keeps a dimension)",
        SR_ARGS(a_adaptivemax3d), .repr = "output_size=", .variant = P3_MAX, .validate = p3_adaptive_validate,
-       .shape = p3_adaptive_shape, .forward = p3_adaptive_forward);
+       .shape = p3_adaptive_shape, .forward = p3_adaptive_forward, .workspace = p3_adaptive_workspace);
