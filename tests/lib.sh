@@ -8,15 +8,8 @@
 #
 # Each suite is run as `bash tests/suite_X.sh SEQRUN BUILD` from anywhere.
 
-# An absolute path for $1 (made relative to the directory the suite was
-# started in); a bare command name is left to PATH.
-abs() {
-    case $1 in
-    /*) printf '%s\n' "$1" ;;
-    */*) printf '%s/%s\n' "$(cd "$(dirname -- "$1")" && pwd)" "$(basename -- "$1")" ;;
-    *) printf '%s\n' "$1" ;;
-    esac
-}
+# An absolute path for $1, relative to the directory the suite started in.
+abs() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
 
 # The repository's root (this file is in tests/).
 SR_ROOT=$(cd "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)

@@ -3,17 +3,11 @@
 # pipes, exit codes and diagnostics.  Expected tensors come from the
 # PyTorch-generated golden cases; messages are the contract's format.
 set -u
-abs() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
-SEQRUN=$(abs "$1")
-BUILD=$(abs "$2")
+. "$(dirname "$0")/lib.sh"
+sr_suite_setup "$@"
 NPYCMP=$BUILD/tests/npycmp
 HERE=$(cd "$(dirname "$0")" && pwd)
 G=$HERE/golden/cases
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1: $2"; }
 
 # expect NAME CODE PATTERN -- CMD...: exit code CODE and stderr matching the
 # extended regex PATTERN (empty: stderr must be empty).

@@ -4,14 +4,9 @@
 # as PyTorch did: the same class for every image, hence the same accuracy as
 # models/digits_accuracy.txt records; and tools/demo.sh (make demo) says so.
 set -u
-abs() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
-SEQRUN=$(abs "$1")
+. "$(dirname "$0")/lib.sh"
+sr_suite_setup "$@"
 cd "$(dirname "$0")/.." || exit 2
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1: $2"; }
 
 X=data/digits_test_x.npy
 # PyTorch's classes per image: columns index label cnn mlp

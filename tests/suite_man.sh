@@ -9,16 +9,10 @@
 #   - its EXAMPLES run, against the bundled models/ and data/, and print
 #     what the page shows (the rules are in the comment atop seqrun.1.in).
 set -u
-abs() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
-SEQRUN=$(abs "$1")
-BUILD=$(abs "$2")
+. "$(dirname "$0")/lib.sh"
+sr_suite_setup "$@"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PAGE=$ROOT/man/seqrun.1
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1: $2"; }
 
 # roff source to the text a reader sees (for the escapes this page uses)
 unroff() {

@@ -3,16 +3,10 @@
 # feed) and README's GNU parallel recipe, checked against single runs and
 # against PyTorch's outputs.
 set -u
-abs() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
-SEQRUN=$(abs "$1")
-BUILD=$(abs "$2")
+. "$(dirname "$0")/lib.sh"
+sr_suite_setup "$@"
 NPYCMP=$BUILD/tests/npycmp
 G=$(cd "$(dirname "$0")" && pwd)/golden/cases
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1: $2"; }
 cd "$T" || exit 2
 
 # Four inputs: three PyTorch golden inputs of one model, copied under new
