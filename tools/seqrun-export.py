@@ -1729,6 +1729,15 @@ class SpecModel:
                     return cand
         return None
 
+    def origin_key(self, key):
+        """The model's name for the spec's key, from the nearest comment, or None."""
+        parts = key.split(".")
+        for i in range(len(parts) - 1, 0, -1):
+            p = ".".join(parts[:i])
+            if p in self.origins:
+                return ".".join(x for x in (self.origins[p], ".".join(parts[i:])) if x)
+        return None
+
     def item_of(self, key):
         parts = key.split(".")
         for i in range(len(parts) - 1, 0, -1):
@@ -1782,7 +1791,9 @@ def convert_state_dict(pt_path, spec_path, out_path, warn):
         if src is None:
             if item in spec.later:
                 continue  # a later use of a shared module: its first use has the tensor
-            problems.append("%smissing key '%s'" % (loc, key))
+            orig = spec.origin_key(key)
+            problems.append("%smissing key '%s'%s" % (loc, key, " (or '%s', the name its comment gives)" % orig
+                                                      if orig and orig != key else ""))
             continue
         v = sd[src]
         used.add(src)
