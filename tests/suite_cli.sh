@@ -246,5 +246,39 @@ expect top_needs_text 2 'top' -- "$SEQRUN" --top 2 --format npy -w "$MLP/weights
     grep -q 'layer 1 .*GELU .*(in layer 0)$' verr && grep -q '^seqrun: all layers .* ms$' verr &&
     ok verbose_layer_times || bad verbose_layer_times "$(cat verr)"
 
+# ---- the dropout family and RReLU under --train (issue 12) ------------------
+# Dropout2d drops whole channels at rate p and scales the rest by 1/(1-p): a
+# constant input (every byte 0x3f: 0.747059) averaged per channel is 0 or
+# 0.747059/0.7 and nothing else; 2000 channels, p = 0.3: 600 +- 5 sd zeroed.
+head -c 32000 /dev/zero | tr '\0' '\077' >c3f.bin
+printf 'layers:\n  - Dropout2d: 0.3\n  - AdaptiveAvgPool2d: 1\n  - Flatten\n' >d2.yaml
+"$SEQRUN" -q --train --input-shape 50,40,2,2 --format text d2.yaml c3f.bin >d2.txt &&
+    tr -s ' ,[]' '\n' <d2.txt | grep -v '^#\|^shape\|^$' | sed 1,2d >d2.vals &&
+    [ "$(sort -u d2.vals | tr '\n' ' ')" = "0 1.06723 " ] && z=$(grep -c '^0$' d2.vals) &&
+    [ "$z" -ge 529 ] && [ "$z" -le 671 ] && ok dropout2d_train_channels ||
+    bad dropout2d_train_channels "values $(sort d2.vals | uniq -c | tr '\n' ' ')"
+# every random layer gives the same bytes whatever --batch-size and --threads,
+# other bytes with another --seed, and is the identity (or leaky_relu) in eval
+spec rnd.yaml 'layers:
+  - Conv2d: [3, 6, 3, 1, 1]
+  - Dropout2d: {p: 0.3, inplace: true}
+  - RReLU: [0.1, 0.3]
+  - Dropout3d: 0.2
+  - Flatten: 2
+  - Dropout1d: 0.4
+  - Flatten
+  - GLU
+  - AlphaDropout: 0.1
+  - Linear: [768, 10]
+  - FeatureAlphaDropout: 0.4'
+R=$G/act_conv_hardswish/input.npy
+"$SEQRUN" -q --train --seed 3 "$T/rnd.yaml" "$R" -o r1.npy 2>&1 | sed -n 1p
+same=1
+for o in "--batch-size 3" "--batch-size 1 --threads 2" "--threads 2"; do
+    "$SEQRUN" -q --train --seed 3 $o "$T/rnd.yaml" "$R" -o r2.npy && cmp -s r1.npy r2.npy || same=0
+done
+"$SEQRUN" -q --train --seed 4 "$T/rnd.yaml" "$R" -o r3.npy && ! cmp -s r1.npy r3.npy || same=0
+[ $same = 1 ] && ok train_random_layers_chunking || bad train_random_layers_chunking "bytes change with --batch-size/--threads, or not with --seed"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
