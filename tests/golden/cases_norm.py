@@ -65,6 +65,15 @@ case("norm_in2d_conv_fold", L(
     "  - ReLU"),
     randn("norm_in2d_conv_fold", 2, 2, 6, 6))
 # the CycleGAN block's norm: conv, instance norm, ReLU (fused)
+# unbatched (C, L) after a Linear whose output features equal C: the running
+# statistics' affine map acts on dim 0 here, so it must not be folded into
+# the Linear's output features (dim 1)
+case("norm_in1d_linear_unbatched_track", layers("Linear: [4, 4]", "InstanceNorm1d: {num_features: 4, affine: true, "
+                                                "track_running_stats: true}"),
+     randn("norm_in1d_linear_unbatched_track", 4, 4))
+case("norm_in2d_conv1d_unbatched_track", layers("Conv1d: [2, 3, 3]", "InstanceNorm2d: {num_features: 3, "
+                                                "track_running_stats: true}"),
+     randn("norm_in2d_conv1d_unbatched_track", 3, 2, 7))
 case("norm_in2d_conv_relu", L(
     "layers:",
     "  - Conv2d: [3, 16, 3, 1, 1]",
