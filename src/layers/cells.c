@@ -26,6 +26,7 @@
 
 #ifndef SR_VEC_FN
 #define SR_VEC_FN(ret, name, params, args) SR_KERNEL ret name params
+#define SR_VEC_VOID(name, params, args) SR_KERNEL void name params
 #endif
 
 enum { CELL_IN, CELL_HIDDEN, CELL_BIAS, CELL_NONLIN };
@@ -133,6 +134,36 @@ static SR_VEC_FN(double, cell_dot, (const float *w, const float *x, int64_t n), 
     return s;
 }
 
+/* cell_dot for four vectors x at once against one w (w read once): each
+ * result is computed exactly as cell_dot computes it, so a sample gets the
+ * same bits in a group of four or alone. */
+static SR_VEC_VOID(cell_dot4, (const float *w, const float *const *x, int64_t n, double *out), (w, x, n, out))
+{
+    cell_v8d a[4][2] = {{{0}}};
+    int64_t k = 0;
+    for (; k + 16 <= n; k += 16) {
+        cell_v8f w0, w1;
+        memcpy(&w0, w + k, sizeof w0);
+        memcpy(&w1, w + k + 8, sizeof w1);
+        cell_v8d d0 = __builtin_convertvector(w0, cell_v8d), d1 = __builtin_convertvector(w1, cell_v8d);
+        for (int s = 0; s < 4; s++) {
+            cell_v8f x0, x1;
+            memcpy(&x0, x[s] + k, sizeof x0);
+            memcpy(&x1, x[s] + k + 8, sizeof x1);
+            a[s][0] += d0 * __builtin_convertvector(x0, cell_v8d);
+            a[s][1] += d1 * __builtin_convertvector(x1, cell_v8d);
+        }
+    }
+    for (int s = 0; s < 4; s++) {
+        double r = 0;
+        for (int l = 0; l < 8; l++)
+            r += a[s][0][l] + a[s][1][l];
+        for (int64_t j = k; j < n; j++)
+            r += (double)w[j] * (double)x[s][j];
+        out[s] = r;
+    }
+}
+
 static inline double sigmoid(double v) { return 1.0 / (1.0 + exp(-v)); }
 
 typedef struct {
@@ -146,38 +177,57 @@ typedef struct {
 #define CELL_SAMPLES 8  /* samples per task */
 #define CELL_UNITS 32   /* hidden units per block of weight rows */
 
+/* the gate pre-activations of unit j for samples s0..s0+ns-1 (ns <= 4):
+ * g[gate][s] */
+static void unit_dots(const cell_job *J, int64_t j, int64_t s0, int ns, double g[3][4])
+{
+    int G = J->gru ? 3 : 1;
+    for (int q = 0; q < G; q++) {
+        const float *w = J->W + (q * J->H + j) * J->I;
+        if (ns == 4) {
+            const float *x[4] = {J->x + s0 * J->I, J->x + (s0 + 1) * J->I, J->x + (s0 + 2) * J->I,
+                                 J->x + (s0 + 3) * J->I};
+            cell_dot4(w, x, J->I, g[q]);
+        } else {
+            for (int s = 0; s < ns; s++)
+                g[q][s] = cell_dot(w, J->x + (s0 + s) * J->I, J->I);
+        }
+    }
+}
+
 static void cell_task(void *arg, int64_t t, int tid)
 {
     (void)tid;
     const cell_job *J = arg;
-    int64_t n0 = t * CELL_SAMPLES, n1 = n0 + CELL_SAMPLES < J->N ? n0 + CELL_SAMPLES : J->N, H = J->H, I = J->I;
+    int64_t n0 = t * CELL_SAMPLES, n1 = n0 + CELL_SAMPLES < J->N ? n0 + CELL_SAMPLES : J->N, H = J->H;
     for (int64_t j0 = 0; j0 < H; j0 += CELL_UNITS) {
         int64_t j1 = j0 + CELL_UNITS < H ? j0 + CELL_UNITS : H;
-        for (int64_t s = n0; s < n1; s++) {
-            const float *x = J->x + s * I;
-            float *y = J->y + s * H;
+        for (int64_t s0 = n0; s0 < n1; s0 += 4) {
+            int ns = n1 - s0 < 4 ? (int)(n1 - s0) : 4;
             for (int64_t j = j0; j < j1; j++) {
-                if (!J->gru) {
-                    double v = cell_dot(J->W + j * I, x, I);
-                    if (J->bi)
-                        v = (v + J->bi[j]) + J->bh[j];
-                    y[j] = (float)(J->relu ? (v < 0 ? 0.0 : v) : tanh(v));
-                    continue;
+                double g[3][4];
+                unit_dots(J, j, s0, ns, g);
+                for (int s = 0; s < ns; s++) {
+                    float *y = J->y + (s0 + s) * H;
+                    if (!J->gru) {
+                        double v = g[0][s];
+                        if (J->bi)
+                            v = (v + J->bi[j]) + J->bh[j];
+                        y[j] = (float)(J->relu ? (v < 0 ? 0.0 : v) : tanh(v));
+                        continue;
+                    }
+                    double r = g[0][s], z = g[1][s], n = g[2][s], hn = 0.0;
+                    if (J->bi) {
+                        r = (r + J->bi[j]) + J->bh[j];
+                        z = (z + J->bi[H + j]) + J->bh[H + j];
+                        n += J->bi[2 * H + j];
+                        hn = J->bh[2 * H + j];
+                    }
+                    r = sigmoid(r);
+                    z = sigmoid(z);
+                    n = tanh(n + r * hn);
+                    y[j] = (float)((0.0 - n) * z + n);
                 }
-                double r = cell_dot(J->W + j * I, x, I);
-                double z = cell_dot(J->W + (H + j) * I, x, I);
-                double n = cell_dot(J->W + (2 * H + j) * I, x, I);
-                double hn = 0.0;
-                if (J->bi) {
-                    r = (r + J->bi[j]) + J->bh[j];
-                    z = (z + J->bi[H + j]) + J->bh[H + j];
-                    n += J->bi[2 * H + j];
-                    hn = J->bh[2 * H + j];
-                }
-                r = sigmoid(r);
-                z = sigmoid(z);
-                n = tanh(n + r * hn);
-                y[j] = (float)((0.0 - n) * z + n);
             }
         }
     }

@@ -100,6 +100,25 @@ SR_PARAMS_FN(eb_params)
     return 1;
 }
 
+#ifndef SR_VEC_VOID
+#define SR_VEC_VOID(name, params, args) SR_KERNEL void name params
+#endif
+
+/* acc[k] += row[k] */
+static SR_VEC_VOID(eb_add, (double *acc, const float *row, int64_t n), (acc, row, n))
+{
+    for (int64_t k = 0; k < n; k++)
+        acc[k] += (double)row[k];
+}
+
+/* y[k] = row[k] if it is greater, else y[k] (a NaN in y stays, one in row
+ * does not enter), as embedding_bag_cpu_max_out */
+static SR_VEC_VOID(eb_max, (float *y, const float *row, int64_t n), (y, row, n))
+{
+    for (int64_t k = 0; k < n; k++)
+        y[k] = row[k] > y[k] ? row[k] : y[k];
+}
+
 typedef struct {
     const float *W;
     const int64_t *idx;
@@ -128,8 +147,7 @@ static void eb_task(void *arg, int64_t t, int tid)
                 if (first)
                     memcpy(y, row, (size_t)D * sizeof *y);
                 else
-                    for (int64_t k = 0; k < D; k++)
-                        y[k] = row[k] > y[k] ? row[k] : y[k];
+                    eb_max(y, row, D);
                 first = 0;
             }
             if (first)
@@ -144,9 +162,7 @@ static void eb_task(void *arg, int64_t t, int tid)
             for (int64_t i = 0; i < J->N; i++) {
                 if (ix[i] == J->pad)
                     continue;
-                const float *row = J->W + ix[i] * D + k0;
-                for (int64_t k = 0; k < n; k++)
-                    acc[k] += (double)row[k];
+                eb_add(acc, J->W + ix[i] * D + k0, n);
                 cnt++;
             }
             double div = J->mode == EB_MEAN && cnt > 0 ? (double)cnt : 1.0;
