@@ -321,7 +321,7 @@ static void test_dw(const sr_layer *const *posts, int nposts)
         if (cg > 1 && g > 4)
             g = irand(1, 4);
         ck_conv c;
-        if (!random_geo(&c, urand() < 0.2 ? 1 : 2, g * cg, g * og, g, urand() < 0.3 ? 45 : 12, 5, 2, 0))
+        if (!random_geo(&c, urand() < 0.2 ? 1 : 2, g * cg, g * og, g, urand() < 0.3 ? 45 : 12, 5, 3, 1))
             continue;
         CHECK(ck_dw_ok(&c), "ck_dw_ok refuses og=%lld", (long long)og);
         check_conv(&c, CK_DW, posts[iter % nposts], urand() < 0.7, &T);

@@ -135,6 +135,7 @@ static void pad_borders(const ck_conv *c, const ck_lay *l, float *xp)
 #define OC_ACC 24     /* accumulators per tile */
 #define OC_L1W 8192   /* floats of packed weights per tap block (32 KiB) */
 #define OC_BLOCK 65536 /* floats of padded input per block of samples (256 KiB) */
+#define OC_PF 64      /* taps the weights are prefetched ahead */
 
 /* Prepared weights.  The first two fields keep conv.c's dc_pack from ever
  * taking this for its own (its level is 1 or 2) in the shared cache slot. */
@@ -243,6 +244,12 @@ oc_tile(const float *xb, const int64_t *sin, const int64_t *taps, int64_t t0, in
     for (int64_t t = t0; t < t1; t++) {
         int64_t o = taps[t];
         const float *w = wp + t * OB;
+        /* a big layer's weights come from memory at every call (the
+         * executor's micro-batches are small): fetch them ahead of the
+         * hardware prefetcher (20-30% at 4x4 and 2x2) */
+#pragma GCC unroll 4
+        for (int v = 0; v < NO; v++)
+            _mm_prefetch((const char *)(w + OC_PF * OB + 16 * v), _MM_HINT_T0);
         __m512 wv[4];
 #pragma GCC unroll 4
         for (int v = 0; v < NO; v++)
@@ -299,6 +306,29 @@ static oc_tile_fn oc_tile_pick(int no, int rows, int cols)
 }
 #endif
 
+/* dst[t * stride + m] = src[m * K + t] for the first `rows` of 16 rows m,
+ * zero for the others: each step t one gather (the strided copy is several
+ * times slower, and a big layer's packing is part of a short run's time). */
+#ifdef CK_X86
+static CK_TARGET void oc_pack_rows(const float *src, int64_t K, int64_t rows, float *dst, int64_t stride)
+{
+    if (K <= INT32_MAX / 16) {
+        __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                         _mm512_set1_epi32((int)K));
+        __mmask16 m = (__mmask16)((1u << rows) - 1);
+        for (int64_t t = 0; t < K; t++)
+            _mm512_store_ps(dst + t * stride, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, src + t, 4));
+        return;
+    }
+#else
+static void oc_pack_rows(const float *src, int64_t K, int64_t rows, float *dst, int64_t stride)
+{
+#endif
+    for (int64_t t = 0; t < K; t++)
+        for (int64_t m = 0; m < 16; m++)
+            dst[t * stride + m] = m < rows ? src[m * K + t] : 0.0f;
+}
+
 static void oc_pack_fill(ck_pack *pk, const ck_conv *c, int no, int64_t K, const float *W, const float *bias)
 {
     int64_t og = c->cout / c->groups, ob = 16 * no, nob = (og + ob - 1) / ob;
@@ -315,12 +345,13 @@ static void oc_pack_fill(ck_pack *pk, const ck_conv *c, int no, int64_t K, const
     for (int64_t g = 0; g < c->groups; g++)
         for (int64_t b = 0; b < nob; b++) {
             float *wb = pk->w + (size_t)(g * nob + b) * pk->wfl, *bb = pk->b + (g * nob + b) * ob;
+            for (int64_t v = 0; v < no; v++) {
+                int64_t o = b * ob + 16 * v, rows = og - o < 16 ? og - o : 16;
+                oc_pack_rows(W + (g * og + (o < og ? o : 0)) * K, K, rows < 0 ? 0 : rows, wb + 16 * v, ob);
+            }
             for (int64_t m = 0; m < ob; m++) {
                 int64_t o = b * ob + m, oc = g * og + o;
-                int ok = o < og;
-                for (int64_t t = 0; t < K; t++)
-                    wb[t * ob + m] = ok ? W[oc * K + t] : 0.0f;
-                bb[m] = ok && bias ? bias[oc] : 0.0f;
+                bb[m] = o < og && bias ? bias[oc] : 0.0f;
             }
         }
 }
