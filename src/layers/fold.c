@@ -15,6 +15,7 @@
 #include "layers.h"
 #include "../par.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -109,11 +110,15 @@ SR_SHAPE_FN(unfold_shape)
     int64_t H = in->d[in->ndim - 2], W = in->d[in->ndim - 1];
     int64_t bh = blocks(c, 0, H), bw = blocks(c, 1, W), C = in->d[in->ndim - 3];
     info->batch_dim0 = in->ndim == 4;
-    int64_t kk = c->k[0] * c->k[1], L_ = (bh > 0 ? bh : 0) * (bw > 0 ? bw : 0);
+    int64_t kk, rows, L_;
+    if (__builtin_mul_overflow(c->k[0], c->k[1], &kk) || __builtin_mul_overflow(C, kk, &rows) ||
+        __builtin_mul_overflow(bh > 0 ? bh : 0, bw > 0 ? bw : 0, &L_))
+        return sr_err(err, SR_ESHAPE, "Unfold's output for input %s%s would have more than 2^63 elements; hint: use "
+                      "a smaller kernel_size", sr_shp(in), sr_from(info, 1, src, sizeof src));
     if (in->ndim == 4)
-        *out = sr_shape_make(3, (int64_t[]){in->d[0], C * kk, L_});
+        *out = sr_shape_make(3, (int64_t[]){in->d[0], rows, L_});
     else
-        *out = sr_shape_make(2, (int64_t[]){C * kk, L_});
+        *out = sr_shape_make(2, (int64_t[]){rows, L_});
     info->out_known = bh >= 1 && bw >= 1;
     if (info->out_known)
         return SR_OK;
@@ -176,10 +181,15 @@ SR_SHAPE_FN(fold_shape)
                       pair(c->d, e, sizeof e), pair(c->p, f, sizeof f), pair(nb, g, sizeof g), (long long)need[0],
                       (long long)need[1]);
     }
-    if (len != bh * bw) {
+    int64_t nblk;
+    if (__builtin_mul_overflow(bh, bw, &nblk))
+        nblk = -1;
+    if (len != nblk) {
         char sq[200] = "";
         /* blocks from a square image: name its size if L is a square count */
-        int64_t r = 1;
+        int64_t r = (int64_t)sqrt((double)len);
+        while (r > 0 && r * r > len)
+            r--;
         while ((r + 1) * (r + 1) <= len)
             r++;
         if (r * r == len && c->k[0] == c->k[1] && c->d[0] == c->d[1] && c->p[0] == c->p[1] && c->s[0] == c->s[1]) {
@@ -199,7 +209,7 @@ SR_SHAPE_FN(fold_shape)
                       "output_size to the spatial size of the image the blocks were unfolded from%s",
                       pair(c->o, a, sizeof a), pair(c->k, b, sizeof b), pair(c->d, e, sizeof e),
                       pair(c->p, f, sizeof f), pair(c->s, g, sizeof g), (long long)bh, (long long)bw,
-                      (long long)(bh * bw), sr_shp(in), sr_from(info, 1, src, sizeof src), (long long)len,
+                      (long long)nblk, sr_shp(in), sr_from(info, 1, src, sizeof src), (long long)len,
                       in->ndim - 1, sq);
     }
     return SR_OK;

@@ -181,7 +181,8 @@ SR_FORWARD_FN(lp_forward)
     int64_t planes = sr_prod(is, 0, is->ndim - c->nd), numel = sr_shape_numel(os);
     if (numel <= 0)
         return SR_OK;
-    int threads = numel * c->k[0] * c->k[1] >= LP_PAR_WORK && ctx->threads > 1 ? ctx->threads : 1;
+    int threads = (double)numel * (double)c->k[0] * (double)c->k[1] >= (double)LP_PAR_WORK && ctx->threads > 1
+                      ? ctx->threads : 1;
     if (threads > planes)
         threads = (int)planes;
     sr_par_for(threads, planes, lp_plane, &J);

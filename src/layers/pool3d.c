@@ -351,9 +351,9 @@ static void p3_slice(void *arg, int64_t t, int tid)
 /* Threads only for work worth it: outputs times window taps. */
 #define P3_PAR_WORK ((int64_t)1 << 16)
 
-static void p3_run(int64_t tasks, int64_t work, const sr_ctx *ctx, void (*fn)(void *, int64_t, int), void *J)
+static void p3_run(int64_t tasks, double work, const sr_ctx *ctx, void (*fn)(void *, int64_t, int), void *J)
 {
-    int threads = work >= P3_PAR_WORK && ctx->threads > 1 ? ctx->threads : 1;
+    int threads = work >= (double)P3_PAR_WORK && ctx->threads > 1 ? ctx->threads : 1;
     if (threads > tasks)
         threads = (int)(tasks > 0 ? tasks : 1);
     sr_par_for(threads, tasks, fn, J);
@@ -371,7 +371,7 @@ SR_FORWARD_FN(p3_forward)
     int64_t numel = sr_shape_numel(os);
     if (numel <= 0)
         return SR_OK;
-    p3_run(planes * J.OD, numel * c->k[0] * c->k[1] * c->k[2], ctx, p3_slice, &J);
+    p3_run(planes * J.OD, (double)numel * (double)c->k[0] * (double)c->k[1] * (double)c->k[2], ctx, p3_slice, &J);
     return SR_OK;
 }
 
@@ -569,8 +569,7 @@ SR_FORWARD_FN(p3_adaptive_forward)
         return SR_OK;
     }
     /* each output reads about (input / output) elements, at least one */
-    int64_t work = sr_shape_numel(is) + sr_shape_numel(os);
-    p3_run(planes * J.OD, work, ctx, pa_slice, &J);
+    p3_run(planes * J.OD, (double)sr_shape_numel(is) + (double)sr_shape_numel(os), ctx, pa_slice, &J);
     return SR_OK;
 }
 
