@@ -56,7 +56,7 @@ SR_SHAPE_FN(cell_shape)
     else
         *out = sr_shape_make(2, (int64_t[]){in->ndim >= 1 ? in->d[0] : 1, H});
     info->out_known = 1;
-    info->batch_dim0 = in->ndim == 2;
+    info->batch_dim0 = in->ndim >= 2; /* >2 is an error, but dim 0 is still the batch */
     if (info->in_integer)
         return sr_err(err, SR_ESHAPE, "%s takes float features, but input %s holds integer indices; hint: put an "
                       "Embedding before it to turn indices into features", nm, sr_shp(in));
@@ -69,8 +69,8 @@ SR_SHAPE_FN(cell_shape)
                      "a loop over L, which a Sequential cannot express (Flatten first to treat L*F as the features)");
         else
             snprintf(hint, sizeof hint, "give it [N, %lld] or [%lld]", (long long)fin, (long long)fin);
-        return sr_err(err, SR_ESHAPE, "%s: Expected input to be 1-D or 2-D but received %d-D tensor %s%s; hint: %s",
-                      nm, in->ndim, sr_shp(in), sr_from(info, 1, src, sizeof src), hint);
+        return sr_err(err, SR_ESHAPE, "%s expects a 1-D [input_size] or 2-D [N, input_size] input, but input %s%s is "
+                      "%d-D; hint: %s", nm, sr_shp(in), sr_from(info, 1, src, sizeof src), in->ndim, hint);
     }
     int64_t last = in->d[in->ndim - 1];
     if (last != fin) {
