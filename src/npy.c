@@ -563,10 +563,16 @@ sr_status sr_npy_read_elems(sr_stream *s, const sr_npy_header *h, size_t count,
 
 /* ---- writing ------------------------------------------------------------ */
 
+/* A short write (a full disk, `ulimit -f`) names the file when it is one of
+ * sr_out's (every output seqrun writes is). */
 static sr_status write_all(FILE *f, const void *p, size_t n, char *err)
 {
-    if (n && fwrite(p, 1, n, f) != n)
-        return sr_err(err, SR_ERUN, "npy: write failed: %s", strerror(errno));
+    if (n && fwrite(p, 1, n, f) != n) {
+        int e = errno ? errno : EIO;
+        const char *name = sr_out_name(f);
+        return sr_err(err, SR_ERUN, "%s: write failed: %s", name ? name : "npy output",
+                      strerror(e));
+    }
     return SR_OK;
 }
 

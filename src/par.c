@@ -12,11 +12,16 @@
  * spins briefly and then yields for a while, so the short jobs of a forward
  * pass start without a futex wake-up while a GEMM on OpenBLAS's threads in
  * between still gets the cores, then sleeps on a condition variable.
+ * At exit the workers are told to stop and joined (par_shutdown), so no
+ * thread of ours outlives main(): leak checkers see every stack freed.
+ * Workers block the signals the output cleanup handles, so those land on
+ * the main thread, which is the one that commits outputs.
  */
 #include "par.h"
 
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -49,6 +54,8 @@ static struct {
     void *arg;
     int64_t n;
     int fixed, want;
+    int quit;                         /* par_shutdown: workers return */
+    pthread_t tid[MAXTHREADS];        /* workers 1..nworkers at [0..nworkers) */
 } P = {.mu = PTHREAD_MUTEX_INITIALIZER, .go = PTHREAD_COND_INITIALIZER};
 
 #define LD(x) __atomic_load_n(&(x), __ATOMIC_ACQUIRE)
@@ -104,7 +111,7 @@ static void *worker(void *p)
     for (;;) {
         /* spin, then yield (OpenBLAS's threads may want the core: a GEMM
          * between two of our jobs), then sleep */
-        for (int k = 0; k < SPIN + YIELDS && (uint32_t)(LD(P.word) >> 32) == seen; k++) {
+        for (int k = 0; k < SPIN + YIELDS && (uint32_t)(LD(P.word) >> 32) == seen && !LD(P.quit); k++) {
             if (k < SPIN)
                 relax();
             else
@@ -113,16 +120,36 @@ static void *worker(void *p)
         if ((uint32_t)(LD(P.word) >> 32) == seen) {
             pthread_mutex_lock(&P.mu);
             P.sleeping++;
-            while ((uint32_t)(LD(P.word) >> 32) == seen)
+            while ((uint32_t)(LD(P.word) >> 32) == seen && !P.quit)
                 pthread_cond_wait(&P.go, &P.mu);
             P.sleeping--;
             pthread_mutex_unlock(&P.mu);
         }
+        if (LD(P.quit))
+            return NULL;
         seen = (uint32_t)(LD(P.word) >> 32);
         if (tid < LD(P.want))
             work(seen, tid);
     }
     return NULL;
+}
+
+/* atexit: stop the workers and join them.  A job cannot be running: jobs
+ * run inside sr_par_for / sr_par_run, which return only when done, and
+ * exit() is not called from a task. */
+static void par_shutdown(void)
+{
+    pthread_mutex_lock(&P.mu);
+    int n = P.nworkers;
+    ST(P.quit, 1);
+    pthread_cond_broadcast(&P.go);
+    pthread_mutex_unlock(&P.mu);
+    for (int i = 0; i < n; i++)
+        pthread_join(P.tid[i], NULL);
+    pthread_mutex_lock(&P.mu);
+    P.nworkers = 0;
+    ST(P.quit, 0); /* a later job (another atexit handler's) starts anew */
+    pthread_mutex_unlock(&P.mu);
 }
 
 static void job(int threads, int64_t n, int fixed, void (*fn)(void *, int64_t, int), void *arg)
@@ -134,17 +161,27 @@ static void job(int threads, int64_t n, int fixed, void (*fn)(void *, int64_t, i
     if (n > 0xffffffffLL)
         threads = 1; /* the claim word counts to 2^32 */
     pthread_mutex_lock(&P.mu);
-    while (threads > 1 && P.nworkers < threads - 1) {
-        pthread_t t;
-        pthread_attr_t a;
-        pthread_attr_init(&a);
-        pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-        int ok = pthread_create(&t, &a, worker, (void *)(intptr_t)(P.nworkers + 1)) == 0;
-        pthread_attr_destroy(&a);
-        if (!ok)
-            threads = P.nworkers + 1; /* run with what there is */
-        else
-            P.nworkers++;
+    if (threads > 1 && P.nworkers < threads - 1) {
+        static int registered;
+        if (!registered)
+            registered = atexit(par_shutdown) == 0;
+        if (!registered)
+            threads = 1; /* workers that could not be joined at exit: none */
+        /* workers start with these signals blocked (the mask is inherited) */
+        sigset_t set, old;
+        sigemptyset(&set);
+        sigaddset(&set, SIGINT);
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGHUP);
+        sigaddset(&set, SIGPIPE);
+        pthread_sigmask(SIG_BLOCK, &set, &old);
+        while (threads > 1 && P.nworkers < threads - 1) {
+            if (pthread_create(&P.tid[P.nworkers], NULL, worker, (void *)(intptr_t)(P.nworkers + 1)) != 0)
+                threads = P.nworkers + 1; /* run with what there is */
+            else
+                P.nworkers++;
+        }
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
     }
     if (threads <= 1) {
         pthread_mutex_unlock(&P.mu);

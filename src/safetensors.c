@@ -1115,9 +1115,9 @@ sr_status sr_st_write(FILE *f, const sr_st_item *items, int n, const char *const
         sb_fmt(&h, "%llu]}", off);
     }
     sb_str(&h, "}");
-    /* Spaces up to a multiple of 8, so 8-byte data starts aligned. */
-    while (h.n % 8)
-        sb_str(&h, " ");
+    /* Spaces up to a multiple of 8, so 8-byte data starts aligned.  (Not a
+     * loop on h.n: after a failed allocation sb_add adds nothing.) */
+    sb_add(&h, "       ", (8 - h.n % 8) % 8);
     if (h.failed) {
         free(h.p);
         return sr_err(err, SR_ERUN, "out of memory");
@@ -1135,6 +1135,6 @@ sr_status sr_st_write(FILE *f, const sr_st_item *items, int n, const char *const
     }
     /* Buffered write errors (ENOSPC, EIO) surface only at flush. */
     if (!ok || fflush(f) != 0)
-        rc = sr_err(err, SR_ERUN, "cannot write safetensors data: %s", strerror(errno));
+        rc = sr_err(err, SR_ERUN, "cannot write safetensors data: %s", strerror(errno ? errno : EIO));
     return rc;
 }

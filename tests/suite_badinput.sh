@@ -129,6 +129,7 @@ npy f/float_embed.npy '<f4' '(1, 2)' 8
 head -c 7 /dev/zero >f/odd.bin
 head -c 12 /dev/zero >f/indivisible.bin
 head -c 32 /dev/zero >f/ok.bin
+npy f/big.npy '<f4' '(600, 4)' 9600
 
 # safetensors
 head -c 10 f/w.safetensors >f/st_trunc.st
@@ -231,7 +232,7 @@ st_fifo            |1|f/fifo.st: not a regular file       |$S $OUTS -w f/fifo.st
 st_missing         |1|f/nope.st: cannot open              |$S $OUTS -w f/nope.st f/m.yaml f/x.npy
 cli_unknown_option |2|unknown option '--frobnicate'       |$S $OUTS --frobnicate f/m.yaml f/x.npy
 cli_missing_value  |2|option '--output' needs a value     |$S f/m.yaml f/x.npy --output
-cli_bad_shape      |2|--input-shape: expected             |$S $OUTS --input-shape 2,x f/m.yaml f/ok.bin
+cli_bad_shape      |2|--input-shape:                      |$S $OUTS --input-shape 2,x f/m.yaml f/ok.bin
 cli_two_free_dims  |2|at most one -1                      |$S $OUTS --input-shape -1,-1 f/m.yaml f/ok.bin
 cli_bad_batch      |2|--batch-size: expected a positive integer|$S $OUTS --batch-size 0 f/m.yaml f/x.npy
 cli_bad_format     |2|--format: expected npy, raw, text or json|$S $OUTS --format xml f/m.yaml f/x.npy
@@ -301,6 +302,31 @@ else
     echo "ok cli_unwritable_output_dir # SKIP root without setpriv"
 fi
 
+# -o and --save-state appear together or not at all.  In a sticky directory
+# (/tmp's mode) an unprivileged user may replace the -o file, which is
+# theirs, but not the state file, which is root's: the state's rename fails
+# after -o's succeeded, and -o must be put back.
+if [ ${#run_as[@]} -gt 0 ] || [ "$(id -u)" != 0 ]; then
+    if [ "$(id -u)" = 0 ]; then
+        rm -rf sticky && mkdir sticky && chmod 1777 sticky
+        printf 'previous output\n' >sticky/o.npy && chown 65534:65534 sticky/o.npy
+        printf 'previous state\n' >sticky/s.st && chmod 666 sticky/s.st
+        "${run_as[@]}" "$S" -q -o sticky/o.npy --save-state sticky/s.st f/m.yaml f/x.npy 2>stderr
+        rc=$?
+        left=$(ls -A sticky | tr '\n' ' ')
+        if [ $rc = 1 ] && grep -q 'sticky/s.st: cannot replace it: Operation not permitted' stderr &&
+            [ "$left" = "o.npy s.st " ] && cmp -s sticky/o.npy prev_out.ref && cmp -s sticky/s.st prev_st.ref; then
+            ok state_rename_fails_output_restored
+        else
+            bad state_rename_fails_output_restored "exit $rc: $(head -c 300 stderr); sticky/ holds $left"
+        fi
+    else
+        echo "ok state_rename_fails_output_restored # SKIP needs root to make a file of another user"
+    fi
+else
+    echo "ok state_rename_fails_output_restored # SKIP root without setpriv"
+fi
+
 # ---- nothing lost: interrupted and starved runs -------------------------------
 
 # Good runs first, so the failures below are known to be failures of the
@@ -328,17 +354,26 @@ printf 'before\n' >log
 # nothing: seqrun waits inside the run with its temporary open.  The signal
 # must remove the temporary, leave out/ as it was, and kill seqrun by that
 # signal.
+# (A script's background jobs start with SIGINT ignored, and seqrun keeps
+# ignored signals ignored: env --default-signal gives it the default back.)
+defsig=()
+env --default-signal=INT true 2>/dev/null && defsig=(env --default-signal=INT)
+# wait_tmp: until seqrun's temporary for out/prev.npy exists (5 s at most)
+wait_tmp() {
+    for _ in $(seq 100); do
+        ls out/.prev.npy.seqrun-*.tmp.* >/dev/null 2>&1 && return 0
+        sleep 0.05
+    done
+    return 1
+}
 for sig in INT TERM HUP; do
     sentinel
     rm -f f/in.fifo && mkfifo f/in.fifo
-    "$S" -q -o out/prev.npy --save-state out/prev.st f/m.yaml f/in.fifo 2>stderr &
+    "${defsig[@]}" "$S" -q -o out/prev.npy --save-state out/prev.st f/m.yaml f/in.fifo 2>stderr &
     pid=$!
     exec 3>f/in.fifo
     head -c 144 f/x.npy >&3 # the 128-byte header and half the data
-    for _ in $(seq 100); do
-        ls out/.prev.npy.tmp.* >/dev/null 2>&1 && break
-        sleep 0.05
-    done
+    wait_tmp
     had_tmp=$(ls -A out | grep -c tmp)
     kill -s $sig $pid
     { wait $pid; } 2>/dev/null
@@ -352,8 +387,87 @@ for sig in INT TERM HUP; do
     fi
 done
 
+# nohup: SIGHUP ignored at start stays ignored.  The run survives it, and
+# finishes when the rest of its input comes.
+sentinel
+rm -f f/in.fifo && mkfifo f/in.fifo
+nohup "$S" -q -o out/prev.npy --save-state out/prev.st f/m.yaml f/in.fifo >/dev/null 2>stderr &
+pid=$!
+exec 3>f/in.fifo
+head -c 144 f/x.npy >&3
+wait_tmp
+kill -s HUP $pid
+sleep 0.3
+alive=0
+kill -0 $pid 2>/dev/null && alive=1
+tail -c +145 f/x.npy >&3
+exec 3>&-
+{ wait $pid; } 2>/dev/null
+rc=$?
+if [ $alive = 1 ] && [ $rc = 0 ] && [ "$(ls -A out | tr '\n' ' ')" = "prev.npy prev.st " ] &&
+    ! cmp -s out/prev.npy prev_out.ref; then
+    ok nohup_survives_sighup
+else
+    bad nohup_survives_sighup "alive after SIGHUP: $alive, exit $rc, out/ holds $(ls -A out | tr '\n' ' ')"
+fi
+
+# SIGKILL leaves the temporary, named with the writer's pid and host; the
+# next run into that directory removes it (its pid is gone), but not one of
+# a live process or of another host.
+sentinel
+rm -f f/in.fifo && mkfifo f/in.fifo
+"$S" -q -o out/prev.npy f/m.yaml f/in.fifo 2>stderr &
+pid=$!
+exec 3>f/in.fifo
+head -c 144 f/x.npy >&3
+wait_tmp
+kill -s KILL $pid
+{ wait $pid; } 2>/dev/null
+exec 3>&-
+host=$(uname -n)
+killed=$(cd out && ls -A | grep -c "^\.prev\.npy\.seqrun-$pid@$host\.tmp\.......$")
+live=".prev.npy.seqrun-$$@$host.tmp.abcdef"      # this shell: alive
+other=".prev.npy.seqrun-$pid@not-$host.tmp.abcdef" # another machine's
+: >"out/$live"
+: >"out/$other"
+"$S" -q -o out/prev.npy f/m.yaml f/x.npy 2>stderr
+rc=$?
+left=$(cd out && ls -A | tr '\n' ' ')
+if [ "$killed" = 1 ] && [ $rc = 0 ] && [ "$left" = "$live $other prev.npy prev.st " ]; then
+    ok sigkill_temporary_removed_by_next_run
+else
+    bad sigkill_temporary_removed_by_next_run "temporary of the killed run seen: $killed; exit $rc; out/ holds $left"
+fi
+
+# Modes: a new output gets 0666 less the umask, a replaced one keeps its
+# mode (a 0600 file must not become world-readable).
+rm -rf modes && mkdir modes
+(umask 027; "$S" -q -o modes/new.npy --save-state modes/new.st f/m.yaml f/x.npy)
+printf 'old\n' >modes/old.npy && chmod 600 modes/old.npy
+printf 'old\n' >modes/old.st && chmod 640 modes/old.st
+(umask 000; "$S" -q -o modes/old.npy --save-state modes/old.st f/m.yaml f/x.npy)
+got="$(stat -c %a modes/new.npy modes/new.st modes/old.npy modes/old.st | tr '\n' ' ')"
+[ "$got" = "640 640 600 640 " ] && ok output_modes_umask_and_kept ||
+    bad output_modes_umask_and_kept "modes new.npy new.st old.npy old.st: $got (want 640 640 600 640)"
+
+# A full disk mid-write names the file: /dev/full is written in place, and
+# the output (7200 bytes) outgrows stdio's buffer, so the write itself fails.
+"$S" -q -o /dev/full f/m.yaml f/big.npy 2>stderr
+rc=$?
+[ $rc = 1 ] && grep -q '^/dev/full: write failed: No space left on device' stderr &&
+    ok full_disk_dev_full_names_file || bad full_disk_dev_full_names_file "exit $rc: $(head -c 300 stderr)"
+"$S" -q --format npy f/m.yaml f/big.npy >/dev/full 2>stderr
+rc=$?
+[ $rc = 1 ] && grep -q '<stdout>: write failed: No space left on device' stderr &&
+    ok full_disk_stdout_names_it || bad full_disk_stdout_names_it "exit $rc: $(head -c 300 stderr)"
+# --paths: the list of written paths is its output; losing it is a failure.
+rm -rf pout && mkdir pout
+printf 'f/x.npy\n' | "$S" -q --paths -o pout/ f/m.yaml >/dev/full 2>stderr
+rc=$?
+[ $rc = 1 ] && grep -q '<stdout>' stderr && ok paths_stdout_full_fails ||
+    bad paths_stdout_full_fails "exit $rc: $(head -c 300 stderr)"
+
 # A full disk, simulated by the file size limit: the output outgrows 4 KiB.
-npy f/big.npy '<f4' '(600, 4)' 9600
 sentinel
 (ulimit -f 4; "$S" -q -o out/prev.npy f/m.yaml f/big.npy) 2>stderr
 rc=$?
