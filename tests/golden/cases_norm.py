@@ -173,3 +173,26 @@ case("norm_cmlrn_wide", layers("CrossMapLRN2d: {size: 9, alpha: 2.0, beta: 1.0, 
      randn("norm_cmlrn_wide", 2, 4, 3, 3))
 case("norm_cmlrn_size1", layers("CrossMapLRN2d: {size: 1, alpha: 0.3, beta: 0.5}"), randn("norm_cmlrn_size1", 1, 5, 2, 3))
 case("norm_cmlrn_default", layers("CrossMapLRN2d: 5"), randn("norm_cmlrn_default", 2, 6, 3, 3, scale=30.0))
+
+# ---- lazy norms: num_features from input.shape[1] ----------------------------------
+case("norm_lazybn1d", layers("LazyBatchNorm1d", "ReLU"), randn("norm_lazybn1d", 4, 5))
+case("norm_lazybn1d_3d_args", layers("LazyBatchNorm1d: [0.001, 0.3, false, true]"), randn("norm_lazybn1d_3d_args", 3, 4, 5),
+     train=True, passes=2)
+case("norm_lazybn2d_conv", L(
+    "layers:",
+    "  - Conv2d: [2, 4, 3, 1, 1]",
+    "  - LazyBatchNorm2d",
+    "  - ReLU"),
+    randn("norm_lazybn2d_conv", 2, 2, 5, 5))
+case("norm_lazybn2d_train_default_init", layers("LazyBatchNorm2d: {momentum: null}"),
+     randn("norm_lazybn2d_train_default_init", 3, 3, 2, 2), weights=False, train=True, state=True)
+case("norm_lazybn2d_noaffine_notrack", layers("LazyBatchNorm2d: {affine: false, track_running_stats: false}"),
+     randn("norm_lazybn2d_noaffine_notrack", 3, 3, 2, 2))
+case("norm_lazybn3d", layers("LazyBatchNorm3d: {eps: 0.01}"), randn("norm_lazybn3d", 2, 3, 2, 3, 2))
+case("norm_lazyin1d", layers("LazyInstanceNorm1d"), randn("norm_lazyin1d", 2, 3, 6))
+case("norm_lazyin2d_train", layers("LazyInstanceNorm2d: {momentum: 0.2}"), randn("norm_lazyin2d_train", 2, 3, 4, 4),
+     train=True, passes=2)
+case("norm_lazyin2d_noaffine_notrack", layers("LazyInstanceNorm2d: [0.001, 0.1, false, false]"),
+     randn("norm_lazyin2d_noaffine_notrack", 2, 3, 4, 4))
+case("norm_lazyin3d_unbatched_square", layers("LazyInstanceNorm3d: {affine: false}"),
+     randn("norm_lazyin3d_unbatched_square", 3, 3, 2, 2))
