@@ -20,8 +20,18 @@
  * that the two activation buffers stay near this many bytes. */
 #define DEFAULT_CHUNK_BYTES ((size_t)4 << 20)
 
-static int64_t choose_chunk(const sr_runopts *o, const sr_shapes *S, const sr_model *m, int64_t n)
+/*
+ * Samples per chunk.  --batch-size B is a DataLoader's batch size: under
+ * --train each chunk of B samples is one training-mode forward (batch
+ * statistics per chunk, running statistics updated chunk after chunk), even
+ * though batch statistics couple a chunk's samples (S->batch_dim0 is 0 then;
+ * train_batch says dim 0 is still the batch).  Without it a training record
+ * is one batch; in eval the chunk only bounds memory.
+ */
+static int64_t choose_chunk(const sr_runopts *o, const sr_shapes *S, const sr_model *m, int64_t n, int train_batch)
 {
+    if (train_batch && n > 0)
+        return o->batch_size < n ? o->batch_size : n;
     if (!S->batch_dim0 || n == 0)
         return n;
     if (o->batch_size > 0)
@@ -69,10 +79,21 @@ static sr_status run_record(engine *E, sr_input *in, sr_sink *w, uint64_t pass, 
         return st;
     }
     st = sr_infer(m, &full, E->in_integer, E->o->train, &S, d);
-    if (st != SR_OK)
+    if (st != SR_OK) {
+        sr_shapes_free(&S); /* a later record's mismatch: its shapes too */
         return st;
+    }
     int64_t n = full.ndim ? full.d[0] : 1;
-    int64_t chunk = choose_chunk(E->o, &S, m, n);
+    /* --train --batch-size: dim 0 is the batch if it is one in eval */
+    int train_batch = 0;
+    if (E->o->train && E->o->batch_size > 0 && !S.batch_dim0 && full.ndim >= 1) {
+        sr_shapes ev;
+        sr_diags quiet = {0};
+        train_batch = sr_infer(m, &full, E->in_integer, 0, &ev, &quiet) == SR_OK && ev.batch_dim0;
+        sr_shapes_free(&ev);
+        sr_diags_free(&quiet);
+    }
+    int64_t chunk = choose_chunk(E->o, &S, m, n, train_batch);
     sr_shape outshape = S.out;
     sr_plan_build(m, &S, E->o->train, E->plan);
     /* the fusions may differ from the last record's, and with them the
@@ -81,19 +102,24 @@ static sr_status run_record(engine *E, sr_input *in, sr_sink *w, uint64_t pass, 
     sr_shapes_free(&S);
     if ((st = sr_sink_header(w, &outshape, err)) != SR_OK)
         goto fail;
-    if (!S.batch_dim0 || full.ndim == 0)
+    int batched = (S.batch_dim0 || train_batch) && full.ndim >= 1;
+    if (!batched)
         chunk = n = 1; /* one piece: dim 0 is not a batch */
+    else if (sr_shape_numel(&full) == 0 && n > 0)
+        chunk = n; /* no data at all ([10^18, 0]): one empty chunk, not 10^12 */
     sr_shapes C = {0};
     int64_t cur = -1;
     for (int64_t s0 = 0; s0 < n || (n == 0 && s0 == 0); s0 += chunk) {
         int64_t b = n - s0 < chunk ? n - s0 : chunk;
         sr_shape cs = full;
-        if (S.batch_dim0 && full.ndim)
+        if (batched)
             cs.d[0] = b;
         if (b != cur) {
             sr_shapes_free(&C);
-            if ((st = sr_infer(m, &cs, E->in_integer, E->o->train, &C, d)) != SR_OK)
+            if ((st = sr_infer(m, &cs, E->in_integer, E->o->train, &C, d)) != SR_OK) {
+                sr_shapes_free(&C);
                 return st;
+            }
             if ((st = sr_exec_buffers(E, &C, err)) != SR_OK)
                 goto fail_c;
             cur = b;

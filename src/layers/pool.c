@@ -11,6 +11,7 @@
 #include "layers.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -79,17 +80,28 @@ static const char *ext(int nd, const int64_t *v, char *buf, size_t len)
 }
 
 /* floor division, as ATen's div_rtn */
-static int64_t floordiv(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 
 /* ATen's pooling_output_shape (PyTorch 1.13): with ceil_mode a window may
  * overhang the right edge, but the last one must start inside the input or
  * the left padding. */
 static int64_t pool_out(int64_t in, int64_t k, int64_t p, int64_t s, int64_t d, int ceil)
 {
-    int64_t o = floordiv(in + 2 * p - d * (k - 1) - 1 + (ceil ? s - 1 : 0), s) + 1;
-    if (ceil && (o - 1) * s >= in + p)
+    /* in 128 bits: kernel_size * dilation may pass 2^63 */
+    __int128 x = (__int128)in + 2 * (__int128)p - (__int128)d * (k - 1) - 1 + (ceil ? s - 1 : 0);
+    __int128 o = (x >= 0 ? x / s : -((-x + s - 1) / s)) + 1;
+    if (ceil && (o - 1) * s >= (__int128)in + p)
         o--;
-    return o;
+    return o > INT64_MAX ? INT64_MAX : o < INT64_MIN ? INT64_MIN : (int64_t)o;
+}
+
+/* The smallest input size with at least one window, in closed form:
+ * floor((n + 2p - d(k-1) - 1 [+ s-1 with ceil_mode]) / s) >= 0 holds from
+ * n = d(k-1) + 1 - 2p [- (s-1)]; ceil_mode's last-window rule never takes
+ * the only window away (it starts at 0, inside the input). */
+static int64_t pool_least_input(int64_t k, int64_t p, int64_t s, int64_t d, int ceil)
+{
+    __int128 n = (__int128)d * (k - 1) + 1 - 2 * (__int128)p - (ceil ? s - 1 : 0);
+    return n < 1 ? 1 : n > INT64_MAX ? INT64_MAX : (int64_t)n;
 }
 
 SR_VALIDATE_FN(sr_pool_validate)
@@ -165,9 +177,11 @@ SR_SHAPE_FN(sr_pool_shape)
     if (st != SR_OK)
         return st;
     int64_t isz[2] = {g.nd == 2 ? in->d[in->ndim - 2] : 1, in->d[in->ndim - 1]}, osz[2];
-    /* PyTorch 1.13's inference max_pool1d (MaxPooling.cpp) returns an empty
-     * output where every other pool rejects "Output size is too small" */
-    int64_t least = g.is_max && g.nd == 1 ? 0 : 1;
+    /* PyTorch 1.13's inference max_pool1d (MaxPooling.cpp, under no_grad)
+     * returns an empty output, but with autograd on it raises "Output size
+     * is too small", as every other pool does: the contract makes a
+     * zero-size output a mismatch for them all */
+    int64_t least = 1;
     int fits = 1;
     for (int i = 0; i < 2; i++) {
         osz[i] = pool_out(isz[i], g.k[i], g.p[i], g.s[i], g.d[i], g.ceil);
@@ -181,14 +195,11 @@ SR_SHAPE_FN(sr_pool_shape)
         return SR_OK;
     /* the smallest input that gives at least one window, per dimension */
     int64_t need[2];
-    for (int i = 0; i < 2; i++) {
-        need[i] = 1;
-        while (pool_out(need[i], g.k[i], g.p[i], g.s[i], g.d[i], g.ceil) < least)
-            need[i]++;
-    }
+    for (int i = 0; i < 2; i++)
+        need[i] = pool_least_input(g.k[i], g.p[i], g.s[i], g.d[i], g.ceil);
     char a[48], b[48], c[48], e[48], f[48];
     return sr_err(err, SR_ESHAPE,
-                  "input %s is %s, too small for kernel_size=%s with padding=%s%s: the output would be %s; "
+                  "Output size is too small: input %s is %s, too small for kernel_size=%s with padding=%s%s: the output would be %s; "
                   "hint: %s fits inputs of at least %s here: remove a downsampling step before it, or use a smaller "
                   "kernel_size",
                   sr_shp(in), ext(g.nd, isz, a, sizeof a), tup(g.nd, g.k, b, sizeof b),

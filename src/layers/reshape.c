@@ -2,11 +2,17 @@
 #include "layers.h"
 #include "../init.h"
 
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
-/* The rank a dim argument needs: 2 for dim=1, 1 for dim=-1. */
-static int rank_for(int64_t dim) { return dim >= 0 ? (int)(dim + 1) : (int)-dim; }
+/* The rank a dim argument needs: 2 for dim=1, 1 for dim=-1 (as a 64-bit
+ * count: dim may be anything a spec writes, INT64_MIN included). */
+static long long rank_for(int64_t dim)
+{
+    return dim >= 0 ? (long long)dim + 1 : dim == INT64_MIN ? LLONG_MAX : (long long)-dim;
+}
 
 SR_SHAPE_FN(sr_flatten_shape)
 {
@@ -15,7 +21,7 @@ SR_SHAPE_FN(sr_flatten_shape)
     int s = sr_norm_dim(s0, nd), e = sr_norm_dim(e0, nd);
     char src[SR_ERRLEN / 4];
     if (s < 0 || e < 0) {
-        int need = rank_for(s0) > rank_for(e0) ? rank_for(s0) : rank_for(e0);
+        long long need = rank_for(s0) > rank_for(e0) ? rank_for(s0) : rank_for(e0);
         /* The usual cause: an unbatched input fed to a model built for batches. */
         char hint[160];
         if (need == in->ndim + 1 && s0 >= 1)
@@ -23,7 +29,7 @@ SR_SHAPE_FN(sr_flatten_shape)
         else
             snprintf(hint, sizeof hint, "use dims in [%d, %d]", -nd, nd - 1);
         return sr_err(err, SR_ESHAPE,
-                      "Flatten(start_dim=%lld, end_dim=%lld) needs an input of at least %d dimensions, "
+                      "Flatten(start_dim=%lld, end_dim=%lld) needs an input of at least %lld dimensions, "
                       "but input %s%s has %d; hint: %s",
                       (long long)s0, (long long)e0, need, sr_shp(in), sr_from(info, 0, src, sizeof src), in->ndim, hint);
     }
@@ -61,6 +67,11 @@ SR_VALIDATE_FN(sr_unflatten_validate)
     }
     if (neg > 1)
         return sr_err(err, SR_EUSAGE, "only one entry of unflattened_size can be -1");
+    int64_t prod = 1;
+    for (int i = 0; i < v->n; i++)
+        if (v->t[i] != -1 && __builtin_mul_overflow(prod, v->t[i], &prod))
+            return sr_err(err, SR_EUSAGE, "unflattened_size's sizes multiply past 2^63, more elements than any "
+                          "tensor holds; hint: check the sizes");
     return SR_OK;
 }
 
@@ -82,7 +93,8 @@ static int suggest_sizes(const sr_argval *v, int64_t n, char *buf, size_t len)
     }
     int64_t rest = 1;
     for (int i = 0; i + 1 < t.n; i++)
-        rest *= t.t[i];
+        if (t.t[i] < 0 || __builtin_mul_overflow(rest, t.t[i], &rest))
+            return 0;
     if (t.n >= 2 && rest > 0 && n % rest == 0) {
         t.t[t.n - 1] = n / rest;
         sr_argval_repr(&t, buf, len);
@@ -99,7 +111,7 @@ SR_SHAPE_FN(sr_unflatten_shape)
     char src[SR_ERRLEN / 4], want[160];
     sr_argval_repr(v, want, sizeof want);
     if (d < 0)
-        return sr_err(err, SR_ESHAPE, "Unflatten(dim=%lld) needs an input of at least %d dimensions, but input %s%s has %d; hint: %s",
+        return sr_err(err, SR_ESHAPE, "Unflatten(dim=%lld) needs an input of at least %lld dimensions, but input %s%s has %d; hint: %s",
                       (long long)d0, rank_for(d0), sr_shp(in), sr_from(info, 0, src, sizeof src), in->ndim,
                       rank_for(d0) == in->ndim + 1 && d0 >= 1 ? "the input lacks its batch dimension; add one (shape [1, ...])"
                                                               : "use a dim within the input's rank");

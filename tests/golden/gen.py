@@ -14,6 +14,8 @@ Every case is a directory tests/golden/cases/<name>/ holding
     args                        one line of extra seqrun arguments
     expected.npy                PyTorch's output, float32
     tol                         "RTOL ATOL" when not the default 1e-4 1e-5
+                                (ref32=True cases: torch's float32 output is
+                                the reference; see gen_case)
     expected_state.safetensors  state after the run (train / --save-state)
     passes                      how many consecutive runs produce that state
     stream                      present when input/expected are .npy streams
@@ -340,7 +342,7 @@ def randomise(model, gen, scale):
                 std = 0.5
                 if isinstance(mod, nn.Embedding):
                     std = 1.0
-                if scale == "fan_in" and isinstance(mod, (nn.Linear, nn.Conv1d, nn.Conv2d)):
+                if scale == "fan_in" and isinstance(mod, (nn.Linear, nn.modules.conv._ConvNd)):
                     if pname == "weight":
                         fan_in = p[0].numel()
                         std = (2.0 / fan_in) ** 0.5
@@ -930,6 +932,15 @@ case("cnn_bn2d_train", layers("BatchNorm2d: 4"), randn("cnn_bn2d_train", 3, 4, 3
      train=True, passes=1)
 case("cnn_bn2d_train_3pass", layers("BatchNorm2d: {num_features: 4, momentum: 0.1}"),
      randn("cnn_bn2d_train_3pass", 2, 4, 3, 3, scale=0.7, offset=2.0), train=True, passes=3)
+# --train --batch-size B: each chunk of B samples one training forward, as a
+# DataLoader's batches; running statistics updated chunk after chunk (the
+# last, shorter chunk included)
+case("cnn_bn1d_train_batches", layers("Linear: [5, 4]", "BatchNorm1d: 4", "ReLU"),
+     randn("cnn_bn1d_train_batches", 11, 5, scale=2.0, offset=0.5), train=True, passes=1, train_batch=4)
+case("cnn_bn2d_train_batches_2pass", layers("Conv2d: [2, 3, 3]", "BatchNorm2d: {num_features: 3, momentum: 0.2}"),
+     randn("cnn_bn2d_train_batches_2pass", 6, 2, 5, 5, offset=-0.3), train=True, passes=2, train_batch=2)
+case("cnn_bn2d_train_batches_cma", layers("BatchNorm2d: {num_features: 3, momentum: null}"),
+     randn("cnn_bn2d_train_batches_cma", 7, 3, 2, 2, offset=1.0), train=True, passes=1, train_batch=3)
 # momentum null: cumulative moving average, factor 1/num_batches_tracked
 case("cnn_bn2d_train_cma", layers("BatchNorm2d: {num_features: 3, momentum: null}"),
      randn("cnn_bn2d_train_cma", 2, 3, 4, 4, offset=1.0), train=True, passes=1)
@@ -1190,6 +1201,8 @@ def gen_case(c, verbose):
             args += ["-w", "weights.safetensors"]
     if train:
         args.append("--train")
+    if c.get("train_batch"):
+        args += ["--batch-size", str(c["train_batch"])]
     if c.get("args"):
         args += c["args"].split()
 
@@ -1213,9 +1226,28 @@ def gen_case(c, verbose):
     for _ in range(n):
         outs = []
         for r in records:
-            y64, st64 = forward(st64, r, train, torch.float64)
-            y32, st32 = forward(st32, r, train, torch.float32)
+            tb = c.get("train_batch")
+            if tb:
+                # --train --batch-size B: a DataLoader's batches, each one
+                # training-mode forward, the state carried chunk to chunk
+                y64s, y32s = [], []
+                for k in range(0, len(r), tb):
+                    y, st64 = forward(st64, r[k:k + tb], train, torch.float64)
+                    y64s.append(y)
+                    y, st32 = forward(st32, r[k:k + tb], train, torch.float32)
+                    y32s.append(y)
+                y64, y32 = np.concatenate(y64s), np.concatenate(y32s)
+            else:
+                y64, st64 = forward(st64, r, train, torch.float64)
+                y32, st32 = forward(st32, r, train, torch.float32)
             assert y64.shape == y32.shape
+            if c.get("ref32"):
+                # a pure copy whose source indices ATen computes in float
+                # for float32 data and in double for float64 (nearest
+                # resampling): torch's float32 output is exact, and the
+                # float64 module would pick other pixels
+                outs.append(y32)
+                continue
             worst = max(worst, headroom(y32, y64, rtol, atol))
             outs.append(y64.astype(np.float32))
     write(os.path.join(d, "expected.npy"), b"".join(npy_bytes(o) for o in outs))
