@@ -8,6 +8,57 @@
 #include <string.h>
 #include <unistd.h>
 
+/* The rest of in's stream copied to an unlinked file in $TMPDIR (or /tmp),
+ * which becomes in's stream: a regular file, so its size is known. */
+static sr_status spool(sr_input *in, char *err)
+{
+    const char *dir = getenv("TMPDIR");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/seqrun-spool-XXXXXX", dir && *dir ? dir : "/tmp");
+    int fd = mkstemp(path);
+    if (fd < 0)
+        return sr_err(err, SR_ERUN, "%s: cannot spool raw input to %s: %s", in->s.name, path, strerror(errno));
+    unlink(path);
+    size_t cap = (size_t)1 << 20;
+    unsigned char *buf = malloc(cap);
+    if (!buf) {
+        close(fd);
+        return sr_err(err, SR_ERUN, "%s: out of memory", in->s.name);
+    }
+    for (;;) {
+        long long r = sr_stream_read(&in->s, buf, cap);
+        if (r < 0) {
+            int e = errno;
+            free(buf);
+            close(fd);
+            return sr_err(err, SR_ERUN, "%s: read error: %s", in->s.name, strerror(e));
+        }
+        for (long long w = 0; w < r;) {
+            ssize_t k = write(fd, buf + w, (size_t)(r - w));
+            if (k < 0 && errno == EINTR)
+                continue;
+            if (k <= 0) {
+                int e = errno;
+                free(buf);
+                close(fd);
+                return sr_err(err, SR_ERUN, "%s: cannot spool raw input to %s: %s", in->s.name, path,
+                              k < 0 ? strerror(e) : "no space");
+            }
+            w += k;
+        }
+        if ((size_t)r < cap)
+            break;
+    }
+    free(buf);
+    if (lseek(fd, 0, SEEK_SET) < 0) {
+        close(fd);
+        return sr_err(err, SR_ERUN, "%s: cannot spool raw input: %s", in->s.name, strerror(errno));
+    }
+    const char *name = in->s.name;
+    sr_stream_close(&in->s);
+    return sr_stream_fd(&in->s, fd, name, err);
+}
+
 /* Raw float32 data: synthesise an npy header so one reader serves both. */
 static sr_status raw_header(sr_input *in, const sr_model *m, const sr_runopts *o, char *err)
 {
@@ -28,6 +79,15 @@ static sr_status raw_header(sr_input *in, const sr_model *m, const sr_runopts *o
     }
     long long bytes = sr_stream_remaining(&in->s);
     int over = 0; /* a pipe held more than a fully given shape needs */
+    if (bytes < 0 && free_dim >= 0) {
+        /* A pipe whose sample count only its end tells: spooled to an
+         * unlinked temporary file, then read chunk by chunk like any file,
+         * so memory stays bounded (--batch-size) whatever the pipe holds. */
+        sr_status st = spool(in, err);
+        if (st != SR_OK)
+            return st;
+        bytes = sr_stream_remaining(&in->s);
+    }
     if (bytes < 0) {
         /* A pipe: read it whole, then treat it as memory.  With every
          * dimension given, no more than one byte past what the shape needs:

@@ -45,6 +45,25 @@ sr_status sr_stream_open(sr_stream *s, const char *path, char *err)
     return SR_OK;
 }
 
+sr_status sr_stream_fd(sr_stream *s, int fd, const char *name, char *err)
+{
+    memset(s, 0, sizeof *s);
+    s->fd = fd;
+    s->close_fd = 1;
+    s->name = name;
+    s->size = -1;
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+        s->size = (long long)st.st_size;
+    s->cap = STREAM_BUF;
+    s->buf = malloc(s->cap);
+    if (!s->buf) {
+        sr_stream_close(s);
+        return sr_err(err, SR_ERUN, "%s: out of memory", name);
+    }
+    return SR_OK;
+}
+
 void sr_stream_mem(sr_stream *s, const void *data, size_t len, const char *name)
 {
     memset(s, 0, sizeof *s);

@@ -27,6 +27,9 @@ typedef struct {
 /* Opens path ("-" = standard input).  Rejects directories and unreadable
  * files with SR_ERUN and a message naming the path. */
 sr_status sr_stream_open(sr_stream *s, const char *path, char *err);
+/* A stream over an open file descriptor, which it owns (closes); name is
+ * kept for messages. */
+sr_status sr_stream_fd(sr_stream *s, int fd, const char *name, char *err);
 /* A stream over caller-owned memory (for fuzzing and tests). */
 void sr_stream_mem(sr_stream *s, const void *data, size_t len, const char *name);
 void sr_stream_close(sr_stream *s);
