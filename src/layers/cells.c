@@ -24,11 +24,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#ifndef SR_VEC_FN
-#define SR_VEC_FN(ret, name, params, args) SR_KERNEL ret name params
-#define SR_VEC_VOID(name, params, args) SR_KERNEL void name params
-#endif
-
 enum { CELL_IN, CELL_HIDDEN, CELL_BIAS, CELL_NONLIN };
 enum { V_RNN = 1, V_GRU = 3 }; /* the rows' variant: gates per hidden unit */
 

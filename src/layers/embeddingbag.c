@@ -100,10 +100,6 @@ SR_PARAMS_FN(eb_params)
     return 1;
 }
 
-#ifndef SR_VEC_VOID
-#define SR_VEC_VOID(name, params, args) SR_KERNEL void name params
-#endif
-
 /* acc[k] += row[k] */
 static SR_VEC_VOID(eb_add, (double *acc, const float *row, int64_t n), (acc, row, n))
 {

@@ -19,10 +19,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#ifndef SR_VEC_VOID
-#define SR_VEC_VOID(name, params, args) SR_KERNEL void name params
-#endif
-
 #define FOLD_ARG_MAX (1 << 30)
 
 enum { UNFOLD_KERNEL, UNFOLD_DIL, UNFOLD_PAD, UNFOLD_STRIDE };

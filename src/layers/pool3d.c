@@ -24,13 +24,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* SR_VEC_VOID / SR_VEC_FN (cpu.h): one body built for AVX-512, AVX2 and the
- * baseline, chosen by sr_cpu_level(); where cpu.h lacks them, SR_KERNEL. */
-#ifndef SR_VEC_VOID
-#define SR_VEC_VOID(name, params, args) SR_KERNEL void name params
-#define SR_VEC_FN(ret, name, params, args) SR_KERNEL ret name params
-#endif
-
 #define P3_ARG_MAX (1 << 30)
 
 enum { P3_AVG, P3_MAX }; /* the sliding rows' variant */
