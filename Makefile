@@ -51,7 +51,7 @@ endif
 $(BIN): $(BUILD)/src/main.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(BIN_LDLIBS)
 
-$(BUILD)/%.o: %.c $(wildcard src/*.h src/layers/*.h)
+$(BUILD)/%.o: %.c $(wildcard src/*.h src/layers/*.h src/layers/*.def)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
@@ -143,7 +143,7 @@ bench-run: $(BIN) $(BUILD)/bench/sgemm_peak $(BUILD)/bench/fma_peak
 	$(PY) bench/bench.py --seqrun ./$(BIN) --sgemm $(BUILD)/bench/sgemm_peak --fma $(BUILD)/bench/fma_peak $(BENCHFLAGS)
 
 # in-process timing of one layer's forward (bench/micro_layers.c)
-$(BUILD)/bench/micro_layers: bench/micro_layers.c $(LIB_OBJ) $(wildcard src/*.h src/layers/*.h)
+$(BUILD)/bench/micro_layers: bench/micro_layers.c $(LIB_OBJ) $(wildcard src/*.h src/layers/*.h src/layers/*.def)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
 
@@ -202,7 +202,7 @@ ifneq ($(FUZZ_S),)
 endif
 
 $(FUZZ_O0:%.c=build-fuzz/%.o): FUZZ_OPT := -O0
-build-fuzz/%.o: %.c $(wildcard src/*.h src/layers/*.h)
+build-fuzz/%.o: %.c $(wildcard src/*.h src/layers/*.h src/layers/*.def)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) $(FUZZ_OPT) -fsanitize=fuzzer-no-link -c -o $@ $<
 

@@ -66,12 +66,77 @@ static int direct_input(const engine *E, const sr_input *in, sr_dtype dt, size_t
     return 0;
 }
 
+/*
+ * How a record of shape full (S: its shapes) is cut: *n samples in chunks of
+ * *chunk; returns 0 when dim 0 is not a batch (one piece, *n = 1).
+ */
+static int record_chunks(engine *E, const sr_shape *full, const sr_shapes *S, int64_t *n, int64_t *chunk)
+{
+    *n = full->ndim ? full->d[0] : 1;
+    /* --train --batch-size: dim 0 is the batch if it is one in eval */
+    int train_batch = 0;
+    if (E->o->train && E->o->batch_size > 0 && !S->batch_dim0 && full->ndim >= 1) {
+        sr_shapes ev;
+        sr_diags quiet = {0};
+        train_batch = sr_infer(E->m, full, E->in_integer, 0, &ev, &quiet) == SR_OK && ev.batch_dim0;
+        sr_shapes_free(&ev);
+        sr_diags_free(&quiet);
+    }
+    *chunk = choose_chunk(E->o, S, E->m, *n, train_batch);
+    int batched = (S->batch_dim0 || train_batch) && full->ndim >= 1;
+    if (!batched)
+        *chunk = *n = 1; /* one piece: dim 0 is not a batch */
+    else if (sr_shape_numel(full) == 0 && *n > 0)
+        *chunk = *n; /* no data at all ([10^18, 0]): one empty chunk, not 10^12 */
+    return batched;
+}
+
+/* The chunk's count elements into x: read into the engine's input buffer,
+ * or, where the first layers' micro-batches can read their parts of the
+ * file themselves (no serial copy of the whole chunk), left to them
+ * (x->data NULL, E->src_fd set). */
+static sr_status read_chunk(engine *E, sr_input *in, sr_tensor *x, size_t count, char *err)
+{
+    E->src_fd = -1;
+    if (direct_input(E, in, x->dtype, count)) {
+        E->src_fd = in->s.fd;
+        E->src_off = in->s.consumed;
+        E->src_name = in->s.name;
+        x->data = NULL;
+        return SR_OK;
+    }
+    if (sr_grow(&E->inbuf, &E->inbuf_bytes, (count ? count : 1) * sr_dtype_size(x->dtype)) < 0)
+        return sr_err(err, SR_ERUN, "out of memory for input");
+    int pr = x->dtype == SR_F32 ? sr_input_read_parallel(in, E->active, count, E->inbuf, err) : 0;
+    if (pr < 0)
+        return SR_ERUN;
+    sr_status st = SR_OK;
+    if (!pr)
+        st = sr_npy_read_elems(&in->s, &in->h, count, x->dtype, E->inbuf, err);
+    x->data = E->inbuf;
+    return st;
+}
+
+/* After a chunk the micro-batches read from the file: the stream moves
+ * past it. */
+static sr_status skip_read_chunk(engine *E, sr_input *in, size_t count, char *err)
+{
+    if (E->src_fd < 0)
+        return SR_OK;
+    E->src_fd = -1;
+    if (lseek(in->s.fd, (off_t)(count * sizeof(float)), SEEK_CUR) < 0)
+        return sr_err(err, SR_ERUN, "%s: seek failed: %s", in->s.name, strerror(errno));
+    in->s.consumed += (long long)(count * sizeof(float));
+    return SR_OK;
+}
+
+/* One input record through the model into the sink, chunk by chunk. */
 static sr_status run_record(engine *E, sr_input *in, sr_sink *w, uint64_t pass, sr_diags *d, int first)
 {
     sr_model *m = E->m;
     char err[SR_ERRLEN];
     sr_shape full = in->h.shape;
-    sr_shapes S;
+    sr_shapes S, C = {0};
     sr_status st;
     if (!first && (st = sr_check_input(m, &full, err)) != SR_OK) {
         sr_diag_at(d, SR_SEV_ERROR, m->label, m->input_line, m->input_col, NULL, NULL, "%s (record %d)", err,
@@ -83,33 +148,16 @@ static sr_status run_record(engine *E, sr_input *in, sr_sink *w, uint64_t pass, 
         sr_shapes_free(&S); /* a later record's mismatch: its shapes too */
         return st;
     }
-    int64_t n = full.ndim ? full.d[0] : 1;
-    /* --train --batch-size: dim 0 is the batch if it is one in eval */
-    int train_batch = 0;
-    if (E->o->train && E->o->batch_size > 0 && !S.batch_dim0 && full.ndim >= 1) {
-        sr_shapes ev;
-        sr_diags quiet = {0};
-        train_batch = sr_infer(m, &full, E->in_integer, 0, &ev, &quiet) == SR_OK && ev.batch_dim0;
-        sr_shapes_free(&ev);
-        sr_diags_free(&quiet);
-    }
-    int64_t chunk = choose_chunk(E->o, &S, m, n, train_batch);
-    sr_shape outshape = S.out;
+    int64_t n, chunk;
+    int batched = record_chunks(E, &full, &S, &n, &chunk);
     sr_plan_build(m, &S, E->o->train, E->plan);
     /* the fusions may differ from the last record's, and with them the
      * cache slots the layers fill on their first call */
     memset(E->seg_warm, 0, (size_t)(m->nnode ? m->nnode : 1));
+    st = sr_sink_header(w, &S.out, err);
     sr_shapes_free(&S);
-    if ((st = sr_sink_header(w, &outshape, err)) != SR_OK)
-        goto fail;
-    int batched = (S.batch_dim0 || train_batch) && full.ndim >= 1;
-    if (!batched)
-        chunk = n = 1; /* one piece: dim 0 is not a batch */
-    else if (sr_shape_numel(&full) == 0 && n > 0)
-        chunk = n; /* no data at all ([10^18, 0]): one empty chunk, not 10^12 */
-    sr_shapes C = {0};
     int64_t cur = -1;
-    for (int64_t s0 = 0; s0 < n || (n == 0 && s0 == 0); s0 += chunk) {
+    for (int64_t s0 = 0; st == SR_OK && (s0 < n || (n == 0 && s0 == 0)); s0 += chunk) {
         int64_t b = n - s0 < chunk ? n - s0 : chunk;
         sr_shape cs = full;
         if (batched)
@@ -118,70 +166,41 @@ static sr_status run_record(engine *E, sr_input *in, sr_sink *w, uint64_t pass, 
             sr_shapes_free(&C);
             if ((st = sr_infer(m, &cs, E->in_integer, E->o->train, &C, d)) != SR_OK) {
                 sr_shapes_free(&C);
-                return st;
+                return st; /* reported by sr_infer */
             }
             if ((st = sr_exec_buffers(E, &C, err)) != SR_OK)
-                goto fail_c;
+                break;
             cur = b;
         }
         size_t count = (size_t)sr_shape_numel(&cs);
-        sr_dtype dt = E->in_integer ? SR_I64 : SR_F32;
-        sr_tensor x = {.shape = cs, .dtype = dt, .data = E->inbuf};
-        E->src_fd = -1;
-        if (direct_input(E, in, dt, count)) {
-            /* the first layers' micro-batches read their part of the file
-             * themselves: no serial copy of the whole chunk */
-            E->src_fd = in->s.fd;
-            E->src_off = in->s.consumed;
-            E->src_name = in->s.name;
-            x.data = NULL;
-        } else {
-            if (sr_grow(&E->inbuf, &E->inbuf_bytes, (count ? count : 1) * sr_dtype_size(dt)) < 0) {
-                st = sr_err(err, SR_ERUN, "out of memory for input");
-                goto fail_c;
-            }
-            int pr = dt == SR_F32 ? sr_input_read_parallel(in, E->active, count, E->inbuf, err) : 0;
-            if (pr < 0) {
-                st = SR_ERUN;
-                goto fail_c;
-            }
-            if (!pr && (st = sr_npy_read_elems(&in->s, &in->h, count, dt, E->inbuf, err)) != SR_OK)
-                goto fail_c;
-            x.data = E->inbuf;
-        }
+        sr_tensor x = {.shape = cs, .dtype = E->in_integer ? SR_I64 : SR_F32};
+        if ((st = read_chunk(E, in, &x, count, err)) != SR_OK)
+            break;
         double t0 = sr_now_ms();
         st = sr_exec_chunk(E, &C, &x, s0, pass, d);
-        if (st == SR_OK && E->src_fd >= 0) {
-            /* the stream moves past what the micro-batches read */
-            if (lseek(in->s.fd, (off_t)(count * sizeof(float)), SEEK_CUR) < 0) {
-                st = sr_err(err, SR_ERUN, "%s: seek failed: %s", in->s.name, strerror(errno));
-                E->src_fd = -1;
-                goto fail_c;
-            }
-            in->s.consumed += (long long)(count * sizeof(float));
-        }
-        E->src_fd = -1;
         if (st != SR_OK) {
+            E->src_fd = -1;
             sr_shapes_free(&C);
-            return st;
+            return st; /* reported by sr_exec_chunk */
         }
+        if ((st = skip_read_chunk(E, in, count, err)) != SR_OK)
+            break;
         sr_exec_engage(E, sr_now_ms() - t0);
         if ((st = sr_sink_data(w, sr_f32(&x), (size_t)sr_shape_numel(&x.shape), err)) != SR_OK)
-            goto fail_c;
+            break;
         if (E->o->progress)
             E->o->progress(E->o->progress_arg, s0 + b, n, 0);
         if (n == 0)
             break;
     }
+    sr_shapes_free(&C);
+    if (st != SR_OK) {
+        sr_diag_add(d, "%s", err);
+        return st;
+    }
     if (E->o->progress)
         E->o->progress(E->o->progress_arg, n, n, 1);
-    sr_shapes_free(&C);
     return SR_OK;
-fail_c:
-    sr_shapes_free(&C);
-fail:
-    sr_diag_add(d, "%s", err);
-    return st;
 }
 
 static int first_leaf_is_embedding(const sr_model *m)
