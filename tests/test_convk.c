@@ -128,7 +128,7 @@ static float *lay_in(const ck_conv *c, const float *x, size_t *len)
 
 typedef struct {
     const char *what;
-    int runs, bad_ref, bad_dbl, bad_bits, bad_lay;
+    int runs, bad_ref, bad_dbl, bad_bits, bad_lay, reordered;
 } tally;
 
 static void describe(const ck_conv *c, char *buf, size_t len)
@@ -162,10 +162,14 @@ static void check_conv(ck_conv *c, int kind, const sr_layer *post, int with_bias
     void *cache = NULL;
     T->runs++;
 
-    /* the whole batch, two threads: the reference's bits */
+    /* the whole batch, two threads: the reference's bits (where the kernel
+     * keeps the tap order) */
     nan_fill(y, (size_t)ny);
     CHECK(run(c, kind, W, bias, x, y, 2, post, &cache, 0, NULL) == 0, "%s: out of memory", d);
-    if (memcmp(y, rf, (size_t)ny * sizeof *y)) {
+    int exact = kind != CK_DW || ck_dw_exact(c);
+    if (!exact)
+        T->reordered++;
+    if (exact && memcmp(y, rf, (size_t)ny * sizeof *y)) {
         T->bad_ref++;
         int64_t i = 0;
         while (i < ny && !memcmp(&y[i], &rf[i], sizeof *y))
@@ -174,8 +178,15 @@ static void check_conv(ck_conv *c, int kind, const sr_layer *post, int with_bias
               d, (long long)i, y[i], rf[i]);
     }
     /* against double precision (without the activation, which is exact
-     * or has its own tests) */
-    if (!post) {
+     * or has its own tests; through ReLU too where the bits are not the
+     * fmaf reference's) */
+    if (!post || (!exact && !strcmp(post->type->name, "ReLU"))) {
+        if (post) /* the double reference through ReLU, which adds no error */
+            for (int64_t i = 0; i < ny; i++) {
+                float v = (float)rd[i];
+                post->type->apply(post, &v, &v, 1);
+                rd[i] = v;
+            }
         double worst = 0;
         for (int64_t i = 0; i < ny; i++) {
             double e = fabs((double)y[i] - rd[i]) / ((double)(K + 2) * 0x1p-24 * mag[i] + 1e-30);
@@ -326,6 +337,26 @@ static void test_dw(const sr_layer *const *posts, int nposts)
         CHECK(ck_dw_ok(&c), "ck_dw_ok refuses og=%lld", (long long)og);
         check_conv(&c, CK_DW, posts[iter % nposts], urand() < 0.7, &T);
     }
+    /* true depthwise with zero padding (channels in lanes): channel counts
+     * around multiples of 16 */
+    for (int k = 0; k < 120 && iter++ < 10000;) {
+        int64_t C = urand() < 0.5 ? irand(1, 40) : 16 * irand(1, 3) + irand(-1, 1);
+        ck_conv c;
+        if (!random_geo(&c, urand() < 0.2 ? 1 : 2, C, C, C, urand() < 0.3 ? 40 : 10, 5, 3, 0))
+            continue;
+        check_conv(&c, CK_DW, posts[k % nposts], urand() < 0.7, &T);
+        k++;
+    }
+    /* few output positions with long sums (vectorised over the taps):
+     * kernels covering the input, padding, groups, tails of 16 taps */
+    for (int k = 0; k < 60 && iter++ < 20000;) {
+        int64_t g = irand(1, 3), og = irand(1, 3), cg = irand(4, 80);
+        ck_conv c;
+        if (!random_geo(&c, 2, g * cg, g * og, g, 4, 4, 3, 1) || c.oh * c.ow > 4 || ck_dw_exact(&c))
+            continue;
+        check_conv(&c, CK_DW, k % 2 ? NULL : posts[k % nposts], urand() < 0.7, &T);
+        k++;
+    }
     /* the shapes of the real models: MobileNet's depthwise 3x3, stride 1
      * and 2, and a DCGAN discriminator's last 512 -> 1 */
     static const int64_t real[][6] = {
@@ -343,8 +374,10 @@ static void test_dw(const sr_layer *const *posts, int nposts)
         CHECK(ck_choose(&c) == CK_DW, "real shape %zu is not CK_DW", r);
         check_conv(&c, CK_DW, posts[r % nposts], 1, &T);
     }
-    printf("CK_DW: %d convolutions; %d differ from the fmaf reference, %d from the double one beyond rounding, "
-           "%d across batch/threads\n", T.runs, T.bad_ref, T.bad_dbl, T.bad_bits);
+    printf("CK_DW: %d convolutions (%d summed over the taps); %d differ from the fmaf reference, %d from the "
+           "double one beyond rounding, %d across batch/threads\n", T.runs, T.reordered, T.bad_ref, T.bad_dbl,
+           T.bad_bits);
+    CHECK(T.reordered >= 50, "only %d CK_DW runs summed over the taps", T.reordered);
     CHECK(T.runs >= 200, "only %d CK_DW runs", T.runs);
 }
 

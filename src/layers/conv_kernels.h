@@ -15,7 +15,8 @@
  *
  * Numerics: every output is its bias, then each of its taps in the
  * weight's (c, i, j) order added by one fused multiply-add (padding taps
- * included, as x = 0), the order conv.c's direct kernels use.  A tile, a
+ * included, as x = 0), the order conv.c's direct kernels use (except where
+ * ck_dw_exact says otherwise: a fixed order of its own).  A tile, a
  * block of samples, a blocking of the taps (partial sums go to memory as
  * floats and come back unchanged) or a thread never changes it, so a
  * sample gets the same bits whatever the batch size and thread count, and
@@ -64,6 +65,63 @@ void ck_lay_get(const ck_conv *c, ck_lay *l);
  * DC_SLACK: the slack a producer leaves in the layout). */
 #define CK_SLACK 16
 
+/*
+ * One input row into s column phases of wj floats each (padded column
+ * j * s + b is phase b's column j, zero outside the input): with AVX-512
+ * masked loads whose masks, the same for every row, ck_rowpad_init works
+ * out once.  `fast` is 0 when these cannot do it (padding other than
+ * zeros, s > 2, rows over 16 * CK_ROWPAD_MAX floats): the caller pads by
+ * hand.
+ */
+#define CK_ROWPAD_MAX 64
+typedef struct {
+    int64_t s, wj, nch;          /* phases, floats per phase row, chunks of 16 */
+    int64_t pb;                  /* padding before */
+    int fast;
+    uint16_t m[3 * CK_ROWPAD_MAX]; /* per chunk: load masks (first, second vector), store mask */
+} ck_rowpad;
+
+void ck_rowpad_init(ck_rowpad *rp, int64_t w, int64_t pb, int64_t s, int64_t wj, int zeros);
+/* src: the input row (w floats); phase b's row at dst + b * pstride */
+void ck_pad_row(const ck_rowpad *rp, const float *src, float *dst, int64_t pstride);
+void ck_zero_row(const ck_rowpad *rp, float *dst, int64_t pstride);
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+/* 16 vectors: rows become columns. */
+static inline __attribute__((always_inline, target("avx512f"))) void ck_tr16(__m512 *r)
+{
+    __m512 t[16];
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    /* r[4i + k], 128-bit lane L: element 4L + k of rows 4i .. 4i + 3 */
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) {
+        r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+        r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+        r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+        r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+    }
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++) {
+        t[k] = _mm512_shuffle_f32x4(r[k], r[4 + k], 0x88);
+        t[4 + k] = _mm512_shuffle_f32x4(r[k], r[4 + k], 0xDD);
+        t[8 + k] = _mm512_shuffle_f32x4(r[8 + k], r[12 + k], 0x88);
+        t[12 + k] = _mm512_shuffle_f32x4(r[8 + k], r[12 + k], 0xDD);
+    }
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++) {
+        r[k] = _mm512_shuffle_f32x4(t[k], t[8 + k], 0x88);
+        r[8 + k] = _mm512_shuffle_f32x4(t[k], t[8 + k], 0xDD);
+        r[4 + k] = _mm512_shuffle_f32x4(t[4 + k], t[12 + k], 0x88);
+        r[12 + k] = _mm512_shuffle_f32x4(t[4 + k], t[12 + k], 0xDD);
+    }
+}
+#endif
+
 /* Which kernel runs this convolution with AVX-512, from its geometry alone
  * (never from n, so a layer takes the same kernel at every batch size), or
  * CK_NONE; 0 too when the CPU or SEQRUN_ISA does not allow AVX-512. */
@@ -92,5 +150,9 @@ int ck_oc_forward(const ck_conv *c, const float *W, const float *bias, const flo
 int ck_dw_ok(const ck_conv *c);
 size_t ck_dw_workspace(const ck_conv *c);
 int ck_dw_forward(const ck_conv *c, const float *W, const float *bias, const float *x, float *y, sr_ctx *ctx);
+/* 0 when CK_DW sums this convolution's taps out of order (few outputs with
+ * long sums: vectorised over the taps); the order is still fixed, the same
+ * for every output whatever the batch or threads. */
+int ck_dw_exact(const ck_conv *c);
 
 #endif

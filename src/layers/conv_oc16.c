@@ -72,9 +72,72 @@ static int64_t src_index(int mode, int64_t i, int64_t n)
     }
 }
 
+#ifdef CK_X86
+/* Lanes l whose column col + l lies in [0, w). */
+static inline uint16_t cols_in(int64_t col, int64_t w)
+{
+    int64_t lo = -col, hi = w - col;
+    lo = lo < 0 ? 0 : lo;
+    hi = hi > 16 ? 16 : hi;
+    if (hi <= lo)
+        return 0;
+    return (uint16_t)(((1u << hi) - 1) & ~((1u << lo) - 1));
+}
+#endif
+
+void ck_rowpad_init(ck_rowpad *rp, int64_t w, int64_t pb, int64_t s, int64_t wj, int zeros)
+{
+    rp->s = s;
+    rp->wj = wj;
+    rp->pb = pb;
+    rp->nch = (wj + 15) / 16;
+    rp->fast = 0;
+#ifdef CK_X86
+    rp->fast = zeros && s <= 2 && rp->nch <= CK_ROWPAD_MAX;
+    for (int64_t v = 0; rp->fast && v < rp->nch; v++) {
+        /* chunk v: phase columns 16 v + l, input columns (16 v + l) s + b - pb */
+        int64_t col0 = 16 * v * s - pb;
+        rp->m[3 * v] = cols_in(col0, w);
+        rp->m[3 * v + 1] = cols_in(col0 + 16, w);
+        rp->m[3 * v + 2] = (uint16_t)(wj - 16 * v >= 16 ? 0xffff : (1u << (wj - 16 * v)) - 1);
+    }
+#else
+    (void)w, (void)zeros;
+#endif
+}
+
+#ifdef CK_X86
+CK_TARGET void ck_pad_row(const ck_rowpad *rp, const float *src, float *dst, int64_t pstride)
+{
+    /* masked-off lanes are not read, so the address may lie before src */
+    uintptr_t base = (uintptr_t)src - (uintptr_t)rp->pb * sizeof(float);
+    if (rp->s == 1) {
+        for (int64_t v = 0; v < rp->nch; v++)
+            _mm512_mask_storeu_ps(dst + 16 * v, rp->m[3 * v + 2],
+                                  _mm512_maskz_loadu_ps(rp->m[3 * v], (const void *)(base + (uintptr_t)(64 * v))));
+        return;
+    }
+    const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    for (int64_t v = 0; v < rp->nch; v++) {
+        __m512 lo = _mm512_maskz_loadu_ps(rp->m[3 * v], (const void *)(base + (uintptr_t)(128 * v)));
+        __m512 hi = _mm512_maskz_loadu_ps(rp->m[3 * v + 1], (const void *)(base + (uintptr_t)(128 * v + 64)));
+        _mm512_mask_storeu_ps(dst + 16 * v, rp->m[3 * v + 2], _mm512_permutex2var_ps(lo, ev, hi));
+        _mm512_mask_storeu_ps(dst + pstride + 16 * v, rp->m[3 * v + 2], _mm512_permutex2var_ps(lo, od, hi));
+    }
+}
+
+CK_TARGET void ck_zero_row(const ck_rowpad *rp, float *dst, int64_t pstride)
+{
+    for (int64_t b = 0; b < rp->s; b++)
+        for (int64_t v = 0; v < rp->nch; v++)
+            _mm512_mask_storeu_ps(dst + b * pstride + 16 * v, rp->m[3 * v + 2], _mm512_setzero_ps());
+}
+#endif
+
 /* One sample x [cin, h, w] into the padded, phase-split layout at dst:
  * every one of its SS floats is written. */
-static void pad_sample(const ck_conv *c, const ck_lay *l, const float *x, float *dst)
+static void pad_sample(const ck_conv *c, const ck_lay *l, const ck_rowpad *rp, const float *x, float *dst)
 {
     int64_t H = c->h, W = c->w, s = c->s[1], pl = c->pb[1];
     for (int64_t ch = 0; ch < c->cin; ch++) {
@@ -82,6 +145,17 @@ static void pad_sample(const ck_conv *c, const ck_lay *l, const float *x, float 
         for (int64_t ph = 0; ph < l->Hp; ph++) {
             float *row = dst + ch * l->PS + ph * l->RS;
             int64_t ih = src_index(c->mode, ph - c->pb[0], H);
+#ifdef CK_X86
+            if (rp->fast) {
+                if (ih < 0)
+                    ck_zero_row(rp, row, l->Wj);
+                else
+                    ck_pad_row(rp, xc + ih * W, row, l->Wj);
+                continue;
+            }
+#else
+            (void)rp;
+#endif
             if (ih < 0) {
                 memset(row, 0, (size_t)l->RS * sizeof *row);
                 continue;
@@ -200,12 +274,21 @@ typedef struct {
     int64_t len;       /* pixels: 1..cols */
 } oc_seg;
 
-/* Per thread: the padded block, then segments, then running sums. */
+/* A run of a tile's pixels that are consecutive in the output: lanes
+ * `mask` of the tile's 16-pixel block blk, going to dst (channel 0) on. */
+typedef struct {
+    int64_t dst;
+    uint16_t mask;
+    uint8_t blk, cnt;
+} oc_run;
+
+/* Per thread: the padded block, then segments, running sums and runs. */
 static size_t oc_area(const ck_conv *c, const ck_lay *l, const oc_plan *p)
 {
     size_t a = (size_t)(p->nb * l->SS + CK_SLACK + 16) / 16 * 16;
     a += (size_t)p->segs * (sizeof(oc_seg) / sizeof(float)) + 16;
     a += (size_t)p->tiles * (size_t)(p->rows * p->cols * 16 * p->no) + 16;
+    a += (size_t)p->tiles * (size_t)(p->rows * p->cols + 1) * (sizeof(oc_run) / sizeof(float)) + 16;
     (void)c;
     return a;
 }
@@ -369,8 +452,11 @@ typedef struct {
     sr_ctx *ctx;
     const sr_layout *lay;
     int laid_out;
+    int direct;             /* the dense input is the padded layout (no padding, stride 1 across) */
     int64_t nbr;            /* ranges of output-channel blocks per sample block */
+    ck_rowpad rp;
 } oc_job;
+
 
 /* Where output (n, channel 0, oh, ow) goes, and the step between channels. */
 static inline int64_t oc_out(const oc_job *J, int64_t n, int64_t oh, int64_t ow)
@@ -383,6 +469,35 @@ static inline int64_t oc_out(const oc_job *J, int64_t n, int64_t oh, int64_t ow)
 }
 
 #ifdef CK_X86
+/* A finished tile's sums ([pixel][OB]) out: per 16 channels and 16 pixels
+ * one transpose, then each run of pixels consecutive in the output is one
+ * compress and one masked store per channel. */
+static CK_TARGET void oc_store(const float *sum, int64_t R, int64_t OB, int64_t ov, const oc_run *run,
+                               int64_t nrun, float *y, int64_t cstride)
+{
+    for (int64_t v = 0; v * 16 < ov; v++) {
+        int64_t nv = ov - 16 * v < 16 ? ov - 16 * v : 16, k = 0;
+        for (int64_t blk = 0; blk * 16 < R; blk++) {
+            __m512 T[16];
+            for (int i = 0; i < 16; i++) {
+                int64_t r = blk * 16 + i;
+                T[i] = r < R ? _mm512_load_ps(sum + r * OB + 16 * v) : _mm512_setzero_ps();
+            }
+            ck_tr16(T);
+            for (; k < nrun && run[k].blk == blk; k++) {
+                float *d = y + run[k].dst + 16 * v * cstride;
+                __mmask16 sm = (__mmask16)((1u << run[k].cnt) - 1), m = run[k].mask;
+                if (m == 0xffff)
+                    for (int64_t o = 0; o < nv; o++)
+                        _mm512_storeu_ps(d + o * cstride, T[o]);
+                else
+                    for (int64_t o = 0; o < nv; o++)
+                        _mm512_mask_storeu_ps(d + o * cstride, sm, _mm512_maskz_compress_ps(m, T[o]));
+            }
+        }
+    }
+}
+
 static void oc_task(void *arg, int64_t task, int tid)
 {
     const oc_job *J = arg;
@@ -394,19 +509,19 @@ static void oc_task(void *arg, int64_t task, int tid)
     int64_t n0 = blk * p->nb, n1 = n0 + p->nb < c->n ? n0 + p->nb : c->n;
     float *area = J->work + (size_t)tid * J->area;
     const float *xb;
-    if (J->laid_out) {
+    if (J->laid_out || J->direct) {
         xb = J->x + n0 * l->SS;
     } else {
         float *xp = area;
         for (int64_t n = n0; n < n1; n++)
-            pad_sample(c, l, J->x + n * c->cin * c->h * c->w, xp + (n - n0) * l->SS);
+            pad_sample(c, l, &J->rp, J->x + n * c->cin * c->h * c->w, xp + (n - n0) * l->SS);
         memset(xp + (n1 - n0) * l->SS, 0, CK_SLACK * sizeof *xp);
         xb = xp;
     }
     oc_seg *sg = (oc_seg *)(area + (size_t)(p->nb * l->SS + CK_SLACK + 16) / 16 * 16);
     float *sums = (float *)(sg + p->segs);
     sums = (float *)(((uintptr_t)sums + 63) & ~(uintptr_t)63);
-    int64_t ns = 0, cols = p->cols, rows = p->rows;
+    int64_t ns = 0, cols = p->cols, rows = p->rows, R = rows * cols;
     for (int64_t n = n0; n < n1; n++)
         for (int64_t oh = 0; oh < c->oh; oh++)
             for (int64_t ow = 0; ow < c->ow; ow += cols) {
@@ -416,7 +531,29 @@ static void oc_task(void *arg, int64_t task, int tid)
             }
     int64_t ntiles = (ns + rows - 1) / rows;
     oc_tile_fn fn = oc_tile_pick(p->no, (int)rows, (int)cols);
-    int64_t OB = 16 * pk->no, og = pk->og, tile_f = rows * cols * OB;
+    int64_t OB = 16 * pk->no, og = pk->og, tile_f = R * OB;
+    /* each tile's runs (its last slot's dst: how many) */
+    oc_run *runs = (oc_run *)(sums + p->tiles * tile_f);
+    for (int64_t ti = 0; ti < ntiles; ti++) {
+        oc_run *ru = runs + ti * (R + 1);
+        int64_t nr = 0, prev = -2;
+        for (int64_t r = 0; r < R; r++) {
+            int64_t si = ti * rows + r / cols, j = r % cols;
+            if (si >= ns || j >= sg[si].len) {
+                prev = -2;
+                continue;
+            }
+            int64_t d = oc_out(J, sg[si].n, sg[si].oh, sg[si].ow + j);
+            if (nr > 0 && d == prev + 1 && r % 16 != 0) {
+                ru[nr - 1].mask |= (uint16_t)(1u << (r % 16));
+                ru[nr - 1].cnt++;
+            } else {
+                ru[nr++] = (oc_run){.dst = d, .mask = (uint16_t)(1u << (r % 16)), .blk = (uint8_t)(r / 16), .cnt = 1};
+            }
+            prev = d;
+        }
+        ru[R].dst = nr;
+    }
     int64_t ob0 = br * pk->nob / J->nbr, ob1 = (br + 1) * pk->nob / J->nbr;
     int64_t cstride = J->lay ? J->lay->chan : c->oh * c->ow;
     for (int64_t g = 0; g < c->groups; g++) {
@@ -429,26 +566,19 @@ static void oc_task(void *arg, int64_t task, int tid)
                 for (int64_t ti = 0; ti < ntiles; ti++) {
                     int64_t sin[8];
                     for (int64_t r = 0; r < rows; r++) {
-                        int64_t s = ti * rows + r;
-                        sin[r] = sg[s < ns ? s : ti * rows].in; /* past the end: recompute the first */
+                        int64_t si = ti * rows + r;
+                        sin[r] = sg[si < ns ? si : ti * rows].in; /* past the end: recompute the first */
                     }
                     fn(xg, sin, J->taps, t0, t1, wp, bp, sums + ti * tile_f, t0 == 0);
                 }
             }
-            /* finished: activation, then out pixel by pixel */
+            /* finished: activation, then out */
             int64_t o0 = g * og + b * OB, ov = og - b * OB < OB ? og - b * OB : OB;
             for (int64_t ti = 0; ti < ntiles; ti++) {
                 float *sum = sums + ti * tile_f;
+                const oc_run *ru = runs + ti * (R + 1);
                 sr_post(J->ctx, sum, (size_t)tile_f);
-                for (int64_t r = 0; r < rows && ti * rows + r < ns; r++) {
-                    const oc_seg *s = &sg[ti * rows + r];
-                    for (int64_t j = 0; j < s->len; j++) {
-                        const float *src = sum + (r * cols + j) * OB;
-                        float *dst = J->y + oc_out(J, s->n, s->oh, s->ow + j) + o0 * cstride;
-                        for (int64_t o = 0; o < ov; o++)
-                            dst[o * cstride] = src[o];
-                    }
-                }
+                oc_store(sum, R, OB, ov, ru, ru[R].dst, J->y + o0 * cstride, cstride);
             }
         }
     }
@@ -475,17 +605,24 @@ int ck_oc_forward(const ck_conv *c, const float *W, const float *bias, const flo
             own = pk;
         }
     }
-    int64_t *taps = (int64_t *)ctx->work;
-    int64_t t = 0, cg = c->cin / c->groups;
-    for (int64_t ch = 0; ch < cg; ch++)
-        for (int64_t i = 0; i < c->k[0]; i++)
-            for (int64_t j = 0; j < c->k[1]; j++) {
-                int64_t q = j * c->dil[1];
-                taps[t++] = ch * l.PS + i * c->dil[0] * l.RS + (q % c->s[1]) * l.Wj + q / c->s[1];
-            }
+    /* tap offsets, in the weights' (c, i, j) order: a channel's kh * kw,
+     * then the same a plane further for each next channel */
+    int64_t *taps = (int64_t *)ctx->work, kk = c->k[0] * c->k[1];
+    for (int64_t i = 0; i < c->k[0]; i++)
+        for (int64_t j = 0; j < c->k[1]; j++) {
+            int64_t q = j * c->dil[1];
+            taps[i * c->k[1] + j] = i * c->dil[0] * l.RS + (q % c->s[1]) * l.Wj + q / c->s[1];
+        }
+    for (int64_t t = kk; t < p.K; t++)
+        taps[t] = taps[t - kk] + l.PS;
     oc_job J = {.c = c, .l = &l, .p = &p, .pk = pk, .x = x, .y = y, .taps = taps,
                 .work = ctx->work + (size_t)p.K * 2 + 16, .area = oc_area(c, &l, &p), .ctx = ctx,
                 .lay = ctx->out_layout, .laid_out = ctx->in_laid_out, .nbr = 1};
+    /* no padding, stride 1 across and every segment whole: the input
+     * itself is the padded layout, and no load reaches past it */
+    J.direct = !J.laid_out && !c->pb[0] && !c->pa[0] && !c->pb[1] && !c->pa[1] && c->s[1] == 1 &&
+               c->ow % p.cols == 0;
+    ck_rowpad_init(&J.rp, c->w, c->pb[1], c->s[1], l.Wj, c->mode == CK_PAD_ZEROS);
     if (J.laid_out) {
         for (int64_t n = 0; n < c->n; n++)
             pad_borders(c, &l, (float *)x + n * l.SS);
