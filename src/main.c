@@ -9,6 +9,7 @@
 #include "model.h"
 #include "par.h"
 #include "run.h"
+#include "shape.h"
 
 #include <cblas.h>
 #include <ctype.h>
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,7 +33,7 @@
  */
 enum {
     OPT_INPUT_SHAPE = 256, OPT_FORMAT, OPT_BATCH_SIZE, OPT_TRAIN, OPT_SAVE_STATE, OPT_SEED, OPT_THREADS,
-    OPT_CHECK, OPT_TOP, OPT_PATHS, OPT_LIST_LAYERS, OPT_VERSION
+    OPT_CHECK, OPT_COLUMNS, OPT_DEPTH, OPT_TOP, OPT_PATHS, OPT_LIST_LAYERS, OPT_VERSION
 };
 
 typedef struct {
@@ -45,18 +47,20 @@ static const cli_option cli_options[] = {
     {"output", 'o', "FILE", "write the result there (.npy: NumPy, else raw float32)"},
     {"weights", 'w', "FILE", "safetensors parameters and buffers (overrides weights:)"},
     {"input-shape", OPT_INPUT_SHAPE, "D,..", "shape of a raw input; one D may be -1 (or the spec's batch name)"},
-    {"format", OPT_FORMAT, "F", "npy|raw|text on stdout (default text on a terminal, else npy);\nwith --check: text|json"},
+    {"format", OPT_FORMAT, "F", "npy|raw|text on stdout (default text on a terminal, else npy);\nwith --check: text|json|dot (a Graphviz graph)"},
     {"batch-size", OPT_BATCH_SIZE, "N", "run in chunks of N samples (same results, bounded memory)"},
     {"train", OPT_TRAIN, NULL, "training-mode forward (BatchNorm batch stats, Dropout on)"},
     {"save-state", OPT_SAVE_STATE, "FILE", "write all parameters and buffers as safetensors after the run"},
     {"seed", OPT_SEED, "N", "seed for default initialisation and dropout (default 0)"},
     {"threads", OPT_THREADS, "N", "worker threads (default: all cores)"},
-    {"check", OPT_CHECK, NULL, "shape report only"},
+    {"check", OPT_CHECK, NULL, "shape report only (and the weights, if given)"},
+    {"columns", OPT_COLUMNS, "LIST", "--check's columns: input,output,params,mult-adds"},
+    {"depth", OPT_DEPTH, "N", "--check: fold rows nested deeper than N levels"},
     {"top", OPT_TOP, "K", "with text output: the K most likely classes per sample"},
-    {"paths", OPT_PATHS, NULL, "read input paths from stdin, one per line; write each result\nbeside its input (or into -o DIR) and print its path"},
-    {"list-layers", OPT_LIST_LAYERS, NULL, "every layer type with its arguments, defaults and state_dict\nkeys (--format json for tools)"},
+    {"paths", OPT_PATHS, NULL, "input paths on stdin; write NAME.out.npy for each (or in -o DIR)"},
+    {"list-layers", OPT_LIST_LAYERS, NULL, "each layer's arguments, defaults, state_dict keys (or json)"},
     {"quiet", 'q', NULL, "nothing on stderr unless an error"},
-    {"verbose", 'v', NULL, "per-layer timing on stderr"},
+    {"verbose", 'v', NULL, "per-layer timing on stderr; with --check: every column"},
     {"help", 'h', NULL, "this help"},
     {"version", OPT_VERSION, NULL, "the version"},
 };
@@ -99,8 +103,7 @@ static void usage(FILE *f)
         fprintf(f, " %s", sr_layer_types[i]->name);
         col += len + 1;
     }
-    fprintf(f, "\n\nSee seqrun(1) for the spec format and every layer's arguments;\n"
-               "'seqrun --list-layers' for the layers' arguments and state_dict keys.\n");
+    fprintf(f, "\n\nSee seqrun(1) for the spec format, 'seqrun --list-layers' for every layer.\n");
 }
 
 static int parse_int(const char *s, long long lo, long long hi, long long *out)
@@ -268,18 +271,30 @@ static sr_status run_paths(sr_model *m, const sr_runopts *o, sr_diags *d)
     size_t cap = 0;
     ssize_t len;
     long failed = 0, done = 0;
+    int lost = 0; /* errno of a failed write of the list to stdout */
     sr_status worst = SR_OK;
     while ((len = getline(&line, &cap, stdin)) >= 0) {
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
             line[--len] = '\0';
         if (len == 0)
             continue;
+        /* Without -o DIR results land beside their inputs, so a second run
+         * over the same files would take the first run's results for inputs
+         * (and write x.out.out.npy): they are skipped, not failed. */
+        if (!dir && (ends_with(line, ".out.npy") || ends_with(line, ".out.bin"))) {
+            if (!o->quiet)
+                fprintf(stderr, "seqrun: %s: skipped: a result of --paths (without -o DIR results are written beside "
+                        "their inputs; name the inputs, or give -o DIR)\n", line);
+            continue;
+        }
         char *out = output_path(line, dir, o->format);
         sr_diags fd = {0};
         sr_status st = out ? sr_runner_file(r, line, out, &fd) : SR_ERUN;
         if (st == SR_OK) {
-            printf("%s\n", out);
-            fflush(stdout);
+            /* the list of written paths is --paths's output: a caller that
+             * cannot read it cannot know what was done, so that is a failure */
+            if (printf("%s\n", out) < 0 || fflush(stdout) != 0)
+                lost = errno ? errno : EIO;
             done++;
         } else {
             failed++;
@@ -289,15 +304,74 @@ static sr_status run_paths(sr_model *m, const sr_runopts *o, sr_diags *d)
         }
         print_diags(&fd, st != SR_OK || !o->quiet, o->quiet);
         free(out);
+        if (lost)
+            break;
     }
     free(line);
     sr_status st = sr_runner_finish(r, d);
     sr_runner_free(r);
+    if (lost) {
+        sr_diag_add(d, "seqrun: <stdout>: write failed: %s (the list of written paths is lost)", strerror(lost));
+        return SR_ERUN;
+    }
     if (failed) {
         sr_diag_add(d, "seqrun: %ld of %ld paths failed", failed, failed + done);
         return worst;
     }
     return st;
+}
+
+/*
+ * --top K ranks the classes of each sample: it needs an output of
+ * [N, classes] (or one unbatched [classes]).  Where the output's shape can
+ * be known before the run (a regular file's header, --input-shape, the
+ * spec's input:), anything else is refused up front, not printed as if
+ * the last dimension were classes.  1 and why, or 0.
+ */
+static int top_refused(sr_model *m, const sr_runopts *o, char *why, size_t len)
+{
+    sr_shape in;
+    int integer = 0;
+    struct stat sb;
+    if (o->input && strcmp(o->input, "-") != 0 && stat(o->input, &sb) == 0 && S_ISREG(sb.st_mode)) {
+        sr_input src;
+        char err[SR_ERRLEN];
+        sr_status st = sr_input_open(&src, m, o, err);
+        in = src.h.shape;
+        integer = src.h.is_integer;
+        sr_input_close(&src);
+        if (st != SR_OK)
+            return 0; /* the run says what is wrong with it */
+    } else if (o->has_input_shape) {
+        in = o->input_shape;
+    } else if (m->has_input) {
+        in = m->input;
+    } else {
+        return 0;
+    }
+    for (int k = 0; k < in.ndim; k++)
+        if (in.d[k] < 0)
+            in.d[k] = 1;
+    int first_embedding = 0;
+    for (int i = 0; i < m->nnode && !first_embedding; i++)
+        if (sr_node_is_leaf(&m->node[i])) {
+            first_embedding = (m->node[i].mod->type->flags & SR_LF_INDEX_INPUT) != 0;
+            break;
+        }
+    sr_diags d = {0};
+    sr_shapes S;
+    sr_status st = sr_infer(m, &in, integer && first_embedding, o->train, &S, &d);
+    sr_diags_free(&d);
+    int refuse = st == SR_OK && S.out.ndim > 2;
+    if (refuse) {
+        char shp[160];
+        sr_symshape_str(&S.node[m->nnode - 1].sout, S.free_name, S.free_size, shp, sizeof shp); /* nnode > 0: ndim > 2 */
+        snprintf(why, len, "--top %d ranks the classes of each sample, so it needs an output of [N, classes], but "
+                 "this model's output is %s; end the model with the layers that make class scores (Flatten, "
+                 "Linear), or leave out --top", o->top, shp);
+    }
+    sr_shapes_free(&S);
+    return refuse;
 }
 
 /*
@@ -350,7 +424,9 @@ int main(int argc, char **argv)
     int blas_default = openblas_default_threads();
     sr_runopts o = {.output = "-"};
     const char *pos[2] = {NULL, NULL};
-    int npos = 0, check = 0, format_given = 0, paths = 0;
+    int npos = 0, check = 0, format_given = 0, paths = 0, dot = 0;
+    sr_checkopts copts = {.depth = -1};
+    const char *columns_arg = NULL, *depth_arg = NULL;
     long long threads = 0;
     const char *input_shape_arg = NULL;
 
@@ -424,8 +500,21 @@ int main(int argc, char **argv)
                 o.format = SR_FMT_TEXT;
             else if (!strcmp(val, "json"))
                 o.format = SR_FMT_JSON;
+            else if (!strcmp(val, "dot"))
+                o.format = SR_FMT_TEXT, dot = 1;
             else
-                return usage_error("--format: expected npy, raw, text or json, got '%s'", val);
+                return usage_error("--format: expected npy, raw, text, json or dot, got '%s'", val);
+            if (strcmp(val, "dot"))
+                dot = 0;
+            break;
+        case OPT_COLUMNS:
+            columns_arg = val;
+            break;
+        case OPT_DEPTH:
+            depth_arg = val;
+            if (parse_int(val, 0, 1000000, &v) < 0)
+                return usage_error("--depth: expected a non-negative integer, got '%s'", val);
+            copts.depth = (int)v;
             break;
         case OPT_BATCH_SIZE:
             if (parse_int(val, 1, (long long)1 << 40, &v) < 0)
@@ -486,8 +575,22 @@ int main(int argc, char **argv)
         if (!format_given)
             o.format = SR_FMT_TEXT;
         else if (o.format != SR_FMT_TEXT && o.format != SR_FMT_JSON)
-            return usage_error("%s", "--check --format takes text or json");
+            return usage_error("%s", "--check --format takes text, json or dot");
+        copts.format = dot ? SR_CHECK_DOT : o.format == SR_FMT_JSON ? SR_CHECK_JSON : SR_CHECK_TEXT;
+        char badcol[64];
+        if (columns_arg && sr_check_columns(columns_arg, &copts, badcol, sizeof badcol) < 0)
+            return usage_error(badcol[0] ? "--columns: unknown or repeated column '%s'; the columns are input, output, "
+                                           "params, mult-adds"
+                                         : "--columns: expected a comma-separated list of input, output, params, "
+                                           "mult-adds%s",
+                               badcol);
+        if (!columns_arg && o.verbose)
+            sr_check_columns("input,output,params,mult-adds", &copts, badcol, sizeof badcol);
     } else {
+        if (dot)
+            return usage_error("%s", "--format dot is for --check; runs write npy, raw or text");
+        if (columns_arg || depth_arg)
+            return usage_error("%s", columns_arg ? "--columns is for --check" : "--depth is for --check");
         if (o.format == SR_FMT_JSON)
             return usage_error("%s", "--format json is for --check; runs write npy, raw or text");
         if (paths && !format_given)
@@ -534,10 +637,31 @@ int main(int argc, char **argv)
         sr_diags_free(&d);
         return usage_error(msg, shape_name);
     }
+    /* No silent wait: standard input on a terminal gives no tensor. */
+    if (st == SR_OK && !paths && strcmp(pos[0], "-") != 0 && isatty(STDIN_FILENO)) {
+        int reads = check ? (o.input && !strcmp(o.input, "-")) || (!o.input && !o.has_input_shape && !m.has_input)
+                          : !strcmp(o.input, "-");
+        if (reads) {
+            sr_model_free(&m);
+            sr_diags_free(&d);
+            return usage_error("%s", check ? "--check needs the input's shape, and standard input is a terminal: give "
+                                             "INPUT (a .npy file), --input-shape D,D,... or an input: line in the spec"
+                                           : "no INPUT given, and standard input is a terminal: give an input file, or "
+                                             "pipe the data in (seqrun MODEL.yaml - < x.npy)");
+        }
+    }
+    if (st == SR_OK && !check && !paths && o.top) {
+        char why[SR_ERRLEN];
+        if (top_refused(&m, &o, why, sizeof why)) {
+            sr_model_free(&m);
+            sr_diags_free(&d);
+            return usage_error("%s", why);
+        }
+    }
     if (st == SR_OK && paths)
         st = run_paths(&m, &o, &d);
     else if (st == SR_OK)
-        st = check ? sr_check(&m, &o, stdout, &d) : sr_run(&m, &o, &d);
+        st = check ? sr_check_ex(&m, &o, &copts, stdout, &d) : sr_run(&m, &o, &d);
     print_diags(&d, st != SR_OK || !o.quiet, o.quiet);
     sr_diags_free(&d);
     sr_model_free(&m);

@@ -10,6 +10,9 @@
 #define FIT_MAX_1D 4096
 #define FIT_MAX_2D 1024
 #define FIT_MAX_ND 128
+/* ... and how many times larger or smaller than the given size a fit may
+ * be and still be offered as a hint */
+#define FIT_PLAUSIBLE 4
 
 typedef struct {
     sr_model *m;
@@ -37,7 +40,8 @@ static int produces_dim(const sr_layer *L, const sr_shape *in, const sr_shape *o
     if (out->d[d] != in->d[d])
         return 1;
     sr_shape in2 = *in, out2 = *in;
-    in2.d[d] = in->d[d] * 2 + 1;
+    if (in->d[d] < 0 || __builtin_mul_overflow(in->d[d], 2, &in2.d[d]) || __builtin_add_overflow(in2.d[d], 1, &in2.d[d]))
+        return 1; /* no room to move it: take the layer as the producer */
     int64_t lz = lazy ? *lazy : -1; /* a copy: asking must not fix it */
     sr_shapeinfo info = {.training = training, .lazy = lazy ? &lz : NULL};
     char err[SR_ERRLEN];
@@ -111,6 +115,29 @@ static void run_pass(pass_t *P, const sr_shape *in, int in_integer, int upto)
                 P->msg[i] = sr_strdup(err);
             known = info.out_known;
         }
+        if ((st == SR_OK || known) && sr_shape_numel(&out) < 0) {
+            /* sizes past what 64-bit counts of elements and bytes hold:
+             * nothing after it can be sized either */
+            if (st == SR_OK) {
+                ns->bad = 1;
+                P->nbad++;
+                if (P->msg && !P->msg[i]) {
+                    int neg = 0;
+                    for (int k = 0; k < out.ndim; k++)
+                        neg |= out.d[k] < 0;
+                    char e[SR_ERRLEN];
+                    if (neg)
+                        snprintf(e, sizeof e, "its output %s would have a negative size; hint: check the sizes in "
+                                 "its arguments", sr_shp(&out));
+                    else
+                        snprintf(e, sizeof e, "its output %s would have more elements than a tensor can hold "
+                                 "(at most %lld: the count overflows 64-bit sizes); hint: check the sizes in its "
+                                 "arguments", sr_shp(&out), (long long)(INT64_MAX / 8));
+                    P->msg[i] = sr_strdup(e);
+                }
+            }
+            known = 0;
+        }
         if (P->msg && known) {
             int np[SR_MAXDIM];
             for (int k = 0; k < out.ndim; k++) {
@@ -147,8 +174,12 @@ static sr_symshape sym_fit(const sr_shape *s, const sr_shape *s2, const sr_shape
     if (s2->ndim != s->ndim || s3->ndim != s->ndim)
         return y;
     for (int k = 0; k < s->ndim; k++) {
-        int64_t kk = s3->d[k] - s2->d[k], c = s2->d[k] - 2 * kk;
-        if (kk != 0 && kk * b + c == s->d[k]) {
+        int64_t kk, c, kb, v;
+        if (__builtin_sub_overflow(s3->d[k], s2->d[k], &kk) || __builtin_mul_overflow(kk, 2, &c) ||
+            __builtin_sub_overflow(s2->d[k], c, &c) || __builtin_mul_overflow(kk, b, &kb) ||
+            __builtin_add_overflow(kb, c, &v))
+            continue; /* no affine fit in 64 bits: a plain number */
+        if (kk != 0 && v == s->d[k]) {
             y.k[k] = kk;
             y.c[k] = c;
         }
@@ -156,11 +187,21 @@ static sr_symshape sym_fit(const sr_shape *s, const sr_shape *s2, const sr_shape
     return y;
 }
 
+/* k*b + c, or -1 where it does not fit in 64 bits (a size no tensor has,
+ * which sr_shape_numel refuses). */
+static int64_t sym_at(int64_t k, int64_t c, int64_t b)
+{
+    int64_t kb, v;
+    if (__builtin_mul_overflow(k, b, &kb) || __builtin_add_overflow(kb, c, &v))
+        return -1;
+    return v;
+}
+
 sr_shape sr_symshape_at(const sr_symshape *s, int64_t b)
 {
     sr_shape r = {.ndim = s->ndim};
     for (int k = 0; k < s->ndim; k++)
-        r.d[k] = s->k[k] * b + s->c[k];
+        r.d[k] = sym_at(s->k[k], s->c[k], b);
     return r;
 }
 
@@ -171,7 +212,7 @@ char *sr_symshape_str(const sr_symshape *s, const char *name, int64_t b, char *b
         const char *sep = i ? ", " : "";
         int64_t k = s->k[i], c = s->c[i];
         if (k == 0 || !name || !name[0]) {
-            n += (size_t)snprintf(buf + n, len - n, "%s%lld", sep, (long long)(k * b + c));
+            n += (size_t)snprintf(buf + n, len - n, "%s%lld", sep, (long long)sym_at(k, c, b));
             continue;
         }
         char term[48];
@@ -184,7 +225,7 @@ char *sr_symshape_str(const sr_symshape *s, const char *name, int64_t b, char *b
         if (c > 0)
             n += (size_t)snprintf(buf + n, len - n, "%s%s+%lld", sep, term, (long long)c);
         else if (c < 0)
-            n += (size_t)snprintf(buf + n, len - n, "%s%s-%lld", sep, term, -(long long)c);
+            n += (size_t)snprintf(buf + n, len - n, "%s%s-%llu", sep, term, 0ULL - (unsigned long long)c);
         else
             n += (size_t)snprintf(buf + n, len - n, "%s%s", sep, term);
     }
@@ -254,7 +295,7 @@ static void fit_hint(pass_t *P, const sr_shapes *S, const sr_shape *in, int in_i
         if (in->d[k] != in->d[2])
             return;
     int smax = in->ndim == 3 ? FIT_MAX_1D : in->ndim == 4 ? FIT_MAX_2D : FIT_MAX_ND;
-    int64_t fits[4];
+    int64_t fits[4], given = in->d[2], near = -1;
     int nfit = 0, last = 0;
     for (int s = 1; s <= smax; s++) {
         sr_shape t = *in;
@@ -267,8 +308,15 @@ static void fit_hint(pass_t *P, const sr_shapes *S, const sr_shape *in, int in_i
             fits[nfit] = s;
         nfit++;
         last = s;
+        if (near < 0 || llabs(s - given) < llabs(near - given))
+            near = s;
     }
     if (!nfit)
+        return;
+    /* Only a plausible input is worth naming: one a few times the given
+     * size at most, either way ([N, 1, 290, 290] for 8x8 digits is a model
+     * built for other data, not a size to change the data to). */
+    if (given < 1 || near > FIT_PLAUSIBLE * given || given > FIT_PLAUSIBLE * near)
         return;
     /* every size from the first fit through the bound: "or larger" */
     int run = nfit == last - fits[0] + 1, open = run && last == smax;
@@ -303,6 +351,64 @@ static void fit_hint(pass_t *P, const sr_shapes *S, const sr_shape *in, int in_i
         snprintf(hint + n, len - n, "inputs from %s to %s", a, z);
     else
         snprintf(hint + n, len - n, "an input of %s or %s (and %d other sizes)", a, z, nfit - 2);
+}
+
+/*
+ * An input that may be one unbatched sample (dim 0 not the named batch)
+ * whose first mismatch goes away with a batch dimension in front: then the
+ * missing batch dimension is the likely mistake (an unbatched [3, 16, 16]
+ * image whose Flatten keeps the 8 channels apart gives Linear [8, 256]), so
+ * the hint leads with it, before the layer's own advice.  Returns the new
+ * message (malloc'd) or NULL.
+ */
+static char *batch_lead(pass_t *Q, const sr_shapes *S, const sr_shape *in, int in_integer, const char *batch,
+                        int bad, const char *text)
+{
+    if (batch || in->ndim < 1 || in->ndim >= SR_MAXDIM)
+        return NULL;
+    sr_shape b1 = {.ndim = in->ndim + 1};
+    b1.d[0] = 1;
+    for (int k = 0; k < in->ndim; k++)
+        b1.d[k + 1] = in->d[k];
+    run_pass(Q, &b1, in_integer, Q->m->nnode);
+    if (Q->ns[bad].bad || Q->nbad >= S->nbad)
+        return NULL;
+    const char *h = strstr(text, "; hint: ");
+    size_t what = h ? (size_t)(h - text) : strlen(text);
+    const char *rest = h ? h + 8 : "";
+    char lead[400];
+    if (Q->nbad)
+        snprintf(lead, sizeof lead, "the input %s looks like one sample without its batch dimension: layers up to %s "
+                 "fit %s (a batch of one)", sr_shp(in), Q->m->node[bad].path, sr_shp(&b1));
+    else
+        snprintf(lead, sizeof lead, "the input %s looks like one sample without its batch dimension: every layer "
+                 "fits %s (a batch of one)", sr_shp(in), sr_shp(&b1));
+    size_t n = strlen(text) + strlen(lead) + 32;
+    char *out = malloc(n);
+    if (!out)
+        return NULL;
+    size_t o = (size_t)snprintf(out, n, "%.*s; hint: %s", (int)what, text, lead);
+    /* The rule's own advice stays as the alternative, but not where it
+     * says the same ("add a batch dimension", "or, if ... is one sample
+     * without its batch dimension, ..."): an alternative starts with "or",
+     * and the "; "-separated parts after it up to the next belong to it. */
+    while (*rest && o < n) {
+        const char *alt = rest;
+        size_t al = 0;
+        do {
+            const char *e = strstr(alt + al, "; ");
+            al = e ? (size_t)(e - alt) : strlen(alt);
+            if (!e || strncmp(e + 2, "or", 2) == 0)
+                break;
+            al += 2;
+        } while (1);
+        if (!memmem(alt, al, "batch dimension", 15))
+            o += (size_t)snprintf(out + o, n - o, "; %s%.*s", strncmp(alt, "or", 2) ? "or " : "", (int)al, alt);
+        rest = alt + al;
+        if (*rest)
+            rest += 2;
+    }
+    return out;
 }
 
 sr_status sr_infer_free(sr_model *m, const sr_shape *in, int free_dim, const char *free_name,
@@ -456,13 +562,18 @@ sr_status sr_infer_free(sr_model *m, const sr_shape *in, int free_dim, const cha
         if (t)
             text = t;
         char fit[400] = "";
+        char *led = NULL;
         if (i == firstbad) {
+            Q.ns = probe;
+            led = batch_lead(&Q, S, in, in_integer, batch, i, text);
+            if (led)
+                text = led;
             /* the search must see the sizes that decided what is wrong */
             sr_shape fin = *in;
             if (placeholder && free_dim >= 0)
                 fin.d[free_dim] = 2;
-            Q.ns = probe;
-            fit_hint(&Q, S, &fin, in_integer, i, fit, sizeof fit);
+            if (!led)
+                fit_hint(&Q, S, &fin, in_integer, i, fit, sizeof fit);
         }
         /* "in_features should be 20" would break the other uses */
         if (!nd->first) {
@@ -477,6 +588,7 @@ sr_status sr_infer_free(sr_model *m, const sr_shape *in, int free_dim, const cha
         sr_diag_at(d, SR_SEV_ERROR, m->label, nd->line, nd->col, nd->path, nd->mod->type->name, "%s%s%s", text,
                    !fit[0] ? "" : strstr(text, "; hint: ") ? "; " : "; hint: ", fit);
         free(t);
+        free(led);
     }
     for (int i = 0; i < 2 * m->nnode; i++)
         free(msg[i]);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 
 typedef struct {
@@ -292,6 +293,122 @@ static int bind_args(reader *r, ynode *at, const sr_argdef *defs, int ndefs,
 
 /* ---- layers ----------------------------------------------------------------- */
 
+/*
+ * torch 1.13's torch.nn module classes (torch/nn/modules/__init__.py's
+ * __all__), so that a real PyTorch class seqrun lacks is named as such
+ * instead of being "corrected" to a seqrun layer of a similar name, which
+ * would silently change the model (LSTM is not a typo).  Those seqrun
+ * runs are found in the layer table first.  Kinds: 'l' a layer, 'L' a
+ * loss, 'c' a container or base class, '2' a module of two inputs, 't' a
+ * module whose forward returns a tuple.
+ */
+static const struct {
+    const char *name;
+    char kind;
+} torch_nn[] = {
+    {"AdaptiveAvgPool1d", 'l'}, {"AdaptiveAvgPool2d", 'l'}, {"AdaptiveAvgPool3d", 'l'},
+    {"AdaptiveLogSoftmaxWithLoss", 'L'}, {"AdaptiveMaxPool1d", 'l'}, {"AdaptiveMaxPool2d", 'l'},
+    {"AdaptiveMaxPool3d", 'l'}, {"AlphaDropout", 'l'}, {"AvgPool1d", 'l'}, {"AvgPool2d", 'l'}, {"AvgPool3d", 'l'},
+    {"BCELoss", 'L'}, {"BCEWithLogitsLoss", 'L'}, {"BatchNorm1d", 'l'}, {"BatchNorm2d", 'l'}, {"BatchNorm3d", 'l'},
+    {"Bilinear", '2'}, {"CELU", 'l'}, {"CTCLoss", 'L'}, {"ChannelShuffle", 'l'}, {"ConstantPad1d", 'l'},
+    {"ConstantPad2d", 'l'}, {"ConstantPad3d", 'l'}, {"Container", 'c'}, {"Conv1d", 'l'}, {"Conv2d", 'l'},
+    {"Conv3d", 'l'}, {"ConvTranspose1d", 'l'}, {"ConvTranspose2d", 'l'}, {"ConvTranspose3d", 'l'},
+    {"CosineEmbeddingLoss", 'L'}, {"CosineSimilarity", '2'}, {"CrossEntropyLoss", 'L'}, {"CrossMapLRN2d", 'l'},
+    {"Dropout", 'l'}, {"Dropout1d", 'l'}, {"Dropout2d", 'l'}, {"Dropout3d", 'l'}, {"ELU", 'l'}, {"Embedding", 'l'},
+    {"EmbeddingBag", 'l'}, {"FeatureAlphaDropout", 'l'}, {"Flatten", 'l'}, {"Fold", 'l'},
+    {"FractionalMaxPool2d", 'l'}, {"FractionalMaxPool3d", 'l'}, {"GELU", 'l'}, {"GLU", 'l'}, {"GRU", 't'},
+    {"GRUCell", 'l'}, {"GaussianNLLLoss", 'L'}, {"GroupNorm", 'l'}, {"Hardshrink", 'l'}, {"Hardsigmoid", 'l'},
+    {"Hardswish", 'l'}, {"Hardtanh", 'l'}, {"HingeEmbeddingLoss", 'L'}, {"HuberLoss", 'L'}, {"Identity", 'l'},
+    {"InstanceNorm1d", 'l'}, {"InstanceNorm2d", 'l'}, {"InstanceNorm3d", 'l'}, {"KLDivLoss", 'L'}, {"L1Loss", 'L'},
+    {"LPPool1d", 'l'}, {"LPPool2d", 'l'}, {"LSTM", 't'}, {"LSTMCell", 't'}, {"LayerNorm", 'l'},
+    {"LazyBatchNorm1d", 'l'}, {"LazyBatchNorm2d", 'l'}, {"LazyBatchNorm3d", 'l'}, {"LazyConv1d", 'l'},
+    {"LazyConv2d", 'l'}, {"LazyConv3d", 'l'}, {"LazyConvTranspose1d", 'l'}, {"LazyConvTranspose2d", 'l'},
+    {"LazyConvTranspose3d", 'l'}, {"LazyInstanceNorm1d", 'l'}, {"LazyInstanceNorm2d", 'l'},
+    {"LazyInstanceNorm3d", 'l'}, {"LazyLinear", 'l'}, {"LeakyReLU", 'l'}, {"Linear", 'l'},
+    {"LocalResponseNorm", 'l'}, {"LogSigmoid", 'l'}, {"LogSoftmax", 'l'}, {"MSELoss", 'L'},
+    {"MarginRankingLoss", 'L'}, {"MaxPool1d", 'l'}, {"MaxPool2d", 'l'}, {"MaxPool3d", 'l'}, {"MaxUnpool1d", '2'},
+    {"MaxUnpool2d", '2'}, {"MaxUnpool3d", '2'}, {"Mish", 'l'}, {"Module", 'c'}, {"ModuleDict", 'c'},
+    {"ModuleList", 'c'}, {"MultiLabelMarginLoss", 'L'}, {"MultiLabelSoftMarginLoss", 'L'},
+    {"MultiMarginLoss", 'L'}, {"MultiheadAttention", 't'}, {"NLLLoss", 'L'}, {"NLLLoss2d", 'L'}, {"PReLU", 'l'},
+    {"PairwiseDistance", '2'}, {"ParameterDict", 'c'}, {"ParameterList", 'c'}, {"PixelShuffle", 'l'},
+    {"PixelUnshuffle", 'l'}, {"PoissonNLLLoss", 'L'}, {"RNN", 't'}, {"RNNBase", 'c'}, {"RNNCell", 'l'},
+    {"RNNCellBase", 'c'}, {"RReLU", 'l'}, {"ReLU", 'l'}, {"ReLU6", 'l'}, {"ReflectionPad1d", 'l'},
+    {"ReflectionPad2d", 'l'}, {"ReflectionPad3d", 'l'}, {"ReplicationPad1d", 'l'}, {"ReplicationPad2d", 'l'},
+    {"ReplicationPad3d", 'l'}, {"SELU", 'l'}, {"Sequential", 'c'}, {"SiLU", 'l'}, {"Sigmoid", 'l'},
+    {"SmoothL1Loss", 'L'}, {"SoftMarginLoss", 'L'}, {"Softmax", 'l'}, {"Softmax2d", 'l'}, {"Softmin", 'l'},
+    {"Softplus", 'l'}, {"Softshrink", 'l'}, {"Softsign", 'l'}, {"SyncBatchNorm", 'l'}, {"Tanh", 'l'},
+    {"Tanhshrink", 'l'}, {"Threshold", 'l'}, {"Transformer", '2'}, {"TransformerDecoder", '2'},
+    {"TransformerDecoderLayer", '2'}, {"TransformerEncoder", 'l'}, {"TransformerEncoderLayer", 'l'},
+    {"TripletMarginLoss", 'L'}, {"TripletMarginWithDistanceLoss", 'L'}, {"Unflatten", 'l'}, {"Unfold", 'l'},
+    {"Upsample", 'l'}, {"UpsamplingBilinear2d", 'l'}, {"UpsamplingNearest2d", 'l'}, {"ZeroPad2d", 'l'},
+};
+
+/* torch.nn's class of that name, exactly or (a slip of the shift key,
+ * "lstm") ignoring case; -1 if none. */
+static int torch_nn_find(const char *name, int *exact)
+{
+    int n = (int)(sizeof torch_nn / sizeof *torch_nn), found = -1;
+    for (int i = 0; i < n; i++) {
+        if (!strcmp(torch_nn[i].name, name)) {
+            *exact = 1;
+            return i;
+        }
+        if (found < 0 && !strcasecmp(torch_nn[i].name, name))
+            found = i;
+    }
+    *exact = 0;
+    return found;
+}
+
+/* "; hint: ..." (or ": X is ...; hint: ...") for a type name seqrun does
+ * not know. */
+static void unknown_type(const char *name, char *buf, size_t len)
+{
+    int exact;
+    int i = torch_nn_find(name, &exact);
+    if (i < 0) {
+        const char *near = sr_layertype_suggest(name);
+        if (near)
+            snprintf(buf, len, "; hint: did you mean '%s'?", near);
+        else
+            snprintf(buf, len, "; hint: 'seqrun --list-layers' lists the layers");
+        return;
+    }
+    const char *tn = torch_nn[i].name;
+    const sr_layertype *t = sr_layertype_find(tn);
+    if (t) { /* "relu": seqrun has ReLU, spelt so */
+        snprintf(buf, len, "; hint: did you mean '%s'? (names are case-sensitive, as in torch.nn)", tn);
+        return;
+    }
+    char head[160];
+    if (exact)
+        snprintf(head, sizeof head, ": %s is", tn);
+    else
+        snprintf(head, sizeof head, ": %s, as torch.nn spells it, is", tn);
+    switch (torch_nn[i].kind) {
+    case 'L':
+        snprintf(buf, len, "%s a torch.nn loss function, not a layer of a forward pass; seqrun does not run it; "
+                 "hint: leave it out of layers: (apply it to seqrun's output)", head);
+        break;
+    case 'c':
+        snprintf(buf, len, "%s a torch.nn container or base class seqrun does not support; hint: list the layers "
+                 "themselves (Sequential: [...] nests them)", head);
+        break;
+    case '2':
+        snprintf(buf, len, "%s a torch.nn layer seqrun does not support: its forward() takes more than one tensor, "
+                 "so it cannot sit in an nn.Sequential; hint: 'seqrun --list-layers' lists the layers", head);
+        break;
+    case 't':
+        snprintf(buf, len, "%s a torch.nn layer seqrun does not support: its forward() returns a tuple, so it "
+                 "cannot be followed by another layer in an nn.Sequential; hint: 'seqrun --list-layers' lists "
+                 "the layers", head);
+        break;
+    default:
+        snprintf(buf, len, "%s a torch.nn layer seqrun does not support; hint: 'seqrun --list-layers' lists the "
+                 "layers", head);
+    }
+}
+
 static sr_layer *new_module(reader *r, const sr_layertype *t, const ynode *at)
 {
     sr_model *m = r->m;
@@ -375,12 +492,10 @@ static sr_layer *build_item(reader *r, ynode *item, const char *path)
     }
     const sr_layertype *t = sr_layertype_find(tname);
     if (!t) {
-        const char *near = sr_layertype_suggest(tname);
         r->layer = path;
-        if (near)
-            diag(r, where, "unknown layer type '%s'; hint: did you mean '%s'?", tname, near);
-        else
-            diag(r, where, "unknown layer type '%s'; hint: 'seqrun --help' lists the layers", tname);
+        char why[SR_ERRLEN];
+        unknown_type(tname, why, sizeof why);
+        diag(r, where, "unknown layer type '%s'%s", tname, why);
         r->layer = NULL;
         return NULL;
     }
@@ -509,9 +624,10 @@ static void read_init(reader *r, ynode *v)
         ynode *tk = yderef(n->item[2 * k]), *tv = yderef(n->item[2 * k + 1]);
         const sr_layertype *t = is_str(tk) ? sr_layertype_find(tk->value) : NULL;
         if (!t) {
-            const char *near = is_str(tk) ? sr_layertype_suggest(tk->value) : NULL;
-            diag(r, tk, "init: unknown layer type '%s'%s%s%s", tk->kind == Y_SCALAR ? tk->value : "?",
-                 near ? "; hint: did you mean '" : "", near ? near : "", near ? "'?" : "");
+            char why[SR_ERRLEN] = "";
+            if (is_str(tk))
+                unknown_type(tk->value, why, sizeof why);
+            diag(r, tk, "init: unknown layer type '%s'%s", tk->kind == Y_SCALAR ? tk->value : "?", why);
             continue;
         }
         if (tv->kind != Y_MAP) {
@@ -768,9 +884,13 @@ int64_t sr_model_param_count(const sr_model *m)
     int64_t total = 0;
     for (int i = 0; i < m->nmods; i++) {
         const sr_layer *L = m->mods[i];
-        for (int k = 0; k < L->nparam; k++)
-            if (!L->decl[k].buffer)
-                total += sr_shape_numel(&L->decl[k].shape);
+        for (int k = 0; k < L->nparam; k++) {
+            if (L->decl[k].buffer)
+                continue;
+            int64_t n = sr_shape_numel(&L->decl[k].shape);
+            if (n < 0 || __builtin_add_overflow(total, n, &total))
+                return -1;
+        }
     }
     return total;
 }

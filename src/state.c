@@ -208,7 +208,28 @@ static int known_key(const keyindex *ix, const char *key, const sr_layer **mod, 
     return 0;
 }
 
-sr_status sr_state_load(sr_model *m, const char *path, sr_diags *d)
+/* Can a tensor stored as dt be loaded as want (sr_st_load's rules)? */
+static const char *dtype_problem(sr_st_dtype dt, sr_dtype want)
+{
+    int is_float = dt == SR_ST_F16 || dt == SR_ST_BF16 || dt == SR_ST_F32 || dt == SR_ST_F64;
+    if (dt == SR_ST_F8_E5M2 || dt == SR_ST_F8_E4M3)
+        return "seqrun reads F32, F16, BF16 and F64 parameters, not 8-bit floats";
+    if (want == SR_F32 && !is_float)
+        return "the model needs floating-point data (F32, F16, BF16 or F64)";
+    if (want == SR_I64 && is_float)
+        return "the model needs integer data (I64)";
+    return NULL;
+}
+
+/*
+ * Matches the file's keys against the declared parameters: every missing
+ * key, unexpected key, wrong shape and wrong dtype goes to d.  With load,
+ * then fills the parameters from the file (views of the mapping where the
+ * data lies as F32).  skip (per module index, or NULL): modules whose sizes
+ * are unknown, whose keys are neither required nor checked.
+ */
+static sr_status state_match(sr_model *m, const char *path, int load, const char *skip, int *ntensors,
+                             sr_diags *d)
 {
     char err[SR_ERRLEN];
     sr_safetensors st;
@@ -216,6 +237,8 @@ sr_status sr_state_load(sr_model *m, const char *path, sr_diags *d)
         sr_diag_add(d, "%s", err);
         return SR_ERUN;
     }
+    if (ntensors)
+        *ntensors = st.n;
     keyindex ix;
     if (keyindex_build(&ix, m) < 0) {
         keyindex_free(&ix);
@@ -227,7 +250,7 @@ sr_status sr_state_load(sr_model *m, const char *path, sr_diags *d)
     for (int i = 0; i < m->nnode; i++) {
         const sr_node *nd = &m->node[i];
         sr_layer *L = nd->mod;
-        if (!nd->first)
+        if (!nd->first || (skip && skip[L->index]))
             continue;
         for (int k = 0; k < L->nparam; k++) {
             const sr_paramdecl *pd = &L->decl[k];
@@ -251,14 +274,22 @@ sr_status sr_state_load(sr_model *m, const char *path, sr_diags *d)
             bad = 1;
             continue;
         }
+        if (skip && skip[L->index])
+            continue;
         if (!sr_shape_eq(&e->shape, &L->decl[k].shape)) {
             char a[160], b[160];
             sr_diag_at(d, SR_SEV_ERROR, path, 0, 0, NULL, NULL,
                        "size mismatch for '%s': the file has shape %s, the model needs %s", e->name, sr_shape_str(&e->shape, a, sizeof a), sr_shape_str(&L->decl[k].shape, b, sizeof b));
             bad = 1;
         }
+        const char *why = dtype_problem(e->dtype, L->decl[k].dtype);
+        if (why) {
+            sr_diag_at(d, SR_SEV_ERROR, path, 0, 0, NULL, NULL, "wrong dtype for '%s': the file has %s, %s", e->name,
+                       sr_st_dtype_name(e->dtype), why);
+            bad = 1;
+        }
     }
-    if (!bad) {
+    if (!bad && load) {
         for (int i = 0; i < m->nnode && !bad; i++) {
             const sr_node *nd = &m->node[i];
             sr_layer *L = nd->mod;
@@ -297,6 +328,16 @@ sr_status sr_state_load(sr_model *m, const char *path, sr_diags *d)
     keyindex_free(&ix);
     sr_st_close(&st);
     return bad ? SR_ERUN : SR_OK;
+}
+
+sr_status sr_state_load(sr_model *m, const char *path, sr_diags *d)
+{
+    return state_match(m, path, 1, NULL, NULL, d);
+}
+
+sr_status sr_state_check(sr_model *m, const char *path, const char *skip, int *ntensors, sr_diags *d)
+{
+    return state_match(m, path, 0, skip, ntensors, d);
 }
 
 sr_status sr_state_save(const sr_model *m, const char *path, char *err)

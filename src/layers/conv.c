@@ -305,12 +305,21 @@ SR_SHAPE_FN(sr_conv_shape)
                       nm, (long long)g.cin, (long long)g.cin, sr_shp(in), src, (long long)d.c, (long long)d.c, extra);
     }
     if (!fits) {
+        /* a zero-size output is a mistake, in PyTorch's words; the
+         * smallest input that fits is need[] (padded >= extent), in
+         * closed form */
         char a[48], b[48], c[48], e[48], f[48], h[48], m[48];
         int64_t pads[2] = {g.pb[0] + g.pa[0], g.pb[1] + g.pa[1]};
+        if ((g.nd == 2 && isz[0] == 0) || isz[1] == 0)
+            return sr_err(err, SR_ESHAPE,
+                          "input %s has a spatial size of %s, so the output would be empty (Only zero batch or zero "
+                          "channel inputs are supported, as PyTorch says); hint: %s fits inputs of at least %s here",
+                          sr_shp(in), ext(&g, isz, b, sizeof b), nm, ext(&g, need, m, sizeof m));
         return sr_err(err, SR_ESHAPE,
-                      "input %s is %s after padding (%s plus %s), smaller than the kernel's extent %s "
-                      "(kernel_size=%s, dilation=%s); hint: %s fits inputs of at least %s here: "
-                      "remove a downsampling step before it, or add padding",
+                      "Kernel size can't be greater than actual input size: input %s is %s after padding (%s plus "
+                      "%s), smaller than the kernel's extent %s (kernel_size=%s, dilation=%s), so the output would "
+                      "be empty; hint: %s fits inputs of at least %s here: remove a downsampling step before it, or "
+                      "add padding",
                       sr_shp(in), ext(&g, padded, a, sizeof a), ext(&g, isz, b, sizeof b),
                       ext(&g, pads, c, sizeof c), ext(&g, span, e, sizeof e), tup(&g, g.k, f, sizeof f),
                       tup(&g, g.dil, h, sizeof h), nm, ext(&g, need, m, sizeof m));
