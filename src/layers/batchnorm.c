@@ -1,18 +1,23 @@
 /*
- * batchnorm.c - BatchNorm1d and BatchNorm2d, in eval and training mode.
+ * batchnorm.c - BatchNorm1d, BatchNorm2d, BatchNorm3d and SyncBatchNorm, in
+ * eval and training mode.
  *
  * Statistics are accumulated in double, two-pass (mean, then squared
- * deviations), so an input with a large common offset keeps its variance.
+ * deviations; groupnorm.c's vector kernels per plane), so an input with a
+ * large common offset keeps its variance.  Channels are spread over
+ * threads; each channel's arithmetic is the same whatever the threads.
  * Training mode updates the running statistics as torch.nn.BatchNorm does:
  * num_batches_tracked += 1, then running = (1 - f) * running + f * batch
  * with the unbiased batch variance, f = momentum, or 1/num_batches_tracked
  * (a cumulative average) when momentum is None.
  */
-#include "layers.h"
+#include "groupnorm.h"
 #include "../init.h"
+#include "../par.h"
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int bn_affine(const sr_layer *L) { return (int)sr_argi(L, BN_AFFINE); }
@@ -183,81 +188,219 @@ static SR_VEC_VOID(scale_shift, (const float *x, float *y, int64_t n, float a, f
         y[i] = x[i] * a + b;
 }
 
-SR_FORWARD_FN(sr_batchnorm_forward)
+/* y[c] = x[c] * a[c] + b[c] over one (N, C) row. */
+static SR_VEC_VOID(scale_shift_row, (const float *x, float *y, int64_t n, const float *a, const float *b),
+                   (x, y, n, a, b))
 {
-    (void)err;
-    const sr_shape *s = &in->shape;
-    int64_t N = s->d[0], C = s->d[1], S = sr_prod(s, 2, s->ndim), count = N * S;
-    int affine = bn_affine(L), track = bn_track(L);
-    const float *w = affine ? sr_f32(&L->param[0]) : NULL, *b = affine ? sr_f32(&L->param[1]) : NULL;
-    float *rm = track ? sr_f32(&L->param[2 * affine]) : NULL;
-    float *rv = track ? sr_f32(&L->param[2 * affine + 1]) : NULL;
-    int64_t *nbt = track ? sr_i64(&L->param[2 * affine + 2]) : NULL;
-    double eps = sr_argf(L, BN_EPS);
-    int batch_stats = ctx->training || !track;
-    int update = ctx->training && track;
-    double factor = 0;
-    if (update) {
-        ++*nbt;
-        factor = sr_arg_is_none(L, BN_MOMENTUM) ? 1.0 / (double)*nbt : sr_argf(L, BN_MOMENTUM);
-    }
-    if (count == 0)
-        return SR_OK; /* an empty batch: PyTorch leaves the running statistics alone */
-    const float *X = sr_f32(in);
-    float *Y = sr_f32(out);
-    if (!batch_stats) {
-        /* eval: the per-channel affine map (what a preceding Linear or
-         * Conv absorbs when the executor folds this layer into it) */
-        for (int64_t c = 0; c < C; c++) {
-            double scale, shift;
-            eval_coef(L, c, &scale, &shift);
-            for (int64_t n = 0; n < N; n++) {
-                float *y = Y + (n * C + c) * S;
-                scale_shift(X + (n * C + c) * S, y, S, (float)scale, (float)shift);
-                sr_post(ctx, y, (size_t)S);
-            }
-        }
-        return SR_OK;
-    }
-    for (int64_t c = 0; c < C; c++) {
-        double mean, var;
-        if (batch_stats) {
-            double sum = 0;
-            for (int64_t n = 0; n < N; n++) {
-                const float *x = X + (n * C + c) * S;
-                for (int64_t i = 0; i < S; i++)
-                    sum += x[i];
-            }
-            mean = sum / (double)count;
-            double ss = 0;
-            for (int64_t n = 0; n < N; n++) {
-                const float *x = X + (n * C + c) * S;
-                for (int64_t i = 0; i < S; i++)
-                    ss += (x[i] - mean) * (x[i] - mean);
-            }
-            var = ss / (double)count; /* biased: what normalises */
-            if (update) {
-                double unbiased = count > 1 ? ss / (double)(count - 1) : NAN;
-                rm[c] = (float)((1.0 - factor) * rm[c] + factor * mean);
-                rv[c] = (float)((1.0 - factor) * rv[c] + factor * unbiased);
-            }
+    for (int64_t i = 0; i < n; i++)
+        y[i] = x[i] * a[i] + b[i];
+}
+
+typedef struct {
+    const sr_layer *L;
+    const float *X;
+    float *Y;
+    int64_t N, C, S;
+    int update;
+    double factor, eps;
+    const sr_layer *post;
+} bn_job;
+
+/* Batch statistics of channel c (two passes in double: the per-plane sums
+ * of groupnorm.c's kernels, or plain loops for planes too short for them),
+ * the running statistics' update, and the normalised output. */
+static void bn_channel(void *arg, int64_t c, int tid)
+{
+    (void)tid;
+    const bn_job *J = arg;
+    const sr_layer *L = J->L;
+    int64_t N = J->N, C = J->C, S = J->S, count = N * S;
+    int affine = bn_affine(L);
+    double sum = 0, ss = 0;
+    for (int64_t n = 0; n < N; n++) {
+        const float *x = J->X + (n * C + c) * S;
+        if (S >= 16) {
+            sum += sr_gn_sum(x, S);
         } else {
-            mean = rm[c];
-            var = rv[c];
+            for (int64_t i = 0; i < S; i++)
+                sum += x[i];
         }
-        double scale = 1.0 / sqrt(var + eps), shift = 0;
-        if (affine) {
-            scale *= w[c];
-            shift = b[c];
+    }
+    double mean = sum / (double)count;
+    for (int64_t n = 0; n < N; n++) {
+        const float *x = J->X + (n * C + c) * S;
+        if (S >= 16) {
+            ss += sr_gn_ssd(x, S, mean);
+        } else {
+            for (int64_t i = 0; i < S; i++)
+                ss += (x[i] - mean) * (x[i] - mean);
         }
-        for (int64_t n = 0; n < N; n++) {
-            const float *x = X + (n * C + c) * S;
-            float *y = Y + (n * C + c) * S;
+    }
+    double var = ss / (double)count; /* biased: what normalises */
+    if (J->update) {
+        float *rm = sr_f32(&L->param[2 * affine]), *rv = sr_f32(&L->param[2 * affine + 1]);
+        double unbiased = count > 1 ? ss / (double)(count - 1) : NAN;
+        rm[c] = (float)((1.0 - J->factor) * rm[c] + J->factor * mean);
+        rv[c] = (float)((1.0 - J->factor) * rv[c] + J->factor * unbiased);
+    }
+    double scale = 1.0 / sqrt(var + J->eps), shift = 0;
+    if (affine) {
+        scale *= sr_f32(&L->param[0])[c];
+        shift = sr_f32(&L->param[1])[c];
+    }
+    float mh = (float)mean, ml = (float)(mean - (double)mh), a = (float)scale, b = (float)shift;
+    for (int64_t n = 0; n < N; n++) {
+        const float *x = J->X + (n * C + c) * S;
+        float *y = J->Y + (n * C + c) * S;
+        if (S >= 16) {
+            sr_gn_apply(x, y, S, mh, ml, a, b);
+        } else {
             for (int64_t i = 0; i < S; i++)
                 y[i] = (float)((x[i] - mean) * scale + shift);
-            sr_post(ctx, y, (size_t)S);
+        }
+        if (J->post)
+            J->post->type->apply(J->post, y, y, (size_t)S);
+    }
+}
+
+/* Eval with running statistics: the per-channel affine map (what a
+ * preceding Linear or Conv absorbs when the executor folds this layer into
+ * it), over planes [t * per, (t + 1) * per) in memory order. */
+typedef struct {
+    const bn_job *J;
+    const float *a, *b; /* per channel */
+    int64_t per;        /* planes per task */
+} bn_eval_job;
+
+static void bn_eval_planes(void *arg, int64_t t, int tid)
+{
+    (void)tid;
+    const bn_eval_job *E = arg;
+    const bn_job *J = E->J;
+    int64_t q1 = (t + 1) * E->per < J->N * J->C ? (t + 1) * E->per : J->N * J->C;
+    for (int64_t q = t * E->per; q < q1; q++) {
+        int64_t c = q % J->C;
+        float *y = J->Y + q * J->S;
+        scale_shift(J->X + q * J->S, y, J->S, E->a[c], E->b[c]);
+        if (J->post)
+            J->post->type->apply(J->post, y, y, (size_t)J->S);
+    }
+}
+
+/* (N, C) features in training: the statistics of every channel at once,
+ * row by row (each channel's sums in order over the samples, as one
+ * channel alone would have them). */
+static SR_VEC_VOID(bn_row_sum, (double *acc, const float *x, int64_t n), (acc, x, n))
+{
+    for (int64_t i = 0; i < n; i++)
+        acc[i] += (double)x[i];
+}
+
+static SR_VEC_VOID(bn_row_ssd, (double *acc, const float *x, const double *m, int64_t n), (acc, x, m, n))
+{
+    for (int64_t i = 0; i < n; i++) {
+        double d = (double)x[i] - m[i];
+        acc[i] += d * d;
+    }
+}
+
+static SR_VEC_VOID(bn_row_apply, (const float *x, float *y, const double *m, const double *a, const double *b,
+                                  int64_t n), (x, y, m, a, b, n))
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] = (float)(((double)x[i] - m[i]) * a[i] + b[i]);
+}
+
+static sr_status bn_features_train(const bn_job *J, char *err)
+{
+    const sr_layer *L = J->L;
+    int64_t N = J->N, C = J->C;
+    int affine = bn_affine(L);
+    double *t = calloc((size_t)C * 4, sizeof *t);
+    if (!t)
+        return sr_err(err, SR_ERUN, "out of memory");
+    double *mean = t, *ss = t + C, *scale = t + 2 * C, *shift = t + 3 * C;
+    for (int64_t n = 0; n < N; n++)
+        bn_row_sum(mean, J->X + n * C, C);
+    for (int64_t c = 0; c < C; c++)
+        mean[c] /= (double)N;
+    for (int64_t n = 0; n < N; n++)
+        bn_row_ssd(ss, J->X + n * C, mean, C);
+    for (int64_t c = 0; c < C; c++) {
+        if (J->update) {
+            float *rm = sr_f32(&L->param[2 * affine]), *rv = sr_f32(&L->param[2 * affine + 1]);
+            double unbiased = N > 1 ? ss[c] / (double)(N - 1) : NAN;
+            rm[c] = (float)((1.0 - J->factor) * rm[c] + J->factor * mean[c]);
+            rv[c] = (float)((1.0 - J->factor) * rv[c] + J->factor * unbiased);
+        }
+        scale[c] = 1.0 / sqrt(ss[c] / (double)N + J->eps);
+        shift[c] = 0;
+        if (affine) {
+            scale[c] *= sr_f32(&L->param[0])[c];
+            shift[c] = sr_f32(&L->param[1])[c];
         }
     }
+    for (int64_t n = 0; n < N; n++) {
+        bn_row_apply(J->X + n * C, J->Y + n * C, mean, scale, shift, C);
+        if (J->post)
+            J->post->type->apply(J->post, J->Y + n * C, J->Y + n * C, (size_t)C);
+    }
+    free(t);
+    return SR_OK;
+}
+
+/* The least work worth a second thread. */
+#define BN_PAR_FLOATS ((int64_t)1 << 16)
+
+SR_FORWARD_FN(sr_batchnorm_forward)
+{
+    const sr_shape *s = &in->shape;
+    int64_t N = s->d[0], C = s->d[1], S = sr_prod(s, 2, s->ndim), count = N * S;
+    int track = bn_track(L);
+    int64_t *nbt = track ? sr_i64(&L->param[2 * bn_affine(L) + 2]) : NULL;
+    int batch_stats = ctx->training || !track;
+    bn_job J = {.L = L, .X = sr_f32(in), .Y = sr_f32(out), .N = N, .C = C, .S = S,
+                .update = ctx->training && track, .eps = sr_argf(L, BN_EPS), .post = ctx->post};
+    if (J.update) {
+        ++*nbt;
+        J.factor = sr_arg_is_none(L, BN_MOMENTUM) ? 1.0 / (double)*nbt : sr_argf(L, BN_MOMENTUM);
+    }
+    if (count == 0 || C == 0)
+        return SR_OK; /* an empty batch: PyTorch leaves the running statistics alone */
+    int threads = N * C * S >= BN_PAR_FLOATS ? ctx->threads : 1;
+    threads = threads < C ? threads : (int)C;
+    if (batch_stats) {
+        if (S == 1)
+            return bn_features_train(&J, err);
+        sr_par_for(threads, C, bn_channel, &J);
+        return SR_OK;
+    }
+    double *coef = malloc((size_t)C * 2 * sizeof *coef);
+    float *ab = malloc((size_t)C * 2 * sizeof *ab);
+    if (!coef || !ab) {
+        free(coef);
+        free(ab);
+        return sr_err(err, SR_ERUN, "out of memory");
+    }
+    sr_batchnorm_affine(L, 0, coef, coef + C);
+    for (int64_t c = 0; c < 2 * C; c++)
+        ab[c] = (float)coef[c];
+    if (S == 1) {
+        /* (N, C) features: whole rows at once */
+        for (int64_t n = 0; n < N; n++) {
+            scale_shift_row(J.X + n * C, J.Y + n * C, C, ab, ab + C);
+            sr_post(ctx, J.Y + n * C, (size_t)C);
+        }
+    } else {
+        bn_eval_job E = {.J = &J, .a = ab, .b = ab + C};
+        int64_t planes = N * C, pf = BN_PAR_FLOATS / 4;
+        E.per = S >= pf ? 1 : pf / S;
+        int64_t tasks = (planes + E.per - 1) / E.per;
+        int th = N * C * S >= BN_PAR_FLOATS ? ctx->threads : 1;
+        sr_par_for(th < tasks ? th : (int)tasks, tasks, bn_eval_planes, &E);
+    }
+    free(coef);
+    free(ab);
     return SR_OK;
 }
 

@@ -162,7 +162,7 @@ SR_TARGET_AVX2 static double gn_ssd_avx2(const float *x, int64_t n, double m)
 }
 #endif
 
-static double gn_sum(const float *x, int64_t n)
+double sr_gn_sum(const float *x, int64_t n)
 {
 #ifdef SR_X86
     int lvl = sr_cpu_level();
@@ -174,7 +174,7 @@ static double gn_sum(const float *x, int64_t n)
     return gn_sum_base(x, n);
 }
 
-static double gn_ssd(const float *x, int64_t n, double m)
+double sr_gn_ssd(const float *x, int64_t n, double m)
 {
 #ifdef SR_X86
     int lvl = sr_cpu_level();
@@ -188,7 +188,7 @@ static double gn_ssd(const float *x, int64_t n, double m)
 
 /* y = ((x - mh) - ml) * a + b: mh + ml is the mean to about 2^-48 of it, and
  * x - mh is exact for x near the mean, so a large offset cancels cleanly. */
-static SR_VEC_VOID(gn_apply, (const float *x, float *y, int64_t n, float mh, float ml, float a, float b),
+SR_VEC_VOID(sr_gn_apply, (const float *x, float *y, int64_t n, float mh, float ml, float a, float b),
                    (x, y, n, mh, ml, a, b))
 {
     for (int64_t i = 0; i < n; i++)
@@ -197,9 +197,9 @@ static SR_VEC_VOID(gn_apply, (const float *x, float *y, int64_t n, float mh, flo
 
 void sr_gn_moments(const float *x, int64_t n, double *mean, double *var)
 {
-    double m = n ? gn_sum(x, n) / (double)n : 0.0;
+    double m = n ? sr_gn_sum(x, n) / (double)n : 0.0;
     *mean = m;
-    *var = n ? gn_ssd(x, n, m) / (double)n : 0.0;
+    *var = n ? sr_gn_ssd(x, n, m) / (double)n : 0.0;
 }
 
 static void gn_group(const sr_gn_job *J, int64_t q)
@@ -221,7 +221,7 @@ static void gn_group(const sr_gn_job *J, int64_t q)
         const float *xs = x + k * J->S;
         float *ys = y + k * J->S;
         if (J->S >= 16) {
-            gn_apply(xs, ys, J->S, mh, ml, a, b);
+            sr_gn_apply(xs, ys, J->S, mh, ml, a, b);
         } else {
             for (int64_t i = 0; i < J->S; i++)
                 ys[i] = ((xs[i] - mh) - ml) * a + b;

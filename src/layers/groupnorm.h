@@ -30,6 +30,12 @@ typedef struct {
 
 void sr_gn_run(const sr_gn_job *J, int threads);
 
+/* Sum of x[0..n) and of (x[i] - m)^2, in double (the same bits at every ISA
+ * level), and y = ((x - mh) - ml) * a + b for a mean split into mh + ml. */
+double sr_gn_sum(const float *x, int64_t n);
+double sr_gn_ssd(const float *x, int64_t n, double m);
+void sr_gn_apply(const float *x, float *y, int64_t n, float mh, float ml, float a, float b);
+
 /* Two-pass mean and biased variance of x[0..n), in double. */
 void sr_gn_moments(const float *x, int64_t n, double *mean, double *var);
 
