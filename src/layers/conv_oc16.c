@@ -654,8 +654,15 @@ int ck_choose(const ck_conv *c)
         return CK_NONE;
     if (ck_dw_ok(c))
         return CK_DW;
-    /* narrower than a vector: conv.c's kernel leaves lanes empty */
-    if (ck_oc_ok(c) && c->ow < 16)
+    /* conv.c's kernel, a vector across 16 outputs of a row, leaves lanes
+     * empty unless the width is a multiple of 16 (at 8x8 half of them,
+     * at 28 an eighth); with enough taps per output to carry the tile's
+     * transposed stores, the output-channel kernel wins there (measured:
+     * 3x3 256 -> 256 at 8x8 95 -> 165 GF/s, at 14x14 ~150 -> ~175, 3x3
+     * 128 -> 128 at 20x20 130 -> 185; at 16x16 conv.c's 185 beats its 155,
+     * and with 27 taps at 30x30 conv.c's 147 its 73) */
+    int64_t K = c->cin / c->groups * c->k[0] * c->k[1];
+    if (ck_oc_ok(c) && c->ow % 16 != 0 && K >= 48)
         return CK_OC;
 #else
     (void)c;
