@@ -163,6 +163,34 @@ SR_SHAPE_FN(sr_softmax_shape)
     return SR_OK;
 }
 
+/* One contiguous row (softmax over the last dim, the usual case): exp from
+ * vmath.h, the sum in 8 double lanes, so the loops vectorise; the order
+ * depends on the row alone. */
+static SR_VEC_VOID(softmax_row, (const float *x, float *y, int64_t len, int logsm), (x, y, len, logsm))
+{
+    float mx = -INFINITY;
+    for (int64_t k = 0; k < len; k++)
+        mx = x[k] > mx ? x[k] : mx;
+    double a[8] = {0}, sum = 0;
+    int64_t k = 0;
+    for (; k + 8 <= len; k += 8)
+        for (int l = 0; l < 8; l++)
+            a[l] += (double)sr_exp_f(x[k + l] - mx);
+    for (int l = 0; l < 8; l++)
+        sum += a[l];
+    for (; k < len; k++)
+        sum += (double)sr_exp_f(x[k] - mx);
+    if (logsm) {
+        float lse = (float)log(sum);
+        for (k = 0; k < len; k++)
+            y[k] = x[k] - mx - lse;
+    } else {
+        float inv = (float)(1.0 / sum);
+        for (k = 0; k < len; k++)
+            y[k] = sr_exp_f(x[k] - mx) * inv;
+    }
+}
+
 static void softmax(const sr_layer *L, const sr_tensor *in, sr_tensor *out, int logsm)
 {
     const sr_shape *s = &in->shape;
@@ -172,6 +200,11 @@ static void softmax(const sr_layer *L, const sr_tensor *in, sr_tensor *out, int 
     int64_t inner = s->ndim ? sr_prod(s, d + 1, s->ndim) : 1;
     const float *X = sr_f32(in);
     float *Y = sr_f32(out);
+    if (inner == 1) {
+        for (int64_t o = 0; o < outer; o++)
+            softmax_row(X + o * len, Y + o * len, len, logsm);
+        return;
+    }
     for (int64_t o = 0; o < outer; o++) {
         for (int64_t i = 0; i < inner; i++) {
             const float *x = X + o * len * inner + i;
