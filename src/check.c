@@ -343,14 +343,14 @@ static void overflow_at(report *R, int i, const char *fmt, const char *what)
 }
 
 /* Parameter counts and bytes, each module once; every count past 64 bits
- * is a located error. */
+ * is a located error, at the layer where it passes. */
 static void param_totals(report *R)
 {
     sr_model *m = R->m;
     totals *t = &R->t;
     t->peak_node = -1;
     int64_t params = 0;
-    int ovf = 0;
+    int povf = 0, bovf = 0;
     for (int i = 0; i < m->nnode; i++) {
         const sr_node *nd = &m->node[i];
         if (!nd->first || !sr_node_is_leaf(nd))
@@ -358,37 +358,38 @@ static void param_totals(report *R)
         const sr_layer *L = nd->mod;
         int which;
         int64_t p = layer_params(L, &which);
-        char what[256];
-        if (p < 0 && which >= 0) {
-            char s[160];
-            snprintf(what, sizeof what, "%s %s", L->decl[which].name, sr_shape_str(&L->decl[which].shape, s, sizeof s));
-            overflow_at(R, i, "its parameter %s has more elements than a tensor can hold (the count overflows 64-bit "
-                        "sizes); hint: check the sizes in its arguments", what);
-            ovf = 1;
-            continue;
-        }
         if (p < 0) {
-            overflow_at(R, i, "its parameter count overflows 64 bits%s; hint: check the sizes in its arguments", "");
-            ovf = 1;
+            char what[256], s[160];
+            if (which >= 0)
+                snprintf(what, sizeof what, "its parameter %s %s has more elements than a tensor can hold (the count "
+                         "overflows 64-bit sizes)", L->decl[which].name,
+                         sr_shape_str(&L->decl[which].shape, s, sizeof s));
+            else
+                snprintf(what, sizeof what, "its parameter count overflows 64 bits");
+            overflow_at(R, i, "%s; hint: check the sizes in its arguments", what);
+            povf = bovf = 1;
             continue;
         }
-        if (!ovf && __builtin_add_overflow(params, p, &params)) {
+        if (!povf && __builtin_add_overflow(params, p, &params)) {
             overflow_at(R, i, "the model's parameter count passes 2^63 here (more than %s); hint: check the sizes "
                         "in the layers' arguments", "9,223,372,036,854,775,807");
-            ovf = 1;
+            povf = 1;
         }
-        for (int k = 0; k < L->nparam && !ovf; k++) {
+        for (int k = 0; k < L->nparam && !bovf; k++) {
             int64_t e = sr_shape_numel(&L->decl[k].shape), b;
             int64_t *acc = L->decl[k].buffer ? &t->buffer_bytes : &t->param_bytes;
             if (e < 0 || __builtin_mul_overflow(e, (int64_t)sr_dtype_size(L->decl[k].dtype), &b) ||
                 __builtin_add_overflow(*acc, b, acc)) {
-                overflow_at(R, i, "the model's %s bytes pass 2^63 here; hint: check the sizes in the layers' "
-                            "arguments", L->decl[k].buffer ? "buffer" : "parameter");
-                ovf = 1;
+                if (!povf)
+                    overflow_at(R, i, "the model's %s bytes pass 2^63 here; hint: check the sizes in the layers' "
+                                "arguments", L->decl[k].buffer ? "buffer" : "parameter");
+                bovf = 1;
             }
         }
     }
-    t->params = ovf ? -1 : params;
+    t->params = povf ? -1 : params;
+    if (bovf)
+        t->param_bytes = t->buffer_bytes = -1;
 }
 
 /* Which rows the text and dot reports show (--depth), and each node's
@@ -399,7 +400,7 @@ static void node_numbers(report *R)
     const sr_shapes *S = R->S;
     int depth = R->c->depth;
     int64_t mb = S->free_size; /* the batch the input has, or --batch-size, or 1 */
-    int macs_bad = 0;
+    int macs_bad = R->t.params < 0; /* sizes past 64 bits already reported */
     for (int i = 0; i < m->nnode; i++) {
         const sr_node *nd = &m->node[i];
         nodeinfo *ni = &R->ni[i];
@@ -665,8 +666,11 @@ static void text_report(report *R, FILE *out)
                 t->partial ? "; layers of unknown shape not counted" : "");
     }
     human(t->param_bytes, h, sizeof h);
-    fprintf(out, "parameter bytes: %lld (%s%sfloat32)\n", (long long)t->param_bytes, h, h[0] ? ", " : "");
-    if (t->buffer_bytes) {
+    if (t->param_bytes < 0)
+        fprintf(out, "parameter bytes: overflow (more than 9223372036854775807)\n");
+    else
+        fprintf(out, "parameter bytes: %lld (%s%sfloat32)\n", (long long)t->param_bytes, h, h[0] ? ", " : "");
+    if (t->buffer_bytes > 0) {
         human(t->buffer_bytes, h, sizeof h);
         fprintf(out, "buffer bytes: %lld%s%s%s\n", (long long)t->buffer_bytes, h[0] ? " (" : "", h, h[0] ? ")" : "");
     }
@@ -830,8 +834,11 @@ static void json_report(report *R, FILE *out)
     json_int(out, S && !t->partial ? t->macs : -1);
     fputs(",\n  \"mult_adds_batch_size\": ", out);
     json_int(out, S ? t->macs_batch : -1);
-    fprintf(out, ",\n  \"param_bytes\": %lld,\n", (long long)t->param_bytes);
-    fprintf(out, "  \"buffer_bytes\": %lld,\n", (long long)t->buffer_bytes);
+    fputs(",\n  \"param_bytes\": ", out);
+    json_int(out, t->param_bytes);
+    fputs(",\n  \"buffer_bytes\": ", out);
+    json_int(out, t->buffer_bytes);
+    fputs(",\n", out);
     if (S && t->batched)
         fprintf(out, "  \"batch_size\": %lld,\n", (long long)t->batch);
     else
