@@ -15,6 +15,9 @@
  * directly (the same terms, without the running sum's cancellation).
  */
 #include "layers.h"
+#include "../par.h"
+
+#include "../cpu.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -59,22 +62,66 @@ static SR_VEC_VOID(lrn_sq_add, (float *acc, const float *x, int64_t n), (acc, x,
         acc[i] += x[i] * x[i];
 }
 
-/* y = x / (acc * a + k)^0.75 as sqrt(v) * sqrt(sqrt(v)) */
-static SR_VEC_VOID(lrn_div34, (const float *x, const float *acc, float *y, int64_t n, float a, float k),
-                   (x, acc, y, n, a, k))
+/*
+ * y = x / (acc * a + k)^0.75, as x / (r * sqrt(r)) with r = sqrt(v) (beta
+ * 0.75, AlexNet's), or x / sqrt(v) (beta 0.5, sq = 0).  The compiler does
+ * not vectorise sqrtf (errno), so the vector ISAs have it by hand; every
+ * step is correctly rounded, so all three give the same bits.
+ */
+static void lrn_div_sqrt_base(const float *x, const float *acc, float *y, int64_t n, float a, float k, int sq)
 {
     for (int64_t i = 0; i < n; i++) {
-        float v = acc[i] * a + k, r = sqrtf(v);
-        y[i] = x[i] / (r * sqrtf(r));
+        float r = sqrtf(acc[i] * a + k);
+        y[i] = x[i] / (sq ? r * sqrtf(r) : r);
     }
 }
 
-/* y = x / sqrt(acc * a + k) */
-static SR_VEC_VOID(lrn_div12, (const float *x, const float *acc, float *y, int64_t n, float a, float k),
-                   (x, acc, y, n, a, k))
+#ifdef SR_X86
+#include <immintrin.h>
+
+SR_TARGET_AVX512 static void lrn_div_sqrt_avx512(const float *x, const float *acc, float *y, int64_t n, float a,
+                                                 float k, int sq)
 {
-    for (int64_t i = 0; i < n; i++)
-        y[i] = x[i] / sqrtf(acc[i] * a + k);
+    __m512 av = _mm512_set1_ps(a), kv = _mm512_set1_ps(k);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 r = _mm512_sqrt_ps(_mm512_add_ps(_mm512_mul_ps(_mm512_loadu_ps(acc + i), av), kv));
+        if (sq)
+            r = _mm512_mul_ps(r, _mm512_sqrt_ps(r));
+        _mm512_storeu_ps(y + i, _mm512_div_ps(_mm512_loadu_ps(x + i), r));
+    }
+    lrn_div_sqrt_base(x + i, acc + i, y + i, n - i, a, k, sq);
+}
+
+SR_TARGET_AVX2 static void lrn_div_sqrt_avx2(const float *x, const float *acc, float *y, int64_t n, float a,
+                                             float k, int sq)
+{
+    __m256 av = _mm256_set1_ps(a), kv = _mm256_set1_ps(k);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 r = _mm256_sqrt_ps(_mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(acc + i), av), kv));
+        if (sq)
+            r = _mm256_mul_ps(r, _mm256_sqrt_ps(r));
+        _mm256_storeu_ps(y + i, _mm256_div_ps(_mm256_loadu_ps(x + i), r));
+    }
+    lrn_div_sqrt_base(x + i, acc + i, y + i, n - i, a, k, sq);
+}
+#endif
+
+static void lrn_div_sqrt(const float *x, const float *acc, float *y, int64_t n, float a, float k, int sq)
+{
+#ifdef SR_X86
+    int lvl = sr_cpu_level();
+    if (lvl == SR_CPU_AVX512) {
+        lrn_div_sqrt_avx512(x, acc, y, n, a, k, sq);
+        return;
+    }
+    if (lvl == SR_CPU_AVX2) {
+        lrn_div_sqrt_avx2(x, acc, y, n, a, k, sq);
+        return;
+    }
+#endif
+    lrn_div_sqrt_base(x, acc, y, n, a, k, sq);
 }
 
 /* y = x / (acc * a + k) */
@@ -87,49 +134,63 @@ static SR_VEC_VOID(lrn_div1, (const float *x, const float *acc, float *y, int64_
 
 #define LRN_BLOCK 512
 
+typedef struct {
+    const float *X;
+    float *Y;
+    int64_t C, S, before, after;
+    int cross;
+    float a, k;
+    double beta;
+    const sr_layer *post;
+} lrn_job;
+
+/* One sample: each channel's window of squares summed per block of
+ * positions, then divided out. */
+static void lrn_sample(void *arg, int64_t n, int tid)
+{
+    (void)tid;
+    const lrn_job *J = arg;
+    int64_t C = J->C, S = J->S;
+    const float *xn = J->X + n * C * S;
+    float *yn = J->Y + n * C * S;
+    float acc[LRN_BLOCK];
+    for (int64_t c = 0; c < C; c++) {
+        int64_t lo = c - J->before > 0 ? c - J->before : 0, hi = c + J->after < C - 1 ? c + J->after : C - 1;
+        int with0 = J->cross && lo > 0;
+        for (int64_t i0 = 0; i0 < S; i0 += LRN_BLOCK) {
+            int64_t m = S - i0 < LRN_BLOCK ? S - i0 : LRN_BLOCK;
+            memset(acc, 0, (size_t)m * sizeof *acc);
+            if (with0)
+                lrn_sq_add(acc, xn + i0, m);
+            for (int64_t j = lo; j <= hi; j++)
+                lrn_sq_add(acc, xn + j * S + i0, m);
+            const float *x = xn + c * S + i0;
+            float *y = yn + c * S + i0;
+            if (J->beta == 0.75 || J->beta == 0.5)
+                lrn_div_sqrt(x, acc, y, m, J->a, J->k, J->beta == 0.75);
+            else if (J->beta == 1.0)
+                lrn_div1(x, acc, y, m, J->a, J->k);
+            else
+                for (int64_t i = 0; i < m; i++)
+                    y[i] = x[i] / powf(acc[i] * J->a + J->k, (float)J->beta);
+        }
+        if (J->post)
+            J->post->type->apply(J->post, yn + c * S, yn + c * S, (size_t)S);
+    }
+}
+
 static SR_FORWARD_FN(lrn_forward)
 {
     (void)err;
     const sr_shape *s = &in->shape;
     int64_t N = s->d[0], C = s->d[1], S = sr_prod(s, 2, s->ndim), size = sr_argi(L, LRN_SIZE);
-    double alpha = sr_argf(L, LRN_ALPHA), beta = sr_argf(L, LRN_BETA), k = sr_argf(L, LRN_K);
-    int cross = L->type->variant == LRN_CROSSMAP;
-    /* the window [lo, hi] (and channel 0 for CrossMapLRN2d) */
-    int64_t before = size / 2, after = (size - 1) / 2;
-    if (cross)
-        before = after = (size - 1) / 2; /* p - 1 either side */
-    float a = (float)(alpha / (double)size), kf = (float)k;
-    const float *X = sr_f32(in);
-    float *Y = sr_f32(out);
-    float acc[LRN_BLOCK];
-    for (int64_t n = 0; n < N; n++) {
-        const float *xn = X + n * C * S;
-        float *yn = Y + n * C * S;
-        for (int64_t c = 0; c < C; c++) {
-            int64_t lo = c - before > 0 ? c - before : 0, hi = c + after < C - 1 ? c + after : C - 1;
-            int with0 = cross && lo > 0;
-            for (int64_t i0 = 0; i0 < S; i0 += LRN_BLOCK) {
-                int64_t m = S - i0 < LRN_BLOCK ? S - i0 : LRN_BLOCK;
-                memset(acc, 0, (size_t)m * sizeof *acc);
-                if (with0)
-                    lrn_sq_add(acc, xn + i0, m);
-                for (int64_t j = lo; j <= hi; j++)
-                    lrn_sq_add(acc, xn + j * S + i0, m);
-                const float *x = xn + c * S + i0;
-                float *y = yn + c * S + i0;
-                if (beta == 0.75)
-                    lrn_div34(x, acc, y, m, a, kf);
-                else if (beta == 0.5)
-                    lrn_div12(x, acc, y, m, a, kf);
-                else if (beta == 1.0)
-                    lrn_div1(x, acc, y, m, a, kf);
-                else
-                    for (int64_t i = 0; i < m; i++)
-                        y[i] = x[i] / powf(acc[i] * a + kf, (float)beta);
-            }
-            sr_post(ctx, yn + c * S, (size_t)S);
-        }
-    }
+    lrn_job J = {.X = sr_f32(in), .Y = sr_f32(out), .C = C, .S = S, .before = size / 2, .after = (size - 1) / 2,
+                 .cross = L->type->variant == LRN_CROSSMAP, .a = (float)(sr_argf(L, LRN_ALPHA) / (double)size),
+                 .k = (float)sr_argf(L, LRN_K), .beta = sr_argf(L, LRN_BETA), .post = ctx->post};
+    if (J.cross)
+        J.before = J.after = (size - 1) / 2; /* p - 1 either side */
+    int threads = N * C * S >= ((int64_t)1 << 15) ? ctx->threads : 1;
+    sr_par_for(threads < N ? threads : (int)N, N, lrn_sample, &J);
     return SR_OK;
 }
 
