@@ -46,11 +46,16 @@ printf 'previous output\n' >prev_out.ref
 printf 'previous state\n' >prev_st.ref
 mkdir -p ref out
 
-# Everything in out/ as it was: same names, same bytes, no temporaries.
-intact() {
+# out/ holds exactly the two files $1 and $2: no temporary, no backup.
+only() {
     local names
     names=$(cd out && ls -A | tr '\n' ' ')
-    [ "$names" = "$1 $2 " ] || { echo "out/ holds: $names"; return 1; }
+    [ "$names" = "$(printf '%s\n' "$1" "$2" | LC_ALL=C sort | tr '\n' ' ')" ] ||
+        { echo "out/ holds: $names"; return 1; }
+}
+# Everything in out/ as it was: same names, same bytes, no temporaries.
+intact() {
+    only "$1" "$2" || return 1
     cmp -s "out/$1" prev_out.ref || { echo "out/$1 changed"; return 1; }
     cmp -s "out/$2" prev_st.ref || { echo "out/$2 changed"; return 1; }
 }
@@ -66,9 +71,7 @@ same() {
     esac
 }
 replaced() {
-    local names
-    names=$(cd out && ls -A | tr '\n' ' ')
-    [ "$names" = "$1 $2 " ] || { echo "out/ holds: $names"; return 1; }
+    only "$1" "$2" || return 1
     same "ref/$1" "out/$1" || { echo "out/$1 differs from the clean run's"; return 1; }
     same "ref/$2" "out/$2" || { echo "out/$2 differs from the clean run's"; return 1; }
 }
