@@ -238,5 +238,150 @@ else
     bad "peak-memory" "batch 1: '$p1' (want 131072), batch 8: '$p8' (want $((8 * 131072)))"
 fi
 
-echo "$pass passed, $fail failed"
+# ---- 4. what --check answers (issue 13) ------------------------------------------
+
+MODELS=$ROOT/models
+DIGITS=$ROOT/data/digits_test_x.npy
+
+# Concrete input, concrete shapes: a file of 360 images prints [360, 10];
+# input: alone prints [N, 10].
+got=$("$SEQRUN" --check "$MODELS/digits_mlp.yaml" "$DIGITS" 2>&1 | grep -c '\[360, 10\]')
+sym=$("$SEQRUN" --check "$MODELS/digits_mlp.yaml" </dev/null 2>&1 | grep -c '\[N, 10\]')
+if [ "$got" -ge 1 ] && [ "$sym" -ge 1 ]; then ok "concrete-shapes"; else bad "concrete-shapes" "file: $got rows of [360, 10]; input: $sym rows of [N, 10]"; fi
+
+# Weights: the bundled models' files match; -w of another model lists every
+# offending key, exit 1, as the run says them; nothing is created.
+for m in digits_cnn digits_mlp mlp mlp_bn shared cnn; do
+    out=$(cd "$MODELS" && "$SEQRUN" --check "$m.yaml" </dev/null 2>&1)
+    rc=$?
+    if [ $rc -eq 0 ] && printf '%s\n' "$out" | grep -q "^weights: .*every key matches"; then
+        ok "weights/$m"
+    else
+        bad "weights/$m" "exit $rc" "$out"
+    fi
+done
+mkdir -p "$TMP/w"
+cp "$MODELS/digits_mlp.yaml" "$TMP/w/"
+(cd "$TMP/w" && "$SEQRUN" --check -w "$MODELS/digits_cnn.safetensors" digits_mlp.yaml >/dev/null 2>"$TMP/w.check"
+ echo $? >"$TMP/w.rc"
+ "$SEQRUN" -q -w "$MODELS/digits_cnn.safetensors" -o out.npy digits_mlp.yaml "$DIGITS" 2>"$TMP/w.run" >/dev/null)
+if [ "$(cat "$TMP/w.rc")" = 1 ] && [ "$(wc -l <"$TMP/w.check")" -ge 4 ] && diff -q "$TMP/w.check" "$TMP/w.run" >/dev/null &&
+    [ "$(ls "$TMP/w")" = "digits_mlp.yaml" ]; then
+    ok "weights/wrong-file"
+else
+    bad "weights/wrong-file" "exit $(cat "$TMP/w.rc"); --check and the run differ, or a file was left" \
+        "$(diff "$TMP/w.check" "$TMP/w.run"; ls "$TMP/w")"
+fi
+# LazyLinear: its keys are checked at the size the input gave it
+printf 'input: [N, 6]\nlayers:\n  - LazyLinear: 4\n  - ReLU\n  - LazyLinear: 2\n' >"$TMP/w/lazy.yaml"
+printf 'input: [N, 6]\nlayers:\n  - Linear: [6, 4]\n  - ReLU\n  - Linear: [4, 2]\n' >"$TMP/w/eager.yaml"
+printf 'input: [N, 6]\nlayers:\n  - LazyLinear: 4\n  - ReLU\n  - LazyLinear: 3\n' >"$TMP/w/lazy3.yaml"
+# an input of [2, 6]: the output of Linear(2, 6) on a [2, 2] fixture
+printf 'layers:\n  - Linear: [2, 6]\n' >"$TMP/w/six.yaml"
+"$SEQRUN" -q --format npy "$TMP/w/six.yaml" "$ROOT/tests/fixtures/npy/f32_v2_2x2.npy" >"$TMP/w/x.npy"
+(cd "$TMP/w" && "$SEQRUN" -q --save-state eager.safetensors -o /dev/null eager.yaml x.npy)
+r1=$(cd "$TMP/w" && "$SEQRUN" --check -w eager.safetensors lazy.yaml 2>&1 >/dev/null; echo "exit $?")
+r2=$(cd "$TMP/w" && "$SEQRUN" --check -w eager.safetensors lazy3.yaml 2>&1 >/dev/null; echo "exit $?")
+if [ "$r1" = "exit 0" ] && printf '%s\n' "$r2" | grep -q "size mismatch for '2.weight': the file has shape \[2, 4\], the model needs \[3, 4\]" &&
+    printf '%s\n' "$r2" | grep -q '^exit 1$'; then
+    ok "weights/lazy"
+else
+    bad "weights/lazy" "matching: $r1; mismatching: $r2"
+fi
+
+# --columns and --depth on the command line; -v shows every column.
+hdr=$("$SEQRUN" --check --columns input,params "$MODELS/digits_cnn.yaml" </dev/null 2>/dev/null | head -n 1)
+vhdr=$("$SEQRUN" --check -v "$MODELS/digits_cnn.yaml" </dev/null 2>/dev/null | head -n 1)
+case $hdr in
+"index  layer"*"input shape"*"params") ok "columns" ;;
+*) bad "columns" "header '$hdr'" ;;
+esac
+case $vhdr in
+*"input shape"*"output shape"*"params"*"mult-adds") ok "columns/verbose" ;;
+*) bad "columns/verbose" "header '$vhdr'" ;;
+esac
+n_all=$("$SEQRUN" --check "$VALID/nested_shared.yaml" </dev/null 2>/dev/null | grep -c '^ *[0-9]')
+n_top=$("$SEQRUN" --check --depth 1 "$VALID/nested_shared.yaml" </dev/null 2>/dev/null | grep -c '^ *[0-9]')
+if [ "$n_all" = 12 ] && [ "$n_top" = 5 ]; then ok "depth"; else bad "depth" "$n_all rows, $n_top with --depth 1 (want 12, 5)"; fi
+for a in "--columns foo" "--columns output,output" "--depth -1" "--depth x"; do
+    # shellcheck disable=SC2086
+    "$SEQRUN" --check $a "$MODELS/mlp.yaml" </dev/null >/dev/null 2>&1
+    check_rc2=$?
+    if [ $check_rc2 = 2 ]; then ok "usage/${a// /_}"; else bad "usage/${a// /_}" "exit $check_rc2, want 2"; fi
+done
+"$SEQRUN" --columns input "$MODELS/mlp.yaml" /dev/null >/dev/null 2>&1
+if [ $? = 2 ]; then ok "usage/columns-without-check"; else bad "usage/columns-without-check" "want exit 2"; fi
+
+# --format dot: every report, broken or not, is a graph Graphviz parses.
+if command -v dot >/dev/null; then
+    nd=0 why=""
+    for spec in "$BROKEN"/*.yaml "$VALID"/*.yaml; do
+        dir=$(dirname "$spec")
+        name=$(basename "$spec" .yaml)
+        read -r -a args <<<"$(args_of "$dir/$name")"
+        (cd "$dir" && "$SEQRUN" --check --format dot "${args[@]}" "$name.yaml" </dev/null 2>/dev/null) >"$TMP/g.dot"
+        [ -s "$TMP/g.dot" ] || continue # an invalid spec draws nothing
+        if dot -Tsvg "$TMP/g.dot" >/dev/null 2>"$TMP/g.err"; then nd=$((nd + 1)); else why="$why $name: $(head -c 200 "$TMP/g.err")"; fi
+    done
+    if [ -z "$why" ] && [ "$nd" -gt 20 ]; then ok "dot/parses ($nd graphs)"; else bad "dot/parses" "$nd parsed;$why"; fi
+    (cd "$BROKEN" && "$SEQRUN" --check --format dot several_mistakes.yaml 2>/dev/null) >"$TMP/g.dot"
+    if [ "$(grep -c 'color="#cc0000"' "$TMP/g.dot")" = 5 ] && grep -q 'subgraph cluster_' "$TMP/g.dot" &&
+        "$SEQRUN" --check --format dot "$MODELS/digits_cnn.yaml" </dev/null | dot -Tsvg | grep -q '<svg'; then
+        ok "dot/marks"
+    else
+        bad "dot/marks" "want 5 red nodes and a cluster" "$(head -n 20 "$TMP/g.dot")"
+    fi
+else
+    echo "skip dot: Graphviz's dot is not installed (apt-get install graphviz)"
+    skipped=$((${skipped:-0} + 1))
+fi
+"$SEQRUN" --format dot "$MODELS/mlp.yaml" /dev/null >/dev/null 2>&1
+if [ $? = 2 ]; then ok "usage/dot-without-check"; else bad "usage/dot-without-check" "want exit 2"; fi
+
+# No silent wait: stdin on a terminal (script(1) gives one) and nothing
+# else gives the shape: exit 2 at once, saying what is needed.
+if command -v script >/dev/null; then
+    printf 'layers:\n  - Linear: [4, 2]\n' >"$TMP/noshape.yaml"
+    out=$(cd "$TMP" && timeout 10 script -qec "'$SEQRUN' --check noshape.yaml; echo \"exit \$?\"" /dev/null 2>&1 | tr -d '\r')
+    if printf '%s\n' "$out" | grep -q 'exit 2' && printf '%s\n' "$out" | grep -q 'standard input is a terminal'; then
+        ok "tty/check"
+    else
+        bad "tty/check" "no refusal within 10 s" "$out"
+    fi
+    out=$(cd "$TMP" && timeout 10 script -qec "'$SEQRUN' '$MODELS/mlp.yaml'; echo \"exit \$?\"" /dev/null 2>&1 | tr -d '\r')
+    if printf '%s\n' "$out" | grep -q 'exit 2' && printf '%s\n' "$out" | grep -q 'standard input is a terminal'; then
+        ok "tty/run"
+    else
+        bad "tty/run" "no refusal within 10 s" "$out"
+    fi
+else
+    echo "skip tty: script(1) is not installed"
+    skipped=$((${skipped:-0} + 1))
+fi
+
+# --top ranks classes: an output that is not [N, classes] is refused up
+# front (exit 2), naming the output's shape; [N, classes] is fine.
+printf 'input: [N, 1, 8, 8]\nlayers:\n  - Conv2d: [1, 4, 3]\n' >"$TMP/convout.yaml"
+out=$("$SEQRUN" --format text --top 2 "$TMP/convout.yaml" "$DIGITS" 2>&1 >/dev/null)
+rc=$?
+if [ $rc = 2 ] && printf '%s\n' "$out" | grep -q 'output is \[N, 4, 6, 6\]'; then ok "top/refused"; else bad "top/refused" "exit $rc" "$out"; fi
+if "$SEQRUN" -q --format text --top 1 "$MODELS/digits_mlp.yaml" "$DIGITS" | sed -n 2p | grep -q '^0: [0-9] ('; then
+    ok "top/classes"
+else
+    bad "top/classes" "--top 1 on [360, 10] output"
+fi
+
+# --paths without -o skips its own results on a second run.
+mkdir -p "$TMP/p"
+head -c 2000 "$ROOT/tests/fixtures/npy/f32_v2_2x2.npy" >"$TMP/p/a.npy"
+printf 'input: [N, 2]\nlayers:\n  - Linear: [2, 3]\n' >"$TMP/p/m.yaml"
+(cd "$TMP/p" && ls ./*.npy | "$SEQRUN" -q --paths m.yaml >/dev/null && ls ./*.npy | "$SEQRUN" --paths m.yaml >"$TMP/p.out" 2>"$TMP/p.err")
+rc=$?
+if [ $rc = 0 ] && [ "$(cd "$TMP/p" && ls | tr '\n' ' ')" = "a.npy a.out.npy m.yaml " ] && grep -q 'a.out.npy: skipped' "$TMP/p.err"; then
+    ok "paths/skips-results"
+else
+    bad "paths/skips-results" "exit $rc; files: $(ls "$TMP/p" | tr '\n' ' ')" "$(cat "$TMP/p.err")"
+fi
+
+echo "$pass passed, $fail failed${skipped:+, $skipped skipped}"
 [ "$fail" -eq 0 ]
