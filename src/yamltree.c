@@ -112,131 +112,145 @@ static ynode *find_anchor(builder *b, const unsigned char *name)
     return anchor_slot(b->anc, b->capanc, (const char *)name)->node;
 }
 
+/* The parser's stack of open collections, with their pending anchors. */
+typedef struct {
+    ynode *node[YTREE_MAX_DEPTH + 1];
+    char *anchor[YTREE_MAX_DEPTH + 1];
+    int depth, docs, done;
+} open_stack;
+
+#define YT_TOO_LARGE "document too large (more than 1000000 nodes)"
+
+static sr_status on_scalar(builder *b, yaml_event_t *ev, ynode **out, const unsigned char **anc)
+{
+    ynode *n = *out = new_node(b, Y_SCALAR, ev->start_mark);
+    if (!n)
+        return fail(b, ev->start_mark, YT_TOO_LARGE, NULL);
+    n->value = malloc(ev->data.scalar.length + 1);
+    if (!n->value)
+        return sr_err(b->err, SR_ERUN, "out of memory reading %s", b->label);
+    memcpy(n->value, ev->data.scalar.value, ev->data.scalar.length);
+    n->value[ev->data.scalar.length] = '\0';
+    if (strlen(n->value) != ev->data.scalar.length)
+        return fail(b, ev->start_mark, "NUL character in a scalar", NULL);
+    n->plain = ev->data.scalar.plain_implicit && ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+    if (ev->data.scalar.tag) {
+        const char *tag = (const char *)ev->data.scalar.tag;
+        n->plain = strcmp(tag, YAML_STR_TAG) != 0 && strcmp(tag, "!") != 0;
+        n->str_tag = !n->plain;
+    }
+    *anc = ev->data.scalar.anchor;
+    return SR_OK;
+}
+
+static sr_status on_open(builder *b, yaml_event_t *ev, open_stack *os, ynode **out)
+{
+    if (os->depth >= YTREE_MAX_DEPTH)
+        return fail(b, ev->start_mark, "nesting is too deep (more than 64 levels)", NULL);
+    int seq = ev->type == YAML_SEQUENCE_START_EVENT;
+    ynode *n = *out = new_node(b, seq ? Y_SEQ : Y_MAP, ev->start_mark);
+    if (!n)
+        return fail(b, ev->start_mark, YT_TOO_LARGE, NULL);
+    os->anchor[os->depth] = NULL;
+    const unsigned char *anc = seq ? ev->data.sequence_start.anchor : ev->data.mapping_start.anchor;
+    /* registered when the node ends, so it cannot contain itself */
+    if (anc && !(os->anchor[os->depth] = sr_strdup((const char *)anc)))
+        return sr_err(b->err, SR_ERUN, "out of memory reading %s", b->label);
+    return SR_OK;
+}
+
+static sr_status on_close(builder *b, open_stack *os, ynode **out)
+{
+    sr_status st = SR_OK;
+    os->depth--;
+    ynode *n = *out = os->node[os->depth];
+    if (os->anchor[os->depth]) {
+        st = add_anchor(b, (unsigned char *)os->anchor[os->depth], n);
+        free(os->anchor[os->depth]);
+        os->anchor[os->depth] = NULL;
+    }
+    if (n->kind == Y_MAP)
+        n->n /= 2;
+    return st;
+}
+
+/* One parser event into the tree. */
+static sr_status on_event(builder *b, yaml_event_t *ev, open_stack *os)
+{
+    ynode *n = NULL;
+    const unsigned char *anc = NULL;
+    sr_status st = SR_OK;
+    switch (ev->type) {
+    case YAML_STREAM_END_EVENT:
+        os->done = 1;
+        return SR_OK;
+    case YAML_DOCUMENT_START_EVENT:
+        if (++os->docs > 1)
+            return fail(b, ev->start_mark, "a model spec is one YAML document; found a second '---'", NULL);
+        return SR_OK;
+    case YAML_SCALAR_EVENT:
+        st = on_scalar(b, ev, &n, &anc);
+        break;
+    case YAML_SEQUENCE_START_EVENT:
+    case YAML_MAPPING_START_EVENT:
+        st = on_open(b, ev, os, &n);
+        break;
+    case YAML_SEQUENCE_END_EVENT:
+    case YAML_MAPPING_END_EVENT:
+        st = on_close(b, os, &n);
+        break;
+    case YAML_ALIAS_EVENT: {
+        ynode *target = find_anchor(b, ev->data.alias.anchor);
+        if (!target)
+            return fail(b, ev->start_mark, "unknown or unfinished anchor: *", (const char *)ev->data.alias.anchor);
+        if (!(n = new_node(b, Y_ALIAS, ev->start_mark)))
+            return fail(b, ev->start_mark, YT_TOO_LARGE, NULL);
+        n->target = target;
+        break;
+    }
+    default:
+        return SR_OK;
+    }
+    if (st == SR_OK && anc)
+        st = add_anchor(b, anc, n);
+    if (st != SR_OK || !n)
+        return st;
+    if (ev->type == YAML_SEQUENCE_START_EVENT || ev->type == YAML_MAPPING_START_EVENT)
+        os->node[os->depth++] = n;
+    else if (os->depth == 0)
+        b->t->root = n;
+    else if (push_item(os->node[os->depth - 1], n) < 0)
+        return sr_err(b->err, SR_ERUN, "out of memory reading %s", b->label);
+    return SR_OK;
+}
+
 sr_status ytree_parse(ytree *t, const char *text, size_t len, const char *label, char *err)
 {
     memset(t, 0, sizeof *t);
     builder b = {.t = t, .label = label, .err = err};
     yaml_parser_t p;
     if (!yaml_parser_initialize(&p))
-        return sr_err(err, SR_ERUN, "out of memory");
+        return sr_err(err, SR_ERUN, "out of memory reading %s", label);
     yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
-
-    ynode *stack[YTREE_MAX_DEPTH + 1];
-    char *stack_anchor[YTREE_MAX_DEPTH + 1];
-    int depth = 0, docs = 0, done = 0;
+    open_stack os = {0};
     sr_status st = SR_OK;
-
-    while (!done && st == SR_OK) {
+    while (!os.done && st == SR_OK) {
         yaml_event_t ev;
         if (!yaml_parser_parse(&p, &ev)) {
-            st = sr_err(err, SR_EUSAGE, "%s:%d:%d: invalid YAML: %s%s%s", label,
-                        (int)p.problem_mark.line + 1, (int)p.problem_mark.column + 1,
-                        p.problem ? p.problem : "syntax error",
-                        p.context ? " " : "", p.context ? p.context : "");
+            if (p.error == YAML_MEMORY_ERROR) /* not the spec's fault: exit 1 */
+                st = sr_err(err, SR_ERUN, "out of memory reading %s", label);
+            else
+                st = sr_err(err, SR_EUSAGE, "%s:%d:%d: invalid YAML: %s%s%s", label,
+                            (int)p.problem_mark.line + 1, (int)p.problem_mark.column + 1,
+                            p.problem ? p.problem : "syntax error", p.context ? " " : "", p.context ? p.context : "");
             break;
         }
-        ynode *n = NULL;
-        const unsigned char *anc = NULL;
-        switch (ev.type) {
-        case YAML_STREAM_END_EVENT:
-            done = 1;
-            break;
-        case YAML_DOCUMENT_START_EVENT:
-            if (++docs > 1)
-                st = fail(&b, ev.start_mark, "a model spec is one YAML document; found a second '---'", NULL);
-            break;
-        case YAML_SCALAR_EVENT:
-            n = new_node(&b, Y_SCALAR, ev.start_mark);
-            if (!n)
-                goto toolarge;
-            n->value = malloc(ev.data.scalar.length + 1);
-            if (!n->value)
-                goto oom;
-            memcpy(n->value, ev.data.scalar.value, ev.data.scalar.length);
-            n->value[ev.data.scalar.length] = '\0';
-            if (strlen(n->value) != ev.data.scalar.length) {
-                st = fail(&b, ev.start_mark, "NUL character in a scalar", NULL);
-                break;
-            }
-            n->plain = ev.data.scalar.plain_implicit && ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-            if (ev.data.scalar.tag) {
-                const char *tag = (const char *)ev.data.scalar.tag;
-                n->plain = strcmp(tag, YAML_STR_TAG) != 0 && strcmp(tag, "!") != 0;
-                n->str_tag = !n->plain;
-            }
-            anc = ev.data.scalar.anchor;
-            break;
-        case YAML_SEQUENCE_START_EVENT:
-        case YAML_MAPPING_START_EVENT:
-            if (depth >= YTREE_MAX_DEPTH) {
-                st = fail(&b, ev.start_mark, "nesting is too deep (more than 64 levels)", NULL);
-                break;
-            }
-            n = new_node(&b, ev.type == YAML_SEQUENCE_START_EVENT ? Y_SEQ : Y_MAP, ev.start_mark);
-            if (!n)
-                goto toolarge;
-            stack_anchor[depth] = NULL;
-            anc = ev.type == YAML_SEQUENCE_START_EVENT ? ev.data.sequence_start.anchor
-                                                       : ev.data.mapping_start.anchor;
-            if (anc) {
-                /* Registered when the node ends, so it cannot contain itself. */
-                stack_anchor[depth] = sr_strdup((const char *)anc);
-                if (!stack_anchor[depth])
-                    goto oom;
-                anc = NULL;
-            }
-            break;
-        case YAML_SEQUENCE_END_EVENT:
-        case YAML_MAPPING_END_EVENT:
-            depth--;
-            n = stack[depth];
-            if (stack_anchor[depth]) {
-                st = add_anchor(&b, (unsigned char *)stack_anchor[depth], n);
-                free(stack_anchor[depth]);
-            }
-            if (n->kind == Y_MAP)
-                n->n /= 2;
-            break;
-        case YAML_ALIAS_EVENT: {
-            ynode *target = find_anchor(&b, ev.data.alias.anchor);
-            if (!target) {
-                st = fail(&b, ev.start_mark, "unknown or unfinished anchor: *",
-                          (const char *)ev.data.alias.anchor);
-                break;
-            }
-            n = new_node(&b, Y_ALIAS, ev.start_mark);
-            if (!n)
-                goto toolarge;
-            n->target = target;
-            break;
-        }
-        default:
-            break;
-        }
-        if (st == SR_OK && anc)
-            st = add_anchor(&b, anc, n);
-        if (st == SR_OK && n) {
-            if (ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT)
-                stack[depth++] = n;
-            else if (depth == 0)
-                t->root = n;
-            else if (push_item(stack[depth - 1], n) < 0)
-                goto oom;
-        }
-        yaml_event_delete(&ev);
-        continue;
-    toolarge:
-        st = fail(&b, ev.start_mark, "document too large (more than 1000000 nodes)", NULL);
-        yaml_event_delete(&ev);
-        continue;
-    oom:
-        st = sr_err(err, SR_ERUN, "out of memory reading %s", label);
+        st = on_event(&b, &ev, &os);
         yaml_event_delete(&ev);
     }
     /* On an early exit, anchors still pending on the stack must be freed. */
-    if (st != SR_OK)
-        for (int i = 0; i < depth; i++)
-            free(stack_anchor[i]);
+    for (int i = 0; i < os.depth; i++)
+        free(os.anchor[i]);
     for (size_t i = 0; i < b.capanc; i++)
         free(b.anc[i].name);
     free(b.anc);
