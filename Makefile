@@ -64,9 +64,10 @@ $(BUILD)/tests/%.o: tests/%.c tests/unit.h tests/cmpargs.h $(wildcard src/*.h)
 
 # Debian packages: the build needs the first line; the test suite uses the
 # second (valgrind for the memcheck test, clang for the fuzzers, mandoc and
-# groff to lint the man page, GNU parallel for the README recipe).
+# groff to lint the man page, GNU parallel for the README recipe, Graphviz
+# to parse --check --format dot).
 DEB_BUILD := gcc make pkg-config libyaml-dev libopenblas-dev
-DEB_TEST  := valgrind clang mandoc groff-base parallel
+DEB_TEST  := valgrind clang mandoc groff-base parallel graphviz
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 deps:
