@@ -210,6 +210,7 @@ static void pad_borders(const ck_conv *c, const ck_lay *l, float *xp)
 #define OC_L1W 8192   /* floats of packed weights per tap block (32 KiB) */
 #define OC_BLOCK 65536 /* floats of padded input per block of samples (256 KiB) */
 #define OC_PF 64      /* taps the weights are prefetched ahead */
+#define OC_SUMS 32768 /* floats of running sums per block of samples (128 KiB) */
 
 /* Prepared weights.  The first two fields keep conv.c's dc_pack from ever
  * taking this for its own (its level is 1 or 2) in the shared cache slot. */
@@ -250,6 +251,11 @@ static void oc_plan_get(const ck_conv *c, const ck_lay *l, oc_plan *p)
     int64_t cb = OC_L1W / (kk * 16 * p->no);
     p->KB = (cb < 1 ? 1 : cb) * kk;
     int64_t nb = l->SS > 0 ? OC_BLOCK / l->SS : 1;
+    /* and the block's running sums within OC_SUMS floats (few input
+     * channels: many outputs per input float) */
+    int64_t per = c->oh * ((OW + cols - 1) / cols) * cols * 16 * p->no;
+    if (per > 0 && nb > OC_SUMS / per)
+        nb = OC_SUMS / per;
     nb = nb < 1 ? 1 : nb;
     p->nb = nb < c->n ? nb : c->n > 0 ? c->n : 1;
     p->segs = p->nb * c->oh * ((OW + cols - 1) / cols);
@@ -561,6 +567,7 @@ static void oc_task(void *arg, int64_t task, int tid)
         for (int64_t b = ob0; b < ob1; b++) {
             const float *wp = pk->w + (size_t)(g * pk->nob + b) * pk->wfl;
             const float *bp = pk->b + (g * pk->nob + b) * OB;
+            int64_t o0 = g * og + b * OB, ov = og - b * OB < OB ? og - b * OB : OB;
             for (int64_t t0 = 0; t0 < p->K; t0 += p->KB) {
                 int64_t t1 = t0 + p->KB < p->K ? t0 + p->KB : p->K;
                 for (int64_t ti = 0; ti < ntiles; ti++) {
@@ -569,16 +576,15 @@ static void oc_task(void *arg, int64_t task, int tid)
                         int64_t si = ti * rows + r;
                         sin[r] = sg[si < ns ? si : ti * rows].in; /* past the end: recompute the first */
                     }
-                    fn(xg, sin, J->taps, t0, t1, wp, bp, sums + ti * tile_f, t0 == 0);
+                    float *sum = sums + ti * tile_f;
+                    fn(xg, sin, J->taps, t0, t1, wp, bp, sum, t0 == 0);
+                    if (t1 == p->K) {
+                        /* finished: activation, then out, while in L1 */
+                        const oc_run *ru = runs + ti * (R + 1);
+                        sr_post(J->ctx, sum, (size_t)tile_f);
+                        oc_store(sum, R, OB, ov, ru, ru[R].dst, J->y + o0 * cstride, cstride);
+                    }
                 }
-            }
-            /* finished: activation, then out */
-            int64_t o0 = g * og + b * OB, ov = og - b * OB < OB ? og - b * OB : OB;
-            for (int64_t ti = 0; ti < ntiles; ti++) {
-                float *sum = sums + ti * tile_f;
-                const oc_run *ru = runs + ti * (R + 1);
-                sr_post(J->ctx, sum, (size_t)tile_f);
-                oc_store(sum, R, OB, ov, ru, ru[R].dst, J->y + o0 * cstride, cstride);
             }
         }
     }
