@@ -30,7 +30,8 @@ labels() {
 }
 labels "$Y" >"$T/labels"
 
-echo "\$ seqrun --check models/digits_cnn.yaml"
+# the commands as typed here: ./seqrun unless it was installed (make install)
+echo "\$ $SEQRUN --check models/digits_cnn.yaml"
 "$SEQRUN" --check models/digits_cnn.yaml
 echo
 
@@ -51,7 +52,7 @@ for m in digits_cnn digits_mlp; do
     [ "$same" -eq "$total" ] && [ "$correct" -eq "$pt_correct" ] || status=1
 done
 echo
-echo "\$ seqrun --format text --top 3 models/digits_cnn.yaml $X | head -n 6"
+echo "\$ $SEQRUN --format text --top 3 models/digits_cnn.yaml $X | head -n 6"
 "$SEQRUN" -q --format text --top 3 models/digits_cnn.yaml "$X" >"$T/top3"
 head -n 6 "$T/top3"
 echo "true digits: $(head -n 5 "$T/labels" | tr '\n' ' ')"
