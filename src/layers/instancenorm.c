@@ -118,9 +118,8 @@ static SR_SHAPE_FN(in_shape)
         info->batch_dim0 = !(affine || track);          /* dim 0 holds the channels */
     int64_t sp = sr_prod(in, batched ? 2 : 1, in->ndim);
     if (stats && sp == 1)
-        return sr_err(err, SR_ESHAPE, "%s needs more than 1 spatial element per channel to normalise by, but input %s%s "
+        return sr_err(err, SR_ESHAPE, "%s needs more than 1 spatial element per channel to normalise by, but input %s "
                       "has 1 (PyTorch: \"Expected more than 1 spatial element when training\"); hint: %s", nm, sr_shp(in),
-                      src,
                       track ? "in eval it uses its running statistics and accepts this; in training give it more "
                               "positions"
                             : "each channel is normalised over its own positions: give it more than one (or use "
