@@ -12,7 +12,11 @@ sr_status sr_sink_header(sr_sink *w, const sr_shape *s, char *err)
     if (w->fmt == SR_FMT_NPY)
         return sr_npy_write_header(w->o.f, s, err);
     if (w->fmt == SR_FMT_TEXT) {
-        w->row = s->ndim ? s->d[s->ndim - 1] : 1;
+        /* one line per sample, as the man page says: a batch [N, ...]
+         * prints N lines of every value of its sample; a vector one line */
+        w->row = 1;
+        for (int k = s->ndim >= 2 ? 1 : 0; k < s->ndim; k++)
+            w->row *= s->d[k];
         w->written = 0;
         if (w->top) {
             free(w->rowbuf);

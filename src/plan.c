@@ -17,6 +17,7 @@ static void plan_fusion(const sr_model *m, const sr_shapes *S, int training, sr_
             int64_t C = pl->type->fold ? pl->type->fold(pl, NULL, NULL, NULL, NULL) : 0;
             if (t->affine && P[prev].post < 0 && P[prev].fold < 0 && (pl->type->flags & SR_FUSE_AFFINE) &&
                 C > 0 && po->ndim >= 2 && pl->type->channel_dim(pl, po) == 1 && po->d[1] == C &&
+                (!t->channel_dim || t->channel_dim(nd->mod, po) == 1) &&
                 t->affine(nd->mod, training, NULL, NULL) == C) {
                 P[prev].fold = i;
                 P[i].fused_into = prev;

@@ -188,14 +188,11 @@ static SR_FORWARD_FN(in_forward)
 /*
  * Which dim holds the channels: 1 for batched input, 0 for unbatched
  * (C, *).  In eval with track_running_stats InstanceNorm is a per-channel
- * affine map, which sr_batchnorm_affine describes; but the planner folds
- * such a map over dim 1 of the producer's output without asking the affine
- * layer where its channels are, and unbatched input has them in dim 0
- * (Linear(4, 4) then InstanceNorm1d(4, track_running_stats=True) on a
- * [4, 4] record would scale the wrong axis).  So the row leaves .affine
- * out until the planner checks this hook for the affine layer's input too;
- * then IN_ROW gets ".affine = sr_batchnorm_affine" and the fold into a
- * preceding convolution is on.
+ * affine map, which sr_batchnorm_affine describes (the arguments lie as
+ * BatchNorm's), folded into a preceding convolution; unbatched input has
+ * its channels in dim 0, so the planner asks this hook where they are and
+ * folds only when that is dim 1 (Linear(4, 4) then InstanceNorm1d(4,
+ * track_running_stats=True) on a [4, 4] record is not folded).
  */
 static int in_channel_dim(const sr_layer *L, const sr_shape *s)
 {
@@ -216,7 +213,8 @@ static const sr_argdef a_instancenorm[] = {
     SR_ROW(nm, .summary = sum, SR_ARGS(a_instancenorm),                                                           \
            .repr = "#num_features, eps=, momentum=, affine=, track_running_stats=",                               \
            .flags = SR_FUSE_POST | SR_LF_TRAIN_STATE, .variant = nd, .validate = in_validate, .shape = in_shape, \
-           .params = sr_batchnorm_params, .forward = in_forward, .channel_dim = in_channel_dim)
+           .params = sr_batchnorm_params, .forward = in_forward, .channel_dim = in_channel_dim,   \
+           .affine = sr_batchnorm_affine)
 IN_ROW(InstanceNorm1d, "normalises each channel of each sample of (N, C, L) or (C, L) over its positions", 1);
 IN_ROW(InstanceNorm2d, "normalises each channel of each sample of (N, C, H, W) or (C, H, W) over its positions", 2);
 IN_ROW(InstanceNorm3d, "normalises each channel of each sample of (N, C, D, H, W) or (C, D, H, W)", 3);

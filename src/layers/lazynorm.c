@@ -153,7 +153,10 @@ static const lazynorm_kind lazynorm_kinds[6] = {
 LAZYNORM_ROW(LazyBatchNorm1d, "BatchNorm1d whose num_features is taken from its input", LZN_BN1D, lazynorm_affine);
 LAZYNORM_ROW(LazyBatchNorm2d, "BatchNorm2d whose num_features is taken from its input", LZN_BN2D, lazynorm_affine);
 LAZYNORM_ROW(LazyBatchNorm3d, "BatchNorm3d whose num_features is taken from its input", LZN_BN3D, lazynorm_affine);
-/* no .affine, as InstanceNorm's (see in_channel_dim in instancenorm.c) */
-LAZYNORM_ROW(LazyInstanceNorm1d, "InstanceNorm1d whose num_features is taken from dim 1 of its input", LZN_IN1D, NULL);
-LAZYNORM_ROW(LazyInstanceNorm2d, "InstanceNorm2d whose num_features is taken from dim 1 of its input", LZN_IN2D, NULL);
-LAZYNORM_ROW(LazyInstanceNorm3d, "InstanceNorm3d whose num_features is taken from dim 1 of its input", LZN_IN3D, NULL);
+/* folded like InstanceNorm's, where its channels are dim 1 (in_channel_dim) */
+LAZYNORM_ROW(LazyInstanceNorm1d, "InstanceNorm1d whose num_features is taken from dim 1 of its input", LZN_IN1D,
+             lazynorm_affine);
+LAZYNORM_ROW(LazyInstanceNorm2d, "InstanceNorm2d whose num_features is taken from dim 1 of its input", LZN_IN2D,
+             lazynorm_affine);
+LAZYNORM_ROW(LazyInstanceNorm3d, "InstanceNorm3d whose num_features is taken from dim 1 of its input", LZN_IN3D,
+             lazynorm_affine);

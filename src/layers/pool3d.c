@@ -415,6 +415,15 @@ SR_SHAPE_FN(p3_adaptive_shape)
     for (int i = 0; i < 3; i++)
         out->d[in->ndim - 3 + i] = o[i];
     info->out_known = 1;
+    for (int i = 0; i < 3; i++)
+        if (o[i] == 0) {
+            char src[256];
+            /* PyTorch returns an empty tensor; the contract makes a
+             * zero-size output a mismatch */
+            return sr_err(err, SR_ESHAPE, "%s would give an empty output %s from input %s%s: output_size has a 0; "
+                          "hint: give every output size at least 1 (or None to keep the input's)",
+                          L->type->name, sr_shp(out), sr_shp(in), sr_from(info, 1, src, sizeof src));
+        }
     return SR_OK;
 }
 
