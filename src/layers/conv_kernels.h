@@ -61,6 +61,9 @@ typedef struct {
 
 void ck_lay_get(const ck_conv *c, ck_lay *l);
 
+/* Memory for prepared weights (free() frees it); big blocks in huge pages. */
+void *ck_alloc(size_t n);
+
 /* Floats after the last padded sample that loads may touch (conv.c's
  * DC_SLACK: the slack a producer leaves in the layout). */
 #define CK_SLACK 16
