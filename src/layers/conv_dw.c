@@ -123,7 +123,7 @@ typedef struct {
 } dw_job;
 
 /* Source index for padded position i of an axis of size n, or -1: zero. */
-static int64_t src_index(int mode, int64_t i, int64_t n)
+static CK_UNUSED int64_t src_index(int mode, int64_t i, int64_t n)
 {
     if (i >= 0 && i < n)
         return i;

@@ -34,6 +34,9 @@
 
 #include "../layer.h"
 
+/* Helpers only the AVX-512 paths call (unused elsewhere). */
+#define CK_UNUSED __attribute__((unused))
+
 /* A convolution in 2-D terms (Conv1d: height 1): index 0 is height, 1 width. */
 typedef struct {
     int64_t n;                     /* samples in this call */

@@ -157,7 +157,7 @@ CK_TARGET void ck_zero_row(const ck_rowpad *rp, float *dst, int64_t pstride)
 
 /* One sample x [cin, h, w] into the padded, phase-split layout at dst:
  * every one of its SS floats is written. */
-static void pad_sample(const ck_conv *c, const ck_lay *l, const ck_rowpad *rp, const float *x, float *dst)
+static CK_UNUSED void pad_sample(const ck_conv *c, const ck_lay *l, const ck_rowpad *rp, const float *x, float *dst)
 {
     int64_t H = c->h, W = c->w, s = c->s[1], pl = c->pb[1];
     for (int64_t ch = 0; ch < c->cin; ch++) {
@@ -201,7 +201,7 @@ static void pad_sample(const ck_conv *c, const ck_lay *l, const ck_rowpad *rp, c
 
 /* A sample the layer before wrote into the padded layout (zero padding):
  * zeros everywhere pad_sample would put them. */
-static void pad_borders(const ck_conv *c, const ck_lay *l, float *xp)
+static CK_UNUSED void pad_borders(const ck_conv *c, const ck_lay *l, float *xp)
 {
     int64_t s = c->s[1], top = c->pb[0], left = c->pb[1], end = top + c->h;
     for (int64_t ch = 0; ch < c->cin; ch++) {
@@ -288,7 +288,7 @@ int ck_oc_ok(const ck_conv *c)
     return c->cout / c->groups >= 16;
 }
 
-static size_t oc_pack_floats(const ck_conv *c, int no, int64_t K)
+static CK_UNUSED size_t oc_pack_floats(const ck_conv *c, int no, int64_t K)
 {
     int64_t og = c->cout / c->groups, ob = 16 * no, nob = (og + ob - 1) / ob;
     return (size_t)(c->groups * nob) * (size_t)(K * ob + ob);
@@ -446,7 +446,7 @@ static void oc_pack_rows(const float *src, int64_t K, int64_t rows, float *dst, 
 }
 #endif
 
-static void oc_pack_fill(ck_pack *pk, const ck_conv *c, int no, int64_t K, const float *W, const float *bias)
+static CK_UNUSED void oc_pack_fill(ck_pack *pk, const ck_conv *c, int no, int64_t K, const float *W, const float *bias)
 {
     int64_t og = c->cout / c->groups, ob = 16 * no, nob = (og + ob - 1) / ob;
     pk->level = pk->mr = -1;
