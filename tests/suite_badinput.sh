@@ -6,12 +6,16 @@
 # substring of the message, and that nothing in the output directory was
 # created or changed: every run that could write aims -o and --save-state at
 # files that already exist there, which must keep their bytes, and no
-# temporary (.NAME.tmp.*) may remain.
+# temporary (.NAME.seqrun-PID@HOST.tmp.*) may remain.
 #
 # Then the "nothing lost" cases that need more than one command: SIGINT,
-# SIGTERM and SIGHUP in the middle of a run fed through a FIFO, a full disk
-# (ulimit -f, and a 64 KiB tmpfs when mount works here), and a failed
-# --save-state after a good run.
+# SIGTERM and SIGHUP in the middle of a run fed through a FIFO; SIGHUP under
+# nohup (ignored signals stay ignored); SIGKILL, whose temporary the next
+# run removes; a state file that cannot replace its old one after -o could
+# (sticky directory: -o is put back); the modes of new and replaced files;
+# a full disk (ulimit -f, /dev/full, and a 64 KiB tmpfs when mount works
+# here), also for stdout and --paths' list; OpenBLAS under an address-space
+# limit; and a failed --save-state after a good run.
 #
 # Malformed files are made here with printf/head/dd: no python needed.
 set -u
