@@ -39,8 +39,9 @@ sr_status sr_stream_open(sr_stream *s, const char *path, char *err)
     s->cap = STREAM_BUF;
     s->buf = malloc(s->cap);
     if (!s->buf) {
+        const char *name = s->name; /* "<stdin>" for "-" */
         sr_stream_close(s);
-        return sr_err(err, SR_ERUN, "out of memory");
+        return sr_err(err, SR_ERUN, "%s: out of memory", name);
     }
     return SR_OK;
 }

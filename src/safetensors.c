@@ -819,7 +819,7 @@ static sr_status set_path(sr_safetensors *st, const char *name, char *err)
 {
     memset(st, 0, sizeof *st);
     st->path = sr_strdup(name ? name : "<buffer>");
-    return st->path ? SR_OK : sr_err(err, SR_ERUN, "out of memory");
+    return st->path ? SR_OK : sr_err(err, SR_ERUN, "%s: out of memory", name ? name : "<buffer>");
 }
 
 sr_status sr_st_parse(sr_safetensors *st, const void *buf, size_t len, const char *name,
