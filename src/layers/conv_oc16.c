@@ -206,16 +206,22 @@ static CK_UNUSED void pad_borders(const ck_conv *c, const ck_lay *l, float *xp)
     int64_t s = c->s[1], top = c->pb[0], left = c->pb[1], end = top + c->h;
     for (int64_t ch = 0; ch < c->cin; ch++) {
         float *plane = xp + ch * l->PS;
-        memset(plane, 0, (size_t)(top * l->RS) * sizeof *plane);
-        memset(plane + end * l->RS, 0, (size_t)((l->Hp - end) * l->RS) * sizeof *plane);
-        for (int64_t ph = top; ph < end; ph++)
-            for (int64_t q = 0; q < s; q++) {
-                float *p = plane + ph * l->RS + q * l->Wj;
-                /* phase q's columns j hold input columns j * s + q - left */
-                int64_t lo = left > q ? (left - q + s - 1) / s : 0;
-                int64_t hi = left + c->w > q ? (left + c->w - q + s - 1) / s : 0;
-                hi = hi < l->Wj ? hi : l->Wj;
-                lo = lo < hi ? lo : hi;
+        if (top)
+            memset(plane, 0, (size_t)(top * l->RS) * sizeof *plane);
+        if (l->Hp > end)
+            memset(plane + end * l->RS, 0, (size_t)((l->Hp - end) * l->RS) * sizeof *plane);
+    }
+    for (int64_t q = 0; q < s; q++) {
+        /* phase q's columns j hold input columns j * s + q - left */
+        int64_t lo = left > q ? (left - q + s - 1) / s : 0;
+        int64_t hi = left + c->w > q ? (left + c->w - q + s - 1) / s : 0;
+        hi = hi < l->Wj ? hi : l->Wj;
+        lo = lo < hi ? lo : hi;
+        if (lo == 0 && hi == l->Wj)
+            continue;
+        for (int64_t ch = 0; ch < c->cin; ch++)
+            for (int64_t ph = top; ph < end; ph++) {
+                float *p = xp + ch * l->PS + ph * l->RS + q * l->Wj;
                 for (int64_t j = 0; j < lo; j++)
                     p[j] = 0.0f;
                 for (int64_t j = hi; j < l->Wj; j++)
@@ -691,12 +697,13 @@ int ck_choose(const ck_conv *c)
     /* conv.c's kernel, a vector across 16 outputs of a row, leaves lanes
      * empty unless the width is a multiple of 16 (at 8x8 half of them,
      * at 28 an eighth); with enough taps per output to carry the tile's
-     * transposed stores, the output-channel kernel wins there (measured:
+     * transposed stores (48 taps below 16 wide, 128 above, where fewer lanes
+     * are lost), the output-channel kernel wins there (measured:
      * 3x3 256 -> 256 at 8x8 95 -> 165 GF/s, at 14x14 ~150 -> ~175, 3x3
      * 128 -> 128 at 20x20 130 -> 185; at 16x16 conv.c's 185 beats its 155,
      * and with 27 taps at 30x30 conv.c's 147 its 73) */
     int64_t K = c->cin / c->groups * c->k[0] * c->k[1];
-    if (ck_oc_ok(c) && c->ow % 16 != 0 && K >= 48)
+    if (ck_oc_ok(c) && c->ow % 16 != 0 && K >= (c->ow < 16 ? 48 : 128))
         return CK_OC;
 #else
     (void)c;
