@@ -319,8 +319,10 @@ static size_t oc_area(const ck_conv *c, const ck_lay *l, const oc_plan *p)
 {
     size_t a = (size_t)(p->nb * l->SS + CK_SLACK + 16) / 16 * 16;
     a += (size_t)p->segs * (sizeof(oc_seg) / sizeof(float)) + 16;
-    a += (size_t)p->tiles * (size_t)(p->rows * p->cols * 16 * p->no) + 16;
-    a += (size_t)p->tiles * (size_t)(p->rows * p->cols + 1) * (sizeof(oc_run) / sizeof(float)) + 16;
+    /* for tiles down to half as high: fewer than tiles + 1 full tiles'
+     * slots, at most 2 tiles + 1 tiles */
+    a += (size_t)(p->tiles + 1) * (size_t)(p->rows * p->cols * 16 * p->no) + 16;
+    a += (size_t)(2 * p->tiles + 1) * (size_t)(p->rows * p->cols + 1) * (sizeof(oc_run) / sizeof(float)) + 16;
     (void)c;
     return a;
 }
@@ -388,10 +390,19 @@ oc_tile(const float *xb, const int64_t *sin, const int64_t *taps, int64_t t0, in
     }
 }
 
+/* The full tiles (NO * ROWS * COLS = 24 accumulators, ROWS <= 8), and
+ * shorter ones down to half as many rows, for blocks with few segments (a
+ * micro-batch of 2 samples at 2x2 is 4 segments of 2: 4 rows, not 6). */
 #define OC_SHAPES(X)                                                                                         \
     X(1, 8, 1) X(1, 8, 2) X(1, 8, 3) X(1, 6, 4) X(1, 4, 6) X(1, 2, 12)                                        \
     X(2, 8, 1) X(2, 6, 2) X(2, 4, 3) X(2, 3, 4) X(2, 2, 6) X(2, 1, 12)                                        \
-    X(4, 6, 1)
+    X(4, 6, 1)                                                                                                \
+    X(1, 7, 1) X(1, 6, 1) X(1, 5, 1) X(1, 4, 1) X(1, 7, 2) X(1, 6, 2) X(1, 5, 2) X(1, 4, 2)                   \
+    X(1, 7, 3) X(1, 6, 3) X(1, 5, 3) X(1, 4, 3) X(1, 5, 4) X(1, 4, 4) X(1, 3, 4) X(1, 3, 6) X(1, 2, 6)        \
+    X(1, 1, 12)                                                                                               \
+    X(2, 7, 1) X(2, 6, 1) X(2, 5, 1) X(2, 4, 1) X(2, 5, 2) X(2, 4, 2) X(2, 3, 2) X(2, 3, 3) X(2, 2, 3)        \
+    X(2, 2, 4) X(2, 1, 6)                                                                                     \
+    X(4, 5, 1) X(4, 4, 1) X(4, 3, 1)
 
 #define OC_FN(NO, ROWS, COLS)                                                                                 \
     static CK_TARGET void oc_tile_##NO##_##ROWS##_##COLS(const float *xb, const int64_t *sin,               \
@@ -569,11 +580,21 @@ static void oc_task(void *arg, int64_t task, int tid)
                                   .len = c->ow - ow < cols ? c->ow - ow : cols};
                 ns++;
             }
+    /* the tile height that wastes fewest rows on this block's segments
+     * (any height gives the same bits) */
+    for (int64_t r = p->rows - 1, best = (ns + rows - 1) / rows * rows - ns; r >= (p->rows + 1) / 2; r--) {
+        int64_t w = (ns + r - 1) / r * r - ns;
+        if (w < best) {
+            best = w;
+            rows = r;
+        }
+    }
+    R = rows * cols;
     int64_t ntiles = (ns + rows - 1) / rows;
     oc_tile_fn fn = oc_tile_pick(p->no, (int)rows, (int)cols);
     int64_t OB = 16 * pk->no, og = pk->og, tile_f = R * OB;
     /* each tile's runs (its last slot's dst: how many) */
-    oc_run *runs = (oc_run *)(sums + p->tiles * tile_f);
+    oc_run *runs = (oc_run *)(sums + (p->tiles + 1) * p->rows * p->cols * OB);
     for (int64_t ti = 0; ti < ntiles; ti++) {
         oc_run *ru = runs + ti * (R + 1);
         int64_t nr = 0, prev = -2;
