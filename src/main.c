@@ -419,250 +419,290 @@ static int openblas_default_threads(void)
     return sr_par_cores();
 }
 
-int main(int argc, char **argv)
-{
-    int blas_default = openblas_default_threads();
-    sr_runopts o = {.output = "-"};
-    const char *pos[2] = {NULL, NULL};
-    int npos = 0, check = 0, format_given = 0, paths = 0, dot = 0;
-    sr_checkopts copts = {.depth = -1};
-    const char *columns_arg = NULL, *depth_arg = NULL;
-    long long threads = 0;
-    const char *input_shape_arg = NULL;
+/* What the command line asked for, as parse_args and the checks after it
+ * fill it in. */
+typedef struct {
+    sr_runopts o;
+    sr_checkopts copts;
+    const char *pos[2];         /* MODEL.yaml, INPUT */
+    int npos, check, format_given, paths, dot, list_layers;
+    const char *columns_arg, *depth_arg, *input_shape_arg;
+    long long threads;          /* --threads, or 0 */
+    char shape_name[32];        /* --input-shape's batch name, or "" */
+} cli;
 
+/* One option from getopt_long; -1 to go on, else the exit status. */
+static int parse_option(cli *c, int opt, const char *val, const char *arg)
+{
+    long long v;
+    switch (opt) {
+    case '?': {
+        if (optopt >= 256) { /* a flag given a value: --train=1 */
+            for (int k = 0; k < NOPTIONS; k++)
+                if (cli_options[k].id == optopt) {
+                    char nm[64];
+                    snprintf(nm, sizeof nm, "--%s", cli_options[k].name);
+                    return usage_error("option '%s' takes no value", nm);
+                }
+        }
+        if (optopt) {
+            char nm[3] = {'-', (char)optopt, 0};
+            return usage_error("unknown option '%s'", nm);
+        }
+        return usage_error("unknown option '%s'", arg);
+    }
+    case ':': {
+        char nm[64];
+        if (optopt >= 256 || arg[1] == '-') {
+            size_t n = strcspn(arg, "=");
+            snprintf(nm, sizeof nm, "%.*s", (int)(n < sizeof nm ? n : sizeof nm - 1), arg);
+        } else {
+            snprintf(nm, sizeof nm, "-%c", optopt);
+        }
+        return usage_error("option '%s' needs a value", nm);
+    }
+    case OPT_TRAIN: c->o.train = 1; break;
+    case OPT_CHECK: c->check = 1; break;
+    case OPT_PATHS: c->paths = 1; break;
+    case OPT_LIST_LAYERS: c->list_layers = 1; break;
+    case 'q': c->o.quiet = 1; break;
+    case 'v': c->o.verbose = 1; break;
+    case 'h': usage(stdout); return 0;
+    case OPT_VERSION: printf("seqrun %s\n", SEQRUN_VERSION); return 0;
+    case 'o': c->o.output = val; break;
+    case 'w': c->o.weights = val; break;
+    case OPT_SAVE_STATE: c->o.save_state = val; break;
+    case OPT_INPUT_SHAPE:
+        c->input_shape_arg = val;
+        break;
+    case OPT_FORMAT:
+        c->format_given = 1;
+        if (!strcmp(val, "npy"))
+            c->o.format = SR_FMT_NPY;
+        else if (!strcmp(val, "raw"))
+            c->o.format = SR_FMT_RAW;
+        else if (!strcmp(val, "text"))
+            c->o.format = SR_FMT_TEXT;
+        else if (!strcmp(val, "json"))
+            c->o.format = SR_FMT_JSON;
+        else if (!strcmp(val, "dot"))
+            c->o.format = SR_FMT_TEXT, c->dot = 1;
+        else
+            return usage_error("--format: expected npy, raw, text or json (or dot, with --check), got '%s'", val);
+        if (strcmp(val, "dot"))
+            c->dot = 0;
+        break;
+    case OPT_COLUMNS:
+        c->columns_arg = val;
+        break;
+    case OPT_DEPTH:
+        c->depth_arg = val;
+        if (parse_int(val, 0, 1000000, &v) < 0)
+            return usage_error("--depth: expected a non-negative integer, got '%s'", val);
+        c->copts.depth = (int)v;
+        break;
+    case OPT_BATCH_SIZE:
+        if (parse_int(val, 1, (long long)1 << 40, &v) < 0)
+            return usage_error("--batch-size: expected a positive integer, got '%s'", val);
+        c->o.batch_size = v;
+        break;
+    case OPT_SEED:
+        if (parse_int(val, 0, 0x7fffffffffffffffLL, &v) < 0)
+            return usage_error("--seed: expected a non-negative integer, got '%s'", val);
+        c->o.seed = (uint64_t)v;
+        break;
+    case OPT_TOP:
+        if (parse_int(val, 1, 1000000, &v) < 0)
+            return usage_error("--top: expected a positive integer, got '%s'", val);
+        c->o.top = (int)v;
+        break;
+    case OPT_THREADS:
+        if (parse_int(val, 1, 0x7fffffff, &v) < 0)
+            return usage_error("--threads: expected a positive integer, got '%s'", val);
+        if (v > SR_PAR_MAXTHREADS) {
+            char m[96];
+            snprintf(m, sizeof m, "--threads: at most %d, got '%%s'", SR_PAR_MAXTHREADS);
+            return usage_error(m, val);
+        }
+        c->threads = v;
+        break;
+    }
+    return -1;
+}
+
+/* The options and positional arguments into c; -1 to go on, else the exit
+ * status (--help, --version, --list-layers, a usage error). */
+static int parse_args(cli *c, int argc, char **argv)
+{
     struct option longopts[NOPTIONS + 1];
     char shortopts[3 * NOPTIONS + 2] = ":";
     size_t ns = 1;
     for (int i = 0; i < NOPTIONS; i++) {
-        const cli_option *c = &cli_options[i];
-        longopts[i] = (struct option){c->name, c->arg ? required_argument : no_argument, NULL, c->id};
-        if (c->id < 256) {
-            shortopts[ns++] = (char)c->id;
-            if (c->arg)
+        const cli_option *co = &cli_options[i];
+        longopts[i] = (struct option){co->name, co->arg ? required_argument : no_argument, NULL, co->id};
+        if (co->id < 256) {
+            shortopts[ns++] = (char)co->id;
+            if (co->arg)
                 shortopts[ns++] = ':';
         }
     }
     longopts[NOPTIONS] = (struct option){0};
     shortopts[ns] = '\0';
     opterr = 0; /* the messages are ours */
-    int list_layers = 0, opt;
+    int opt;
     while ((opt = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
-        const char *val = optarg;
-        const char *arg = argv[optind - 1]; /* the word it came from */
-        long long v;
-        switch (opt) {
-        case '?': {
-            if (optopt >= 256) { /* a flag given a value: --train=1 */
-                for (int k = 0; k < NOPTIONS; k++)
-                    if (cli_options[k].id == optopt) {
-                        char nm[64];
-                        snprintf(nm, sizeof nm, "--%s", cli_options[k].name);
-                        return usage_error("option '%s' takes no value", nm);
-                    }
-            }
-            if (optopt) {
-                char nm[3] = {'-', (char)optopt, 0};
-                return usage_error("unknown option '%s'", nm);
-            }
-            return usage_error("unknown option '%s'", arg);
-        }
-        case ':': {
-            char nm[64];
-            if (optopt >= 256 || arg[1] == '-') {
-                size_t n = strcspn(arg, "=");
-                snprintf(nm, sizeof nm, "%.*s", (int)(n < sizeof nm ? n : sizeof nm - 1), arg);
-            } else {
-                snprintf(nm, sizeof nm, "-%c", optopt);
-            }
-            return usage_error("option '%s' needs a value", nm);
-        }
-        case OPT_TRAIN: o.train = 1; break;
-        case OPT_CHECK: check = 1; break;
-        case OPT_PATHS: paths = 1; break;
-        case OPT_LIST_LAYERS: list_layers = 1; break;
-        case 'q': o.quiet = 1; break;
-        case 'v': o.verbose = 1; break;
-        case 'h': usage(stdout); return 0;
-        case OPT_VERSION: printf("seqrun %s\n", SEQRUN_VERSION); return 0;
-        case 'o': o.output = val; break;
-        case 'w': o.weights = val; break;
-        case OPT_SAVE_STATE: o.save_state = val; break;
-        case OPT_INPUT_SHAPE:
-            input_shape_arg = val;
-            break;
-        case OPT_FORMAT:
-            format_given = 1;
-            if (!strcmp(val, "npy"))
-                o.format = SR_FMT_NPY;
-            else if (!strcmp(val, "raw"))
-                o.format = SR_FMT_RAW;
-            else if (!strcmp(val, "text"))
-                o.format = SR_FMT_TEXT;
-            else if (!strcmp(val, "json"))
-                o.format = SR_FMT_JSON;
-            else if (!strcmp(val, "dot"))
-                o.format = SR_FMT_TEXT, dot = 1;
-            else
-                return usage_error("--format: expected npy, raw, text, json or dot, got '%s'", val);
-            if (strcmp(val, "dot"))
-                dot = 0;
-            break;
-        case OPT_COLUMNS:
-            columns_arg = val;
-            break;
-        case OPT_DEPTH:
-            depth_arg = val;
-            if (parse_int(val, 0, 1000000, &v) < 0)
-                return usage_error("--depth: expected a non-negative integer, got '%s'", val);
-            copts.depth = (int)v;
-            break;
-        case OPT_BATCH_SIZE:
-            if (parse_int(val, 1, (long long)1 << 40, &v) < 0)
-                return usage_error("--batch-size: expected a positive integer, got '%s'", val);
-            o.batch_size = v;
-            break;
-        case OPT_SEED:
-            if (parse_int(val, 0, 0x7fffffffffffffffLL, &v) < 0)
-                return usage_error("--seed: expected a non-negative integer, got '%s'", val);
-            o.seed = (uint64_t)v;
-            break;
-        case OPT_TOP:
-            if (parse_int(val, 1, 1000000, &v) < 0)
-                return usage_error("--top: expected a positive integer, got '%s'", val);
-            o.top = (int)v;
-            break;
-        case OPT_THREADS:
-            if (parse_int(val, 1, 0x7fffffff, &v) < 0)
-                return usage_error("--threads: expected a positive integer, got '%s'", val);
-            if (v > SR_PAR_MAXTHREADS) {
-                char m[96];
-                snprintf(m, sizeof m, "--threads: at most %d, got '%%s'", SR_PAR_MAXTHREADS);
-                return usage_error(m, val);
-            }
-            threads = v;
-            break;
-        }
+        int rc = parse_option(c, opt, optarg, argv[optind - 1]);
+        if (rc >= 0)
+            return rc;
     }
     for (int i = optind; i < argc; i++) {
-        if (npos == 2)
+        if (c->npos == 2)
             return usage_error("unexpected argument '%s'", argv[i]);
-        pos[npos++] = argv[i];
+        c->pos[c->npos++] = argv[i];
     }
-    if (list_layers) {
-        if (format_given && o.format != SR_FMT_TEXT && o.format != SR_FMT_JSON)
+    if (c->list_layers) {
+        if (c->format_given && c->o.format != SR_FMT_TEXT && c->o.format != SR_FMT_JSON)
             return usage_error("%s", "--list-layers --format takes text or json");
-        sr_catalog_write(stdout, o.format == SR_FMT_JSON);
+        sr_catalog_write(stdout, c->o.format == SR_FMT_JSON);
         return fflush(stdout) == 0 ? 0 : SR_ERUN;
     }
-    char shape_name[32] = "";
-    if (input_shape_arg) {
-        if (parse_shape(input_shape_arg, &o.input_shape, shape_name, sizeof shape_name) < 0)
+    if (c->input_shape_arg) {
+        if (parse_shape(c->input_shape_arg, &c->o.input_shape, c->shape_name, sizeof c->shape_name) < 0)
             return usage_error("--input-shape: expected comma-separated sizes with at most one -1 (or the spec's batch "
-                               "dimension name), got '%s'", input_shape_arg);
-        o.has_input_shape = 1;
+                               "dimension name), got '%s'", c->input_shape_arg);
+        c->o.has_input_shape = 1;
     }
-    if (npos == 0)
+    return -1;
+}
+
+/* What the options mean together (formats, modes); -1 to go on, else the
+ * exit status of a usage error. */
+static int resolve_modes(cli *c)
+{
+    if (c->npos == 0)
         return usage_error("%s", "missing MODEL.yaml");
-    if (o.verbose && o.quiet)
-        o.verbose = 0;
-    o.input = pos[1];
-    if (pos[1] && strcmp(pos[0], "-") == 0 && strcmp(pos[1], "-") == 0)
+    if (c->o.verbose && c->o.quiet)
+        c->o.verbose = 0;
+    c->o.input = c->pos[1];
+    if (c->pos[1] && strcmp(c->pos[0], "-") == 0 && strcmp(c->pos[1], "-") == 0)
         return usage_error("%s", "the model and the input cannot both come from standard input");
 
-    if (paths && (check || pos[1] || strcmp(pos[0], "-") == 0))
+    if (c->paths && (c->check || c->pos[1] || strcmp(c->pos[0], "-") == 0))
         return usage_error("%s", "--paths reads input paths from stdin: give only MODEL.yaml (a file), without --check");
-    if (check) {
-        if (!format_given)
-            o.format = SR_FMT_TEXT;
-        else if (o.format != SR_FMT_TEXT && o.format != SR_FMT_JSON)
+    if (c->check) {
+        if (!c->format_given)
+            c->o.format = SR_FMT_TEXT;
+        else if (c->o.format != SR_FMT_TEXT && c->o.format != SR_FMT_JSON)
             return usage_error("%s", "--check --format takes text, json or dot");
-        copts.format = dot ? SR_CHECK_DOT : o.format == SR_FMT_JSON ? SR_CHECK_JSON : SR_CHECK_TEXT;
+        c->copts.format = c->dot ? SR_CHECK_DOT : c->o.format == SR_FMT_JSON ? SR_CHECK_JSON : SR_CHECK_TEXT;
         char badcol[64];
-        if (columns_arg && sr_check_columns(columns_arg, &copts, badcol, sizeof badcol) < 0)
+        if (c->columns_arg && sr_check_columns(c->columns_arg, &c->copts, badcol, sizeof badcol) < 0)
             return usage_error(badcol[0] ? "--columns: unknown or repeated column '%s'; the columns are input, output, "
                                            "params, mult-adds"
                                          : "--columns: expected a comma-separated list of input, output, params, "
                                            "mult-adds%s",
                                badcol);
-        if (!columns_arg && o.verbose)
-            sr_check_columns("input,output,params,mult-adds", &copts, badcol, sizeof badcol);
+        if (!c->columns_arg && c->o.verbose)
+            sr_check_columns("input,output,params,mult-adds", &c->copts, badcol, sizeof badcol);
     } else {
-        if (dot)
+        if (c->dot)
             return usage_error("%s", "--format dot is for --check; runs write npy, raw or text");
-        if (columns_arg || depth_arg)
-            return usage_error("%s", columns_arg ? "--columns is for --check" : "--depth is for --check");
-        if (o.format == SR_FMT_JSON)
+        if (c->columns_arg || c->depth_arg)
+            return usage_error("%s", c->columns_arg ? "--columns is for --check" : "--depth is for --check");
+        if (c->o.format == SR_FMT_JSON)
             return usage_error("%s", "--format json is for --check; runs write npy, raw or text");
-        if (paths && !format_given)
-            o.format = SR_FMT_NPY;
-        else if (!format_given) {
-            if (strcmp(o.output, "-") == 0)
-                o.format = isatty(STDOUT_FILENO) ? SR_FMT_TEXT : SR_FMT_NPY;
+        if (c->paths && !c->format_given)
+            c->o.format = SR_FMT_NPY;
+        else if (!c->format_given) {
+            if (strcmp(c->o.output, "-") == 0)
+                c->o.format = isatty(STDOUT_FILENO) ? SR_FMT_TEXT : SR_FMT_NPY;
             else
-                o.format = ends_with(o.output, ".npy") ? SR_FMT_NPY : SR_FMT_RAW;
+                c->o.format = ends_with(c->o.output, ".npy") ? SR_FMT_NPY : SR_FMT_RAW;
         }
-        if (o.top && o.format != SR_FMT_TEXT)
+        if (c->o.top && c->o.format != SR_FMT_TEXT)
             return usage_error("%s", "--top prints classes as text: use it with --format text (the default on a terminal)");
-        if (!o.input)
-            o.input = "-";
-        if (strcmp(pos[0], "-") == 0 && strcmp(o.input, "-") == 0)
+        if (!c->o.input)
+            c->o.input = "-";
+        if (strcmp(c->pos[0], "-") == 0 && strcmp(c->o.input, "-") == 0)
             return usage_error("%s", "the model comes from standard input, so INPUT must be a file");
     }
-    /* OpenBLAS's pool and seqrun's own (sr_par_for) both get --threads; by
-     * default seqrun's uses every core and OpenBLAS's what it chose itself
-     * (every core, or OPENBLAS_NUM_THREADS).  The runner engages them once
-     * the work has shown it is worth more than one. */
-    o.threads = threads ? (int)threads : sr_par_cores();
-    o.blas_threads = threads ? (int)threads : blas_default;
-    progress_bar bar = {0};
-    if (!o.quiet && !check && isatty(STDERR_FILENO)) {
-        o.progress = draw_progress;
-        o.progress_arg = &bar;
-    }
-    sr_out_install_signal_cleanup();
+    return -1;
+}
 
-    sr_diags d = {0};
-    sr_model m;
-    sr_status st = sr_spec_load(&m, pos[0], &d);
-    if (st == SR_OK && shape_name[0] &&
-        (!m.has_input || m.input_free < 0 || strcmp(shape_name, m.input_free_name) != 0)) {
+/* Checks that need the spec (the batch name, a terminal on stdin, --top's
+ * output shape); -1 to go on, else the exit status (m is freed then). */
+static int check_against_spec(cli *c, sr_model *m, sr_diags *d)
+{
+    if (c->shape_name[0] &&
+        (!m->has_input || m->input_free < 0 || strcmp(c->shape_name, m->input_free_name) != 0)) {
         char msg[160];
-        if (m.has_input && m.input_free >= 0)
+        if (m->has_input && m->input_free >= 0)
             snprintf(msg, sizeof msg, "--input-shape: expected sizes, got '%%s' (the spec's batch dimension is '%s')",
-                     m.input_free_name);
+                     m->input_free_name);
         else
             snprintf(msg, sizeof msg, "--input-shape: expected sizes, got '%%s' (a name stands for -1 only as the "
                                       "spec's batch dimension, and its input: names none)");
-        sr_model_free(&m);
-        sr_diags_free(&d);
-        return usage_error(msg, shape_name);
+        sr_model_free(m);
+        sr_diags_free(d);
+        return usage_error(msg, c->shape_name);
     }
     /* No silent wait: standard input on a terminal gives no tensor. */
-    if (st == SR_OK && !paths && strcmp(pos[0], "-") != 0 && isatty(STDIN_FILENO)) {
-        int reads = check ? (o.input && !strcmp(o.input, "-")) || (!o.input && !o.has_input_shape && !m.has_input)
-                          : !strcmp(o.input, "-");
+    if (!c->paths && strcmp(c->pos[0], "-") != 0 && isatty(STDIN_FILENO)) {
+        int reads = c->check ? (c->o.input && !strcmp(c->o.input, "-")) || (!c->o.input && !c->o.has_input_shape && !m->has_input)
+                          : !strcmp(c->o.input, "-");
         if (reads) {
-            sr_model_free(&m);
-            sr_diags_free(&d);
-            return usage_error("%s", check ? "--check needs the input's shape, and standard input is a terminal: give "
+            sr_model_free(m);
+            sr_diags_free(d);
+            return usage_error("%s", c->check ? "--check needs the input's shape, and standard input is a terminal: give "
                                              "INPUT (a .npy file), --input-shape D,D,... or an input: line in the spec"
                                            : "no INPUT given, and standard input is a terminal: give an input file, or "
                                              "pipe the data in (seqrun MODEL.yaml - < x.npy)");
         }
     }
-    if (st == SR_OK && !check && !paths && o.top) {
+    if (!c->check && !c->paths && c->o.top) {
         char why[SR_ERRLEN];
-        if (top_refused(&m, &o, why, sizeof why)) {
-            sr_model_free(&m);
-            sr_diags_free(&d);
+        if (top_refused(m, &c->o, why, sizeof why)) {
+            sr_model_free(m);
+            sr_diags_free(d);
             return usage_error("%s", why);
         }
     }
-    if (st == SR_OK && paths)
-        st = run_paths(&m, &o, &d);
+    return -1;
+}
+
+int main(int argc, char **argv)
+{
+    int blas_default = openblas_default_threads();
+    cli c = {.o = {.output = "-"}, .copts = {.depth = -1}};
+    int rc = parse_args(&c, argc, argv);
+    if (rc < 0)
+        rc = resolve_modes(&c);
+    if (rc >= 0)
+        return rc;
+    sr_runopts *o = &c.o;
+    /* OpenBLAS's pool and seqrun's own (sr_par_for) both get --threads; by
+     * default seqrun's uses every core and OpenBLAS's what it chose itself
+     * (every core, or OPENBLAS_NUM_THREADS).  The runner engages them once
+     * the work has shown it is worth more than one. */
+    o->threads = c.threads ? (int)c.threads : sr_par_cores();
+    o->blas_threads = c.threads ? (int)c.threads : blas_default;
+    progress_bar bar = {0};
+    if (!o->quiet && !c.check && isatty(STDERR_FILENO)) {
+        o->progress = draw_progress;
+        o->progress_arg = &bar;
+    }
+    sr_out_install_signal_cleanup();
+
+    sr_diags d = {0};
+    sr_model m;
+    sr_status st = sr_spec_load(&m, c.pos[0], &d);
+    if (st == SR_OK && (rc = check_against_spec(&c, &m, &d)) >= 0)
+        return rc;
+    if (st == SR_OK && c.paths)
+        st = run_paths(&m, o, &d);
     else if (st == SR_OK)
-        st = check ? sr_check_ex(&m, &o, &copts, stdout, &d) : sr_run(&m, &o, &d);
-    print_diags(&d, st != SR_OK || !o.quiet, o.quiet);
+        st = c.check ? sr_check_ex(&m, o, &c.copts, stdout, &d) : sr_run(&m, o, &d);
+    print_diags(&d, st != SR_OK || !o->quiet, o->quiet);
     sr_diags_free(&d);
     sr_model_free(&m);
     if (fflush(stdout) != 0 && st == SR_OK) {
