@@ -65,7 +65,12 @@ static void plan_runs(const sr_model *m, const sr_shapes *S, sr_plannode *P)
                 continue;
             size_t a = sr_plan_per_sample(&S->node[i].sin);
             size_t b = sr_plan_per_sample(&S->node[sr_plan_produced(P, i)].sout);
-            if (!(nd->mod->type->flags & SR_WHOLE_BATCH) && a && b) {
+            /* weights that outgrow L2 would be streamed again for every
+             * micro-batch: such a layer runs on the whole chunk */
+            size_t wbytes = 0;
+            for (int k = 0; k < nd->mod->nparam; k++)
+                wbytes += (size_t)sr_shape_numel(&nd->mod->param[k].shape) * sr_dtype_size(nd->mod->param[k].dtype);
+            if (!(nd->mod->type->flags & SR_WHOLE_BATCH) && a && b && wbytes <= SR_SEG_BYTES) {
                 if (start < 0) {
                     start = i;
                     count = 0;
