@@ -125,7 +125,10 @@ static int put_arg_note(const sr_argdef *a, int first)
     put_ident("I", a->name, strlen(a->name));
     fputs(": ", stdout);
     int any = 0;
-    if (t & SR_T_TUPLE) {
+    if ((t & SR_T_TUPLE) && (t & SR_T_FLOAT)) {
+        fputs("a number or a list of numbers", stdout);
+        any = 1;
+    } else if (t & SR_T_TUPLE) {
         if (a->tlen > 1)
             printf("an int or a list of %d ints", a->tlen);
         else if (a->tlen == 1)
@@ -142,7 +145,7 @@ static int put_arg_note(const sr_argdef *a, int first)
         any = 1;
     }
     if (t & SR_T_NONE)
-        fputs(any ? ", or null" : "a number or null", stdout);
+        fputs(any ? ", or null" : t & SR_T_BOOL ? "true, false or null" : "a number or null", stdout);
     return 1;
 }
 

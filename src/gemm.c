@@ -42,6 +42,8 @@ static int64_t panels(int64_t N) { return (N + NR - 1) / NR; }
 
 size_t sr_gemm_packed_floats(int64_t N, int64_t K) { return (size_t)(panels(N) * K * NR); }
 
+const float *sr_gemm_packed_cols(const float *Wp, int64_t K, int64_t c0) { return Wp + c0 / NR * K * NR; }
+
 #ifdef SR_X86
 #include <immintrin.h>
 
@@ -82,6 +84,50 @@ void sr_gemm_pack(const float *W, int64_t N, int64_t K, float *Wp)
         for (int64_t k = 0; k < K; k++)
             for (int64_t j = 0; j < cols; j++)
                 dst[k * NR + j] = src[j * K + k];
+    }
+}
+
+#ifdef SR_X86
+/* Panels [p0, p1) from [K, N], row k of the source at a time (its columns
+ * for those panels are contiguous): two masked vector copies per panel. */
+__attribute__((target("avx512f"))) static void pack_kn_512(const float *Wt, int64_t ldw, int64_t N, int64_t K,
+                                                            int64_t p0, int64_t p1, float *Wp)
+{
+    for (int64_t k = 0; k < K; k++)
+        for (int64_t p = p0; p < p1; p++) {
+            int64_t cols = N - p * NR < NR ? N - p * NR : NR;
+            __mmask16 m0 = (__mmask16)(cols >= 16 ? 0xffff : (1u << cols) - 1);
+            __mmask16 m1 = (__mmask16)(cols >= 32 ? 0xffff : cols > 16 ? (1u << (cols - 16)) - 1 : 0);
+            const float *src = Wt + k * ldw + p * NR;
+            float *dst = Wp + (p * K + k) * NR;
+            _mm512_store_ps(dst, _mm512_maskz_loadu_ps(m0, src));
+            _mm512_store_ps(dst + 16, _mm512_maskz_loadu_ps(m1, src + 16));
+        }
+}
+#endif
+
+void sr_gemm_pack_kn(const float *Wt, int64_t ldw, int64_t N, int64_t K, float *Wp)
+{
+#ifdef SR_X86
+    if (sr_cpu_level() >= SR_CPU_AVX512) {
+        /* 4 panels (512 bytes of each source row) at a time */
+        for (int64_t p0 = 0; p0 < panels(N); p0 += 4)
+            pack_kn_512(Wt, ldw, N, K, p0, p0 + 4 < panels(N) ? p0 + 4 : panels(N), Wp);
+        return;
+    }
+#endif
+    for (int64_t p = 0; p < panels(N); p++) {
+        float *dst = Wp + p * K * NR;
+        int64_t c0 = p * NR, cols = N - c0 < NR ? N - c0 : NR;
+        /* panel p's step k is columns c0.. of row k: a copy */
+        for (int64_t k = 0; k < K; k++) {
+            const float *src = Wt + k * ldw + c0;
+            float *d = dst + k * NR;
+            for (int64_t j = 0; j < cols; j++)
+                d[j] = src[j];
+            for (int64_t j = cols; j < NR; j++)
+                d[j] = 0.0f;
+        }
     }
 }
 

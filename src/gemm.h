@@ -33,6 +33,16 @@ size_t sr_gemm_packed_floats(int64_t N, int64_t K);
  * which must be 64-byte aligned and hold sr_gemm_packed_floats(N, K). */
 void sr_gemm_pack(const float *W, int64_t N, int64_t K, float *Wp);
 
+/* The same from W transposed: Wt [K, N] with row stride ldw, so W[n][k] =
+ * Wt[k * ldw + n] (a sample's activations [channels, pixels] as the N
+ * operand of a transposed convolution's GEMM: a copy, no transposition). */
+void sr_gemm_pack_kn(const float *Wt, int64_t ldw, int64_t N, int64_t K, float *Wp);
+
+/* Columns [c0, N) of a packed [N, K] matrix, c0 a multiple of 32 (a
+ * panel's width), as a packed matrix of their own (packing is panel by
+ * panel): sr_gemm over it gives those columns alone. */
+const float *sr_gemm_packed_cols(const float *Wp, int64_t K, int64_t c0);
+
 /* y[M, N] = x[M, K] W^T + b (b may be NULL), then post(post_arg, row, n)
  * on every finished piece of every row, while it is in cache; on up to
  * `threads` of seqrun's threads.  K >= 1, M >= 1, N >= 1. */

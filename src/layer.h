@@ -43,6 +43,11 @@ typedef struct {
     int n;                      /* TUPLE length */
     int64_t t[SR_MAXDIM];       /* TUPLE items */
     uint8_t tnone[SR_MAXDIM];   /* TUPLE item is None (AdaptiveAvgPool2d((None, 7))) */
+    /* Tuples of an argument that also takes SR_T_FLOAT may hold numbers
+     * (Upsample's scale_factor=(2.0, 1.5)): every item's value is in tf
+     * (t holds ints only), and tfloat says the tuple prints as floats. */
+    double tf[SR_MAXDIM];
+    uint8_t tfloat;
 } sr_argval;
 
 /* Accepted kinds, as a bit mask. */
@@ -52,7 +57,8 @@ enum {
     SR_T_BOOL = 1 << 2,
     SR_T_STR = 1 << 3,    /* one of choices */
     SR_T_NONE = 1 << 4,
-    SR_T_TUPLE = 1 << 5,  /* a sequence of ints (an int alone stands for all) */
+    SR_T_TUPLE = 1 << 5,  /* a sequence of ints (an int alone stands for all);
+                             with SR_T_FLOAT, of numbers (sr_argval.tf) */
     SR_T_TNONE = 1 << 6   /* tuple items may be None */
 };
 
@@ -215,6 +221,8 @@ struct sr_layertype {
      *     |other     suffix: None shows other's value (a pool's stride)
      *     !          suffix: a string without quotes (Conv's str.format)
      *     @lazy=NAME the materialised lazy size as NAME= (0 before)
+     *     #@lazy     the same, positionally (a lazy Conv's in_channels)
+     *     "text"     text as it is (UpsamplingNearest2d's fixed mode=nearest)
      * NULL: every argument that differs from its default, as name=value.
      */
     const char *repr;

@@ -36,9 +36,10 @@ runs the model layer by layer on the spec's input (batch 2; NAME.args'
 tests/suite_check.sh compares these files with `seqrun --check --format
 json`; it runs without Python.
 
-Known, deliberate difference: a LazyLinear materialises into a Linear, so
-PyTorch's repr after the forward pass starts "Linear("; seqrun prints the
-type the spec names, so the recorded repr is renamed "LazyLinear(...)".
+Known, deliberate difference: a lazy module materialises into its full
+class (LazyLinear into Linear, LazyConv2d into Conv2d, ...), so PyTorch's
+repr after the forward pass starts "Linear("; seqrun prints the type the
+spec names, so the recorded type and repr are renamed "LazyLinear(...)".
 """
 
 import glob
@@ -63,16 +64,17 @@ def params_of(mod):
 
 
 def type_of(mod):
-    return "LazyLinear" if getattr(mod, "_seqrun_lazy", False) else type(mod).__name__
+    return getattr(mod, "_seqrun_lazy", None) or type(mod).__name__
 
 
 def repr_of(mod):
     if isinstance(mod, nn.Sequential):
         return "Sequential"
     r = repr(mod)
-    if getattr(mod, "_seqrun_lazy", False):
-        assert r.startswith("Linear("), r
-        r = "LazyLinear" + r[len("Linear"):]
+    lazy = getattr(mod, "_seqrun_lazy", None)
+    if lazy:
+        assert r.startswith(lazy[len("Lazy"):] + "("), r
+        r = lazy + r[len(lazy) - len("Lazy"):]
     return r
 
 
@@ -149,8 +151,8 @@ def gen_valid(path):
     args = open(name + ".args").read() if os.path.exists(name + ".args") else ""
     model, top, _root = build_model(text)
     for mod in model.modules():
-        if isinstance(mod, nn.LazyLinear):
-            mod._seqrun_lazy = True
+        if isinstance(mod, nn.modules.lazy.LazyModuleMixin):
+            mod._seqrun_lazy = type(mod).__name__  # the class it is before it materialises
     model.eval()
     dims, free = input_spec(top, args)
     sizes = (2, 5) if None in dims else (None,)

@@ -123,9 +123,13 @@ void sr_argval_repr(const sr_argval *v, char *buf, size_t len)
     case SR_AV_TUPLE: {
         size_t k = (size_t)snprintf(buf, len, "(");
         for (int i = 0; i < v->n && k < len; i++) {
-            if (v->tnone[i])
+            if (v->tnone[i]) {
                 k += (size_t)snprintf(buf + k, len - k, "%sNone", i ? ", " : "");
-            else
+            } else if (v->tfloat) {
+                char f[40];
+                py_float(v->tf[i], f, sizeof f);
+                k += (size_t)snprintf(buf + k, len - k, "%s%s", i ? ", " : "", f);
+            } else
                 k += (size_t)snprintf(buf + k, len - k, "%s%lld", i ? ", " : "", (long long)v->t[i]);
         }
         if (k < len)
@@ -145,7 +149,8 @@ static int argval_eq(const sr_argval *a, const sr_argval *b)
     case SR_AV_BOOL: case SR_AV_INT: return a->i == b->i;
     case SR_AV_FLOAT: return a->f == b->f;
     case SR_AV_STR: return !strcmp(a->s, b->s);
-    case SR_AV_TUPLE: return a->n == b->n && !memcmp(a->t, b->t, sizeof a->t) && !memcmp(a->tnone, b->tnone, sizeof a->tnone);
+    case SR_AV_TUPLE: return a->n == b->n && !memcmp(a->t, b->t, sizeof a->t) && !memcmp(a->tnone, b->tnone, sizeof a->tnone) &&
+                             !memcmp(a->tf, b->tf, sizeof a->tf);
     }
     return 0;
 }
@@ -169,9 +174,21 @@ static size_t repr_item(const sr_layer *L, const char *it, size_t il, int *first
     const sr_layertype *t = L->type;
     char name[40], alt[40] = "";
     int positional = 0, when_set = 0, raw = 0, n = 0;
+    if (il == 6 && !strncmp(it, "#@lazy", 6)) { /* the materialised size alone, positionally */
+        size_t w = (size_t)snprintf(buf, len, "%s%lld", *first ? "" : ", ", (long long)(L->lazy_in < 0 ? 0 : L->lazy_in));
+        *first = 0;
+        return w;
+    }
     if (il >= 6 && !strncmp(it, "@lazy=", 6)) {
         size_t w = (size_t)snprintf(buf, len, "%s%.*s=%lld", *first ? "" : ", ", (int)(il - 6), it + 6,
                                     (long long)(L->lazy_in < 0 ? 0 : L->lazy_in));
+        *first = 0;
+        return w;
+    }
+    if (*it == '"') {
+        /* a literal: "mode=nearest" (UpsamplingNearest2d's fixed mode) */
+        size_t n = il > 1 && it[il - 1] == '"' ? il - 2 : il - 1;
+        size_t w = (size_t)snprintf(buf, len, "%s%.*s", *first ? "" : ", ", (int)n, it + 1);
         *first = 0;
         return w;
     }
