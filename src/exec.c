@@ -3,6 +3,7 @@
  * its kernel (with what the plan fused into it), or a micro-batched run of
  * layers spread over the threads.
  */
+#include "blas_guard.h"
 #include "engine.h"
 #include "init.h"
 #include "layers/layers.h"
@@ -344,5 +345,5 @@ void sr_exec_engage(engine *E, double ms)
         return;
     E->active = E->threads;
     if (E->o->blas_threads > 1)
-        openblas_set_num_threads(E->o->blas_threads);
+        openblas_set_num_threads(sr_blas_threads(E->o->blas_threads, NULL)); /* as many as have buffers */
 }

@@ -1,5 +1,6 @@
 /* linear.c - Linear and LazyLinear: a GEMV for one row, a packed GEMM for more. */
 #include "layers.h"
+#include "../blas_guard.h"
 #include "../cpu.h"
 #include "../gemm.h"
 #include "../init.h"
@@ -419,11 +420,20 @@ SR_FORWARD_FN(sr_linear_forward)
         sr_gemm(Wp, x, b, y, M, N, K, ctx->threads, ctx->post ? post : NULL, ctx);
         return SR_OK;
     }
-    if (K == 0)
+    if (K == 0) {
         memset(y, 0, (size_t)(M * N) * sizeof *y);
-    else /* beta = 0: OpenBLAS's threads clear C, each its own part */
+    } else {
+        /* OpenBLAS retries a work buffer it cannot map forever: only as many
+         * threads as can have theirs, none when even ours cannot */
+        int have = openblas_get_num_threads(), can = sr_blas_threads(have, err);
+        if (!can)
+            return SR_ERUN;
+        if (can < have)
+            openblas_set_num_threads(can);
+        /* beta = 0: OpenBLAS's threads clear C, each its own part */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)N, (int)K, 1.0f, x, (int)K, W,
                     (int)K, 0.0f, y, (int)N);
+    }
     if (!b && !ctx->post)
         return SR_OK;
     epi_job J = {.y = y, .b = b, .N = N, .M = M, .ctx = ctx};
