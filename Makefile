@@ -170,10 +170,10 @@ test-run: $(BUILD)/tests/faultinject.so
 # make fuzz                  libFuzzer targets build-fuzz/fuzz_* (clang, ASan+UBSan)
 # make fuzz FUZZ_S=600       ...then runs each target for FUZZ_S seconds in turn
 #                            (tests/fuzz/fuzz.sh: one process at a time, its
-#                            dictionary and corpus; new inputs that add coverage
-#                            are merged into tests/fuzz/corpus/TARGET, crashes
-#                            land in build-fuzz/artifacts/TARGET; prints time,
-#                            executions and coverage per target)
+#                            dictionary and corpus; new inputs that reach new
+#                            edges are merged into tests/fuzz/corpus/TARGET,
+#                            crashes land in build-fuzz/artifacts/TARGET;
+#                            prints time, executions and coverage per target)
 # make fuzz FUZZ_S=600 FUZZ_TARGETS=fuzz_run   one target
 # `make test` also builds $(BUILD)/tests/fuzz/fuzz_*: the same targets with a
 # plain main() (tests/fuzz/replay.c) and this build's compiler and sanitizers,

@@ -5,8 +5,8 @@
 # committed corpus tests/fuzz/corpus/TARGET as seeds, one fuzzing process
 # at a time (-fork=1: a crash, timeout or OOM is saved and fuzzing goes on,
 # instead of ending the session at the first known bug).  New inputs go to
-# build-fuzz/work/TARGET; afterwards those that add coverage are merged
-# into the committed corpus (-merge=1), and crashes are left in
+# build-fuzz/work/TARGET; afterwards those that reach new edges are merged
+# into the committed corpus (-set_cover_merge=1), and crashes are left in
 # build-fuzz/artifacts/TARGET for tests/fuzz/regress/TARGET.  Ends with one
 # line: TARGET, seconds, executions, coverage (edges) and features, crashes.
 set -u
@@ -34,7 +34,9 @@ echo "$t: fuzzing for $secs s (log $log)"
     "$work" "$seeds" >"$log" 2>&1
 rc=$?
 before=$(ls "$seeds" | wc -l)
-"$bin" -merge=1 -max_len="$maxlen" -timeout="$timeout" -rss_limit_mb=2048 \
+# Only what reaches an edge the corpus does not: a greedy set cover over
+# edges (no hit-count buckets), so the committed corpus stays small.
+"$bin" -set_cover_merge=1 -use_counters=0 -max_len="$maxlen" -timeout="$timeout" -rss_limit_mb=2048 \
     "$seeds" "$work" >"$run/merge.log" 2>&1
 after=$(ls "$seeds" | wc -l)
 # fork mode's status lines: "#N: cov: C ft: F corp: ... exec/s: E ... time: T"
