@@ -99,6 +99,16 @@ CASES = [
     ("lazyconvtranspose3d_materialised", "materialised(nn.LazyConvTranspose3d(2, 2, output_padding=1, stride=2), "
      "1, 2, 2, 2, 2)", (1, 2, 2, 3, 2), None),
     ("crossmaplrn2d", "nn.CrossMapLRN2d(3, alpha=1e-3, beta=0.6, k=1.5)", (2, 5, 3, 4), None),
+    # the lazy norms become their full type after the first forward pass
+    ("lazybatchnorm1d_materialised", "materialised(nn.LazyBatchNorm1d(eps=1e-3), 2, 4)", (3, 4), None),
+    ("lazybatchnorm2d_materialised", "materialised(nn.LazyBatchNorm2d(momentum=0.2), 2, 3, 2, 2)", (2, 3, 4, 4), None),
+    ("lazybatchnorm3d_materialised", "materialised(nn.LazyBatchNorm3d(affine=False), 2, 2, 2, 2, 2)",
+     (2, 2, 3, 2, 2), None),
+    ("lazyinstancenorm1d_materialised", "materialised(nn.LazyInstanceNorm1d(), 2, 3, 5)", (2, 3, 6), None),
+    ("lazyinstancenorm2d_materialised", "materialised(nn.LazyInstanceNorm2d(eps=1e-4), 2, 2, 3, 3)",
+     (2, 2, 4, 3), None),
+    ("lazyinstancenorm3d_materialised", "materialised(nn.LazyInstanceNorm3d(track_running_stats=False), "
+     "2, 2, 2, 3, 3)", (1, 2, 2, 3, 3), None),
     ("convtranspose1d", "nn.ConvTranspose1d(4, 6, 3, stride=2, padding=1, output_padding=1, groups=2, "
      "dilation=2)", (2, 4, 7), None),
     ("convtranspose2d", "nn.ConvTranspose2d(3, 4, (3, 2), stride=(2, 1), padding=(1, 0), bias=False)",
