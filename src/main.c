@@ -190,7 +190,10 @@ static void print_diags(sr_diags *d, int show, int quiet)
         }
         fprintf(stderr, "%s\n", g->text);
     }
-    if (show && more)
+    if (show && more && d->n == 0)
+        /* not even one could be kept: memory ran out while reporting */
+        fprintf(stderr, "seqrun: out of memory (%ld problem%s could not be reported)\n", more, more == 1 ? "" : "s");
+    else if (show && more)
         fprintf(stderr, "seqrun: ... and %ld more problem%s\n", more, more == 1 ? "" : "s");
     sr_diags_free(d);
 }

@@ -26,6 +26,7 @@ typedef struct {
     /* What diag() reports about: a layer (its state_dict path and type,
      * type NULL while it is unknown), or an init: rule's prefix. */
     const char *layer, *type, *who;
+    int oom;        /* memory ran out: exit 1, not an invalid spec */
 } reader;
 
 #define MAX_OCCURRENCES 100000
@@ -40,6 +41,8 @@ static void diag(reader *r, const ynode *at, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
+    if (!strncmp(buf, "out of memory", 13))
+        r->oom = 1;
     if (r->who)
         sr_diag_at(r->d, SR_SEV_ERROR, r->m->label, at->line, at->col, NULL, NULL, "%s: %s", r->who, buf);
     else
@@ -447,8 +450,10 @@ static int build_children(reader *r, sr_layer *seq, ynode *list, const char *pat
         return 0;
     }
     seq->child = calloc((size_t)(l->n ? l->n : 1), sizeof *seq->child);
-    if (!seq->child)
+    if (!seq->child) {
+        diag(r, l, "out of memory");
         return 0;
+    }
     for (int k = 0; k < l->n; k++) {
         char sub[SR_PATHLEN];
         snprintf(sub, sizeof sub, "%s%s%d", path, path[0] ? "." : "", k);
@@ -673,8 +678,10 @@ static void read_init(reader *r, ynode *v)
             if (!bound)
                 continue;
             sr_initrule *p = realloc(m->init, (size_t)(m->ninit + 1) * sizeof *p);
-            if (!p)
+            if (!p) {
+                diag(r, pv, "out of memory");
                 return;
+            }
             m->init = p;
             sr_initrule *rule = &m->init[m->ninit++];
             memset(rule, 0, sizeof *rule);
@@ -790,15 +797,17 @@ sr_status sr_spec_parse(sr_model *m, const char *text, size_t len, const char *l
     {
         ynode fake = {.line = yderef(layers)->line, .col = yderef(layers)->col};
         m->root = new_module(&r, sr_layer_types[SR_L_Sequential], &fake);
-        if (!m->root)
+        if (!m->root) {
+            diag(&r, root, "out of memory");
             goto out;
+        }
         build_children(&r, m->root, layers, "");
         if (!r.failed)
             walk(&r, m->root, NULL, 0, 0, 0, -1);
     }
 out:
     ytree_free(&t);
-    return r.failed ? SR_EUSAGE : SR_OK;
+    return r.oom ? SR_ERUN : r.failed ? SR_EUSAGE : SR_OK;
 }
 
 sr_status sr_spec_load(sr_model *m, const char *path, sr_diags *d)
