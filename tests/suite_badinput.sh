@@ -518,6 +518,15 @@ else
     else
         bad openblas_address_limit_mlp "exit $rc (124: hung): $(head -c 300 stderr)"
     fi
+    # Without AVX-512 (SEQRUN_ISA=base) convolutions run im2col + cblas_sgemm.
+    (ulimit -v 80000; SEQRUN_ISA=base timeout 60 "$S" -q -o out/cnn.npy "$ROOT/models/digits_cnn.yaml" \
+        "$ROOT/data/digits_test_x.npy") 2>stderr
+    rc=$?
+    if [ $rc = 1 ] && grep -q 'layer 0 (Conv2d): out of memory' stderr && [ ! -e out/cnn.npy ]; then
+        ok openblas_address_limit_conv_im2col
+    else
+        bad openblas_address_limit_conv_im2col "exit $rc (124: hung): $(head -c 300 stderr)"
+    fi
     printf 'input: [N, 8192]\nlayers:\n  - Linear: [8192, 8192]\n' >f/big8192.yaml
     npy f/x2.npy '<f4' '(2, 8192)' 65536
     sentinel

@@ -9,6 +9,7 @@
  * before a convolution with padding 0.
  */
 #include "layers.h"
+#include "../blas_guard.h"
 #include "../init.h"
 #include "../cpu.h"
 #include "../par.h"
@@ -1183,6 +1184,8 @@ SR_FORWARD_FN(sr_conv_forward)
         for (int i = 0; i < 2; i++)
             eg.pb[i] = eg.pa[i] = 0;
     }
+    if (K > 0 && P > 0 && !sr_blas_threads(1, err)) /* else OpenBLAS could retry its buffer forever */
+        return SR_ERUN;
     int direct = direct_1x1(&eg);
     for (int64_t n = 0; n < di.n; n++) {
         const float *x = sr_f32(in) + n * di.c * di.h * di.w;

@@ -19,6 +19,7 @@
  * padding 0.
  */
 #include "layers.h"
+#include "../blas_guard.h"
 #include "../cpu.h"
 #include "../gemm.h"
 #include "../init.h"
@@ -517,6 +518,8 @@ static SR_FORWARD_FN(c3_forward)
     (void)err;
     if (sr_gemm_available())
         return c3_forward_gemm(&g, &di, &dout, W, bias, sr_f32(in), sr_f32(out), ctx);
+    if (!sr_blas_threads(1, err)) /* else OpenBLAS could retry its buffer forever */
+        return SR_ERUN;
     return c3_forward_blas(&g, &di, &dout, W, bias, sr_f32(in), sr_f32(out), ctx);
 }
 

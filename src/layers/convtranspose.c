@@ -42,6 +42,7 @@
  * first input fixed (L->lazy_in).
  */
 #include "layers.h"
+#include "../blas_guard.h"
 #include "../cpu.h"
 #include "../gemm.h"
 #include "../init.h"
@@ -1206,6 +1207,8 @@ SR_FORWARD_FN(sr_convt_forward)
         return ct_forward_planar(&g, &di, &dout, W, bias, sr_f32(in), sr_f32(out), ctx, err);
     if (sr_gemm_available())
         return ct_forward_gemm(&g, &di, &dout, W, bias, sr_f32(in), sr_f32(out), ctx, err);
+    if (!sr_blas_threads(1, err)) /* else OpenBLAS could retry its buffer forever */
+        return SR_ERUN;
     return ct_forward_blas(&g, &di, &dout, W, bias, sr_f32(in), sr_f32(out), ctx);
 }
 
