@@ -121,11 +121,19 @@ typedef struct {
 
 #define YT_TOO_LARGE "document too large (more than 1000000 nodes)"
 
+/* new_node failed: the node cap (an invalid spec), or memory (exit 1). */
+static sr_status node_failed(builder *b, yaml_mark_t m)
+{
+    if (b->t->count >= YTREE_MAX_NODES)
+        return fail(b, m, YT_TOO_LARGE, NULL);
+    return sr_err(b->err, SR_ERUN, "out of memory reading %s", b->label);
+}
+
 static sr_status on_scalar(builder *b, yaml_event_t *ev, ynode **out, const unsigned char **anc)
 {
     ynode *n = *out = new_node(b, Y_SCALAR, ev->start_mark);
     if (!n)
-        return fail(b, ev->start_mark, YT_TOO_LARGE, NULL);
+        return node_failed(b, ev->start_mark);
     n->value = malloc(ev->data.scalar.length + 1);
     if (!n->value)
         return sr_err(b->err, SR_ERUN, "out of memory reading %s", b->label);
@@ -150,7 +158,7 @@ static sr_status on_open(builder *b, yaml_event_t *ev, open_stack *os, ynode **o
     int seq = ev->type == YAML_SEQUENCE_START_EVENT;
     ynode *n = *out = new_node(b, seq ? Y_SEQ : Y_MAP, ev->start_mark);
     if (!n)
-        return fail(b, ev->start_mark, YT_TOO_LARGE, NULL);
+        return node_failed(b, ev->start_mark);
     os->anchor[os->depth] = NULL;
     const unsigned char *anc = seq ? ev->data.sequence_start.anchor : ev->data.mapping_start.anchor;
     /* registered when the node ends, so it cannot contain itself */
@@ -204,7 +212,7 @@ static sr_status on_event(builder *b, yaml_event_t *ev, open_stack *os)
         if (!target)
             return fail(b, ev->start_mark, "unknown or unfinished anchor: *", (const char *)ev->data.alias.anchor);
         if (!(n = new_node(b, Y_ALIAS, ev->start_mark)))
-            return fail(b, ev->start_mark, YT_TOO_LARGE, NULL);
+            return node_failed(b, ev->start_mark);
         n->target = target;
         break;
     }
