@@ -527,6 +527,15 @@ else
     else
         bad openblas_address_limit_conv_im2col "exit $rc (124: hung): $(head -c 300 stderr)"
     fi
+    # ... and a one-sample Linear, cblas_sgemv.
+    npy f/one784.npy '<f4' '(1, 784)' 3136
+    (ulimit -v 80000; SEQRUN_ISA=base timeout 60 "$S" -q -o out/one.npy "$ROOT/models/mlp.yaml" f/one784.npy) 2>stderr
+    rc=$?
+    if [ $rc = 1 ] && grep -q 'layer 0 (Linear): out of memory' stderr && [ ! -e out/one.npy ]; then
+        ok openblas_address_limit_gemv
+    else
+        bad openblas_address_limit_gemv "exit $rc (124: hung): $(head -c 300 stderr)"
+    fi
     printf 'input: [N, 8192]\nlayers:\n  - Linear: [8192, 8192]\n' >f/big8192.yaml
     npy f/x2.npy '<f4' '(2, 8192)' 65536
     sentinel

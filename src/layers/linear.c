@@ -411,6 +411,8 @@ SR_FORWARD_FN(sr_linear_forward)
     float *y = sr_f32(out);
     if (M == 0 || N == 0)
         return SR_OK;
+    if (M == 1 && K > 0 && sr_cpu_level() < SR_CPU_AVX2 && !sr_blas_threads(1, err)) /* gemv: cblas_sgemv */
+        return SR_ERUN;
     if (M == 1 && K > 0) {
         gemv(W, x, b, y, N, K, ctx);
         return SR_OK;
