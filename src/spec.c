@@ -774,6 +774,8 @@ sr_status sr_spec_parse(sr_model *m, const char *text, size_t len, const char *l
             }
             size_t n = strlen(m->dir) + strlen(v->value) + 2;
             m->weights = malloc(n);
+            if (!m->weights) /* else the run would go on with default init */
+                diag(&r, v, "out of memory");
             if (m->weights) {
                 if (v->value[0] == '/')
                     snprintf(m->weights, n, "%s", v->value);
