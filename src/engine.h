@@ -25,8 +25,10 @@ struct sr_runner {
     sr_plannode *plan;      /* per node, for the current chunk's shapes (plan.h) */
     /* What the layers keep across chunks, per node: */
     float **folded;         /* folded weights then bias (a BatchNorm absorbed), built once */
-    void **cache;           /* 2 per node: kernel-prepared weights, plain and folded */
-    char *seg_warm;         /* its micro-batched run has run once (its caches are built) */
+    void **cache;           /* 2 per node: what prepare() built (packed weights) for
+                               the plain and the folded weights; freed by release() */
+    char *seg_warm;         /* its micro-batched run has run once (the caches of
+                               producers without prepare() are built) */
     int threads;            /* seqrun's threads: what the workspace is planned for */
     int active;             /* those in use: 1 until the work has taken WARM_MS */
     double busy_ms;         /* time spent in forward passes so far */
@@ -52,6 +54,9 @@ sr_status sr_exec_buffers(engine *E, const sr_shapes *S, char *err);
  * model of views only). */
 sr_status sr_exec_chunk(engine *E, const sr_shapes *S, sr_tensor *x, int64_t sample0, uint64_t pass,
                         sr_diags *d);
+/* Before a chunk's threads start, for these shapes and the current plan:
+ * folds what the plan folds and calls every node's prepare() hook. */
+sr_status sr_exec_prepare(engine *E, const sr_shapes *S, sr_diags *d);
 /* Counts ms of forward time; engages --threads once the work is worth it. */
 void sr_exec_engage(engine *E, double ms);
 

@@ -76,6 +76,50 @@ static sr_status folded_weights(engine *E, int i, char *err)
 }
 
 
+/* Node i's cache slot: one for its plain weights, one for its folded ones
+ * (a record's plan may fold where the last one did not). */
+static void **node_cache(const engine *E, int i) { return &E->cache[2 * i + (E->plan[i].fold >= 0)]; }
+
+static void node_ctx(const engine *E, int i, sr_ctx *ctx);
+
+/*
+ * Before the threads: every node the plan runs gets its folded weights and
+ * its prepare() hook, for the input shape its calls will see (a
+ * micro-batched run's nodes see micro-batches), so that a run's threads
+ * only read what the layers keep.  A segment with a producer that has no
+ * prepare() still runs its first micro-batch alone (run_segment).
+ */
+sr_status sr_exec_prepare(engine *E, const sr_shapes *S, sr_diags *d)
+{
+    sr_model *m = E->m;
+    char err[SR_ERRLEN];
+    int64_t mb = 0;
+    int seg_last = -1;
+    for (int i = 0; i < m->nnode; i++) {
+        const sr_node *nd = &m->node[i];
+        if (E->plan[i].seg_end >= 0) { /* as run_segment splits the chunk */
+            const sr_shape *x = &S->node[i].in;
+            seg_last = E->plan[i].seg_end;
+            mb = sr_plan_mb(E->plan, i, x->ndim ? x->d[0] : 1);
+        }
+        if (!sr_node_is_leaf(nd) || E->plan[i].fused_into >= 0)
+            continue;
+        sr_status st = E->plan[i].fold >= 0 ? folded_weights(E, i, err) : SR_OK;
+        const sr_layertype *t = nd->mod->type;
+        if (st == SR_OK && t->prepare) {
+            sr_ctx ctx = {.training = E->o->train, .seed = E->o->seed, .threads = 1};
+            node_ctx(E, i, &ctx);
+            sr_shape in = i <= seg_last ? sr_symshape_at(&S->node[i].sin, mb) : S->node[i].in;
+            st = t->prepare(nd->mod, &in, &ctx, err);
+        }
+        if (st != SR_OK) {
+            sr_diag_at(d, SR_SEV_ERROR, m->label, nd->line, nd->col, nd->path, t->name, "%s", err);
+            return st;
+        }
+    }
+    return SR_OK;
+}
+
 /* Makes the buffers big enough for every layer at this chunk's shapes. */
 sr_status sr_exec_buffers(engine *E, const sr_shapes *S, char *err)
 {
@@ -108,7 +152,7 @@ double sr_now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-/* Node i's fusion in ctx (its folded weights must exist: folded_weights). */
+/* Node i's fusion in ctx (its folded weights must exist: sr_exec_prepare). */
 static void node_ctx(const engine *E, int i, sr_ctx *ctx)
 {
     const sr_node *nd = &E->m->node[i];
@@ -119,7 +163,7 @@ static void node_ctx(const engine *E, int i, sr_ctx *ctx)
         ctx->weight = E->folded[i];
         ctx->bias = E->folded[i] + sr_shape_numel(&nd->mod->param[0].shape);
     }
-    ctx->cache = &E->cache[2 * i + (E->plan[i].fold >= 0)];
+    ctx->cache = node_cache(E, i);
 }
 
 typedef struct {
@@ -208,6 +252,19 @@ static void seg_task(void *arg, int64_t task, int tid)
     }
 }
 
+/* 1 when a producer (fusing layer) in nodes i0..i1 has no prepare() hook
+ * and so builds its packed weights in its first forward() call. */
+static int seg_lazy(const engine *E, int i0, int i1)
+{
+    for (int i = i0; i <= i1; i++) {
+        const sr_layertype *t = E->m->node[i].mod->type;
+        if (sr_node_is_leaf(&E->m->node[i]) && E->plan[i].fused_into < 0 &&
+            (t->flags & (SR_FUSE_POST | SR_FUSE_AFFINE)) && !t->prepare)
+            return 1;
+    }
+    return 0;
+}
+
 /* Runs nodes i0..i1 over the chunk x in micro-batches; x becomes node i1's
  * output, in one of the activation buffers. */
 static sr_status run_segment(engine *E, const sr_shapes *S, int i0, sr_tensor *x, int64_t sample0, uint64_t pass,
@@ -224,10 +281,6 @@ static sr_status run_segment(engine *E, const sr_shapes *S, int i0, sr_tensor *x
         const sr_node *nd = &m->node[i];
         if (!sr_node_is_leaf(nd) || E->plan[i].fused_into >= 0)
             continue;
-        if (E->plan[i].fold >= 0 && (J.st = folded_weights(E, i, J.err)) != SR_OK) {
-            sr_diag_at(d, SR_SEV_ERROR, m->label, nd->line, nd->col, nd->path, nd->mod->type->name, "%s", J.err);
-            return J.st;
-        }
         if (nd->mod->type->workspace) {
             sr_shape a = sr_symshape_at(&S->node[i].sin, J.mb), b = sr_symshape_at(&S->node[i].sout, J.mb);
             size_t w = nd->mod->type->workspace(nd->mod, &a, &b);
@@ -241,8 +294,9 @@ static sr_status run_segment(engine *E, const sr_shapes *S, int i0, sr_tensor *x
     if ((size_t)threads * (J.wsize + 2 * J.acts) > E->worklen)
         threads = 1; /* plan() sized the workspace for fewer threads */
     double t0 = E->ms ? sr_now_ms() : 0;
-    if (!E->seg_warm[i0] && tasks > 0) {
-        /* the first micro-batch alone: it builds the layers' caches */
+    if (!E->seg_warm[i0] && tasks > 0 && seg_lazy(E, i0, i1)) {
+        /* the first micro-batch alone: a producer without prepare() builds
+         * its cache in it */
         seg_task(&J, 0, 0);
         J.first = 1;
         E->seg_warm[i0] = !J.failed;
@@ -307,13 +361,9 @@ sr_status sr_exec_chunk(engine *E, const sr_shapes *S, sr_tensor *x, int64_t sam
         }
         sr_tensor y = {.shape = S->node[sr_plan_produced(E->plan, i)].out, .dtype = SR_F32};
         y.data = x->data == E->buf[0] ? E->buf[1] : E->buf[0];
-        sr_status st = SR_OK;
-        if (E->plan[i].fold >= 0)
-            st = folded_weights(E, i, err);
-        node_ctx(E, i, &ctx);
+        node_ctx(E, i, &ctx); /* its folded weights: sr_exec_prepare */
         double t0 = E->ms ? sr_now_ms() : 0;
-        if (st == SR_OK)
-            st = nd->mod->type->forward(nd->mod, x, &y, &ctx, err);
+        sr_status st = nd->mod->type->forward(nd->mod, x, &y, &ctx, err);
         if (st != SR_OK) {
             sr_diag_at(d, SR_SEV_ERROR, m->label, nd->line, nd->col, nd->path, nd->mod->type->name, "%s", err);
             return st;

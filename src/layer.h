@@ -8,7 +8,8 @@
  * with accepted types and defaults, the printed (repr) form, capability
  * flags, and the hooks: validate (arguments), shape, params (parameters and
  * buffers with state_dict names and default initialisation), forward, and
- * the executor's optional ones (workspace, apply, affine, fold, layouts).
+ * the executor's optional ones (workspace, apply, affine, fold, layouts,
+ * prepare and release).
  * The spec parser, the shape checker, the runner, --help, --list-layers,
  * the man page and the exporter all read that table, so adding a layer is
  * one row and one kernel in one file, and one line in layers.def.
@@ -179,8 +180,9 @@ typedef struct {
     const sr_layer *post; /* SR_FUSE_POST: elementwise layer to apply to the output */
     const float *weight;  /* SR_FUSE_AFFINE: folded param[0] and bias replacing the */
     const float *bias;    /* layer's own (bias non-NULL even if the layer has none) */
-    void **cache;         /* per-occurrence slot for weights prepared by forward(),
-                             one malloc block, freed by the executor; NULL: none */
+    void **cache;         /* per-occurrence slot for what prepare() built (packed
+                             weights), freed by release(); NULL: none (forward
+                             then builds what it needs privately) */
     /* Layouts, set by the executor inside micro-batched runs (zero elsewhere): */
     const sr_layout *out_layout; /* write the output in this layout (only when
                                     out_layout_ok said so), not dense */
@@ -276,6 +278,18 @@ struct sr_layertype {
     /* Producers: 1 when forward() on this input, with `post` fused (or
      * NULL), writes its output in a layout given in ctx->out_layout. */
     int (*out_layout_ok)(const sr_layer *L, const sr_shape *in, const sr_layer *post);
+    /* Lifecycle (ncnn's create_pipeline / destroy_pipeline).  prepare runs
+     * on the executor's thread before a chunk's threads start, once per
+     * plan (the node's fusion, its folded weights in ctx->weight/bias and
+     * the input shape its calls will see): it builds what forward() needs
+     * beyond the parameters (weights packed for its kernel) into
+     * *ctx->cache, so that forward() on every thread only reads it.  What it
+     * builds must not depend on the batch dimension (a run's last
+     * micro-batch is shorter).  forward() still works without it (a plain
+     * call from a test builds privately): prepare changes when, not what. */
+    sr_status (*prepare)(const sr_layer *L, const sr_shape *in, sr_ctx *ctx, char *err);
+    /* Frees a cache slot prepare() (or forward()) filled; NULL: free(). */
+    void (*release)(void *cache);
 };
 
 /* For producers: applies the fused elementwise layer, if any, to y[0..n). */

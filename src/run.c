@@ -170,6 +170,10 @@ static sr_status run_record(engine *E, sr_input *in, sr_sink *w, uint64_t pass, 
             }
             if ((st = sr_exec_buffers(E, &C, err)) != SR_OK)
                 break;
+            if ((st = sr_exec_prepare(E, &C, d)) != SR_OK) {
+                sr_shapes_free(&C);
+                return st; /* reported by sr_exec_prepare */
+            }
             cur = b;
         }
         size_t count = (size_t)sr_shape_numel(&cs);
@@ -360,8 +364,13 @@ void sr_runner_free(sr_runner *E)
     free(E->vout);
     for (int i = 0; E->folded && i < E->m->nnode; i++)
         free(E->folded[i]);
-    for (int i = 0; E->cache && i < 2 * E->m->nnode; i++)
-        free(E->cache[i]);
+    for (int i = 0; E->cache && i < 2 * E->m->nnode; i++) {
+        void (*release)(void *) = E->m->node[i / 2].mod->type->release;
+        if (release && E->cache[i])
+            release(E->cache[i]);
+        else
+            free(E->cache[i]);
+    }
     free(E->folded);
     free(E->cache);
     free(E->plan);

@@ -101,6 +101,14 @@ static sr_status shape_of(sr_layer *L, sr_shape in, sr_shape *out, sr_shapeinfo 
     return L->type->shape(L, &in, out, info, err);
 }
 
+static void release_cache(const sr_layer *L, void *cache)
+{
+    if (L->type->release && cache)
+        L->type->release(cache);
+    else
+        free(cache);
+}
+
 /* Runs L's forward on x (shape in) with `threads` workers and `post` (an
  * elementwise layer, or NULL) fused; returns the output (caller frees). */
 static float *run_fused(sr_layer *L, const sr_shape *in, const float *x, sr_shape *outs, int training, int threads,
@@ -118,10 +126,23 @@ static float *run_fused(sr_layer *L, const sr_shape *in, const float *x, sr_shap
     float *y = malloc((size_t)(n ? n : 1) * sizeof *y);
     sr_tensor tin = {.shape = *in, .dtype = SR_F32, .data = (void *)x};
     sr_tensor tout = {.shape = *outs, .dtype = SR_F32, .data = y};
-    void *cache = NULL;
+    void *lazy = NULL, *cache = NULL;
     sr_ctx ctx = {.training = training, .work = work, .work_len = wl, .threads = threads, .post = post,
-                  .cache = &cache};
+                  .cache = &lazy};
+    /* a cache slot forward() fills itself on its first call ... */
     L->type->forward(L, &tin, &tout, &ctx, err);
+    float *y0 = malloc((size_t)(n ? n : 1) * sizeof *y0);
+    memcpy(y0, tout.data, (size_t)n * sizeof *y0);
+    release_cache(L, lazy);
+    /* ... and one prepare() filled, as the executor does before its threads
+     * start: the same output */
+    ctx.cache = &cache;
+    if (L->type->prepare)
+        CHECK(L->type->prepare(L, in, &ctx, err) == SR_OK, "%s: prepare: %s", L->type->name, err);
+    L->type->forward(L, &tin, &tout, &ctx, err);
+    if (memcmp(y0, tout.data, (size_t)n * sizeof *y0) != 0)
+        CHECK(0, "%s: forward after prepare() differs from one that prepared itself", L->type->name);
+    free(y0);
     /* again, with what the first call cached (a GEMV then runs backwards):
      * the same output */
     float *y1 = malloc((size_t)(n ? n : 1) * sizeof *y1);
@@ -132,7 +153,7 @@ static float *run_fused(sr_layer *L, const sr_shape *in, const float *x, sr_shap
     free(y1);
     if (tout.data != y)
         memcpy(y, tout.data, (size_t)n * sizeof *y);
-    free(cache);
+    release_cache(L, cache);
     free(work);
     return y;
 }

@@ -444,6 +444,20 @@ SR_FORWARD_FN(sr_linear_forward)
     return SR_OK;
 }
 
+/* Before the threads: the packed weights sr_gemm reads, for calls of two
+ * rows or more.  A one-row call (a single sample) is left to pack at its
+ * second call (gemv): a one-sample run would pay more to pack than it
+ * reads. */
+static sr_status linear_prepare(const sr_layer *L, const sr_shape *in, sr_ctx *ctx, char *err)
+{
+    (void)err;
+    int64_t K = in_features(L), N = out_features(L);
+    if (K == 0 || N == 0 || sr_shape_numel(in) / K < 2)
+        return SR_OK;
+    packed_weights(ctx, ctx->weight ? ctx->weight : sr_f32(&L->param[0]), N, K); /* NULL: forward does without */
+    return SR_OK;
+}
+
 SR_FORWARD_FN(sr_lazylinear_forward)
 {
     return sr_linear_forward(L, in, out, ctx, err);
@@ -465,9 +479,11 @@ SR_ROW(Linear, .summary = "y = x W^T + b over the last dimension", SR_ARGS(a_lin
        .repr = "in_features=, out_features=, bias=",
        .flags = SR_FUSE_POST | SR_FUSE_AFFINE | SR_WHOLE_BATCH,
        .validate = sr_linear_validate, .shape = sr_linear_shape, .params = sr_linear_params,
-       .forward = sr_linear_forward, .channel_dim = sr_linear_channel_dim, .fold = sr_fold_out_rows);
+       .forward = sr_linear_forward, .channel_dim = sr_linear_channel_dim, .fold = sr_fold_out_rows,
+       .prepare = linear_prepare);
 SR_ROW(LazyLinear, .summary = "Linear whose in_features is taken from its input", SR_ARGS(a_lazylinear),
        .repr = "@lazy=in_features, out_features=, bias=",
        .flags = SR_FUSE_POST | SR_FUSE_AFFINE | SR_WHOLE_BATCH | SR_LF_LAZY,
        .validate = sr_lazylinear_validate, .shape = sr_lazylinear_shape, .params = sr_lazylinear_params,
-       .forward = sr_lazylinear_forward, .channel_dim = sr_linear_channel_dim, .fold = sr_fold_out_rows);
+       .forward = sr_lazylinear_forward, .channel_dim = sr_linear_channel_dim, .fold = sr_fold_out_rows,
+       .prepare = linear_prepare);
