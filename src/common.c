@@ -52,6 +52,29 @@ char *sr_diag_format(const sr_diag *g, char *buf, size_t len)
     return buf;
 }
 
+/* 0 if d has room for one more item (growing it if need be). */
+static int diags_room(sr_diags *d)
+{
+    if (d->n < d->cap)
+        return 0;
+    int cap = d->cap ? d->cap * 2 : 8;
+    sr_diag *p = realloc(d->item, (size_t)cap * sizeof *p);
+    if (!p)
+        return -1;
+    d->item = p;
+    d->cap = cap;
+    return 0;
+}
+
+/* A problem that memory did not let d keep: counted, and the first error's
+ * text kept in d->lost, which needs no allocation. */
+static void diag_lose(sr_diags *d, sr_severity sev, const char *text)
+{
+    d->dropped++;
+    if (sev == SR_SEV_ERROR && !d->lost[0])
+        snprintf(d->lost, sizeof d->lost, "%s", text);
+}
+
 static void diag_push(sr_diags *d, sr_severity sev, const char *file, int line, int col, const char *layer,
                       const char *type, const char *text)
 {
@@ -59,15 +82,16 @@ static void diag_push(sr_diags *d, sr_severity sev, const char *file, int line, 
         d->dropped++;
         return;
     }
-    if (d->n == d->cap) {
-        int cap = d->cap ? d->cap * 2 : 8;
-        sr_diag *p = realloc(d->item, (size_t)cap * sizeof *p);
-        if (!p) {
-            d->dropped++; /* dropping a diagnostic beats crashing while reporting */
-            return;
-        }
-        d->item = p;
-        d->cap = cap;
+    /* The line as it will be printed (the hint still inside msg renders the
+     * same; the casts drop a const no one writes through), formatted before
+     * anything is allocated: kept in d->lost if the list cannot keep g. */
+    sr_diag whole = {.sev = sev, .file = (char *)file, .line = line, .col = col, .layer = (char *)layer,
+                     .type = (char *)type, .msg = (char *)text};
+    char line_text[2 * SR_ERRLEN];
+    sr_diag_format(&whole, line_text, sizeof line_text);
+    if (diags_room(d) < 0) {
+        diag_lose(d, sev, line_text);
+        return;
     }
     sr_diag g = {.sev = sev, .line = line, .col = col};
     const char *h = strstr(text, "; hint: ");
@@ -80,12 +104,10 @@ static void diag_push(sr_diags *d, sr_severity sev, const char *file, int line, 
     g.file = dup_or_null(file);
     g.layer = dup_or_null(layer);
     g.type = dup_or_null(type);
-    char buf[2 * SR_ERRLEN];
-    if (g.msg)
-        g.text = sr_strdup(sr_diag_format(&g, buf, sizeof buf));
+    g.text = sr_strdup(line_text); /* what sr_diag_format(&g) gives */
     if (!g.msg || !g.text || (h && !g.hint) || (file && !g.file) || (layer && !g.layer) || (type && !g.type)) {
         diag_clear(&g);
-        d->dropped++;
+        diag_lose(d, sev, line_text);
         return;
     }
     d->item[d->n++] = g;
@@ -119,20 +141,17 @@ void sr_diags_move(sr_diags *d, sr_diags *src)
             d->dropped += src->n - i;
             break;
         }
-        if (d->n == d->cap) {
-            int cap = d->cap ? d->cap * 2 : 8;
-            sr_diag *p = realloc(d->item, (size_t)cap * sizeof *p);
-            if (!p) {
-                d->dropped += src->n - i;
-                break;
-            }
-            d->item = p;
-            d->cap = cap;
+        if (diags_room(d) < 0) {
+            for (; i < src->n; i++)
+                diag_lose(d, src->item[i].sev, src->item[i].text);
+            break;
         }
         d->item[d->n++] = src->item[i];
         memset(&src->item[i], 0, sizeof src->item[i]);
     }
     d->dropped += src->dropped;
+    if (!d->lost[0])
+        memcpy(d->lost, src->lost, sizeof d->lost);
     sr_diags_free(src);
 }
 
@@ -152,6 +171,7 @@ void sr_diags_free(sr_diags *d)
     d->item = NULL;
     d->n = d->cap = 0;
     d->dropped = 0;
+    d->lost[0] = '\0';
 }
 
 void *sr_xmalloc(size_t n) { return malloc(n ? n : 1); }

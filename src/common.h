@@ -56,7 +56,11 @@ typedef struct {
 typedef struct {
     sr_diag *item;
     int n, cap;
-    long dropped;     /* problems past SR_DIAGS_MAX, counted, not kept */
+    long dropped;     /* problems not kept (past SR_DIAGS_MAX, or no memory), counted */
+    /* The text of the first error that could not be kept for want of
+     * memory, "" if none: memory running out must not silence the one
+     * line that says so, so this needs no allocation. */
+    char lost[512];
 } sr_diags;
 
 /* A problem with no place: msg from fmt (hint split off at "; hint: "). */

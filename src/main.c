@@ -190,7 +190,12 @@ static void print_diags(sr_diags *d, int show, int quiet)
         }
         fprintf(stderr, "%s\n", g->text);
     }
-    if (show && more && d->n == 0)
+    if (show && d->lost[0]) {
+        /* memory ran out while reporting: the first error not kept */
+        fprintf(stderr, "%s\n", d->lost);
+        more--;
+    }
+    if (show && more && d->n == 0 && !d->lost[0])
         /* not even one could be kept: memory ran out while reporting */
         fprintf(stderr, "seqrun: out of memory (%ld problem%s could not be reported)\n", more, more == 1 ? "" : "s");
     else if (show && more)

@@ -554,7 +554,8 @@ static void walk(reader *r, sr_layer *L, const char *path, int line, int col, in
             int cap = m->capnode ? 2 * m->capnode : 16;
             sr_node *p = realloc(m->node, (size_t)cap * sizeof *p);
             if (!p) {
-                r->failed = 1;
+                ynode at = {.line = line, .col = col};
+                diag(r, &at, "out of memory");
                 return;
             }
             m->node = p;
@@ -581,6 +582,8 @@ static void walk(reader *r, sr_layer *L, const char *path, int line, int col, in
             return;
         }
         walk(r, L->child[k].mod, sub, L->child[k].line, L->child[k].col, path ? depth + 1 : 0, me);
+        if (r->failed) /* out of memory, or past the cap: one message */
+            return;
     }
 }
 
@@ -723,8 +726,10 @@ sr_status sr_spec_parse(sr_model *m, const char *text, size_t len, const char *l
     m->input_free = -1;
     m->label = sr_strdup(label);
     m->dir = sr_strdup(dir);
-    if (!m->label || !m->dir)
+    if (!m->label || !m->dir) {
+        sr_diag_at(d, SR_SEV_ERROR, label, 0, 0, NULL, NULL, "out of memory");
         return SR_ERUN;
+    }
     reader r = {.m = m, .d = d};
     char err[SR_ERRLEN];
     ytree t;
@@ -855,8 +860,15 @@ sr_status sr_spec_load(sr_model *m, const char *path, sr_diags *d)
         free(buf);
         return SR_ERUN;
     }
+    /* the weights: path is relative to the spec's directory, so without
+     * it the run would read another file, or none */
     char *dir = is_stdin ? sr_strdup(".") : dirname_of(path);
-    sr_status st = sr_spec_parse(m, buf, len, is_stdin ? "<stdin>" : path, dir ? dir : ".", d);
+    if (!dir) {
+        sr_diag_at(d, SR_SEV_ERROR, path, 0, 0, NULL, NULL, "out of memory");
+        free(buf);
+        return SR_ERUN;
+    }
+    sr_status st = sr_spec_parse(m, buf, len, is_stdin ? "<stdin>" : path, dir, d);
     free(dir);
     free(buf);
     return st;

@@ -16,6 +16,18 @@
  *   FAULT_STICKY=1   every call of that kind from the Nth on fails
  *   FAULT_COUNT=FILE at exit, writes "malloc A\nwrite B\nfsync C\nrename D\n"
  *                    (calls seen) to FILE, so a test knows how many N to try
+ *   FAULT_SITES=FILE at exit, writes "KIND N" lines to FILE: for every
+ *                    distinct call site (the innermost 3 return
+ *                    addresses in the program itself, not in a library)
+ *                    of every kind, the number N of its
+ *                    first and of its last call.  A run's thousand mallocs
+ *                    come from a few dozen places, most of them in loops: a
+ *                    test that fails these N reaches every place (and every
+ *                    loop's first and last turn) in a fraction of the runs
+ *   FAULT_ONLY=NAME  counts and fails calls only in a program of that name
+ *                    (program_invocation_short_name), so that a wrapper
+ *                    such as timeout(1) that the shim is preloaded into too
+ *                    is left alone
  *   FAULT_TRACE=1    prints the call stack of each failed call on stderr
  *                    (addresses; `addr2line -f -e seqrun 0x...` names them)
  *
@@ -26,6 +38,7 @@
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <link.h>
 #include <execinfo.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -40,8 +53,78 @@ static const char *const kname[K_N] = {"malloc", "write", "fsync", "rename"};
 static const char *const kenv[K_N] = {"FAULT_MALLOC", "FAULT_WRITE", "FAULT_FSYNC", "FAULT_RENAME"};
 static long target[K_N];
 static long count[K_N];
-static int sticky, armed, tracing;
+static int sticky, armed, tracing, siting;
 static __thread int in_trace;
+
+/* FAULT_SITES: each kind's call sites seen, by a hash of their stacks (open
+ * addressing; a run past SITE_CAP sites records no new ones). */
+#define SITE_CAP 4096
+#define SITE_STACK 24  /* frames looked at */
+#define SITE_FRAMES 3  /* of them, the program's own that make the key */
+static struct site {
+    unsigned long key; /* 0: free */
+    long first, last;
+} sites[K_N][SITE_CAP];
+static int site_lock;
+
+/* The program's own code (not a library's): its loaded segments. */
+static struct {
+    unsigned long lo, hi;
+} prog_seg[8];
+static int nprog_seg;
+
+static int note_program(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    (void)arg;
+    for (int i = 0; i < info->dlpi_phnum && nprog_seg < 8; i++)
+        if (info->dlpi_phdr[i].p_type == PT_LOAD && (info->dlpi_phdr[i].p_flags & PF_X)) {
+            prog_seg[nprog_seg].lo = info->dlpi_addr + info->dlpi_phdr[i].p_vaddr;
+            prog_seg[nprog_seg].hi = prog_seg[nprog_seg].lo + info->dlpi_phdr[i].p_memsz;
+            nprog_seg++;
+        }
+    return 1; /* the first object listed is the program */
+}
+
+static int in_program(void *pc)
+{
+    for (int i = 0; i < nprog_seg; i++)
+        if ((unsigned long)pc >= prog_seg[i].lo && (unsigned long)pc < prog_seg[i].hi)
+            return 1;
+    return 0;
+}
+
+/* A site is the program's innermost SITE_FRAMES return addresses: a call
+ * that a library makes for the program (libyaml's hundred allocations
+ * while it parses, stdio's buffers) belongs to the program's call into
+ * that library, whose handling of the failure is what a test can check. */
+static void note_site(int k, long n)
+{
+    void *bt[SITE_STACK];
+    int depth = backtrace(bt, SITE_STACK), used = 0;
+    unsigned long key = 1469598103934665603ul;
+    for (int i = 0; i < depth && used < SITE_FRAMES; i++)
+        if (in_program(bt[i])) {
+            key = (key ^ (unsigned long)bt[i]) * 1099511628211ul;
+            used++;
+        }
+    key |= 1;
+    while (__atomic_exchange_n(&site_lock, 1, __ATOMIC_ACQUIRE))
+        ;
+    for (unsigned long i = key % SITE_CAP, tries = 0; tries < SITE_CAP; i = (i + 1) % SITE_CAP, tries++) {
+        struct site *st = &sites[k][i];
+        if (st->key == 0) {
+            *st = (struct site){key, n, n};
+            break;
+        }
+        if (st->key == key) {
+            st->last = n > st->last ? n : st->last;
+            st->first = n < st->first ? n : st->first;
+            break;
+        }
+    }
+    __atomic_store_n(&site_lock, 0, __ATOMIC_RELEASE);
+}
 
 extern void *__libc_malloc(size_t);
 extern void *__libc_calloc(size_t, size_t);
@@ -54,6 +137,11 @@ static int hit(int k)
     if (!__atomic_load_n(&armed, __ATOMIC_ACQUIRE) || in_trace)
         return 0;
     long n = __atomic_add_fetch(&count[k], 1, __ATOMIC_ACQ_REL);
+    if (siting) {
+        in_trace = 1;
+        note_site(k, n);
+        in_trace = 0;
+    }
     int fail = target[k] > 0 && (n == target[k] || (sticky && n > target[k]));
     if (fail && tracing) {
         in_trace = 1;
@@ -75,12 +163,44 @@ static long envnum(const char *name)
     return v ? strtol(v, NULL, 10) : 0;
 }
 
+static int by_number(const void *a, const void *b)
+{
+    long x = *(const long *)a, y = *(const long *)b;
+    return (x > y) - (x < y);
+}
+
+/* FAULT_SITES's file: each kind's first and last calls of every site, in
+ * order, once each. */
+static void report_sites(const char *path)
+{
+    static long ns[2 * SITE_CAP];
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return;
+    for (int k = 0; k < K_N; k++) {
+        int m = 0;
+        for (int i = 0; i < SITE_CAP; i++)
+            if (sites[k][i].key) {
+                ns[m++] = sites[k][i].first;
+                ns[m++] = sites[k][i].last;
+            }
+        qsort(ns, (size_t)m, sizeof *ns, by_number);
+        for (int i = 0; i < m; i++)
+            if (i == 0 || ns[i] != ns[i - 1])
+                fprintf(f, "%s %ld\n", kname[k], ns[i]);
+    }
+    fclose(f);
+}
+
 static void report(void)
 {
+    armed = 0;
+    const char *sites_path = getenv("FAULT_SITES");
+    if (sites_path)
+        report_sites(sites_path);
     const char *path = getenv("FAULT_COUNT");
     if (!path)
         return;
-    armed = 0;
     char buf[256];
     int n = 0;
     for (int k = 0; k < K_N; k++)
@@ -98,11 +218,17 @@ static main_fn real_main;
 
 static int wrapped_main(int argc, char **argv, char **envp)
 {
+    const char *only = getenv("FAULT_ONLY");
+    if (only && strcmp(only, program_invocation_short_name) != 0)
+        return real_main(argc, argv, envp);
     for (int k = 0; k < K_N; k++)
         target[k] = envnum(kenv[k]);
     sticky = envnum("FAULT_STICKY") != 0;
     tracing = envnum("FAULT_TRACE") != 0;
-    if (tracing) { /* backtrace() loads libgcc on first use: not mid-failure */
+    siting = getenv("FAULT_SITES") != NULL;
+    if (siting)
+        dl_iterate_phdr(note_program, NULL);
+    if (tracing || siting) { /* backtrace() loads libgcc on first use: not mid-failure */
         void *bt[2];
         backtrace(bt, 2);
     }

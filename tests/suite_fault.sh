@@ -3,10 +3,12 @@
 #
 # BUILD/tests/faultinject.so (tests/faultinject.c) is preloaded to make the
 # Nth malloc, output write, fsync or rename of a run fail.  For each
-# scenario below, a clean run first counts how many calls of each kind the
-# run makes; then the run is repeated once for every N up to that count and
-# every kind (and once more with every allocation from the Nth on failing,
-# as real exhaustion does), each under `timeout`.  Every one must:
+# scenario below, a clean run first finds, for each kind, the first and the
+# last call from every call site (faultinject.c's FAULT_SITES); then the
+# run is repeated failing each of those N in turn (and, for allocations,
+# once more with every allocation from the Nth on failing, as real
+# exhaustion does), each under `timeout`.  FAULT_EVERY_N=1 fails every N up
+# to the count instead (about three times the runs).  Every one must:
 #
 #   - end by itself (no timeout) and not by a signal (no crash);
 #   - exit 0 with exactly the clean run's output and state files, or
@@ -46,18 +48,38 @@ printf 'previous output\n' >prev_out.ref
 printf 'previous state\n' >prev_st.ref
 mkdir -p ref out
 
+# The runs below are most of this suite's time, so the checks fork nothing
+# the shell can do itself: out/ is listed by globbing, the old files are
+# rewritten and compared with printf and read, stderr is searched by
+# pattern; only an exit 0 (outputs replaced) needs cmp.
+shopt -s nullglob dotglob
+OLD_OUT=$(<prev_out.ref)$'\n'
+OLD_ST=$(<prev_st.ref)$'\n'
+
 # out/ holds exactly the two files $1 and $2: no temporary, no backup.
 only() {
-    local names
-    names=$(cd out && ls -A | tr '\n' ' ')
-    [ "$names" = "$(printf '%s\n' "$1" "$2" | LC_ALL=C sort | tr '\n' ' ')" ] ||
-        { echo "out/ holds: $names"; return 1; }
+    local f
+    for f in out/*; do
+        [ "$f" = "out/$1" ] || [ "$f" = "out/$2" ] || { echo "out/ also holds ${f#out/}"; return 1; }
+    done
+    [ -f "out/$1" ] && [ -f "out/$2" ] || { echo "out/$1 or out/$2 is gone"; return 1; }
+}
+# The whole of text file $1 in the variable named $2.
+slurp() {
+    IFS= read -r -d '' "$2" <"$1" || :
 }
 # Everything in out/ as it was: same names, same bytes, no temporaries.
 intact() {
+    local got
     only "$1" "$2" || return 1
-    cmp -s "out/$1" prev_out.ref || { echo "out/$1 changed"; return 1; }
-    cmp -s "out/$2" prev_st.ref || { echo "out/$2 changed"; return 1; }
+    slurp "out/$1" got && [ "$got" = "$OLD_OUT" ] || { echo "out/$1 changed"; return 1; }
+    slurp "out/$2" got && [ "$got" = "$OLD_ST" ] || { echo "out/$2 changed"; return 1; }
+}
+# out/ back to the two old files (a failure's leftovers removed).
+reset_out() {
+    only "$1" "$2" >/dev/null || { rm -rf out && mkdir out; }
+    printf '%s' "$OLD_OUT" >"out/$1"
+    printf '%s' "$OLD_ST" >"out/$2"
 }
 # Both outputs replaced by what the clean run wrote: the same bytes, or for
 # npy and safetensors the same numbers within 1e-5 (an allocation that
@@ -67,8 +89,19 @@ same() {
     case $1 in
     *.npy) "$BUILD/tests/npycmp" "$1" "$2" --rtol 1e-5 --atol 1e-6 >/dev/null 2>&1 ;;
     *.st | *.safetensors) "$BUILD/tests/stcmp" "$1" "$2" --rtol 1e-5 --atol 1e-6 >/dev/null 2>&1 ;;
+    *.bin) raw_as_npy "$1" same_a.npy && raw_as_npy "$2" same_b.npy &&
+        "$BUILD/tests/npycmp" same_a.npy same_b.npy --rtol 1e-5 --atol 1e-6 >/dev/null 2>&1 ;;
     *) return 1 ;;
     esac
+}
+# Raw float32 file $1 as the one-dimensional npy file $2 (a 128-byte v1.0
+# header), for npycmp.
+raw_as_npy() {
+    local bytes dict
+    bytes=$(stat -c %s "$1") || return 1
+    [ $((bytes % 4)) = 0 ] || return 1
+    printf -v dict "{'descr': '<f4', 'fortran_order': False, 'shape': (%d,), }" $((bytes / 4))
+    { printf '\x93NUMPY\x01\x00\x76\x00%-117s\n' "$dict"; cat "$1"; } >"$2"
 }
 replaced() {
     only "$1" "$2" || return 1
@@ -77,43 +110,51 @@ replaced() {
 }
 
 # scenario NAME STICKY OUT STATE ARGS...: ARGS name the model and input;
-# the run writes -o out/OUT --save-state out/STATE.  STICKY=1 also runs the
-# allocation failures that persist from the Nth call on.
+# the run writes -o out/OUT --save-state out/STATE (standard input comes
+# from the file $STDIN, or a pipe from `cat $STDIN` if $STDIN_PIPE=1).
+# STICKY=1 also runs the allocation failures that persist from the Nth
+# call on.  The shim is preloaded into timeout and cat too; FAULT_ONLY
+# keeps it out of their way.
+STDIN=/dev/null STDIN_PIPE=0
 scenario() {
     local name=$1 with_sticky=$2 o=$3 s=$4
     shift 4
-    "$SEQRUN" -q -o "ref/$o" --save-state "ref/$s" "$@" 2>ref.err
+    feed() { if [ "$STDIN_PIPE" = 1 ]; then "$@" < <(cat "$STDIN"); else "$@" <"$STDIN"; fi; }
+    feed "$SEQRUN" -q -o "ref/$o" --save-state "ref/$s" "$@" 2>ref.err
     local rc=$?
     if [ $rc != 0 ]; then
         bad "${name}_clean_run" "exit $rc: $(head -c 300 ref.err)"
         return
     fi
-    rm -f counts
+    rm -f counts sites
     rm -rf out && mkdir out
-    FAULT_COUNT=$T/counts LD_PRELOAD=$SHIM "$SEQRUN" -q -o "out/$o" --save-state "out/$s" "$@" 2>/dev/null
-    if ! [ -s counts ] || ! replaced "$o" "$s" >/dev/null; then
+    FAULT_ONLY=seqrun FAULT_COUNT=$T/counts FAULT_SITES=$T/sites LD_PRELOAD=$SHIM \
+        feed "$SEQRUN" -q -o "out/$o" --save-state "out/$s" "$@" 2>/dev/null
+    if ! [ -s counts ] || ! [ -s sites ] || ! replaced "$o" "$s" >/dev/null; then
         bad "${name}_counting_run" "the shim changed a run that injects nothing"
         return
     fi
-    local kind n total sticky env why msg rc
-    # Allocation failures: a few places still exit without a message, or
-    # with exit 2 (issue 14 stays open for them); FAULT_MALLOC_SUITE=1 runs
-    # them too.  Write, fsync and rename failures always run.
-    local kinds="write fsync rename"
-    [ "${FAULT_MALLOC_SUITE:-0}" = 1 ] && kinds="malloc $kinds"
-    for kind in $kinds; do
+    local kind n total ns sticky why errtext nl rc fm fw ff fr
+    for kind in malloc write fsync rename; do
         total=$(awk -v k=$kind '$1 == k { print $2 }' counts)
-        local kpass=0 kfail=0
+        if [ "${FAULT_EVERY_N:-0}" = 1 ]; then
+            ns=$(seq 1 "$total")
+        else
+            ns=$(awk -v k=$kind '$1 == k { print $2 }' sites)
+        fi
+        local kpass=0 kfail=0 nruns=0
         for sticky in 0 1; do
             [ $sticky = 1 ] && { [ $kind != malloc ] || [ "$with_sticky" = 0 ]; } && continue
-            for ((n = 1; n <= total; n++)); do
-                rm -rf out && mkdir out
-                cp prev_out.ref "out/$o"
-                cp prev_st.ref "out/$s"
-                env=FAULT_${kind^^}
-                env "$env=$n" FAULT_STICKY=$sticky LD_PRELOAD="$SHIM" \
-                    timeout 20 "$SEQRUN" -q -o "out/$o" --save-state "out/$s" "$@" >stdout 2>stderr
+            for n in $ns; do
+                reset_out "$o" "$s"
+                fm=0 fw=0 ff=0 fr=0
+                case $kind in malloc) fm=$n ;; write) fw=$n ;; fsync) ff=$n ;; rename) fr=$n ;; esac
+                FAULT_MALLOC=$fm FAULT_WRITE=$fw FAULT_FSYNC=$ff FAULT_RENAME=$fr FAULT_STICKY=$sticky \
+                    FAULT_ONLY=seqrun LD_PRELOAD=$SHIM \
+                    feed timeout 20 "$SEQRUN" -q -o "out/$o" --save-state "out/$s" "$@" >stdout 2>stderr
                 rc=$?
+                slurp stderr errtext
+                nl=${errtext//[!$'\n']/}
                 why=""
                 if [ $rc = 124 ]; then
                     why="hung (killed after 20 s)"
@@ -121,22 +162,22 @@ scenario() {
                     why="killed by signal $((rc - 128))"
                 elif [ $rc = 0 ]; then
                     why=$(replaced "$o" "$s") || why="exit 0 but $why"
-                    [ -s stderr ] && why="${why:+$why; }exit 0 with stderr: $(head -c 200 stderr)"
+                    [ -n "$errtext" ] && why="${why:+$why; }exit 0 with stderr: ${errtext:0:200}"
                 elif [ $rc != 1 ]; then
-                    why="exit $rc, want 1 (or 0)"
-                elif ! [ -s stderr ]; then
+                    why="exit $rc, want 1 (or 0): ${errtext:0:200}"
+                elif [ -z "$errtext" ]; then
                     why="exit 1 without a message"
                 else
-                    msg=$(head -c 300 stderr | tr '\n' ' ')
                     case $kind in
-                    malloc) grep -qiE 'out of memory|cannot allocate memory' stderr ||
-                        why="message does not say out of memory: $msg" ;;
-                    *) grep -qE "out/($o|$s)" stderr ||
-                        why="message does not name the output file: $msg" ;;
+                    malloc) [[ ${errtext,,} == *"out of memory"* || ${errtext,,} == *"cannot allocate memory"* ]] ||
+                        why="message does not say out of memory: ${errtext:0:300}" ;;
+                    *) [[ $errtext == *"out/$o"* || $errtext == *"out/$s"* ]] ||
+                        why="message does not name the output file: ${errtext:0:300}" ;;
                     esac
-                    [ -z "$why" ] && [ "$(wc -l <stderr)" -gt 3 ] && why="$(wc -l <stderr) lines on stderr: $msg"
+                    [ -z "$why" ] && [ ${#nl} -gt 3 ] && why="${#nl} lines on stderr: ${errtext:0:300}"
                     [ -z "$why" ] && { why=$(intact "$o" "$s") || why="exit 1 but $why"; }
                 fi
+                nruns=$((nruns + 1))
                 if [ -z "$why" ]; then
                     ok
                     kpass=$((kpass + 1))
@@ -146,7 +187,7 @@ scenario() {
                 fi
             done
         done
-        echo "ok ${name}_$kind: $total calls, $kpass runs passed, $kfail failed"
+        echo "ok ${name}_$kind: $total calls, $nruns runs ($(echo $ns | wc -w) N), $kpass passed, $kfail failed"
     done
 }
 
@@ -158,6 +199,14 @@ scenario mlp_bn_train 1 prev.npy prev.st --train "$ROOT/models/mlp_bn.yaml" "$RO
   tail -c +129 "$ROOT/data/digits_test_x.npy" | head -c $((10 * 64 * 4)); } >digits10.npy
 scenario digits_cnn_text 0 prev.txt prev.safetensors --format text --top 2 \
     "$ROOT/models/digits_cnn.yaml" "$T/digits10.npy"
+
+# A stream of two npy records from a pipe, in chunks of 3 samples on two
+# threads, raw float32 out: the second record's failures come after the
+# first record's output was written (to the temporary).
+cat "$ROOT/data/cnn_input.npy" "$ROOT/data/cnn_input.npy" >cnn2.npy
+STDIN=$T/cnn2.npy STDIN_PIPE=1
+scenario cnn_stream_raw 1 prev.bin prev.st --format raw --batch-size 3 --threads 2 "$ROOT/models/cnn.yaml" -
+STDIN=/dev/null STDIN_PIPE=0
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
