@@ -7,6 +7,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The output as messages name it: the path as given, or <stdout>. */
+static const char *sink_name(const sr_sink *w)
+{
+    return w->o.name ? w->o.name : "<stdout>";
+}
+
+/* A text write that failed (a full disk, `ulimit -f`), naming the file as
+ * every writer's message does; buffered, it may surface records later. */
+static sr_status text_written(const sr_sink *w, char *err)
+{
+    if (ferror(w->o.f))
+        return sr_err(err, SR_ERUN, "%s: write failed: %s", sink_name(w), strerror(errno ? errno : EIO));
+    return SR_OK;
+}
+
 sr_status sr_sink_header(sr_sink *w, const sr_shape *s, char *err)
 {
     if (w->fmt == SR_FMT_NPY)
@@ -22,11 +37,13 @@ sr_status sr_sink_header(sr_sink *w, const sr_shape *s, char *err)
             free(w->rowbuf);
             w->rowbuf = malloc((size_t)(w->row > 0 ? w->row : 1) * sizeof(float));
             if (!w->rowbuf)
-                return sr_err(err, SR_ERUN, "out of memory");
+                return sr_err(err, SR_ERUN, "%s: out of memory for --top's row of %lld values", sink_name(w),
+                              (long long)w->row);
             fprintf(w->o.f, "# shape %s; top %d classes per sample: class (probability)\n", sr_shp(s), w->top);
         } else {
             fprintf(w->o.f, "# shape %s\n", sr_shp(s));
         }
+        return text_written(w, err);
     }
     return SR_OK;
 }
@@ -90,9 +107,7 @@ sr_status sr_sink_data(sr_sink *w, const float *x, size_t n, char *err)
             fprintf(w->o.f, "%12.6g%s", (double)x[i], eol ? "\n" : " ");
         }
     }
-    if (ferror(w->o.f))
-        return sr_err(err, SR_ERUN, "write error: %s", strerror(errno));
-    return SR_OK;
+    return text_written(w, err);
 }
 
 void sr_sink_free(sr_sink *w)

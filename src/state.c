@@ -351,7 +351,7 @@ sr_status sr_state_save(const sr_model *m, const char *path, char *err)
     if (!items || !keys) {
         free(items);
         free(keys);
-        return sr_err(err, SR_ERUN, "out of memory");
+        return sr_err(err, SR_ERUN, "%s: out of memory", path);
     }
     /* I64 buffers first: with 8-byte items at the front every tensor's
      * offset stays aligned to its own size, as safetensors' writer does

@@ -466,6 +466,16 @@ rc=$?
 rc=$?
 [ $rc = 1 ] && grep -q '<stdout>: write failed: No space left on device' stderr &&
     ok full_disk_stdout_names_it || bad full_disk_stdout_names_it "exit $rc: $(head -c 300 stderr)"
+# Text output too (formatted by fprintf, its error seen by ferror mid-run,
+# not at the final flush): 600 lines of 3 values, 600 lines of --top 2.
+"$S" -q --format text -o /dev/full f/m.yaml f/big.npy 2>stderr
+rc=$?
+[ $rc = 1 ] && grep -q '^/dev/full: write failed: No space left on device' stderr && [ "$(wc -l <stderr)" = 1 ] &&
+    ok full_disk_text_names_file || bad full_disk_text_names_file "exit $rc: $(head -c 300 stderr)"
+"$S" -q --format text --top 2 f/m.yaml f/big.npy >/dev/full 2>stderr
+rc=$?
+[ $rc = 1 ] && grep -q '^<stdout>: write failed: No space left on device' stderr && [ "$(wc -l <stderr)" = 1 ] &&
+    ok full_disk_text_top_stdout_names_it || bad full_disk_text_top_stdout_names_it "exit $rc: $(head -c 300 stderr)"
 # --paths: the list of written paths is its output; losing it is a failure.
 rm -rf pout && mkdir pout
 printf 'f/x.npy\n' | "$S" -q --paths -o pout/ f/m.yaml >/dev/full 2>stderr
