@@ -565,13 +565,17 @@ sr_status sr_npy_read_elems(sr_stream *s, const sr_npy_header *h, size_t count,
 
 /* A short write (a full disk, `ulimit -f`) names the file when it is one of
  * sr_out's (every output seqrun writes is). */
+static const char *out_label(FILE *f)
+{
+    const char *name = sr_out_name(f);
+    return name ? name : "npy output";
+}
+
 static sr_status write_all(FILE *f, const void *p, size_t n, char *err)
 {
     if (n && fwrite(p, 1, n, f) != n) {
         int e = errno ? errno : EIO;
-        const char *name = sr_out_name(f);
-        return sr_err(err, SR_ERUN, "%s: write failed: %s", name ? name : "npy output",
-                      strerror(e));
+        return sr_err(err, SR_ERUN, "%s: write failed: %s", out_label(f), strerror(e));
     }
     return SR_OK;
 }
@@ -586,11 +590,11 @@ sr_status sr_npy_write_header(FILE *f, const sr_shape *s, char *err)
     size_t n = pre1 + 2;  /* room for a v2 length; moved down for v1 */
 
     if (s->ndim < 0 || s->ndim > SR_MAXDIM)
-        return sr_err(err, SR_ERUN, "npy: cannot write a %d-dimensional array", s->ndim);
+        return sr_err(err, SR_ERUN, "%s: npy cannot hold a %d-dimensional array", out_label(f), s->ndim);
     n += (size_t)sprintf(buf + n, "{'descr': '<f4', 'fortran_order': False, 'shape': (");
     for (int k = 0; k < s->ndim; k++) {
         if (s->d[k] < 0)
-            return sr_err(err, SR_ERUN, "npy: cannot write negative dimension %lld",
+            return sr_err(err, SR_ERUN, "%s: npy cannot hold negative dimension %lld", out_label(f),
                           (long long)s->d[k]);
         n += (size_t)sprintf(buf + n, "%s%lld", k ? ", " : "", (long long)s->d[k]);
     }
