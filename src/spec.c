@@ -7,6 +7,7 @@
  */
 #include "model.h"
 #include "init.h"
+#include "spec_read.h"
 #include "yamltree.h"
 
 #include <errno.h>
@@ -17,24 +18,9 @@
 #include <strings.h>
 #include <sys/mman.h>
 
-typedef struct {
-    sr_model *m;
-    sr_diags *d;
-    int failed;
-    int nwalk;
-    int too_many;   /* the module cap was hit (reported once) */
-    /* What diag() reports about: a layer (its state_dict path and type,
-     * type NULL while it is unknown), or an init: rule's prefix. */
-    const char *layer, *type, *who;
-    int oom;        /* memory ran out: exit 1, not an invalid spec */
-} reader;
-
 #define MAX_OCCURRENCES 100000
 
-static void diag(reader *r, const ynode *at, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void diag(reader *r, const ynode *at, const char *fmt, ...)
+void spec_diag(reader *r, const ynode *at, const char *fmt, ...)
 {
     char buf[SR_ERRLEN];
     va_list ap;
@@ -50,7 +36,7 @@ static void diag(reader *r, const ynode *at, const char *fmt, ...)
     r->failed = 1;
 }
 
-static const char *kind_name(const ynode *n)
+const char *spec_kind_name(const ynode *n)
 {
     n = yderef((ynode *)n);
     if (n->kind == Y_SEQ)
@@ -68,230 +54,12 @@ static const char *kind_name(const ynode *n)
     }
 }
 
-static int is_str(const ynode *n)
+int spec_is_str(const ynode *n)
 {
     long long i;
     double f;
     n = yderef((ynode *)n);
     return n->kind == Y_SCALAR && yresolve(n, &i, &f) == YS_STR;
-}
-
-/* ---- argument binding ------------------------------------------------------ */
-
-static const char *type_word(unsigned types)
-{
-    if ((types & SR_T_TUPLE) && (types & SR_T_FLOAT))
-        return "a number or a list of numbers";
-    if (types & SR_T_TUPLE)
-        return types & SR_T_STR ? "an integer, a list of integers or a string" : "an integer or a list of integers";
-    if (types & SR_T_STR)
-        return "a string";
-    if (types & SR_T_FLOAT)
-        return "a number";
-    if (types & SR_T_INT)
-        return "an integer";
-    if (types & SR_T_BOOL)
-        return "a boolean (true or false)";
-    return "nothing";
-}
-
-/* Converts one YAML value to an argument of def's type; message in err. */
-static int bind_value(const sr_argdef *def, ynode *vn, sr_argval *v, char *err, size_t errlen)
-{
-    ynode *n = yderef(vn);
-    memset(v, 0, sizeof *v);
-    unsigned ty = def->types;
-    if (n->kind == Y_MAP)
-        goto wrong;
-    if (n->kind == Y_SEQ) {
-        if (!(ty & SR_T_TUPLE))
-            goto wrong;
-        if (n->n > SR_MAXDIM) {
-            snprintf(err, errlen, "argument '%s' has %d items; at most %d are supported",
-                     def->name, n->n, SR_MAXDIM);
-            return -1;
-        }
-        if (def->tlen && n->n != def->tlen) {
-            snprintf(err, errlen, "argument '%s' needs %d values, got %d; hint: give one integer for all, or a list of %d",
-                     def->name, def->tlen, n->n, def->tlen);
-            return -1;
-        }
-        v->kind = SR_AV_TUPLE;
-        v->n = n->n;
-        for (int k = 0; k < n->n; k++) {
-            ynode *it = yderef(n->item[k]);
-            long long i = 0;
-            double f;
-            yscalar ys = it->kind == Y_SCALAR ? yresolve(it, &i, &f) : YS_STR;
-            if (ys == YS_NULL && (ty & SR_T_TNONE)) {
-                v->tnone[k] = 1;
-                continue;
-            }
-            if (ys == YS_FLOAT && (ty & SR_T_FLOAT)) {
-                v->tf[k] = f;
-                v->tfloat = 1;
-                continue;
-            }
-            if (ys != YS_INT) {
-                snprintf(err, errlen, "argument '%s' item %d must be %s%s, got %s", def->name, k + 1,
-                         ty & SR_T_FLOAT ? "a number" : "an integer", ty & SR_T_TNONE ? " or null" : "",
-                         kind_name(it));
-                return -1;
-            }
-            v->t[k] = i;
-            v->tf[k] = (double)i;
-        }
-        return 0;
-    }
-    long long i = 0;
-    double f = 0;
-    switch (yresolve(n, &i, &f)) {
-    case YS_NULL:
-        if (!(ty & SR_T_NONE))
-            goto wrong;
-        v->kind = SR_AV_NONE;
-        return 0;
-    case YS_BOOL:
-        if (!(ty & SR_T_BOOL))
-            goto wrong;
-        v->kind = SR_AV_BOOL;
-        v->i = i;
-        return 0;
-    case YS_BADINT:
-        snprintf(err, errlen, "argument '%s': integer %s is out of range", def->name, n->value);
-        return -1;
-    case YS_INT:
-        if (ty & (SR_T_INT | SR_T_TUPLE)) {
-            v->kind = SR_AV_INT;
-            v->i = i;
-            v->f = (double)i;
-            return 0;
-        }
-        if (!(ty & SR_T_FLOAT))
-            goto wrong;
-        v->kind = SR_AV_FLOAT;
-        v->f = (double)i;
-        return 0;
-    case YS_FLOAT:
-        if (!(ty & SR_T_FLOAT))
-            goto wrong;
-        v->kind = SR_AV_FLOAT;
-        v->f = f;
-        return 0;
-    case YS_STR:
-        if (!(ty & SR_T_STR))
-            goto wrong;
-        if (strlen(n->value) < sizeof v->s && def->choices) {
-            /* choices is "a|b|c": match one whole entry */
-            const char *c = def->choices;
-            size_t len = strlen(n->value);
-            while (c && *c) {
-                const char *bar = strchr(c, '|');
-                size_t cl = bar ? (size_t)(bar - c) : strlen(c);
-                if (cl == len && strncmp(c, n->value, len) == 0) {
-                    v->kind = SR_AV_STR;
-                    memcpy(v->s, n->value, len + 1);
-                    return 0;
-                }
-                c = bar ? bar + 1 : NULL;
-            }
-        }
-        snprintf(err, errlen, "argument '%s' must be one of %s, got '%.40s'", def->name,
-                 def->choices ? def->choices : "(none)", n->value);
-        return -1;
-    }
-wrong:
-    snprintf(err, errlen, "argument '%s' must be %s%s, got %s%s%s%s", def->name, type_word(ty),
-             ty & SR_T_NONE ? " or null" : "", kind_name(n),
-             n->kind == Y_SCALAR ? " '" : "", n->kind == Y_SCALAR ? n->value : "",
-             n->kind == Y_SCALAR ? "'" : "");
-    if ((ty & SR_T_BOOL) && n->kind == Y_SCALAR && is_str(n))
-        snprintf(err + strlen(err), errlen - strlen(err), "; hint: write true or false");
-    return -1;
-}
-
-/*
- * Binds ARGS (a mapping, a sequence or a scalar, as the contract says) to
- * the argument table defs, then fills defaults.  Shared by layers and by
- * init: schemes.  Returns 0 if every argument bound.
- */
-static int bind_args(reader *r, ynode *at, const sr_argdef *defs, int ndefs,
-                     ynode *args, sr_argval *out, int *given)
-{
-    char msg[SR_ERRLEN];
-    int ok = 1;
-    memset(given, 0, sizeof(int) * (size_t)ndefs);
-    ynode *a = yderef(args);
-    if (!a) {
-        /* no arguments */
-    } else if (a->kind == Y_MAP) {
-        for (int k = 0; k < a->n; k++) {
-            ynode *key = yderef(a->item[2 * k]);
-            ynode *val = a->item[2 * k + 1];
-            if (key->kind != Y_SCALAR || !is_str(key)) {
-                diag(r, key, "argument names must be strings, got %s", kind_name(key));
-                ok = 0;
-                continue;
-            }
-            int idx = -1;
-            for (int j = 0; j < ndefs; j++)
-                if (strcmp(defs[j].name, key->value) == 0)
-                    idx = j;
-            if (idx < 0) {
-                const char *names[SR_MAXARGS];
-                for (int j = 0; j < ndefs && j < SR_MAXARGS; j++)
-                    names[j] = defs[j].name;
-                const char *near = sr_closest(key->value, names, ndefs < SR_MAXARGS ? ndefs : SR_MAXARGS);
-                char sig[256] = "";
-                size_t k2 = 0;
-                for (int j = 0; j < ndefs && k2 < sizeof sig; j++)
-                    k2 += (size_t)snprintf(sig + k2, sizeof sig - k2, "%s%s", j ? ", " : "", defs[j].name);
-                if (near)
-                    diag(r, key, "unknown argument '%s'; hint: did you mean '%s'?", key->value, near);
-                else
-                    diag(r, key, "unknown argument '%s'; hint: the arguments are %s", key->value,
-                         ndefs ? sig : "(none)");
-                ok = 0;
-                continue;
-            }
-            if (given[idx]) {
-                diag(r, key, "argument '%s' given twice", key->value);
-                ok = 0;
-                continue;
-            }
-            given[idx] = 1;
-            if (bind_value(&defs[idx], val, &out[idx], msg, sizeof msg) < 0) {
-                diag(r, yderef(val), "%s", msg);
-                ok = 0;
-            }
-        }
-    } else {
-        int nitems = a->kind == Y_SEQ ? a->n : 1;
-        if (nitems > ndefs) {
-            diag(r, a, "takes at most %d positional argument%s, got %d", ndefs,
-                 ndefs == 1 ? "" : "s", nitems);
-            return 0;
-        }
-        for (int k = 0; k < nitems; k++) {
-            ynode *val = a->kind == Y_SEQ ? a->item[k] : a;
-            given[k] = 1;
-            if (bind_value(&defs[k], val, &out[k], msg, sizeof msg) < 0) {
-                diag(r, yderef(val), "%s", msg);
-                ok = 0;
-            }
-        }
-    }
-    for (int j = 0; j < ndefs; j++) {
-        if (given[j])
-            continue;
-        if (!defs[j].def) {
-            diag(r, at, "missing required argument '%s'", defs[j].name);
-            ok = 0;
-        } else {
-            sr_argval_parse_default(defs[j].def, &out[j]);
-        }
-    }
-    return ok;
 }
 
 /* ---- layers ----------------------------------------------------------------- */
@@ -445,13 +213,13 @@ static int build_children(reader *r, sr_layer *seq, ynode *list, const char *pat
 {
     ynode *l = yderef(list);
     if (!l || l->kind != Y_SEQ) {
-        diag(r, l ? l : list, "%s: expected a list of layers, got %s", path[0] ? "Sequential" : "layers",
-             l ? kind_name(l) : "nothing");
+        spec_diag(r, l ? l : list, "%s: expected a list of layers, got %s", path[0] ? "Sequential" : "layers",
+             l ? spec_kind_name(l) : "nothing");
         return 0;
     }
     seq->child = calloc((size_t)(l->n ? l->n : 1), sizeof *seq->child);
     if (!seq->child) {
-        diag(r, l, "out of memory");
+        spec_diag(r, l, "out of memory");
         return 0;
     }
     for (int k = 0; k < l->n; k++) {
@@ -477,9 +245,9 @@ static sr_layer *build_item(reader *r, ynode *item, const char *path)
         return n->built;
     const char *tname = NULL;
     ynode *args = NULL, *where = n;
-    if (n->kind == Y_SCALAR && is_str(n)) {
+    if (n->kind == Y_SCALAR && spec_is_str(n)) {
         tname = n->value;
-    } else if (n->kind == Y_MAP && n->n == 1 && is_str(n->item[0])) {
+    } else if (n->kind == Y_MAP && n->n == 1 && spec_is_str(n->item[0])) {
         tname = yderef(n->item[0])->value;
         args = n->item[1];
         ynode *a = yderef(args);
@@ -489,8 +257,8 @@ static sr_layer *build_item(reader *r, ynode *item, const char *path)
             args = NULL; /* "- ReLU:" */
     } else {
         r->layer = path;
-        diag(r, n, "expected a layer type name or {Type: arguments}, got %s%s",
-             n->kind == Y_MAP ? "a mapping with " : kind_name(n),
+        spec_diag(r, n, "expected a layer type name or {Type: arguments}, got %s%s",
+             n->kind == Y_MAP ? "a mapping with " : spec_kind_name(n),
              n->kind == Y_MAP ? (n->n == 1 ? "a non-string key" : "several keys") : "");
         r->layer = NULL;
         return NULL;
@@ -500,7 +268,7 @@ static sr_layer *build_item(reader *r, ynode *item, const char *path)
         r->layer = path;
         char why[SR_ERRLEN];
         unknown_type(tname, why, sizeof why);
-        diag(r, where, "unknown layer type '%s'%s", tname, why);
+        spec_diag(r, where, "unknown layer type '%s'%s", tname, why);
         r->layer = NULL;
         return NULL;
     }
@@ -509,12 +277,12 @@ static sr_layer *build_item(reader *r, ynode *item, const char *path)
      * module is ~3 KB, and a few MB of "- ReLU" lines make a million). */
     if (r->m->nmods > MAX_OCCURRENCES) {
         if (!r->too_many++)
-            diag(r, n, "the model has more than %d layer occurrences", MAX_OCCURRENCES);
+            spec_diag(r, n, "the model has more than %d layer occurrences", MAX_OCCURRENCES);
         return NULL;
     }
     sr_layer *L = new_module(r, t, n);
     if (!L) {
-        diag(r, n, "out of memory");
+        spec_diag(r, n, "out of memory");
         return NULL;
     }
     n->built = L;
@@ -528,10 +296,10 @@ static sr_layer *build_item(reader *r, ynode *item, const char *path)
         return L;
     r->layer = path;
     r->type = t->name;
-    if (bind_args(r, n, t->args, t->nargs, args, L->arg, given) && t->validate) {
+    if (spec_bind_args(r, n, t->args, t->nargs, args, L->arg, given) && t->validate) {
         char msg[SR_ERRLEN];
         if (t->validate(L, msg) != SR_OK)
-            diag(r, n, "%s", msg);
+            spec_diag(r, n, "%s", msg);
     }
     r->layer = r->type = NULL;
     return L;
@@ -555,7 +323,7 @@ static void walk(reader *r, sr_layer *L, const char *path, int line, int col, in
             sr_node *p = realloc(m->node, (size_t)cap * sizeof *p);
             if (!p) {
                 ynode at = {.line = line, .col = col};
-                diag(r, &at, "out of memory");
+                spec_diag(r, &at, "out of memory");
                 return;
             }
             m->node = p;
@@ -596,7 +364,7 @@ static void read_input(reader *r, ynode *v)
     m->input_line = n->line;
     m->input_col = n->col;
     if (n->kind != Y_SEQ || n->n == 0 || n->n > SR_MAXDIM) {
-        diag(r, n, "input: expected a list of 1 to %d dimensions, e.g. [N, 3, 32, 32]", SR_MAXDIM);
+        spec_diag(r, n, "input: expected a list of 1 to %d dimensions, e.g. [N, 3, 32, 32]", SR_MAXDIM);
         return;
     }
     m->input.ndim = n->n;
@@ -612,8 +380,8 @@ static void read_input(reader *r, ynode *v)
             m->input.d[k] = -1;
             snprintf(m->input_free_name, sizeof m->input_free_name, "%s", it->value);
         } else {
-            diag(r, it, "input: dimension %d must be a non-negative integer or one name for the batch dimension, got %s",
-                 k, kind_name(it));
+            spec_diag(r, it, "input: dimension %d must be a non-negative integer or one name for the batch dimension, got %s",
+                 k, spec_kind_name(it));
             return;
         }
     }
@@ -625,34 +393,34 @@ static void read_init(reader *r, ynode *v)
     sr_model *m = r->m;
     ynode *n = yderef(v);
     if (n->kind != Y_MAP) {
-        diag(r, n, "init: expected a mapping {LayerType: {param: scheme}}");
+        spec_diag(r, n, "init: expected a mapping {LayerType: {param: scheme}}");
         return;
     }
     for (int k = 0; k < n->n; k++) {
         ynode *tk = yderef(n->item[2 * k]), *tv = yderef(n->item[2 * k + 1]);
-        const sr_layertype *t = is_str(tk) ? sr_layertype_find(tk->value) : NULL;
+        const sr_layertype *t = spec_is_str(tk) ? sr_layertype_find(tk->value) : NULL;
         if (!t) {
             char why[SR_ERRLEN] = "";
-            if (is_str(tk))
+            if (spec_is_str(tk))
                 unknown_type(tk->value, why, sizeof why);
-            diag(r, tk, "init: unknown layer type '%s'%s", tk->kind == Y_SCALAR ? tk->value : "?", why);
+            spec_diag(r, tk, "init: unknown layer type '%s'%s", tk->kind == Y_SCALAR ? tk->value : "?", why);
             continue;
         }
         if (tv->kind != Y_MAP) {
-            diag(r, tv, "init: %s: expected a mapping {param: scheme}", t->name);
+            spec_diag(r, tv, "init: %s: expected a mapping {param: scheme}", t->name);
             continue;
         }
         for (int j = 0; j < tv->n; j++) {
             ynode *pk = yderef(tv->item[2 * j]), *pv = yderef(tv->item[2 * j + 1]);
-            if (!is_str(pk)) {
-                diag(r, pk, "init: %s: parameter names are strings", t->name);
+            if (!spec_is_str(pk)) {
+                spec_diag(r, pk, "init: %s: parameter names are strings", t->name);
                 continue;
             }
             const char *scheme;
             ynode *sargs = NULL;
-            if (is_str(pv)) {
+            if (spec_is_str(pv)) {
                 scheme = pv->value;
-            } else if (pv->kind == Y_MAP && pv->n == 1 && is_str(pv->item[0])) {
+            } else if (pv->kind == Y_MAP && pv->n == 1 && spec_is_str(pv->item[0])) {
                 scheme = yderef(pv->item[0])->value;
                 sargs = pv->item[1];
                 ynode *sa = yderef(sargs);
@@ -661,13 +429,13 @@ static void read_init(reader *r, ynode *v)
                 if (sa->kind == Y_SCALAR && sa->plain && yresolve(sa, &i, &f) == YS_NULL)
                     sargs = NULL;
             } else {
-                diag(r, pv, "init: %s.%s: expected a scheme name or {scheme: arguments}", t->name, pk->value);
+                spec_diag(r, pv, "init: %s.%s: expected a scheme name or {scheme: arguments}", t->name, pk->value);
                 continue;
             }
             const sr_initscheme *s = sr_initscheme_find(scheme);
             if (!s) {
                 const char *near = sr_initscheme_suggest(scheme);
-                diag(r, pv, "init: unknown scheme '%s'%s%s%s", scheme, near ? "; hint: did you mean '" : "",
+                spec_diag(r, pv, "init: unknown scheme '%s'%s%s%s", scheme, near ? "; hint: did you mean '" : "",
                      near ? near : "", near ? "'?" : "");
                 continue;
             }
@@ -676,13 +444,13 @@ static void read_init(reader *r, ynode *v)
             sr_argval av[SR_MAXARGS];
             int given[SR_MAXARGS];
             r->who = who;
-            int bound = bind_args(r, pv, s->args, s->nargs, sargs, av, given);
+            int bound = spec_bind_args(r, pv, s->args, s->nargs, sargs, av, given);
             r->who = NULL;
             if (!bound)
                 continue;
             sr_initrule *p = realloc(m->init, (size_t)(m->ninit + 1) * sizeof *p);
             if (!p) {
-                diag(r, pv, "out of memory");
+                spec_diag(r, pv, "out of memory");
                 return;
             }
             m->init = p;
@@ -695,7 +463,7 @@ static void read_init(reader *r, ynode *v)
             char msg[SR_ERRLEN];
             if (sr_init_from_args(s, av, &rule->init, msg) != SR_OK) {
                 r->who = who;
-                diag(r, pv, "%s", msg);
+                spec_diag(r, pv, "%s", msg);
                 r->who = NULL;
                 m->ninit--;
             }
@@ -742,29 +510,29 @@ sr_status sr_spec_parse(sr_model *m, const char *text, size_t len, const char *l
     ynode *layers = NULL;
     if (!root || root->kind != Y_MAP) {
         ynode z = {.line = 1, .col = 1};
-        diag(&r, root ? root : &z, "a model spec is a mapping with a 'layers:' list");
+        spec_diag(&r, root ? root : &z, "a model spec is a mapping with a 'layers:' list");
         goto out;
     }
     for (int k = 0; k < root->n; k++) {
         ynode *key = yderef(root->item[2 * k]), *val = root->item[2 * k + 1];
-        const char *ks = is_str(key) ? key->value : "";
+        const char *ks = spec_is_str(key) ? key->value : "";
         int known = -1;
         for (int j = 0; j < (int)(sizeof top_keys / sizeof *top_keys); j++)
             if (strcmp(ks, top_keys[j]) == 0)
                 known = j;
         for (int j = 0; j < k; j++) {
             ynode *prev = yderef(root->item[2 * j]);
-            if (is_str(prev) && strcmp(prev->value, ks) == 0) {
-                diag(&r, key, "top-level key '%s' given twice", ks);
+            if (spec_is_str(prev) && strcmp(prev->value, ks) == 0) {
+                spec_diag(&r, key, "top-level key '%s' given twice", ks);
                 known = -2;
             }
         }
         if (known == -1) {
             const char *near = sr_closest(ks, top_keys, (int)(sizeof top_keys / sizeof *top_keys));
             if (near)
-                diag(&r, key, "unknown top-level key '%s'; hint: did you mean '%s'?", ks, near);
+                spec_diag(&r, key, "unknown top-level key '%s'; hint: did you mean '%s'?", ks, near);
             else
-                diag(&r, key, "unknown top-level key '%s'; hint: the keys are input, weights, layers, init, name, description, defs", ks);
+                spec_diag(&r, key, "unknown top-level key '%s'; hint: the keys are input, weights, layers, init, name, description, defs", ks);
             continue;
         }
         if (known < 0)
@@ -773,14 +541,14 @@ sr_status sr_spec_parse(sr_model *m, const char *text, size_t len, const char *l
         if (!strcmp(ks, "input")) {
             read_input(&r, v);
         } else if (!strcmp(ks, "weights")) {
-            if (!is_str(v)) {
-                diag(&r, v, "weights: expected a file path, got %s", kind_name(v));
+            if (!spec_is_str(v)) {
+                spec_diag(&r, v, "weights: expected a file path, got %s", spec_kind_name(v));
                 continue;
             }
             size_t n = strlen(m->dir) + strlen(v->value) + 2;
             m->weights = malloc(n);
             if (!m->weights) /* else the run would go on with default init */
-                diag(&r, v, "out of memory");
+                spec_diag(&r, v, "out of memory");
             if (m->weights) {
                 if (v->value[0] == '/')
                     snprintf(m->weights, n, "%s", v->value);
@@ -793,19 +561,19 @@ sr_status sr_spec_parse(sr_model *m, const char *text, size_t len, const char *l
             read_init(&r, v);
         } else if (!strcmp(ks, "name") || !strcmp(ks, "description")) {
             if (v->kind != Y_SCALAR)
-                diag(&r, v, "%s: expected a string", ks);
+                spec_diag(&r, v, "%s: expected a string", ks);
         }
         /* defs: only a place for anchors; nothing there runs. */
     }
     if (!layers) {
-        diag(&r, root, "the spec has no 'layers:' list");
+        spec_diag(&r, root, "the spec has no 'layers:' list");
         goto out;
     }
     {
         ynode fake = {.line = yderef(layers)->line, .col = yderef(layers)->col};
         m->root = new_module(&r, sr_layer_types[SR_L_Sequential], &fake);
         if (!m->root) {
-            diag(&r, root, "out of memory");
+            spec_diag(&r, root, "out of memory");
             goto out;
         }
         build_children(&r, m->root, layers, "");
