@@ -26,6 +26,7 @@ SEQRUN=$(abs "$1")
 BUILD=$(abs "${2:-build}")
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SHIM=$BUILD/tests/faultinject.so
+PROG=$(basename "$SEQRUN") # the one program the shim arms itself in (FAULT_ONLY)
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 pass=0 fail=0
@@ -116,10 +117,10 @@ replaced() {
 # call on.  The shim is preloaded into timeout and cat too; FAULT_ONLY
 # keeps it out of their way.
 STDIN=/dev/null STDIN_PIPE=0
+feed() { if [ "$STDIN_PIPE" = 1 ]; then "$@" < <(cat "$STDIN"); else "$@" <"$STDIN"; fi; }
 scenario() {
     local name=$1 with_sticky=$2 o=$3 s=$4
     shift 4
-    feed() { if [ "$STDIN_PIPE" = 1 ]; then "$@" < <(cat "$STDIN"); else "$@" <"$STDIN"; fi; }
     feed "$SEQRUN" -q -o "ref/$o" --save-state "ref/$s" "$@" 2>ref.err
     local rc=$?
     if [ $rc != 0 ]; then
@@ -128,7 +129,7 @@ scenario() {
     fi
     rm -f counts sites
     rm -rf out && mkdir out
-    FAULT_ONLY=seqrun FAULT_COUNT=$T/counts FAULT_SITES=$T/sites LD_PRELOAD=$SHIM \
+    FAULT_ONLY=$PROG FAULT_COUNT=$T/counts FAULT_SITES=$T/sites LD_PRELOAD=$SHIM \
         feed "$SEQRUN" -q -o "out/$o" --save-state "out/$s" "$@" 2>/dev/null
     if ! [ -s counts ] || ! [ -s sites ] || ! replaced "$o" "$s" >/dev/null; then
         bad "${name}_counting_run" "the shim changed a run that injects nothing"
@@ -150,7 +151,7 @@ scenario() {
                 fm=0 fw=0 ff=0 fr=0
                 case $kind in malloc) fm=$n ;; write) fw=$n ;; fsync) ff=$n ;; rename) fr=$n ;; esac
                 FAULT_MALLOC=$fm FAULT_WRITE=$fw FAULT_FSYNC=$ff FAULT_RENAME=$fr FAULT_STICKY=$sticky \
-                    FAULT_ONLY=seqrun LD_PRELOAD=$SHIM \
+                    FAULT_ONLY=$PROG LD_PRELOAD=$SHIM \
                     feed timeout 20 "$SEQRUN" -q -o "out/$o" --save-state "out/$s" "$@" >stdout 2>stderr
                 rc=$?
                 slurp stderr errtext
