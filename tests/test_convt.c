@@ -16,87 +16,15 @@
 #include "cpu.h"
 #include "init.h"
 #include "layers/layers.h"
+#include "layertest.h"
 #include "unit.h"
 
 /* ---- building layers by hand ------------------------------------------------ */
 
-static void layer_init(sr_layer *L, const char *type)
-{
-    const sr_layertype *t = sr_layertype_find(type);
-    if (!t || sr_layer_init(L, t) != 0)
-        abort();
-}
-
-static int ai(const sr_layer *L, const char *name)
-{
-    int k = sr_arg_index(L->type, name);
-    if (k < 0)
-        abort();
-    return k;
-}
-
-static void set_int(sr_layer *L, const char *name, int64_t v)
-{
-    int k = ai(L, name);
-    memset(&L->arg[k], 0, sizeof L->arg[k]);
-    L->arg[k].kind = SR_AV_INT;
-    L->arg[k].i = v;
-    L->arg[k].f = (double)v;
-}
-
-static void set_bool(sr_layer *L, const char *name, int v)
-{
-    int k = ai(L, name);
-    memset(&L->arg[k], 0, sizeof L->arg[k]);
-    L->arg[k].kind = SR_AV_BOOL;
-    L->arg[k].i = v;
-}
-
-static void set_str(sr_layer *L, const char *name, const char *s)
-{
-    int k = ai(L, name);
-    memset(&L->arg[k], 0, sizeof L->arg[k]);
-    L->arg[k].kind = SR_AV_STR;
-    snprintf(L->arg[k].s, sizeof L->arg[k].s, "%s", s);
-}
-
 /* the last nd of v[3] as the layer's tuple */
 static void set_tuple3(sr_layer *L, const char *name, int nd, const int64_t *v)
 {
-    int k = ai(L, name);
-    memset(&L->arg[k], 0, sizeof L->arg[k]);
-    L->arg[k].kind = SR_AV_TUPLE;
-    L->arg[k].n = nd;
-    for (int i = 0; i < nd; i++)
-        L->arg[k].t[i] = v[3 - nd + i];
-}
-
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-static double urand(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (double)(rng_state >> 11) / 9007199254740992.0;
-}
-static int64_t irand(int64_t lo, int64_t hi) { return lo + (int64_t)(urand() * (double)(hi - lo + 1)); }
-
-static void alloc_params(sr_layer *L)
-{
-    char err[SR_ERRLEN];
-    L->nparam = L->type->params(L, L->decl);
-    for (int k = 0; k < L->nparam; k++) {
-        sr_tensor_alloc(&L->param[k], &L->decl[k].shape, L->decl[k].dtype, err);
-        for (int64_t i = 0; i < sr_shape_numel(&L->decl[k].shape); i++)
-            sr_f32(&L->param[k])[i] = (float)(urand() * 2 - 1);
-    }
-}
-
-static void free_params(sr_layer *L)
-{
-    for (int k = 0; k < L->nparam; k++)
-        sr_tensor_free(&L->param[k]);
-    L->nparam = 0;
+    set_tuple(L, arg_index(L, name), nd, v + 3 - nd);
 }
 
 /* L's forward on x [in] with `threads` workers, `post` fused and folded
@@ -179,19 +107,6 @@ static void ref_convt(const geo *G, const float *W, const float *b, const float 
             }
 }
 
-static int64_t pad_src(const char *mode, int64_t i, int64_t n)
-{
-    if (i >= 0 && i < n)
-        return i;
-    if (!strcmp(mode, "zeros"))
-        return -1;
-    if (!strcmp(mode, "reflect"))
-        return i < 0 ? -i : 2 * (n - 1) - i;
-    if (!strcmp(mode, "replicate"))
-        return i < 0 ? 0 : n - 1;
-    return ((i % n) + n) % n;
-}
-
 /* Conv3d, directly, in double (G->p: padding on both sides) */
 static void ref_conv3d(const geo *G, const float *W, const float *b, const float *x, double *y, double *mag)
 {
@@ -206,9 +121,9 @@ static void ref_conv3d(const geo *G, const float *W, const float *b, const float
                     for (int64_t a = 0; a < G->k[0]; a++)
                         for (int64_t bb = 0; bb < G->k[1]; bb++)
                             for (int64_t e = 0; e < G->k[2]; e++) {
-                                int64_t i0 = pad_src(G->mode, o0 * G->s[0] - G->p[0] + a * G->d[0], G->isp[0]);
-                                int64_t i1 = pad_src(G->mode, o1 * G->s[1] - G->p[1] + bb * G->d[1], G->isp[1]);
-                                int64_t i2 = pad_src(G->mode, o2 * G->s[2] - G->p[2] + e * G->d[2], G->isp[2]);
+                                int64_t i0 = ref_pad_src(G->mode, o0 * G->s[0] - G->p[0] + a * G->d[0], G->isp[0]);
+                                int64_t i1 = ref_pad_src(G->mode, o1 * G->s[1] - G->p[1] + bb * G->d[1], G->isp[1]);
+                                int64_t i2 = ref_pad_src(G->mode, o2 * G->s[2] - G->p[2] + e * G->d[2], G->isp[2]);
                                 if (i0 < 0 || i1 < 0 || i2 < 0)
                                     continue;
                                 double t = (double)x[(n * G->cin + o / og * cg + c) * Pin +
@@ -233,16 +148,16 @@ static void build(sr_layer *L, const geo *G)
         set_tuple3(L, "output_padding", G->nd, G->op);
     } else {
         layer_init(L, "Conv3d");
-        set_str(L, "padding_mode", G->mode);
+        set_str(L, arg_index(L, "padding_mode"), G->mode);
     }
-    set_int(L, "in_channels", G->cin);
-    set_int(L, "out_channels", G->cout);
+    set_int(L, arg_index(L, "in_channels"), G->cin);
+    set_int(L, arg_index(L, "out_channels"), G->cout);
     set_tuple3(L, "kernel_size", G->nd, G->k);
     set_tuple3(L, "stride", G->nd, G->s);
     set_tuple3(L, "padding", G->nd, G->p);
     set_tuple3(L, "dilation", G->nd, G->d);
-    set_int(L, "groups", G->groups);
-    set_bool(L, "bias", G->bias);
+    set_int(L, arg_index(L, "groups"), G->groups);
+    set_bool(L, arg_index(L, "bias"), G->bias);
 }
 
 static sr_shape in_shape(const geo *G, int64_t n)
@@ -488,10 +403,10 @@ static void test_init(void)
 {
     sr_layer L;
     layer_init(&L, "ConvTranspose2d");
-    set_int(&L, "in_channels", 6);
-    set_int(&L, "out_channels", 4);
+    set_int(&L, arg_index(&L, "in_channels"), 6);
+    set_int(&L, arg_index(&L, "out_channels"), 4);
     set_tuple3(&L, "kernel_size", 2, (int64_t[]){1, 3, 2});
-    set_int(&L, "groups", 2);
+    set_int(&L, arg_index(&L, "groups"), 2);
     char err[SR_ERRLEN];
     CHECK(L.type->validate(&L, err) == SR_OK, "validate: %s", err);
     sr_paramdecl p[SR_MAXPARAMS];
@@ -516,20 +431,20 @@ static void test_init(void)
     sr_tensor_free(&w);
     sr_layer_clear(&L);
     layer_init(&L, "ConvTranspose3d");
-    set_int(&L, "in_channels", 3);
-    set_int(&L, "out_channels", 5);
-    set_int(&L, "kernel_size", 2);
+    set_int(&L, arg_index(&L, "in_channels"), 3);
+    set_int(&L, arg_index(&L, "out_channels"), 5);
+    set_int(&L, arg_index(&L, "kernel_size"), 2);
     np = L.type->params(&L, p);
     CHECK(np == 2 && p[0].shape.ndim == 5 && fabs(p[1].init.b - 1.0 / sqrt(40.0)) < 1e-12,
           "ConvTranspose3d: weight [3, 5, 2, 2, 2], bias bound 1/sqrt(40)");
-    set_bool(&L, "bias", 0);
+    set_bool(&L, arg_index(&L, "bias"), 0);
     CHECK(L.type->params(&L, p) == 1, "bias=False: weight alone");
     sr_layer_clear(&L);
     layer_init(&L, "Conv3d");
-    set_int(&L, "in_channels", 4);
-    set_int(&L, "out_channels", 6);
+    set_int(&L, arg_index(&L, "in_channels"), 4);
+    set_int(&L, arg_index(&L, "out_channels"), 6);
     set_tuple3(&L, "kernel_size", 3, (int64_t[]){1, 2, 3});
-    set_int(&L, "groups", 2);
+    set_int(&L, arg_index(&L, "groups"), 2);
     np = L.type->params(&L, p);
     CHECK(np == 2 && p[0].shape.d[0] == 6 && p[0].shape.d[1] == 2 && fabs(p[1].init.b - 1.0 / sqrt(12.0)) < 1e-12,
           "Conv3d: weight [6, 2, 1, 2, 3], bias bound 1/sqrt(12)");
@@ -545,25 +460,25 @@ static void test_errors(void)
     sr_layer L;
     char err[SR_ERRLEN];
     layer_init(&L, "ConvTranspose2d");
-    set_int(&L, "in_channels", 8);
-    set_int(&L, "out_channels", 4);
-    set_int(&L, "kernel_size", 3);
-    set_int(&L, "stride", 2);
-    set_int(&L, "output_padding", 2);
+    set_int(&L, arg_index(&L, "in_channels"), 8);
+    set_int(&L, arg_index(&L, "out_channels"), 4);
+    set_int(&L, arg_index(&L, "kernel_size"), 3);
+    set_int(&L, arg_index(&L, "stride"), 2);
+    set_int(&L, arg_index(&L, "output_padding"), 2);
     CHECK(L.type->validate(&L, err) == SR_EUSAGE && has(err, "smaller than either stride or dilation") &&
           has(err, "output_padding=(1, 1) at most"), "output_padding >= stride: %s", err);
-    set_int(&L, "dilation", 3);
+    set_int(&L, arg_index(&L, "dilation"), 3);
     CHECK(L.type->validate(&L, err) == SR_OK, "output_padding below the dilation is fine: %s", err);
-    set_int(&L, "dilation", 1);
-    set_int(&L, "output_padding", -1);
+    set_int(&L, arg_index(&L, "dilation"), 1);
+    set_int(&L, arg_index(&L, "output_padding"), -1);
     CHECK(L.type->validate(&L, err) == SR_EUSAGE && has(err, "negative output_padding"), "%s", err);
-    set_int(&L, "output_padding", 1);
-    set_str(&L, "padding_mode", "reflect");
+    set_int(&L, arg_index(&L, "output_padding"), 1);
+    set_str(&L, arg_index(&L, "padding_mode"), "reflect");
     CHECK(L.type->validate(&L, err) == SR_EUSAGE && has(err, "Only \"zeros\" padding mode"), "%s", err);
-    set_str(&L, "padding_mode", "zeros");
-    set_int(&L, "groups", 3);
+    set_str(&L, arg_index(&L, "padding_mode"), "zeros");
+    set_int(&L, arg_index(&L, "groups"), 3);
     CHECK(L.type->validate(&L, err) == SR_EUSAGE && has(err, "divisible by groups"), "%s", err);
-    set_int(&L, "groups", 1);
+    set_int(&L, arg_index(&L, "groups"), 1);
     CHECK(L.type->validate(&L, err) == SR_OK, "%s", err);
 
     sr_shape in = {.ndim = 4, .d = {2, 6, 5, 5}}, out;
@@ -573,8 +488,8 @@ static void test_errors(void)
     in = (sr_shape){.ndim = 2, .d = {2, 8}};
     CHECK(L.type->shape(&L, &in, &out, &info, err) == SR_ESHAPE && has(err, "Unflatten: [1, [8, 1, 1]]"),
           "latent vector: %s", err);
-    set_int(&L, "padding", 4);
-    set_int(&L, "output_padding", 0);
+    set_int(&L, arg_index(&L, "padding"), 4);
+    set_int(&L, arg_index(&L, "output_padding"), 0);
     in = (sr_shape){.ndim = 4, .d = {2, 8, 2, 2}};
     info = (sr_shapeinfo){0};
     /* (2 - 1) * 2 - 8 + 2 + 1 = -3 */
@@ -597,16 +512,16 @@ static void test_lazy(void)
         sr_layer Z, F;
         layer_init(&Z, pairs[t][0]);
         layer_init(&F, pairs[t][1]);
-        int nd = Z.type->args[ai(&Z, "kernel_size")].tlen;
-        set_int(&Z, "out_channels", 6);
-        set_int(&Z, "kernel_size", 3);
-        set_int(&Z, "stride", 2);
-        set_int(&Z, "groups", 2);
-        set_int(&F, "in_channels", 4);
-        set_int(&F, "out_channels", 6);
-        set_int(&F, "kernel_size", 3);
-        set_int(&F, "stride", 2);
-        set_int(&F, "groups", 2);
+        int nd = Z.type->args[arg_index(&Z, "kernel_size")].tlen;
+        set_int(&Z, arg_index(&Z, "out_channels"), 6);
+        set_int(&Z, arg_index(&Z, "kernel_size"), 3);
+        set_int(&Z, arg_index(&Z, "stride"), 2);
+        set_int(&Z, arg_index(&Z, "groups"), 2);
+        set_int(&F, arg_index(&F, "in_channels"), 4);
+        set_int(&F, arg_index(&F, "out_channels"), 6);
+        set_int(&F, arg_index(&F, "kernel_size"), 3);
+        set_int(&F, arg_index(&F, "stride"), 2);
+        set_int(&F, arg_index(&F, "groups"), 2);
         char err[SR_ERRLEN];
         CHECK(Z.type->validate(&Z, err) == SR_OK && F.type->validate(&F, err) == SR_OK, "%s: %s", pairs[t][0], err);
         CHECK(Z.type->flags & SR_LF_LAZY, "%s is lazy", pairs[t][0]);
@@ -658,6 +573,7 @@ static void test_lazy(void)
 
 int main(void)
 {
+    rng_state = 0x9e3779b97f4a7c15ull; /* this file's own sequence */
     test_random_convt();
     test_random_conv3d();
     test_fold();

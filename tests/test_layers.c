@@ -18,81 +18,8 @@
 #include "gemm.h"
 #include "layers/layers.h"
 #include "layers/vmath.h"
+#include "layertest.h"
 #include "unit.h"
-
-/* ---- building layers by hand ---------------------------------------------- */
-
-static void layer_init(sr_layer *L, const char *type)
-{
-    if (sr_layer_init(L, sr_layertype_find(type)) != 0)
-        abort();
-}
-
-static void set_int(sr_layer *L, int k, int64_t v)
-{
-    memset(&L->arg[k], 0, sizeof L->arg[k]);
-    L->arg[k].kind = SR_AV_INT;
-    L->arg[k].i = v;
-    L->arg[k].f = (double)v;
-}
-
-static void set_bool(sr_layer *L, int k, int v)
-{
-    memset(&L->arg[k], 0, sizeof L->arg[k]);
-    L->arg[k].kind = SR_AV_BOOL;
-    L->arg[k].i = v;
-}
-
-static void set_none(sr_layer *L, int k)
-{
-    memset(&L->arg[k], 0, sizeof L->arg[k]);
-    L->arg[k].kind = SR_AV_NONE;
-}
-
-static void set_str(sr_layer *L, int k, const char *s)
-{
-    memset(&L->arg[k], 0, sizeof L->arg[k]);
-    L->arg[k].kind = SR_AV_STR;
-    snprintf(L->arg[k].s, sizeof L->arg[k].s, "%s", s);
-}
-
-static void set_tuple(sr_layer *L, int k, int n, const int64_t *v)
-{
-    memset(&L->arg[k], 0, sizeof L->arg[k]);
-    L->arg[k].kind = SR_AV_TUPLE;
-    L->arg[k].n = n;
-    for (int i = 0; i < n; i++)
-        L->arg[k].t[i] = v[i];
-}
-
-static uint64_t rng_state = 88172645463325252ull;
-static double urand(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (double)(rng_state >> 11) / 9007199254740992.0;
-}
-static int64_t irand(int64_t lo, int64_t hi) { return lo + (int64_t)(urand() * (double)(hi - lo + 1)); }
-
-/* Declares and allocates L's parameters, filled with uniform(-1, 1). */
-static void alloc_params(sr_layer *L)
-{
-    char err[SR_ERRLEN];
-    L->nparam = L->type->params ? L->type->params(L, L->decl) : 0;
-    for (int k = 0; k < L->nparam; k++) {
-        sr_tensor_alloc(&L->param[k], &L->decl[k].shape, L->decl[k].dtype, err);
-        if (L->decl[k].dtype == SR_F32)
-            for (int64_t i = 0; i < sr_shape_numel(&L->decl[k].shape); i++)
-                sr_f32(&L->param[k])[i] = (float)(urand() * 2 - 1);
-    }
-}
-
-static void free_params(sr_layer *L)
-{
-    for (int k = 0; k < L->nparam; k++)
-        sr_tensor_free(&L->param[k]);
-}
 
 static sr_status shape_of(sr_layer *L, sr_shape in, sr_shape *out, sr_shapeinfo *info, char *err)
 {
@@ -183,19 +110,6 @@ static float *run(sr_layer *L, const sr_shape *in, const float *x, sr_shape *out
 
 /* ---- convolution against a direct reference ------------------------------ */
 
-static int64_t ref_src(const char *mode, int64_t i, int64_t n)
-{
-    if (i >= 0 && i < n)
-        return i;
-    if (!strcmp(mode, "zeros"))
-        return -1;
-    if (!strcmp(mode, "reflect"))
-        return i < 0 ? -i : 2 * (n - 1) - i;
-    if (!strcmp(mode, "replicate"))
-        return i < 0 ? 0 : n - 1;
-    return ((i % n) + n) % n;
-}
-
 /* y[n, o, oh, ow] = b[o] + sum_{c, i, j} w[o, c, i, j] * xpad[n, g*Cg + c, ...]
  * written straight from the definition, in double. */
 static void ref_conv(int nd, int64_t N, int64_t C, int64_t H, int64_t W, int64_t O, int64_t G, const int64_t *k,
@@ -213,8 +127,8 @@ static void ref_conv(int nd, int64_t N, int64_t C, int64_t H, int64_t W, int64_t
                     for (int64_t c = 0; c < Cg; c++)
                         for (int64_t i = 0; i < k[0]; i++)
                             for (int64_t j = 0; j < k[1]; j++) {
-                                int64_t ih = ref_src(mode, oh * s[0] - pb[0] + i * d[0], H);
-                                int64_t iw = ref_src(mode, ow * s[1] - pb[1] + j * d[1], W);
+                                int64_t ih = ref_pad_src(mode, oh * s[0] - pb[0] + i * d[0], H);
+                                int64_t iw = ref_pad_src(mode, ow * s[1] - pb[1] + j * d[1], W);
                                 if (ih < 0 || iw < 0)
                                     continue;
                                 acc += (double)w[((o * Cg + c) * k[0] + i) * k[1] + j] *

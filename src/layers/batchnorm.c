@@ -11,6 +11,7 @@
  * with the unbiased batch variance, f = momentum, or 1/num_batches_tracked
  * (a cumulative average) when momentum is None.
  */
+#include "batchnorm.h"
 #include "groupnorm.h"
 #include "../init.h"
 #include "../par.h"
@@ -29,6 +30,40 @@ SR_VALIDATE_FN(sr_batchnorm_validate)
         return sr_err(err, SR_EUSAGE, "num_features must be positive, got %lld; hint: num_features is the number of "
                       "channels (dim 1) of the input", (long long)sr_argi(L, BN_NUM));
     return SR_OK;
+}
+
+sr_status sr_norm_no_channel_dim(const sr_layer *L, const sr_norm_layout *lay, int64_t nf, const sr_shape *in,
+                                 sr_shape *out, const sr_shapeinfo *info, char *err)
+{
+    const char *nm = L->type->name;
+    char src[256];
+    sr_from(info, 1, src, sizeof src);
+    if (lay->lower_name && in->d[1] == nf)
+        return sr_err(err, SR_ESHAPE, "%s expects %s input, but input %s%s, whose dim 0 is the batch, is %d-D; "
+                      "hint: this is %s data with C = %lld: use %s", nm, lay->expects, sr_shp(in), src, in->ndim,
+                      lay->lower_layout, (long long)nf, lay->lower_name);
+    out->ndim = in->ndim + 1;
+    out->d[1] = nf;
+    for (int k = 1; k < in->ndim; k++)
+        out->d[k + 1] = in->d[k];
+    char full[160], hint[400];
+    size_t fl = (size_t)snprintf(full, sizeof full, "[%s, %lld", info->in_batch, (long long)nf);
+    for (int k = 1; k < in->ndim && fl < sizeof full; k++)
+        fl += (size_t)snprintf(full + fl, sizeof full - fl, ", %lld", (long long)in->d[k]);
+    if (fl < sizeof full)
+        snprintf(full + fl, sizeof full - fl, "]");
+    if (nf == 1)
+        snprintf(hint, sizeof hint, "insert Unflatten: [1, [1, %lld]] before this layer%s%s", (long long)in->d[1],
+                 info->prev ? "" : ", or make the model's input ", info->prev ? "" : full);
+    else if (lay->split_hint && nf > 0 && in->d[1] % nf == 0)
+        snprintf(hint, sizeof hint, "to split the %lld features into %lld channels of %lld, insert Unflatten: "
+                 "[1, [%lld, %lld]] before this layer", (long long)in->d[1], (long long)nf,
+                 (long long)(in->d[1] / nf), (long long)nf, (long long)(in->d[1] / nf));
+    else
+        snprintf(hint, sizeof hint, "num_features=%lld needs the %lld channels as dim 1 of %s%s%s", (long long)nf,
+                 (long long)nf, lay->layout, info->prev ? "" : ": make the model's input ", info->prev ? "" : full);
+    return sr_err(err, SR_ESHAPE, "%s expects %s input, but input %s%s, whose dim 0 is the batch, has no channel "
+                  "dimension; hint: %s", nm, lay->expects, sr_shp(in), src, hint);
 }
 
 /* The BatchNorm kinds' shape rules: 1d (2-D or 3-D input), 2d (4-D), 3d
@@ -52,31 +87,9 @@ static sr_status bn_shape(const sr_layer *L, int kind, const sr_shape *in, sr_sh
         *out = *in;
         info->out_known = 1;
         info->batch_dim0 = !info->training && bn_track(L);
-        if (in->d[1] == nf)
-            return sr_err(err, SR_ESHAPE, "%s expects %s input, but input %s%s, whose dim 0 is the batch, is %d-D; "
-                          "hint: this is %s data with C = %lld: use %s",
-                          nm, bn_layout[kind], sr_shp(in), src, in->ndim,
-                          kind == BN_KIND_2D ? "(N, C, L)" : "(N, C, H, W)", (long long)nf,
-                          kind == BN_KIND_2D ? "BatchNorm1d" : "BatchNorm2d");
-        out->ndim = want;
-        out->d[1] = nf;
-        for (int k = 1; k < in->ndim; k++)
-            out->d[k + 1] = in->d[k];
-        char full[160], hint[400];
-        size_t fl = (size_t)snprintf(full, sizeof full, "[%s, %lld", info->in_batch, (long long)nf);
-        for (int k = 1; k < in->ndim && fl < sizeof full; k++)
-            fl += (size_t)snprintf(full + fl, sizeof full - fl, ", %lld", (long long)in->d[k]);
-        if (fl < sizeof full)
-            snprintf(full + fl, sizeof full - fl, "]");
-        if (nf == 1)
-            snprintf(hint, sizeof hint, "insert Unflatten: [1, [1, %lld]] before this layer%s%s", (long long)in->d[1],
-                     info->prev ? "" : ", or make the model's input ", info->prev ? "" : full);
-        else
-            snprintf(hint, sizeof hint, "num_features=%lld needs the %lld channels as dim 1 of %s%s%s",
-                     (long long)nf, (long long)nf, bn_layout[kind] + 4, info->prev ? "" : ": make the model's input ",
-                     info->prev ? "" : full);
-        return sr_err(err, SR_ESHAPE, "%s expects %s input, but input %s%s, whose dim 0 is the batch, "
-                      "has no channel dimension; hint: %s", nm, bn_layout[kind], sr_shp(in), src, hint);
+        sr_norm_layout lay = {bn_layout[kind], bn_layout[kind] + 4, kind == BN_KIND_2D ? "(N, C, L)" : "(N, C, H, W)",
+                              kind == BN_KIND_2D ? "BatchNorm1d" : "BatchNorm2d", 0};
+        return sr_norm_no_channel_dim(L, &lay, nf, in, out, info, err);
     }
     if (!ok) {
         const char *hint = "";

@@ -16,6 +16,7 @@
  * Unbatched input (C, *) is one sample.  Without affine and running
  * statistics PyTorch never reads num_features, so neither do we.
  */
+#include "batchnorm.h"
 #include "groupnorm.h"
 #include "../init.h"
 
@@ -76,34 +77,9 @@ static SR_SHAPE_FN(in_shape)
          * dim, not one sample whose channels are dim 0; with weights or
          * running statistics that cannot be what was meant */
         info->batch_dim0 = !(info->training && track); /* as batched input would have */
-        if (nd >= 2 && in->d[1] == nf)
-            return sr_err(err, SR_ESHAPE, "%s expects %s input, but input %s%s, whose dim 0 is the batch, is %d-D; "
-                          "hint: this is %s data with C = %lld: use %s", nm, in_batched[nd], sr_shp(in), src, in->ndim,
-                          in_batched[nd - 1], (long long)nf, in_names[nd - 1]);
-        /* the layers after it are checked with the shape the fix gives */
-        out->ndim = in->ndim + 1;
-        out->d[1] = nf;
-        for (int k = 1; k < in->ndim; k++)
-            out->d[k + 1] = in->d[k];
-        char full[160], hint[400];
-        size_t fl = (size_t)snprintf(full, sizeof full, "[%s, %lld", info->in_batch, (long long)nf);
-        for (int k = 1; k < in->ndim && fl < sizeof full; k++)
-            fl += (size_t)snprintf(full + fl, sizeof full - fl, ", %lld", (long long)in->d[k]);
-        if (fl < sizeof full)
-            snprintf(full + fl, sizeof full - fl, "]");
-        if (nf == 1)
-            snprintf(hint, sizeof hint, "insert Unflatten: [1, [1, %lld]] before this layer%s%s", (long long)in->d[1],
-                     info->prev ? "" : ", or make the model's input ", info->prev ? "" : full);
-        else if (nd == 1 && nf > 0 && in->d[1] % nf == 0)
-            snprintf(hint, sizeof hint, "to split the %lld features into %lld channels of %lld, insert Unflatten: "
-                     "[1, [%lld, %lld]] before this layer", (long long)in->d[1], (long long)nf,
-                     (long long)(in->d[1] / nf), (long long)nf, (long long)(in->d[1] / nf));
-        else
-            snprintf(hint, sizeof hint, "num_features=%lld needs the %lld channels as dim 1 of %s%s%s", (long long)nf,
-                     (long long)nf, in_batched[nd], info->prev ? "" : ": make the model's input ",
-                     info->prev ? "" : full);
-        return sr_err(err, SR_ESHAPE, "%s expects %s input, but input %s%s, whose dim 0 is the batch, has no channel "
-                      "dimension; hint: %s", nm, in_batched[nd], sr_shp(in), src, hint);
+        sr_norm_layout lay = {in_batched[nd], in_batched[nd], nd >= 2 ? in_batched[nd - 1] : NULL,
+                              nd >= 2 ? in_names[nd - 1] : NULL, nd == 1};
+        return sr_norm_no_channel_dim(L, &lay, nf, in, out, info, err);
     }
     if (c != nf && (affine || track)) {
         info->batch_dim0 = batched;

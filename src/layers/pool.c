@@ -8,7 +8,7 @@
  * edge cases (ceil_mode windows that overhang the padding, divisors with
  * count_include_pad) are where implementations differ.
  */
-#include "layers.h"
+#include "pool_common.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -59,56 +59,23 @@ static void pool_geo_get(const sr_layer *L, pool_geo *g)
     }
 }
 
-/* "(3, 3)" or "3" */
+/* "(3, 3)" or "3": the last nd of a 2-D layout's two sizes */
 static const char *tup(int nd, const int64_t *v, char *buf, size_t len)
 {
-    if (nd == 2)
-        snprintf(buf, len, "(%lld, %lld)", (long long)v[0], (long long)v[1]);
-    else
-        snprintf(buf, len, "%lld", (long long)v[1]);
-    return buf;
+    return sr_pool_tup(v + 2 - nd, nd, buf, len);
 }
 
 /* "5x7" or "7" */
 static const char *ext(int nd, const int64_t *v, char *buf, size_t len)
 {
-    if (nd == 2)
-        snprintf(buf, len, "%lldx%lld", (long long)v[0], (long long)v[1]);
-    else
-        snprintf(buf, len, "%lld", (long long)v[1]);
-    return buf;
-}
-
-/* floor division, as ATen's div_rtn */
-
-/* ATen's pooling_output_shape (PyTorch 1.13): with ceil_mode a window may
- * overhang the right edge, but the last one must start inside the input or
- * the left padding. */
-static int64_t pool_out(int64_t in, int64_t k, int64_t p, int64_t s, int64_t d, int ceil)
-{
-    /* in 128 bits: kernel_size * dilation may pass 2^63 */
-    __int128 x = (__int128)in + 2 * (__int128)p - (__int128)d * (k - 1) - 1 + (ceil ? s - 1 : 0);
-    __int128 o = (x >= 0 ? x / s : -((-x + s - 1) / s)) + 1;
-    if (ceil && (o - 1) * s >= (__int128)in + p)
-        o--;
-    return o > INT64_MAX ? INT64_MAX : o < INT64_MIN ? INT64_MIN : (int64_t)o;
-}
-
-/* The smallest input size with at least one window, in closed form:
- * floor((n + 2p - d(k-1) - 1 [+ s-1 with ceil_mode]) / s) >= 0 holds from
- * n = d(k-1) + 1 - 2p [- (s-1)]; ceil_mode's last-window rule never takes
- * the only window away (it starts at 0, inside the input). */
-static int64_t pool_least_input(int64_t k, int64_t p, int64_t s, int64_t d, int ceil)
-{
-    __int128 n = (__int128)d * (k - 1) + 1 - 2 * (__int128)p - (ceil ? s - 1 : 0);
-    return n < 1 ? 1 : n > INT64_MAX ? INT64_MAX : (int64_t)n;
+    return sr_pool_ext(v + 2 - nd, nd, buf, len);
 }
 
 SR_VALIDATE_FN(sr_pool_validate)
 {
     pool_geo g;
     pool_geo_get(L, &g);
-    char a[48], b[48], c[48];
+    char a[48];
     for (int i = 0; i < 2; i++) {
         if (g.k[i] <= 0)
             return sr_err(err, SR_EUSAGE, "kernel_size must be greater than zero, got %s", tup(g.nd, g.k, a, sizeof a));
@@ -121,16 +88,11 @@ SR_VALIDATE_FN(sr_pool_validate)
         /* keeps every size computed from them far from int64 overflow */
         if (g.k[i] > POOL_ARG_MAX || g.s[i] > POOL_ARG_MAX || g.d[i] > POOL_ARG_MAX)
             return sr_err(err, SR_EUSAGE, "kernel_size, stride and dilation must be at most %d", POOL_ARG_MAX);
-        if (g.p[i] > g.k[i] / 2) {
-            int64_t half[2] = {g.k[0] / 2, g.k[1] / 2};
-            return sr_err(err, SR_EUSAGE, "pad should be at most half of kernel size, but got padding=%s and kernel_size=%s; "
-                          "hint: padding at most %s", tup(g.nd, g.p, a, sizeof a), tup(g.nd, g.k, b, sizeof b),
-                          tup(g.nd, half, c, sizeof c));
-        }
+        if (g.p[i] > g.k[i] / 2)
+            return sr_pool_pad_error(g.k + 2 - g.nd, g.p + 2 - g.nd, g.nd, err);
     }
     if (g.is_max && sr_argi(L, MAXPOOL_RETIDX))
-        return sr_err(err, SR_EUSAGE, "return_indices=True makes %s return (output, indices), which Sequential "
-                      "cannot pass to the next layer; hint: remove return_indices", L->type->name);
+        return sr_pool_indices_error(L, err);
     if (!g.is_max && g.divisor == 0 && L->type->nargs > AVGPOOL_DIVISOR && !sr_arg_is_none(L, AVGPOOL_DIVISOR))
         return sr_err(err, SR_EUSAGE, "divisor must be not zero; hint: leave divisor_override out (None) to divide by "
                       "the window size");
@@ -149,21 +111,6 @@ static sr_status pool_rank_error(const sr_layer *L, int nd, const sr_shape *in, 
                   sr_from(info, 1, src, sizeof src), in->ndim, hint);
 }
 
-/* The non-batch dimensions must be non-empty, as ATen checks. */
-static sr_status pool_empty_check(const sr_layer *L, int nd, const sr_shape *in, const sr_shapeinfo *info, char *err)
-{
-    int first = in->ndim == nd + 2 ? 1 : 0;
-    for (int i = first; i < in->ndim; i++) {
-        if (in->d[i] == 0) {
-            char src[256];
-            return sr_err(err, SR_ESHAPE, "%s needs non-empty channel and spatial dimensions, but input %s%s has "
-                          "size 0 in dimension %d; hint: check the layers before it", L->type->name, sr_shp(in),
-                          sr_from(info, 1, src, sizeof src), i);
-        }
-    }
-    return SR_OK;
-}
-
 SR_SHAPE_FN(sr_pool_shape)
 {
     pool_geo g;
@@ -173,7 +120,7 @@ SR_SHAPE_FN(sr_pool_shape)
     /* every (batch, channel) plane is pooled on its own, so dim 0 -- batch
      * or channel -- can always be split */
     info->batch_dim0 = 1;
-    sr_status st = pool_empty_check(L, g.nd, in, info, err);
+    sr_status st = sr_pool_check_nonempty(L, g.nd, in, info, err);
     if (st != SR_OK)
         return st;
     int64_t isz[2] = {g.nd == 2 ? in->d[in->ndim - 2] : 1, in->d[in->ndim - 1]}, osz[2];
@@ -184,7 +131,7 @@ SR_SHAPE_FN(sr_pool_shape)
     int64_t least = 1;
     int fits = 1;
     for (int i = 0; i < 2; i++) {
-        osz[i] = pool_out(isz[i], g.k[i], g.p[i], g.s[i], g.d[i], g.ceil);
+        osz[i] = sr_pool_out(isz[i], g.k[i], g.p[i], g.s[i], g.d[i], g.ceil);
         fits &= osz[i] >= least;
     }
     *out = *in;
@@ -196,7 +143,7 @@ SR_SHAPE_FN(sr_pool_shape)
     /* the smallest input that gives at least one window, per dimension */
     int64_t need[2];
     for (int i = 0; i < 2; i++)
-        need[i] = pool_least_input(g.k[i], g.p[i], g.s[i], g.d[i], g.ceil);
+        need[i] = sr_pool_least_input(g.k[i], g.p[i], g.s[i], g.d[i], g.ceil);
     char a[48], b[48], c[48], e[48], f[48];
     return sr_err(err, SR_ESHAPE,
                   "Output size is too small: input %s is %s, too small for kernel_size=%s with padding=%s%s: the output would be %s; "
@@ -219,47 +166,13 @@ static void planes(int nd, const sr_shape *in, const sr_shape *out, int64_t *np,
     *np = sr_prod(in, 0, in->ndim - nd);
 }
 
-/* max that lets NaN win, as ATen's pooling does */
-static inline float nanmax(float m, float v)
-{
-    return v > m || v != v ? v : m;
-}
-
-/* Sum of n floats: 64 running float sums (four vectors of 16, independent
- * so the adds' latency does not serialise the loop; each holds 1/64 of the
- * terms, so its rounding stays near a single add's), then those 64 and the
- * tail in double, in a fixed order. */
-typedef float sr_v16f __attribute__((vector_size(64)));
-
-static SR_VEC_FN(double, sum_row, (const float *x, int64_t n), (x, n))
-{
-    sr_v16f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, f0, f1, f2, f3;
-    int64_t i = 0;
-    for (; i + 64 <= n; i += 64) {
-        memcpy(&f0, x + i, sizeof f0);
-        memcpy(&f1, x + i + 16, sizeof f1);
-        memcpy(&f2, x + i + 32, sizeof f2);
-        memcpy(&f3, x + i + 48, sizeof f3);
-        a0 += f0;
-        a1 += f1;
-        a2 += f2;
-        a3 += f3;
-    }
-    double s = 0;
-    for (int l = 0; l < 16; l++)
-        s += ((double)a0[l] + (double)a1[l]) + ((double)a2[l] + (double)a3[l]);
-    for (; i < n; i++)
-        s += (double)x[i];
-    return s;
-}
-
 /* 2x2 windows at stride 2 inside the input: the common case, one output
  * row from two input rows, in a loop that vectorises. */
 static SR_VEC_VOID(maxpool2x2_row, (const float *r0, const float *r1, float *y, int64_t OW), (r0, r1, y, OW))
 {
     for (int64_t ow = 0; ow < OW; ow++) {
-        float m = nanmax(nanmax(r0[2 * ow], r0[2 * ow + 1]), r1[2 * ow]);
-        y[ow] = nanmax(m, r1[2 * ow + 1]);
+        float m = sr_pool_nanmax(sr_pool_nanmax(r0[2 * ow], r0[2 * ow + 1]), r1[2 * ow]);
+        y[ow] = sr_pool_nanmax(m, r1[2 * ow + 1]);
     }
 }
 
@@ -268,7 +181,7 @@ static SR_VEC_VOID(maxpool2x2_row, (const float *r0, const float *r1, float *y, 
 #include "../cpu.h"
 #define POOL_X86 1
 
-/* nanmax(m, v) on 16 lanes: v where v > m or v is NaN, else m */
+/* sr_pool_nanmax on 16 lanes: v where v > m or v is NaN, else m */
 __attribute__((target("avx512f"))) static inline __m512 nanmax16(__m512 m, __m512 v)
 {
     __mmask16 k = _mm512_cmp_ps_mask(v, m, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
@@ -347,7 +260,7 @@ SR_FORWARD_FN(sr_maxpool_forward)
                 float m = -INFINITY;
                 for (int64_t h = hs; h < he; h += g.d[0])
                     for (int64_t w = ws; w < we; w += g.d[1])
-                        m = nanmax(m, x[h * W + w]);
+                        m = sr_pool_nanmax(m, x[h * W + w]);
                 y[oh * OW + ow] = m;
             }
         }
@@ -387,7 +300,7 @@ SR_FORWARD_FN(sr_avgpool_forward)
                 }
                 double sum = 0;
                 for (int64_t h = hs; h < he; h++)
-                    sum += sum_row(x + h * W + ws, we - ws);
+                    sum += sr_pool_sum(x + h * W + ws, we - ws);
                 int64_t div = g.divisor ? g.divisor : g.cip ? pool_size : (he - hs) * (we - ws);
                 y[oh * OW + ow] = (float)(sum / (double)div);
             }
@@ -398,20 +311,12 @@ SR_FORWARD_FN(sr_avgpool_forward)
 
 /* ---- adaptive pools ---------------------------------------------------------- */
 
-/* output_size in 2-D terms; None keeps the input's size. */
+/* output_size in 2-D terms (a 1-D pool's height 1); None keeps the input's size. */
 static void adaptive_size(const sr_layer *L, const sr_shape *in, int64_t *o)
 {
     int nd = L->type->args[ADAPT_SIZE].tlen;
-    const sr_argval *v = &L->arg[ADAPT_SIZE];
     o[0] = 1;
-    for (int j = 0; j < nd; j++) {
-        int i = j + (2 - nd);
-        int none = v->kind == SR_AV_TUPLE && v->tnone[j];
-        if (none)
-            o[i] = in->d[in->ndim - nd + j];
-        else
-            o[i] = v->kind == SR_AV_TUPLE ? v->t[j] : v->i;
-    }
+    sr_pool_adaptive_size(L, in, nd, o + 2 - nd);
 }
 
 SR_VALIDATE_FN(sr_adaptive_validate)
@@ -429,8 +334,7 @@ SR_VALIDATE_FN(sr_adaptive_validate)
         }
     }
     if (L->type->nargs > ADAPT_RETIDX && sr_argi(L, ADAPT_RETIDX))
-        return sr_err(err, SR_EUSAGE, "return_indices=True makes %s return (output, indices), which Sequential "
-                      "cannot pass to the next layer; hint: remove return_indices", L->type->name);
+        return sr_pool_indices_error(L, err);
     return SR_OK;
 }
 
@@ -440,7 +344,7 @@ SR_SHAPE_FN(sr_adaptive_shape)
     if (in->ndim != nd + 1 && in->ndim != nd + 2)
         return pool_rank_error(L, nd, in, info, err);
     info->batch_dim0 = 1;
-    sr_status st = pool_empty_check(L, nd, in, info, err);
+    sr_status st = sr_pool_check_nonempty(L, nd, in, info, err);
     if (st != SR_OK)
         return st;
     int64_t o[2];
@@ -449,22 +353,8 @@ SR_SHAPE_FN(sr_adaptive_shape)
     for (int i = 2 - nd; i < 2; i++)
         out->d[out->ndim - 2 + i] = o[i];
     info->out_known = 1;
-    for (int i = 2 - nd; i < 2; i++)
-        if (o[i] == 0) {
-            char src[256];
-            /* PyTorch returns an empty tensor; the contract makes a
-             * zero-size output a mismatch */
-            return sr_err(err, SR_ESHAPE, "%s would give an empty output %s from input %s%s: output_size has a 0; "
-                          "hint: give every output size at least 1 (or None to keep the input's)",
-                          L->type->name, sr_shp(out), sr_shp(in), sr_from(info, 1, src, sizeof src));
-        }
-    return SR_OK;
+    return sr_pool_check_output(L, nd, in, out, info, err);
 }
-
-/* Window [start, end) of output cell a of b over an input of c:
- * floor(a*c/b) and ceil((a+1)*c/b), written without overflow as ATen does. */
-static int64_t a_start(int64_t a, int64_t b, int64_t c) { return (a / b) * c + ((a % b) * c) / b; }
-static int64_t a_end(int64_t a, int64_t b, int64_t c) { return 1 + ((a + 1) * c - 1) / b; }
 
 static sr_status adaptive_forward(const sr_tensor *in, sr_tensor *out, int nd, int mx)
 {
@@ -474,22 +364,22 @@ static sr_status adaptive_forward(const sr_tensor *in, sr_tensor *out, int nd, i
         const float *x = sr_f32(in) + q * H * W;
         float *y = sr_f32(out) + q * OH * OW;
         for (int64_t oh = 0; oh < OH; oh++) {
-            int64_t hs = a_start(oh, OH, H), he = a_end(oh, OH, H);
+            int64_t hs = sr_pool_astart(oh, OH, H), he = sr_pool_aend(oh, OH, H);
             for (int64_t ow = 0; ow < OW; ow++) {
-                int64_t ws = a_start(ow, OW, W), we = a_end(ow, OW, W);
+                int64_t ws = sr_pool_astart(ow, OW, W), we = sr_pool_aend(ow, OW, W);
                 if (mx) {
                     float m = -INFINITY;
                     for (int64_t h = hs; h < he; h++)
                         for (int64_t w = ws; w < we; w++)
-                            m = nanmax(m, x[h * W + w]);
+                            m = sr_pool_nanmax(m, x[h * W + w]);
                     y[oh * OW + ow] = m;
                 } else {
                     double sum = 0;
                     if (ws == 0 && we == W) /* whole rows: one contiguous run */
-                        sum = sum_row(x + hs * W, (he - hs) * W);
+                        sum = sr_pool_sum(x + hs * W, (he - hs) * W);
                     else
                         for (int64_t h = hs; h < he; h++)
-                            sum += sum_row(x + h * W + ws, we - ws);
+                            sum += sr_pool_sum(x + h * W + ws, we - ws);
                     y[oh * OW + ow] = (float)(sum / (double)((he - hs) * (we - ws)));
                 }
             }
@@ -514,17 +404,8 @@ SR_FORWARD_FN(sr_adaptivemax_forward)
 
 /* ---- rows ----------------------------------------------------------------- */
 
-#define MAXPOOL_ARGS(a, n)                                                  \
-    static const sr_argdef a[] = {                                          \
-        {"kernel_size", T_T, NULL, NULL, n},                                \
-        {"stride", T_T | T_N, "None", NULL, n},                             \
-        {"padding", T_T, "0", NULL, n},                                     \
-        {"dilation", T_T, "1", NULL, n},                                    \
-        {"return_indices", T_B, "False", NULL, 0},                          \
-        {"ceil_mode", T_B, "False", NULL, 0},                               \
-    }
-MAXPOOL_ARGS(a_maxpool1d, 1);
-MAXPOOL_ARGS(a_maxpool2d, 2);
+SR_MAXPOOL_ARGS(a_maxpool1d, 1);
+SR_MAXPOOL_ARGS(a_maxpool2d, 2);
 static const sr_argdef a_avgpool1d[] = {
     {"kernel_size", T_T, NULL, NULL, 1},
     {"stride", T_T | T_N, "None", NULL, 1},
@@ -532,14 +413,7 @@ static const sr_argdef a_avgpool1d[] = {
     {"ceil_mode", T_B, "False", NULL, 0},
     {"count_include_pad", T_B, "True", NULL, 0},
 };
-static const sr_argdef a_avgpool2d[] = {
-    {"kernel_size", T_T, NULL, NULL, 2},
-    {"stride", T_T | T_N, "None", NULL, 2},
-    {"padding", T_T, "0", NULL, 2},
-    {"ceil_mode", T_B, "False", NULL, 0},
-    {"count_include_pad", T_B, "True", NULL, 0},
-    {"divisor_override", T_I | T_N, "None", NULL, 0},
-};
+SR_AVGPOOL_ARGS(a_avgpool2d, 2);
 static const sr_argdef a_adaptiveavg1d[] = {{"output_size", T_T, NULL, NULL, 1}};
 static const sr_argdef a_adaptiveavg2d[] = {{"output_size", T_T | SR_T_TNONE, NULL, NULL, 2}};
 static const sr_argdef a_adaptivemax1d[] = {
@@ -551,12 +425,11 @@ static const sr_argdef a_adaptivemax2d[] = {
     {"return_indices", T_B, "False", NULL, 0},
 };
 
-#define MAXPOOL_REPR "kernel_size=, stride=|kernel_size, padding=, dilation=, ceil_mode="
-SR_ROW(MaxPool1d, .summary = "maximum over sliding windows of (N, C, L)", SR_ARGS(a_maxpool1d), .repr = MAXPOOL_REPR,
+SR_ROW(MaxPool1d, .summary = "maximum over sliding windows of (N, C, L)", SR_ARGS(a_maxpool1d), .repr = SR_MAXPOOL_REPR,
        .variant = POOL_MAX,
        .validate = sr_pool_validate, .shape = sr_pool_shape, .forward = sr_maxpool_forward);
 SR_ROW(MaxPool2d, .summary = "maximum over sliding windows of (N, C, H, W)", SR_ARGS(a_maxpool2d),
-       .repr = MAXPOOL_REPR, .variant = POOL_MAX, .validate = sr_pool_validate, .shape = sr_pool_shape, .forward = sr_maxpool_forward);
+       .repr = SR_MAXPOOL_REPR, .variant = POOL_MAX, .validate = sr_pool_validate, .shape = sr_pool_shape, .forward = sr_maxpool_forward);
 SR_ROW(AvgPool1d, .summary = "average over sliding windows of (N, C, L)", SR_ARGS(a_avgpool1d),
        .repr = "kernel_size=:1, stride=:1|kernel_size, padding=:1", .validate = sr_pool_validate,
        .shape = sr_pool_shape, .forward = sr_avgpool_forward);

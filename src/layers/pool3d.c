@@ -15,7 +15,7 @@
  * output gets its taps in PyTorch's (kd, kh, kw) order whatever the
  * threads, which split the work by volumes and depth slices.
  */
-#include "layers.h"
+#include "pool_common.h"
 #include "../par.h"
 
 #include <math.h>
@@ -50,39 +50,13 @@ static void tuple3(const sr_layer *L, int k, int64_t *v)
 /* "(3, 3, 3)" */
 static const char *tup3(const int64_t *v, char *buf, size_t len)
 {
-    snprintf(buf, len, "(%lld, %lld, %lld)", (long long)v[0], (long long)v[1], (long long)v[2]);
-    return buf;
+    return sr_pool_tup(v, 3, buf, len);
 }
 
 /* "5x7x9" */
 static const char *ext3(const int64_t *v, char *buf, size_t len)
 {
-    snprintf(buf, len, "%lldx%lldx%lld", (long long)v[0], (long long)v[1], (long long)v[2]);
-    return buf;
-}
-
-/* floor division, as ATen's div_rtn */
-static int64_t floordiv(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
-
-/* ATen's pooling_output_shape (PyTorch 1.13): with ceil_mode a window may
- * overhang the right edge, but the last one must start inside the input or
- * the left padding. */
-static int64_t pool_out(int64_t in, int64_t k, int64_t p, int64_t s, int64_t d, int ceil)
-{
-    int64_t o = floordiv(in + 2 * p - d * (k - 1) - 1 + (ceil ? s - 1 : 0), s) + 1;
-    if (ceil && (o - 1) * s >= in + p)
-        o--;
-    return o;
-}
-
-/* The smallest input size that gives at least one window, in closed form:
- * the formula above is >= 1 exactly when its numerator is >= 0 (with
- * ceil_mode, the last-window rule never drops the only window, since it
- * starts at -p < in + p). */
-static int64_t pool_min_in(int64_t k, int64_t p, int64_t s, int64_t d, int ceil)
-{
-    int64_t need = d * (k - 1) + 1 - 2 * p - (ceil ? s - 1 : 0);
-    return need > 1 ? need : 1;
+    return sr_pool_ext(v, 3, buf, len);
 }
 
 SR_VALIDATE_FN(p3_validate)
@@ -106,7 +80,7 @@ SR_VALIDATE_FN(p3_validate)
         c->has_div = !sr_arg_is_none(L, P3_AVG_DIVISOR);
         c->div = c->has_div ? sr_argi(L, P3_AVG_DIVISOR) : 0;
     }
-    char a[80], b[80], e[80];
+    char a[80];
     for (int i = 0; i < 3; i++) {
         if (c->k[i] <= 0)
             return sr_err(err, SR_EUSAGE, "kernel_size should be greater than zero, but got %s", tup3(c->k, a, sizeof a));
@@ -120,17 +94,11 @@ SR_VALIDATE_FN(p3_validate)
         if (c->k[i] > P3_ARG_MAX || c->s[i] > P3_ARG_MAX || c->d[i] > P3_ARG_MAX || c->p[i] > P3_ARG_MAX)
             return sr_err(err, SR_EUSAGE, "kernel_size, stride, padding and dilation must be at most %d", P3_ARG_MAX);
     }
-    for (int i = 0; i < 3; i++) {
-        if (c->p[i] > c->k[i] / 2) {
-            int64_t half[3] = {c->k[0] / 2, c->k[1] / 2, c->k[2] / 2};
-            return sr_err(err, SR_EUSAGE, "pad should be at most half of kernel size, but got padding=%s and "
-                          "kernel_size=%s; hint: padding at most %s", tup3(c->p, a, sizeof a),
-                          tup3(c->k, b, sizeof b), tup3(half, e, sizeof e));
-        }
-    }
+    for (int i = 0; i < 3; i++)
+        if (c->p[i] > c->k[i] / 2)
+            return sr_pool_pad_error(c->k, c->p, 3, err);
     if (c->is_max && sr_argi(L, P3_MAX_RETIDX))
-        return sr_err(err, SR_EUSAGE, "return_indices=True makes %s return (output, indices), which Sequential "
-                      "cannot pass to the next layer; hint: remove return_indices", L->type->name);
+        return sr_pool_indices_error(L, err);
     if (c->has_div && c->div == 0)
         return sr_err(err, SR_EUSAGE, "divisor must be not zero; hint: leave divisor_override out (None) to divide "
                       "by the window size");
@@ -152,12 +120,7 @@ static sr_status p3_input_check(const sr_layer *L, const sr_shape *in, const sr_
                       "is %d-D; hint: %s", L->type->name, sr_shp(in), sr_from(info, 1, src, sizeof src), in->ndim,
                       hint);
     }
-    for (int i = in->ndim == 5 ? 1 : 0; i < in->ndim; i++)
-        if (in->d[i] == 0)
-            return sr_err(err, SR_ESHAPE, "%s needs non-empty channel and spatial dimensions, but input %s%s has "
-                          "size 0 in dimension %d; hint: check the layers before it", L->type->name, sr_shp(in),
-                          sr_from(info, 1, src, sizeof src), i);
-    return SR_OK;
+    return sr_pool_check_nonempty(L, 3, in, info, err);
 }
 
 SR_SHAPE_FN(p3_shape)
@@ -173,8 +136,8 @@ SR_SHAPE_FN(p3_shape)
     int64_t osz[3], need[3];
     int fits = 1, small = 0;
     for (int i = 0; i < 3; i++) {
-        osz[i] = pool_out(isz[i], c->k[i], c->p[i], c->s[i], c->d[i], c->ceil);
-        need[i] = pool_min_in(c->k[i], c->p[i], c->s[i], c->d[i], c->ceil);
+        osz[i] = sr_pool_out(isz[i], c->k[i], c->p[i], c->s[i], c->d[i], c->ceil);
+        need[i] = sr_pool_least_input(c->k[i], c->p[i], c->s[i], c->d[i], c->ceil);
         /* avg_pool3d checks the unpadded input against the kernel first */
         if (!c->is_max && need[i] < c->k[i])
             need[i] = c->k[i];
@@ -206,12 +169,6 @@ SR_SHAPE_FN(p3_shape)
                   ext3(osz, h, sizeof h), L->type->name, ext3(need, m, sizeof m));
 }
 
-/* max that lets NaN win, as ATen's pooling does */
-static inline float nanmax(float m, float v)
-{
-    return v > m || v != v ? v : m;
-}
-
 /* Output columns [lo, hi) whose tap at offset `off` (= kw * dilation -
  * padding) lands inside a row of W: 0 <= ow*s + off < W. */
 static void tap_range(int64_t off, int64_t s, int64_t W, int64_t OW, int64_t *lo, int64_t *hi)
@@ -229,14 +186,14 @@ static SR_VEC_VOID(max_taps, (float *y, const float *row, int64_t off, int64_t l
                    (y, row, off, lo, hi, s))
 {
     for (int64_t o = lo; o < hi; o++)
-        y[o] = nanmax(y[o], row[o * s + off]);
+        y[o] = sr_pool_nanmax(y[o], row[o * s + off]);
 }
 
 static SR_VEC_VOID(max_taps1, (float *y, const float *row, int64_t off, int64_t lo, int64_t hi),
                    (y, row, off, lo, hi))
 {
     for (int64_t o = lo; o < hi; o++)
-        y[o] = nanmax(y[o], row[o + off]);
+        y[o] = sr_pool_nanmax(y[o], row[o + off]);
 }
 
 /* acc[o] += row[o*s + off] for o in [lo, hi) */
@@ -370,18 +327,6 @@ SR_FORWARD_FN(p3_forward)
 
 /* ---- adaptive pools -------------------------------------------------------- */
 
-/* output_size as three sizes; None keeps the input's size. */
-static void adaptive_size(const sr_layer *L, const sr_shape *in, int64_t *o)
-{
-    const sr_argval *v = &L->arg[P3_ADAPT_SIZE];
-    for (int j = 0; j < 3; j++) {
-        if (v->kind == SR_AV_TUPLE && v->tnone[j])
-            o[j] = in->d[in->ndim - 3 + j];
-        else
-            o[j] = v->kind == SR_AV_TUPLE ? v->t[j] : v->i;
-    }
-}
-
 SR_VALIDATE_FN(p3_adaptive_validate)
 {
     const sr_argval *v = &L->arg[P3_ADAPT_SIZE];
@@ -398,8 +343,7 @@ SR_VALIDATE_FN(p3_adaptive_validate)
             return sr_err(err, SR_EUSAGE, "output_size items must be at most %d, got %s", P3_ARG_MAX, buf);
     }
     if (L->type->nargs > P3_ADAPT_RETIDX && sr_argi(L, P3_ADAPT_RETIDX))
-        return sr_err(err, SR_EUSAGE, "return_indices=True makes %s return (output, indices), which Sequential "
-                      "cannot pass to the next layer; hint: remove return_indices", L->type->name);
+        return sr_pool_indices_error(L, err);
     return SR_OK;
 }
 
@@ -410,60 +354,19 @@ SR_SHAPE_FN(p3_adaptive_shape)
         return st;
     info->batch_dim0 = 1;
     int64_t o[3];
-    adaptive_size(L, in, o);
+    sr_pool_adaptive_size(L, in, 3, o);
     *out = *in;
     for (int i = 0; i < 3; i++)
         out->d[in->ndim - 3 + i] = o[i];
     info->out_known = 1;
-    for (int i = 0; i < 3; i++)
-        if (o[i] == 0) {
-            char src[256];
-            /* PyTorch returns an empty tensor; the contract makes a
-             * zero-size output a mismatch */
-            return sr_err(err, SR_ESHAPE, "%s would give an empty output %s from input %s%s: output_size has a 0; "
-                          "hint: give every output size at least 1 (or None to keep the input's)",
-                          L->type->name, sr_shp(out), sr_shp(in), sr_from(info, 1, src, sizeof src));
-        }
-    return SR_OK;
-}
-
-/* Window [start, end) of output cell a of b over an input of c:
- * floor(a*c/b) and ceil((a+1)*c/b), written without overflow as ATen does. */
-static int64_t a_start(int64_t a, int64_t b, int64_t c) { return (a / b) * c + ((a % b) * c) / b; }
-static int64_t a_end(int64_t a, int64_t b, int64_t c) { return 1 + ((a + 1) * c - 1) / b; }
-
-typedef float p3_v16f __attribute__((vector_size(64)));
-
-/* Sum of n floats: 64 running float sums (four vectors of 16, so the adds'
- * latency does not serialise the loop; each holds 1/64 of the terms), then
- * those and the tail in double, in a fixed order. */
-static SR_VEC_FN(double, sum_run, (const float *x, int64_t n), (x, n))
-{
-    p3_v16f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, f0, f1, f2, f3;
-    int64_t i = 0;
-    for (; i + 64 <= n; i += 64) {
-        memcpy(&f0, x + i, sizeof f0);
-        memcpy(&f1, x + i + 16, sizeof f1);
-        memcpy(&f2, x + i + 32, sizeof f2);
-        memcpy(&f3, x + i + 48, sizeof f3);
-        a0 += f0;
-        a1 += f1;
-        a2 += f2;
-        a3 += f3;
-    }
-    double s = 0;
-    for (int l = 0; l < 16; l++)
-        s += ((double)a0[l] + (double)a1[l]) + ((double)a2[l] + (double)a3[l]);
-    for (; i < n; i++)
-        s += (double)x[i];
-    return s;
+    return sr_pool_check_output(L, 3, in, out, info, err);
 }
 
 /* t[w] = max(t[w], x[w]) */
 static SR_VEC_VOID(max_rows, (float *t, const float *x, int64_t n), (t, x, n))
 {
     for (int64_t i = 0; i < n; i++)
-        t[i] = nanmax(t[i], x[i]);
+        t[i] = sr_pool_nanmax(t[i], x[i]);
 }
 
 /* t[w] += x[w] */
@@ -505,16 +408,16 @@ static void pa_slice(void *arg, int64_t t, int tid)
     int64_t q = t / J->OD, od = t % J->OD, D = J->D, H = J->H, W = J->W;
     const float *x = J->x + q * D * H * W;
     float *y = J->y + (q * J->OD + od) * J->OH * J->OW;
-    int64_t ds = a_start(od, J->OD, D), de = a_end(od, J->OD, D);
+    int64_t ds = sr_pool_astart(od, J->OD, D), de = sr_pool_aend(od, J->OD, D);
     if (!J->mx && J->OH == 1 && J->OW == 1) {
-        y[0] = (float)(sum_run(x + ds * H * W, (de - ds) * H * W) / (double)((de - ds) * H * W));
+        y[0] = (float)(sr_pool_sum(x + ds * H * W, (de - ds) * H * W) / (double)((de - ds) * H * W));
         return;
     }
     uintptr_t a = (uintptr_t)(J->work + (size_t)tid * J->per);
     double *acc = (double *)((a + 15) & ~(uintptr_t)15);
     float *row = (float *)acc;
     for (int64_t oh = 0; oh < J->OH; oh++) {
-        int64_t hs = a_start(oh, J->OH, H), he = a_end(oh, J->OH, H);
+        int64_t hs = sr_pool_astart(oh, J->OH, H), he = sr_pool_aend(oh, J->OH, H);
         if (J->mx) {
             for (int64_t w = 0; w < W; w++)
                 row[w] = -INFINITY;
@@ -530,11 +433,11 @@ static void pa_slice(void *arg, int64_t t, int tid)
         }
         int64_t cnt = (de - ds) * (he - hs);
         for (int64_t ow = 0; ow < J->OW; ow++) {
-            int64_t ws = a_start(ow, J->OW, W), we = a_end(ow, J->OW, W);
+            int64_t ws = sr_pool_astart(ow, J->OW, W), we = sr_pool_aend(ow, J->OW, W);
             if (J->mx) {
                 float m = -INFINITY;
                 for (int64_t w = ws; w < we; w++)
-                    m = nanmax(m, row[w]);
+                    m = sr_pool_nanmax(m, row[w]);
                 y[oh * J->OW + ow] = m;
             } else {
                 double sum = 0;
@@ -577,22 +480,8 @@ SR_FORWARD_FN(p3_adaptive_forward)
 
 /* ---- rows ----------------------------------------------------------------- */
 
-static const sr_argdef a_maxpool3d[] = {
-    {"kernel_size", T_T, NULL, NULL, 3},
-    {"stride", T_T | T_N, "None", NULL, 3},
-    {"padding", T_T, "0", NULL, 3},
-    {"dilation", T_T, "1", NULL, 3},
-    {"return_indices", T_B, "False", NULL, 0},
-    {"ceil_mode", T_B, "False", NULL, 0},
-};
-static const sr_argdef a_avgpool3d[] = {
-    {"kernel_size", T_T, NULL, NULL, 3},
-    {"stride", T_T | T_N, "None", NULL, 3},
-    {"padding", T_T, "0", NULL, 3},
-    {"ceil_mode", T_B, "False", NULL, 0},
-    {"count_include_pad", T_B, "True", NULL, 0},
-    {"divisor_override", T_I | T_N, "None", NULL, 0},
-};
+SR_MAXPOOL_ARGS(a_maxpool3d, 3);
+SR_AVGPOOL_ARGS(a_avgpool3d, 3);
 static const sr_argdef a_adaptiveavg3d[] = {{"output_size", T_T | SR_T_TNONE, NULL, NULL, 3}};
 static const sr_argdef a_adaptivemax3d[] = {
     {"output_size", T_T | SR_T_TNONE, NULL, NULL, 3},
@@ -600,7 +489,7 @@ static const sr_argdef a_adaptivemax3d[] = {
 };
 
 SR_ROW(MaxPool3d, .summary = "maximum over sliding windows of (N, C, D, H, W)", SR_ARGS(a_maxpool3d),
-       .repr = "kernel_size=, stride=|kernel_size, padding=, dilation=, ceil_mode=", .variant = P3_MAX,
+       .repr = SR_MAXPOOL_REPR, .variant = P3_MAX,
        .cfg_size = sizeof(p3_cfg), .validate = p3_validate, .shape = p3_shape, .forward = p3_forward);
 SR_ROW(AvgPool3d, .summary = "average over sliding windows of (N, C, D, H, W)", SR_ARGS(a_avgpool3d),
        .repr = "kernel_size=, stride=|kernel_size, padding=", .variant = P3_AVG, .cfg_size = sizeof(p3_cfg),
