@@ -133,6 +133,11 @@ typedef struct {
     /* out: */
     int out_known;        /* on error: out still holds a usable guess */
     int batch_dim0;       /* dim 0 of in and out is an independent batch dim */
+    char *warn;           /* NULL, or where a rule that accepts its input may
+                             leave a warning in its errors' form ("what; hint:
+                             how", at most SR_ERRLEN bytes; "" is none): shape
+                             inference reports it at the layer, once, as an
+                             SR_SEV_WARNING diagnostic (not shown under -q) */
     /* in: */
     const char *prev;     /* "layer 3 (Conv2d)" that produced the input, or NULL */
     int in_integer;       /* the input holds integer indices (first layer only) */

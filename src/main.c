@@ -170,6 +170,29 @@ static int ends_with(const char *s, const char *suffix)
     return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
+/* Whether a warning about g's layer was printed before: --paths prints
+ * each file's diagnostics after it, and a layer's warning once is enough.
+ * The places are kept as hashes; past WARNED_MAX of them, repeats print. */
+#define WARNED_MAX 256
+static int warned_before(const sr_diag *g)
+{
+    static uint64_t seen[WARNED_MAX];
+    static int nseen;
+    if (!g->layer)
+        return 0;
+    char key[SR_ERRLEN];
+    snprintf(key, sizeof key, "%s:%d:%d:%s", g->file ? g->file : "", g->line, g->col, g->layer);
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (const char *p = key; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    for (int k = 0; k < nseen; k++)
+        if (seen[k] == h)
+            return 1;
+    if (nseen < WARNED_MAX)
+        seen[nseen++] = h;
+    return 0;
+}
+
 /*
  * The one place diagnostics become text on stderr (sr_diag_format's form).
  * show: print them at all (-q on success prints nothing); quiet: leave out
@@ -182,7 +205,7 @@ static void print_diags(sr_diags *d, int show, int quiet)
     long more = d->dropped;
     for (int i = 0, shown = 0; show && i < d->n; i++) {
         const sr_diag *g = &d->item[i];
-        if (g->sev == SR_SEV_WARNING && quiet)
+        if (g->sev == SR_SEV_WARNING && (quiet || warned_before(g)))
             continue;
         if (g->sev != SR_SEV_NOTE && shown++ >= SHOW_MAX) {
             more++;

@@ -19,6 +19,7 @@ typedef struct {
     int training;
     sr_nodeshape *ns;
     char **msg;         /* per node, or NULL when only shapes matter */
+    char **warn;        /* per node: a rule's warning, or NULL: none asked for */
     int nbad;
     int batch_dim0;
     const char *batch;  /* dim 0 of the model's input is the free batch dim, so named */
@@ -103,11 +104,13 @@ static void run_pass(pass_t *P, const sr_shape *in, int in_integer, int upto)
             pv = prev;
         }
         int64_t *lazy = &P->lazy[nd->mod->index];
+        char err[SR_ERRLEN], warn[SR_ERRLEN] = "";
         sr_shapeinfo info = {.prev = pv, .in_integer = integer, .training = P->training,
-                             .in_batch = batched ? P->batch : NULL, .lazy = lazy};
-        char err[SR_ERRLEN];
+                             .in_batch = batched ? P->batch : NULL, .lazy = lazy, .warn = P->warn ? warn : NULL};
         sr_shape out = cur;
         sr_status st = nd->mod->type->shape(nd->mod, &cur, &out, &info, err);
+        if (st == SR_OK && warn[0] && P->warn && !P->warn[i])
+            P->warn[i] = sr_strdup(warn);
         if (st != SR_OK) {
             ns->bad = 1;
             P->nbad++;
@@ -411,100 +414,72 @@ static char *batch_lead(pass_t *Q, const sr_shapes *S, const sr_shape *in, int i
     return out;
 }
 
-sr_status sr_infer_free(sr_model *m, const sr_shape *in, int free_dim, const char *free_name,
-                        int placeholder, int in_integer, int training, sr_shapes *S, sr_diags *d)
+/* What sr_infer_free works with besides its result. */
+typedef struct {
+    sr_model *m;
+    sr_shapes *S;
+    const sr_shape *in;
+    int in_integer;
+    int placeholder;       /* the free dim's size is a stand-in nobody gave */
+    const char *batch;     /* dim 0 is the free batch dim, so named; else NULL */
+    pass_t Q;              /* the probes' pass */
+    sr_nodeshape *probe;   /* 2 per node: the shapes at free size 2, then 3 */
+    char **msg, **msg2;    /* per node: the data's error, and the probe at 2's */
+    char **warn;           /* per node: the data's warning */
+    sr_shape *msg_in;      /* per node: the input its message saw */
+} infer_t;
+
+/*
+ * The passes at free sizes 2 and 3: from them every shape as k*B + c, and,
+ * for a size nobody gave, which mismatches are mistakes: what fails for
+ * every size is, what fails for the stand-in alone is not (BatchNorm
+ * training on one sample), and what passes for it alone is (Flatten: [0]
+ * makes [N, 28] 28 features for Linear(28) only at N=1).
+ */
+static void probe_free_dim(infer_t *I)
 {
-    memset(S, 0, sizeof *S);
+    sr_model *m = I->m;
+    sr_shapes *S = I->S;
     size_t nn = (size_t)(m->nnode ? m->nnode : 1);
-    S->node = calloc(nn, sizeof *S->node);
-    sr_nodeshape *probe = calloc(2 * nn, sizeof *probe);
-    char **msg = calloc(2 * nn, sizeof *msg), **msg2 = msg + nn;
-    sr_shape *msg_in = calloc(nn, sizeof *msg_in); /* the input each message saw */
-    int64_t *lazy = calloc(2 * (size_t)(m->nmods ? m->nmods : 1), sizeof *lazy);
-    if (!S->node || !probe || !msg || !msg_in || !lazy) {
-        free(S->node);
-        S->node = NULL;
-        free(probe);
-        free(msg);
-        free(msg_in);
-        free(lazy);
-        sr_diag_add(d, "out of memory");
-        return SR_ERUN;
-    }
-    if (free_dim >= in->ndim)
-        free_dim = -1;
-    S->free_dim = free_dim;
-    snprintf(S->free_name, sizeof S->free_name, "%s", free_dim >= 0 && free_name ? free_name : "");
-    S->free_size = free_dim >= 0 ? in->d[free_dim] : 1;
-    S->in_integer = in_integer;
-
-    /* A named dim 0 is the batch, so a layer never takes it for channels
-     * (Conv2d on [N, 28, 28]); an unnamed one (data without input:, a
-     * fixed input: [3, 28, 28]) may be one unbatched sample. */
-    const char *batch = free_dim == 0 && S->free_name[0] ? S->free_name : NULL;
-    pass_t P = {.m = m, .training = training, .ns = S->node, .msg = msg, .batch = batch, .lazy = lazy};
-    run_pass(&P, in, in_integer, m->nnode);
-    /* Materialisation, a step of its own: lazy layers keep the sizes the
-     * data's pass fixed, as PyTorch's do after their first forward (the
-     * probes below start from them too). */
-    for (int i = 0; i < m->nmods; i++)
-        if (m->mods[i]->type->flags & SR_LF_LAZY)
-            m->mods[i]->lazy_in = lazy[i];
-    S->nbad = P.nbad;
-    S->batch_dim0 = P.batch_dim0;
-    S->sym_in = sym_const(in);
+    sr_nodeshape *p2 = I->probe, *p3 = I->probe + nn;
+    sr_shape in2 = *I->in, in3 = *I->in;
+    in2.d[S->free_dim] = 2;
+    in3.d[S->free_dim] = 3;
+    I->Q.ns = p2;
+    I->Q.msg = I->placeholder ? I->msg2 : NULL;
+    run_pass(&I->Q, &in2, I->in_integer, m->nnode);
+    I->Q.msg = NULL;
+    I->Q.ns = p3;
+    run_pass(&I->Q, &in3, I->in_integer, m->nnode);
+    S->sym_in = sym_fit(I->in, &in2, &in3, S->free_size);
     for (int i = 0; i < m->nnode; i++) {
-        S->node[i].sin = sym_const(&S->node[i].in);
-        S->node[i].sout = sym_const(&S->node[i].out);
-        msg_in[i] = S->node[i].in;
-    }
-
-    /* The probes have their own lazy sizes: they may not materialise a
-     * LazyLinear the real input did not. */
-    pass_t Q = {.m = m, .training = training, .batch = batch, .lazy = lazy + m->nmods};
-    if (free_dim >= 0) {
-        sr_nodeshape *p2 = probe, *p3 = probe + nn;
-        sr_shape in2 = *in, in3 = *in;
-        in2.d[free_dim] = 2;
-        in3.d[free_dim] = 3;
-        Q.ns = p2;
-        Q.msg = placeholder ? msg2 : NULL;
-        run_pass(&Q, &in2, in_integer, m->nnode);
-        Q.msg = NULL;
-        Q.ns = p3;
-        run_pass(&Q, &in3, in_integer, m->nnode);
-        S->sym_in = sym_fit(in, &in2, &in3, S->free_size);
-        for (int i = 0; i < m->nnode; i++) {
-            sr_nodeshape *ns = &S->node[i];
-            /*
-             * A size nobody gave: what fails for every size is a mistake,
-             * what fails for the stand-in alone is not (BatchNorm training
-             * on one sample), and what passes for it alone is (Flatten:
-             * [0] makes [N, 28] 28 features for Linear(28) only at N=1).
-             */
-            if (placeholder && ns->bad != (p2[i].bad && p3[i].bad)) {
-                ns->bad = !ns->bad;
-                S->nbad += ns->bad ? 1 : -1;
-                if (!ns->bad) {
-                    free(msg[i]);
-                    msg[i] = NULL;
-                } else if (msg2[i]) {
-                    /* its numbers are the probe's: say which size that was */
-                    size_t l = strlen(msg2[i]) + strlen(S->free_name) + 32;
-                    msg[i] = malloc(l);
-                    if (msg[i])
-                        snprintf(msg[i], l, "with %s=2: %s", S->free_name, msg2[i]);
-                    msg_in[i] = p2[i].in;
-                }
+        sr_nodeshape *ns = &S->node[i];
+        if (I->placeholder && ns->bad != (p2[i].bad && p3[i].bad)) {
+            ns->bad = !ns->bad;
+            S->nbad += ns->bad ? 1 : -1;
+            if (!ns->bad) {
+                free(I->msg[i]);
+                I->msg[i] = NULL;
+            } else if (I->msg2[i]) {
+                /* its numbers are the probe's: say which size that was */
+                size_t l = strlen(I->msg2[i]) + strlen(S->free_name) + 32;
+                I->msg[i] = malloc(l);
+                if (I->msg[i])
+                    snprintf(I->msg[i], l, "with %s=2: %s", S->free_name, I->msg2[i]);
+                I->msg_in[i] = p2[i].in;
             }
-            if (ns->in_known && p2[i].in_known && p3[i].in_known)
-                ns->sin = sym_fit(&ns->in, &p2[i].in, &p3[i].in, S->free_size);
-            if (ns->known && p2[i].known && p3[i].known)
-                ns->sout = sym_fit(&ns->out, &p2[i].out, &p3[i].out, S->free_size);
         }
+        if (ns->in_known && p2[i].in_known && p3[i].in_known)
+            ns->sin = sym_fit(&ns->in, &p2[i].in, &p3[i].in, S->free_size);
+        if (ns->known && p2[i].known && p3[i].known)
+            ns->sout = sym_fit(&ns->out, &p2[i].out, &p3[i].out, S->free_size);
     }
+}
 
-    /* A container's shapes span its first to its last leaf. */
+/* A container's shapes span its first to its last leaf; the model's
+ * output is its last leaf's. */
+static void container_shapes(const sr_model *m, sr_shapes *S, const sr_shape *in)
+{
     for (int i = m->nnode - 1; i >= 0; i--) {
         if (sr_node_is_leaf(&m->node[i]))
             continue;
@@ -545,52 +520,146 @@ sr_status sr_infer_free(sr_model *m, const sr_shape *in, int free_dim, const cha
             S->out = S->node[i].out;
             break;
         }
+}
+
+/* Node i's message with the input it saw written as the user gave it
+ * ([N, 3, 20, 20]); malloc'd, or NULL where nothing changes. */
+static char *symbolic_text(const infer_t *I, int i, const char *text)
+{
+    char conc[160], sym[160];
+    sr_shape_str(&I->msg_in[i], conc, sizeof conc);
+    sr_symshape_str(&I->S->node[i].sin, I->S->free_name, I->S->free_size, sym, sizeof sym);
+    return strcmp(conc, sym) ? symbolise(text, conc, sym) : NULL;
+}
+
+/* Node i's error, with hints: for the first mismatch a missing batch
+ * dimension or the inputs the layers before it fit, and for a reused
+ * module that every use must fit it. */
+static void report_error(infer_t *I, int i, int firstbad, sr_diags *d)
+{
+    sr_model *m = I->m;
+    sr_node *nd = &m->node[i];
+    char *text = I->msg[i];
+    char *t = symbolic_text(I, i, text);
+    if (t)
+        text = t;
+    char fit[400] = "";
+    char *led = NULL;
+    if (i == firstbad) {
+        I->Q.ns = I->probe;
+        led = batch_lead(&I->Q, I->S, I->in, I->in_integer, I->batch, i, text);
+        if (led)
+            text = led;
+        /* the search must see the sizes that decided what is wrong */
+        sr_shape fin = *I->in;
+        if (I->placeholder && I->S->free_dim >= 0)
+            fin.d[I->S->free_dim] = 2;
+        if (!led)
+            fit_hint(&I->Q, I->S, &fin, I->in_integer, i, fit, sizeof fit);
+    }
+    /* "in_features should be 20" would break the other uses */
+    if (!nd->first) {
+        size_t f = strlen(fit);
+        for (int j = 0; j < m->nnode; j++)
+            if (m->node[j].mod == nd->mod && m->node[j].first) {
+                snprintf(fit + f, sizeof fit - f, "%sthis is layer %s's module reused through a YAML alias, "
+                         "so every use must fit it", f ? "; " : "", m->node[j].path);
+                break;
+            }
+    }
+    sr_diag_at(d, SR_SEV_ERROR, m->label, nd->line, nd->col, nd->path, nd->mod->type->name, "%s%s%s", text,
+               !fit[0] ? "" : strstr(text, "; hint: ") ? "; " : "; hint: ", fit);
+    free(t);
+    free(led);
+}
+
+/* Node i's warning, once per layer in d however often its shapes are
+ * inferred (a run infers them again for every record and chunk size). */
+static void report_warning(infer_t *I, int i, sr_diags *d)
+{
+    const sr_model *m = I->m;
+    const sr_node *nd = &m->node[i];
+    for (int k = 0; k < d->n; k++) {
+        const sr_diag *g = &d->item[k];
+        if (g->sev == SR_SEV_WARNING && g->line == nd->line && g->col == nd->col && g->layer &&
+            !strcmp(g->layer, nd->path) && g->file && !strcmp(g->file, m->label))
+            return;
+    }
+    char *t = symbolic_text(I, i, I->warn[i]);
+    sr_diag_at(d, SR_SEV_WARNING, m->label, nd->line, nd->col, nd->path, nd->mod->type->name, "%s",
+               t ? t : I->warn[i]);
+    free(t);
+}
+
+sr_status sr_infer_free(sr_model *m, const sr_shape *in, int free_dim, const char *free_name,
+                        int placeholder, int in_integer, int training, sr_shapes *S, sr_diags *d)
+{
+    memset(S, 0, sizeof *S);
+    size_t nn = (size_t)(m->nnode ? m->nnode : 1);
+    S->node = calloc(nn, sizeof *S->node);
+    sr_nodeshape *probe = calloc(2 * nn, sizeof *probe);
+    char **msg = calloc(3 * nn, sizeof *msg);
+    sr_shape *msg_in = calloc(nn, sizeof *msg_in);
+    int64_t *lazy = calloc(2 * (size_t)(m->nmods ? m->nmods : 1), sizeof *lazy);
+    if (!S->node || !probe || !msg || !msg_in || !lazy) {
+        free(S->node);
+        S->node = NULL;
+        free(probe);
+        free(msg);
+        free(msg_in);
+        free(lazy);
+        sr_diag_add(d, "out of memory");
+        return SR_ERUN;
+    }
+    if (free_dim >= in->ndim)
+        free_dim = -1;
+    S->free_dim = free_dim;
+    snprintf(S->free_name, sizeof S->free_name, "%s", free_dim >= 0 && free_name ? free_name : "");
+    S->free_size = free_dim >= 0 ? in->d[free_dim] : 1;
+    S->in_integer = in_integer;
+
+    /* A named dim 0 is the batch, so a layer never takes it for channels
+     * (Conv2d on [N, 28, 28]); an unnamed one (data without input:, a
+     * fixed input: [3, 28, 28]) may be one unbatched sample. */
+    const char *batch = free_dim == 0 && S->free_name[0] ? S->free_name : NULL;
+    infer_t I = {.m = m, .S = S, .in = in, .in_integer = in_integer, .placeholder = placeholder, .batch = batch,
+                 .probe = probe, .msg = msg, .msg2 = msg + nn, .warn = msg + 2 * nn, .msg_in = msg_in};
+    pass_t P = {.m = m, .training = training, .ns = S->node, .msg = I.msg, .warn = I.warn, .batch = batch,
+                .lazy = lazy};
+    run_pass(&P, in, in_integer, m->nnode);
+    /* Materialisation, a step of its own: lazy layers keep the sizes the
+     * data's pass fixed, as PyTorch's do after their first forward (the
+     * probes below start from them too). */
+    for (int i = 0; i < m->nmods; i++)
+        if (m->mods[i]->type->flags & SR_LF_LAZY)
+            m->mods[i]->lazy_in = lazy[i];
+    S->nbad = P.nbad;
+    S->batch_dim0 = P.batch_dim0;
+    S->sym_in = sym_const(in);
+    for (int i = 0; i < m->nnode; i++) {
+        S->node[i].sin = sym_const(&S->node[i].in);
+        S->node[i].sout = sym_const(&S->node[i].out);
+        msg_in[i] = S->node[i].in;
+    }
+
+    /* The probes have their own lazy sizes: they may not materialise a
+     * LazyLinear the real input did not. */
+    I.Q = (pass_t){.m = m, .training = training, .batch = batch, .lazy = lazy + m->nmods};
+    if (free_dim >= 0)
+        probe_free_dim(&I);
+    container_shapes(m, S, in);
 
     int firstbad = -1;
     for (int i = 0; i < m->nnode && firstbad < 0; i++)
         if (msg[i])
             firstbad = i;
     for (int i = 0; i < m->nnode; i++) {
-        if (!msg[i])
-            continue;
-        sr_node *nd = &m->node[i];
-        char *text = msg[i];
-        char conc[160], sym[160];
-        sr_shape_str(&msg_in[i], conc, sizeof conc);
-        sr_symshape_str(&S->node[i].sin, S->free_name, S->free_size, sym, sizeof sym);
-        char *t = strcmp(conc, sym) ? symbolise(text, conc, sym) : NULL;
-        if (t)
-            text = t;
-        char fit[400] = "";
-        char *led = NULL;
-        if (i == firstbad) {
-            Q.ns = probe;
-            led = batch_lead(&Q, S, in, in_integer, batch, i, text);
-            if (led)
-                text = led;
-            /* the search must see the sizes that decided what is wrong */
-            sr_shape fin = *in;
-            if (placeholder && free_dim >= 0)
-                fin.d[free_dim] = 2;
-            if (!led)
-                fit_hint(&Q, S, &fin, in_integer, i, fit, sizeof fit);
-        }
-        /* "in_features should be 20" would break the other uses */
-        if (!nd->first) {
-            size_t f = strlen(fit);
-            for (int j = 0; j < m->nnode; j++)
-                if (m->node[j].mod == nd->mod && m->node[j].first) {
-                    snprintf(fit + f, sizeof fit - f, "%sthis is layer %s's module reused through a YAML alias, "
-                             "so every use must fit it", f ? "; " : "", m->node[j].path);
-                    break;
-                }
-        }
-        sr_diag_at(d, SR_SEV_ERROR, m->label, nd->line, nd->col, nd->path, nd->mod->type->name, "%s%s%s", text,
-                   !fit[0] ? "" : strstr(text, "; hint: ") ? "; " : "; hint: ", fit);
-        free(t);
-        free(led);
+        if (msg[i])
+            report_error(&I, i, firstbad, d);
+        else if (I.warn[i] && !S->node[i].bad)
+            report_warning(&I, i, d);
     }
-    for (int i = 0; i < 2 * m->nnode; i++)
+    for (size_t i = 0; i < 3 * nn; i++)
         free(msg[i]);
     free(msg);
     free(msg_in);

@@ -383,5 +383,89 @@ else
     bad "paths/skips-results" "exit $rc; files: $(ls "$TMP/p" | tr '\n' ' ')" "$(cat "$TMP/p.err")"
 fi
 
+# ---- 5. warnings from shape rules (InstanceNorm's unused num_features) ------------
+
+# InstanceNorm without affine and track_running_stats never reads
+# num_features, so a mismatch is a warning at the layer (exit 0, once per
+# layer however many records and chunks, nothing under -q); with weights
+# or running statistics it is a mismatch (exit 3).
+mkdir -p "$TMP/in"
+cp "$DIGITS" "$TMP/in/a.npy"
+cp "$DIGITS" "$TMP/in/b.npy"
+cat "$DIGITS" "$DIGITS" >"$TMP/in/two.npy"
+in_spec() { printf 'input: [N, 1, 8, 8]\nlayers:\n  - Flatten: {start_dim: 2}\n  - InstanceNorm1d: %s\n' "$2" >"$TMP/in/$1.yaml"; }
+in_spec in 3
+in_spec in1 1
+in_spec affine '{num_features: 3, affine: true}'
+in_spec track '{num_features: 3, track_running_stats: true}'
+WANT="in.yaml:4:5: layer 1 (InstanceNorm1d): warning: InstanceNorm1d(num_features=3) is given input [N, 1, 64] (from layer 0 (Flatten)) with 1 channel; num_features is not used without affine or track_running_stats, so it runs, as in PyTorch; hint: num_features should be 1"
+# in_case NAME WANT_EXIT WANT_STDERR ARGS...: exit status and the whole stderr
+in_case() {
+    local name=$1 want_rc=$2 want_err=$3
+    shift 3
+    (cd "$TMP/in" && "$SEQRUN" "$@" >"$TMP/in.out" 2>"$TMP/in.err" </dev/null)
+    local rc=$?
+    if [ $rc = "$want_rc" ] && [ "$(cat "$TMP/in.err")" = "$want_err" ]; then
+        ok "warn/$name"
+    else
+        bad "warn/$name" "exit $rc (want $want_rc), stderr differs" "$(diff <(printf '%s\n' "$want_err") "$TMP/in.err")"
+    fi
+}
+in_case check 0 "$WANT" --check in.yaml
+in_case check-quiet 0 "" --check -q in.yaml
+in_case run-chunks 0 "$WANT" --batch-size 100 -o out.npy in.yaml a.npy
+in_case run-records 0 "$WANT" --batch-size 7 -o two_out.npy in.yaml two.npy
+in_case run-quiet 0 "" -q --batch-size 100 -o out_q.npy in.yaml two.npy
+in_case run-train 0 "$WANT" --train --batch-size 50 -o out_t.npy in.yaml a.npy
+(cd "$TMP/in" && printf 'a.npy\nb.npy\n' | "$SEQRUN" --paths -o . in.yaml >/dev/null 2>"$TMP/in.err")
+if [ "$(cat "$TMP/in.err")" = "$WANT" ]; then ok "warn/paths-once"; else bad "warn/paths-once" "stderr differs" "$(cat "$TMP/in.err")"; fi
+# 600 one-sample records (the digits file's header with shape (1, 1, 8, 8),
+# same length): inferred 1201 times, still one warning, and no "... more
+# problems" from a list filled with copies of it
+{
+    head -c 128 "$DIGITS" | sed 's/(360, 1, 8, 8), }/(1, 1, 8, 8), }  /'
+    tail -c +129 "$DIGITS" | head -c 256
+} >"$TMP/in/many.npy"
+for _ in 1 2 3 4 5 6 7 8 9 10; do
+    cat "$TMP/in/many.npy" "$TMP/in/many.npy" >"$TMP/in/many2.npy"
+    mv "$TMP/in/many2.npy" "$TMP/in/many.npy"
+done
+head -c $((600 * 384)) "$TMP/in/many.npy" >"$TMP/in/many2.npy"
+mv "$TMP/in/many2.npy" "$TMP/in/many.npy"
+in_case many-records 0 "$WANT" -o many_out.npy in.yaml many.npy
+# num_features is unused: the same bytes as the matching layer's
+(cd "$TMP/in" && "$SEQRUN" -q -o out1.npy in1.yaml a.npy)
+if cmp -s "$TMP/in/out.npy" "$TMP/in/out1.npy"; then ok "warn/same-output"; else bad "warn/same-output" "InstanceNorm1d(3) and (1) differ on 1 channel"; fi
+(cd "$TMP/in" && "$SEQRUN" --check --format json in.yaml >"$TMP/in.json" 2>/dev/null)
+nw=$(grep -c '"line": 4, "col": 5, "layer": "1", "type": "InstanceNorm1d", "message": "InstanceNorm1d(num_features=3) is given .*"hint": "num_features should be 1", "severity": "warning"}' "$TMP/in.json")
+if [ "$nw" = 1 ] && [ "$(json_field "$TMP/in.json" mismatches)" = 0 ] && [ "$(grep -c '"severity"' "$TMP/in.json")" = 1 ]; then
+    ok "warn/json"
+else
+    bad "warn/json" "want one warning diagnostic and 0 mismatches" "$(grep -A3 '"diagnostics"' "$TMP/in.json")"
+fi
+for k in affine track; do
+    for mode in check run; do
+        if [ $mode = check ]; then set -- --check "$k.yaml"; else set -- -o "$k.npy" "$k.yaml" a.npy; fi
+        (cd "$TMP/in" && "$SEQRUN" "$@" >/dev/null 2>"$TMP/in.err")
+        rc=$?
+        if [ $rc = 3 ] && grep -q "^$k.yaml:4:5: layer 1 (InstanceNorm1d): InstanceNorm1d(num_features=3) expects 3 channels, but input \[N, 1, 64\] .*has 1; hint: num_features should be 1" "$TMP/in.err" &&
+            ! grep -q 'warning:' "$TMP/in.err" && [ ! -e "$TMP/in/$k.npy" ]; then
+            ok "warn/$k-is-an-error/$mode"
+        else
+            bad "warn/$k-is-an-error/$mode" "exit $rc, want 3" "$(cat "$TMP/in.err")"
+        fi
+    done
+done
+# unbatched (C, L): the channels are dim 0
+printf 'input: [4, 12]\nlayers:\n  - InstanceNorm1d: 3\n' >"$TMP/in/unb.yaml"
+in_case unbatched 0 "unb.yaml:3:5: layer 0 (InstanceNorm1d): warning: InstanceNorm1d(num_features=3) is given unbatched input [4, 12] (from the model's input) with 4 channels (dim 0); num_features is not used without affine or track_running_stats, so it runs, as in PyTorch; hint: num_features should be 4" --check unb.yaml
+# no warning where the "channels" are the model's batch ([N, 12] runs as
+# one sample of N channels), nor for a lazy norm, whose num_features is
+# its own
+printf 'input: [N, 12]\nlayers:\n  - InstanceNorm1d: 3\n' >"$TMP/in/nb.yaml"
+in_case batch-as-channels 0 "" --check nb.yaml
+printf 'input: [N, 4, 12]\nlayers:\n  - LazyInstanceNorm1d: {affine: false, track_running_stats: false}\n' >"$TMP/in/lazy.yaml"
+in_case lazy 0 "" --check lazy.yaml
+
 echo "$pass passed, $fail failed${skipped:+, $skipped skipped}"
 [ "$fail" -eq 0 ]

@@ -14,7 +14,8 @@
  * running = (1 - m) * running + m * (batch average of the instance
  * statistics); num_batches_tracked is registered but never counted.
  * Unbatched input (C, *) is one sample.  Without affine and running
- * statistics PyTorch never reads num_features, so neither do we.
+ * statistics PyTorch never reads num_features, so neither do we: a
+ * mismatch there is a warning, not an error.
  */
 #include "batchnorm.h"
 #include "groupnorm.h"
@@ -28,6 +29,15 @@
 /* the arguments are BatchNorm's, in BatchNorm's order (BN_NUM, ...), so its
  * params and affine hooks serve here too */
 enum { IN_NUM = BN_NUM, IN_EPS = BN_EPS, IN_MOMENTUM = BN_MOMENTUM, IN_AFFINE = BN_AFFINE, IN_TRACK = BN_TRACK };
+
+/* the rows' arguments (in_shape tells its own rows from lazynorm.c's views by them) */
+static const sr_argdef a_instancenorm[] = {
+    {"num_features", T_I, NULL, NULL, 0},
+    {"eps", T_F, "1e-05", NULL, 0},
+    {"momentum", T_F | T_N, "0.1", NULL, 0},
+    {"affine", T_B, "False", NULL, 0},
+    {"track_running_stats", T_B, "False", NULL, 0},
+};
 
 static const char *const in_names[] = {"", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d"};
 static const char *const in_batched[] = {"", "(N, C, L)", "(N, C, H, W)", "(N, C, D, H, W)"};
@@ -87,6 +97,17 @@ static SR_SHAPE_FN(in_shape)
                       "hint: num_features should be %lld", nm, (long long)nf, (long long)nf, batched ? "" : "unbatched ",
                       sr_shp(in), src, (long long)c, batched ? "" : " (dim 0)", (long long)c);
     }
+    /* Without them PyTorch never reads num_features and runs any channel
+     * count, so a mismatch is only worth a word; not where the "channels"
+     * are the model's batch (a batch without its channel dimension, run as
+     * one sample), whose size is no fault of num_features.  A lazy view's
+     * num_features (lazynorm.c's rows, with arguments of their own) is its
+     * guess, not the spec's. */
+    if (c != nf && info->warn && !(!batched && info->in_batch) && L->type->args == a_instancenorm)
+        snprintf(info->warn, SR_ERRLEN, "%s(num_features=%lld) is given %sinput %s%s with %lld channel%s%s; "
+                 "num_features is not used without affine or track_running_stats, so it runs, as in PyTorch; "
+                 "hint: num_features should be %lld", nm, (long long)nf, batched ? "" : "unbatched ", sr_shp(in), src,
+                 (long long)c, c == 1 ? "" : "s", batched ? "" : " (dim 0)", (long long)c);
     int stats = info->training || !track;
     if (batched)
         info->batch_dim0 = !(info->training && track); /* the update averages the whole batch */
@@ -176,14 +197,6 @@ static int in_channel_dim(const sr_layer *L, const sr_shape *s)
 }
 
 /* ---- rows ----------------------------------------------------------------- */
-
-static const sr_argdef a_instancenorm[] = {
-    {"num_features", T_I, NULL, NULL, 0},
-    {"eps", T_F, "1e-05", NULL, 0},
-    {"momentum", T_F | T_N, "0.1", NULL, 0},
-    {"affine", T_B, "False", NULL, 0},
-    {"track_running_stats", T_B, "False", NULL, 0},
-};
 
 #define IN_ROW(nm, sum, nd)                                                                                       \
     SR_ROW(nm, .summary = sum, SR_ARGS(a_instancenorm),                                                           \
