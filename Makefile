@@ -58,7 +58,7 @@ $(BUILD)/%.o: %.c $(wildcard src/*.h src/layers/*.h src/layers/*.def)
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%.o: tests/%.c tests/unit.h tests/cmpargs.h $(wildcard src/*.h)
+$(BUILD)/tests/%.o: tests/%.c $(wildcard tests/*.h src/*.h src/layers/*.h src/layers/*.def)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Isrc -c -o $@ $<
 
