@@ -347,6 +347,25 @@ static void test_dw(const sr_layer *const *posts, int nposts)
         check_conv(&c, CK_DW, posts[k % nposts], urand() < 0.7, &T);
         k++;
     }
+    /* depthwise 3x3 by rows (conv_dwr.c): strides 1 and 2, paddings 0-2
+     * (before != after too), widths around the vectors' ends, tiles of
+     * 1..12 rows */
+    int rows = 0;
+    for (int k = 0; k < 2000 && rows < 90; k++) {
+        int64_t C = urand() < 0.5 ? irand(1, 20) : 16 * irand(1, 2) + irand(-1, 1), s = irand(1, 2);
+        ck_conv c = {.n = irand(1, 4), .cin = C, .cout = C, .groups = C, .h = irand(1, 40),
+                     .w = urand() < 0.5 ? irand(9, 40) : 16 * irand(1, 4) + irand(-2, 2), .k = {3, 3}, .s = {s, s},
+                     .dil = {1, 1}, .pb = {irand(0, 2), irand(0, 2)}};
+        c.pa[0] = urand() < 0.3 ? irand(0, 2) : c.pb[0];
+        c.pa[1] = urand() < 0.3 ? irand(0, 2) : c.pb[1];
+        c.oh = out_len(c.h, 3, s, 1, c.pb[0], c.pa[0]);
+        c.ow = out_len(c.w, 3, s, 1, c.pb[1], c.pa[1]);
+        if (c.oh <= 0 || !ck_dwr_ok(&c))
+            continue;
+        check_conv(&c, CK_DW, posts[k % nposts], urand() < 0.7, &T);
+        rows++;
+    }
+    CHECK(rows >= 90, "only %d depthwise convolutions by rows", rows);
     /* few output positions with long sums (vectorised over the taps):
      * kernels covering the input, padding, groups, tails of 16 taps */
     for (int k = 0; k < 60 && iter++ < 20000;) {
@@ -361,7 +380,8 @@ static void test_dw(const sr_layer *const *posts, int nposts)
      * and 2, and a DCGAN discriminator's last 512 -> 1 */
     static const int64_t real[][6] = {
         /* C, H, stride, cout, k, pad */
-        {32, 32, 1, 32, 3, 1}, {64, 32, 2, 64, 3, 1}, {128, 16, 1, 128, 3, 1}, {256, 8, 2, 256, 3, 1},
+        {32, 32, 1, 32, 3, 1}, {64, 32, 2, 64, 3, 1}, {128, 16, 1, 128, 3, 1}, {128, 16, 2, 128, 3, 1},
+        {256, 8, 1, 256, 3, 1}, {256, 8, 2, 256, 3, 1},
         {512, 4, 1, 512, 3, 1}, {512, 4, 2, 512, 3, 1}, {512, 4, 1, 1, 4, 0},
     };
     for (size_t r = 0; r < sizeof real / sizeof real[0]; r++) {

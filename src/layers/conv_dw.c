@@ -98,6 +98,8 @@ static size_t red_workspace(const ck_conv *c);
 
 size_t ck_dw_workspace(const ck_conv *c)
 {
+    if (ck_dwr_ok(c))
+        return ck_dwr_workspace(c);
     if (dwc_ok(c))
         return dwc_workspace(c);
     if (red_ok(c))
@@ -658,6 +660,8 @@ static int red_forward(const ck_conv *c, const float *W, const float *bias, cons
 
 int ck_dw_forward(const ck_conv *c, const float *W, const float *bias, const float *x, float *y, sr_ctx *ctx)
 {
+    if (ck_dwr_ok(c))
+        return ck_dwr_forward(c, W, bias, x, y, ctx);
     if (dwc_ok(c))
         return dwc_forward(c, W, bias, x, y, ctx);
     if (red_ok(c))

@@ -160,5 +160,10 @@ int ck_dw_forward(const ck_conv *c, const float *W, const float *bias, const flo
  * long sums: vectorised over the taps); the order is still fixed, the same
  * for every output whatever the batch or threads. */
 int ck_dw_exact(const ck_conv *c);
+/* CK_DW's depthwise 3x3 kernel by rows (conv_dwr.c), for the planes it
+ * serves better than conv_dw.c's channels-in-lanes one. */
+int ck_dwr_ok(const ck_conv *c);
+size_t ck_dwr_workspace(const ck_conv *c);
+int ck_dwr_forward(const ck_conv *c, const float *W, const float *bias, const float *x, float *y, sr_ctx *ctx);
 
 #endif
