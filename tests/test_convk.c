@@ -218,7 +218,7 @@ static void check_conv(ck_conv *c, int kind, const sr_layer *post, int with_bias
     /* through the layouts (CK_OC, zero padding, stride <= 2 across, as
      * conv.c offers them): input laid out by hand in a NaN-filled buffer,
      * output into a random consumer's layout */
-    if (kind == CK_OC && c->mode == CK_PAD_ZEROS && c->s[1] <= 2) {
+    if ((kind == CK_OC || kind == CK_PW) && c->mode == CK_PAD_ZEROS && c->s[1] <= 2) {
         size_t ll;
         float *xl = lay_in(c, x, &ll);
         sr_layout ol = {.top = irand(0, 2), .left = irand(0, 3), .phases = (int)irand(1, 2)};
@@ -321,6 +321,30 @@ static void test_oc(const sr_layer *const *posts, int nposts)
            "rounding, %d across batch/threads, %d through layouts\n",
            T.runs, T.bad_ref, T.bad_dbl, T.bad_bits, T.bad_lay);
     CHECK(T.runs >= 200, "only %d CK_OC runs", T.runs);
+}
+
+/* 1x1 convolutions as a GEMM over pixels (CK_PW): pixel counts around
+ * the tile's 64, input channels around its blocks of 64, output channels
+ * around its blocks of 6; through a consumer's layout it hands over to
+ * CK_OC, which must give the same bits. */
+static void test_pw(const sr_layer *const *posts, int nposts)
+{
+    tally T = {.what = "CK_PW"};
+    for (int k = 0; k < 400 && T.runs < 150; k++) {
+        ck_conv c = {.n = irand(1, 4), .cin = urand() < 0.3 ? irand(60, 200) : irand(1, 40),
+                     .cout = urand() < 0.5 ? irand(16, 40) : 16 * irand(1, 6), .groups = 1, .k = {1, 1}, .s = {1, 1},
+                     .dil = {1, 1}};
+        c.h = c.oh = urand() < 0.2 ? 1 : irand(1, 40);
+        c.w = c.ow = urand() < 0.3 ? 16 * irand(1, 4) + irand(-1, 1) : irand(1, 70);
+        if (!ck_pw_ok(&c))
+            continue;
+        CHECK(ck_choose(&c) == CK_PW, "a 1x1 on %lld pixels is not CK_PW", (long long)(c.oh * c.ow));
+        check_conv(&c, CK_PW, posts[k % nposts], urand() < 0.7, &T);
+    }
+    printf("CK_PW: %d random convolutions; %d differ from the fmaf reference, %d from the double one beyond "
+           "rounding, %d across batch/threads, %d through layouts\n",
+           T.runs, T.bad_ref, T.bad_dbl, T.bad_bits, T.bad_lay);
+    CHECK(T.runs >= 150, "only %d CK_PW runs", T.runs);
 }
 
 static void test_dw(const sr_layer *const *posts, int nposts)
@@ -441,6 +465,7 @@ int main(void)
     const sr_layer *posts[] = {NULL, &relu, NULL, &leaky, &sig};
     test_choose();
     test_oc(posts, 5);
+    test_pw(posts, 5);
     test_dw(posts, 5);
     sr_layer_clear(&relu);
     sr_layer_clear(&leaky);

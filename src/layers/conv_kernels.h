@@ -9,7 +9,9 @@
  *           pixel's 16 (or 32, 64) channels in registers, the input value
  *           broadcast, for outputs narrower than a vector (8x8, 4x4, 2x2,
  *           1x1) and 1x1 convolutions; weights packed once per layer.
- *   CK_DW   (conv_dw.c) depthwise and other convolutions with fewer than 4
+ *   CK_PW   (conv_pw.c) 1x1 convolutions on 64 or more pixels: a GEMM
+ *           over each sample's pixels, reading the input where it lies.
+ *   CK_DW   (conv_dw.c, conv_dwr.c) depthwise and other convolutions with fewer than 4
  *           output channels per group: vectorised over output width,
  *           several rows and channels in flight, no padded copy.
  *
@@ -49,7 +51,7 @@ typedef struct {
 
 enum { CK_PAD_ZEROS, CK_PAD_REFLECT, CK_PAD_REPLICATE, CK_PAD_CIRCULAR };
 
-enum { CK_NONE = 0, CK_OC = 1, CK_DW = 2 };
+enum { CK_NONE = 0, CK_OC = 1, CK_DW = 2, CK_PW = 3 };
 
 /*
  * The padded layout of one sample (conv.c's dc_geo and sr_conv_in_layout
@@ -160,6 +162,9 @@ int ck_dw_forward(const ck_conv *c, const float *W, const float *bias, const flo
  * long sums: vectorised over the taps); the order is still fixed, the same
  * for every output whatever the batch or threads. */
 int ck_dw_exact(const ck_conv *c);
+int ck_pw_ok(const ck_conv *c);
+size_t ck_pw_workspace(const ck_conv *c);
+int ck_pw_forward(const ck_conv *c, const float *W, const float *bias, const float *x, float *y, sr_ctx *ctx);
 /* CK_DW's depthwise 3x3 kernel by rows (conv_dwr.c), for the planes it
  * serves better than conv_dw.c's channels-in-lanes one. */
 int ck_dwr_ok(const ck_conv *c);

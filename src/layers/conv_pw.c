@@ -1,0 +1,210 @@
+/*
+ * conv_pw.c - 1x1 convolution (stride 1, no padding, one group) as a GEMM
+ * over each sample's pixels, with AVX-512: CK_PW.
+ *
+ * Y[o][p] = b[o] + sum over c of W[o][c] X[c][p]: the pixels of a channel
+ * are consecutive in NCHW, so a vector holds 16 pixels and the input is
+ * read where it lies (conv.c's direct kernel copies every sample into its
+ * padded layout first, and at 32x32 a 1x1 with 32 input channels spends as
+ * long on that copy as on a third of its multiply-adds).
+ *
+ *   weights  packed once per layer, per block of MR output channels as
+ *            [K][MR] (then the block's MR biases), rows past cout zero;
+ *   tile     MR output channels x NV vectors of pixels, 24 accumulators;
+ *            per input channel NV vector loads and MR broadcasts;
+ *   blocking the input channels in blocks whose NV x 16 pixel panel stays
+ *            in L1 while every output block runs over it; between blocks
+ *            the running sums wait in the output, unchanged;
+ *   output   dense NCHW, the fused ReLU in registers (another activation on
+ *            each finished block of the output); a consumer's padded
+ *            layout (ctx->out_layout) goes to CK_OC instead, which gives
+ *            the same bits.
+ *
+ * Every output is its bias plus its input channels in order, one FMA each
+ * (conv_kernels.h).
+ */
+#include "conv_kernels.h"
+#include "../par.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define CK_X86 1
+#define CK_TARGET __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
+#endif
+
+#define PW_MR 6     /* output channels per tile */
+#define PW_NV 4     /* vectors of pixels per tile */
+#define PW_KB 64    /* input channels per block: a 64 x 64 pixel panel, 16 KiB */
+
+int ck_pw_ok(const ck_conv *c)
+{
+    /* with fewer than 4 vectors of pixels per sample CK_OC keeps its lanes
+     * fuller */
+    return c->k[0] == 1 && c->k[1] == 1 && c->s[0] == 1 && c->s[1] == 1 && !c->pb[0] && !c->pa[0] && !c->pb[1] &&
+           !c->pa[1] && c->groups == 1 && c->oh * c->ow >= 64 && c->cout >= 16;
+}
+
+size_t ck_pw_workspace(const ck_conv *c)
+{
+    /* a consumer's layout is CK_OC's job */
+    return ck_oc_ok(c) ? ck_oc_workspace(c) : 0;
+}
+
+typedef struct {
+    int level, mr;   /* -1, -1: never conv.c's dc_pack */
+    int kind;        /* CK_PW */
+    int64_t cout, K; /* what it was packed for */
+    int64_t nob;     /* blocks of PW_MR output channels */
+    float *w;        /* per block: [K][MR], then MR biases */
+} pw_pack;
+
+typedef struct {
+    const ck_conv *c;
+    const pw_pack *pk;
+    const float *x;
+    float *y;
+    sr_ctx *ctx;
+    int relu;
+    int64_t P, nblk;  /* pixels per sample; pixel blocks per sample */
+} pw_job;
+
+#ifdef CK_X86
+/*
+ * One tile: MR output channels (packed weights wp, [K][MR]) by NV vectors of
+ * pixels from x / y (channel strides P), input channels [k0, k1).  first:
+ * start from the biases bp, else from the running sums in y; done: apply
+ * ReLU if asked.  rows: output channels to store; the last vector's lanes
+ * `last`.
+ */
+static inline __attribute__((always_inline)) CK_TARGET void
+pw_tile(const float *x, float *y, int64_t P, const float *wp, const float *bp, int64_t k0, int64_t k1, int first,
+        int done, int relu, int rows, __mmask16 last, const int NV)
+{
+    __m512 acc[PW_MR][PW_NV];
+#pragma GCC unroll 6
+    for (int m = 0; m < PW_MR; m++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) {
+            __mmask16 k = v == NV - 1 ? last : 0xffff;
+            acc[m][v] = first ? _mm512_set1_ps(bp[m])
+                              : _mm512_maskz_loadu_ps(m < rows ? k : 0, y + m * P + 16 * v);
+        }
+    const float *xk = x + k0 * P;
+    const float *w = wp + k0 * PW_MR;
+    for (int64_t k = k0; k < k1; k++, xk += P, w += PW_MR) {
+        __m512 xv[PW_NV];
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++)
+            xv[v] = _mm512_maskz_loadu_ps(v == NV - 1 ? last : 0xffff, xk + 16 * v);
+#pragma GCC unroll 6
+        for (int m = 0; m < PW_MR; m++) {
+            __m512 wv = _mm512_set1_ps(w[m]);
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++)
+                acc[m][v] = _mm512_fmadd_ps(wv, xv[v], acc[m][v]);
+        }
+    }
+    __m512 zero = _mm512_setzero_ps();
+#pragma GCC unroll 6
+    for (int m = 0; m < PW_MR; m++) {
+        if (m >= rows)
+            break;
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) {
+            __m512 r = done && relu ? _mm512_max_ps(zero, acc[m][v]) : acc[m][v];
+            _mm512_mask_storeu_ps(y + m * P + 16 * v, v == NV - 1 ? last : 0xffff, r);
+        }
+    }
+}
+
+#define PW_FN(NV)                                                                                             \
+    static CK_TARGET void pw_tile_##NV(const float *x, float *y, int64_t P, const float *wp, const float *bp,  \
+                                       int64_t k0, int64_t k1, int first, int done, int relu, int rows,      \
+                                       __mmask16 last)                                                       \
+    {                                                                                                         \
+        pw_tile(x, y, P, wp, bp, k0, k1, first, done, relu, rows, last, NV);                                  \
+    }
+PW_FN(1)
+PW_FN(2)
+PW_FN(3)
+PW_FN(4)
+#undef PW_FN
+
+typedef void (*pw_tile_fn)(const float *, float *, int64_t, const float *, const float *, int64_t, int64_t, int,
+                           int, int, int, __mmask16);
+static const pw_tile_fn pw_tiles[PW_NV] = {pw_tile_1, pw_tile_2, pw_tile_3, pw_tile_4};
+
+/* One block of PW_NV x 16 pixels of one sample: every output channel. */
+static void pw_task(void *arg, int64_t task, int tid)
+{
+    (void)tid;
+    const pw_job *J = arg;
+    const ck_conv *c = J->c;
+    const pw_pack *pk = J->pk;
+    int64_t n = task / J->nblk, p0 = task % J->nblk * (16 * PW_NV), P = J->P, K = pk->K;
+    int64_t np = P - p0 < 16 * PW_NV ? P - p0 : 16 * PW_NV, nv = (np + 15) / 16;
+    __mmask16 last = (__mmask16)(np % 16 ? (1u << (np % 16)) - 1 : 0xffff);
+    const float *x = J->x + n * K * P + p0;
+    float *y = J->y + n * c->cout * P + p0;
+    pw_tile_fn fn = pw_tiles[nv - 1];
+    size_t blk = (size_t)(K * PW_MR + PW_MR);
+    for (int64_t k0 = 0; k0 < K; k0 += PW_KB) {
+        int64_t k1 = k0 + PW_KB < K ? k0 + PW_KB : K;
+        for (int64_t b = 0; b < pk->nob; b++) {
+            const float *wp = pk->w + (size_t)b * blk;
+            int64_t o0 = b * PW_MR, rows = c->cout - o0 < PW_MR ? c->cout - o0 : PW_MR;
+            fn(x, y + o0 * P, P, wp, wp + K * PW_MR, k0, k1, k0 == 0, k1 == K, J->relu, (int)rows, last);
+        }
+    }
+    if (J->ctx->post && !J->relu)
+        for (int64_t o = 0; o < c->cout; o++)
+            sr_post(J->ctx, y + o * P, (size_t)np);
+}
+#endif
+
+int ck_pw_forward(const ck_conv *c, const float *W, const float *bias, const float *x, float *y, sr_ctx *ctx)
+{
+    if (ctx->out_layout)
+        return ck_oc_forward(c, W, bias, x, y, ctx);
+#ifdef CK_X86
+    int64_t K = c->cin, nob = (c->cout + PW_MR - 1) / PW_MR;
+    pw_pack *pk = ctx->cache ? *ctx->cache : NULL, *own = NULL;
+    if (!pk || pk->level != -1 || pk->kind != CK_PW || pk->cout != c->cout || pk->K != K) {
+        size_t blk = (size_t)(K * PW_MR + PW_MR);
+        pk = ck_alloc(sizeof *pk + 64 + (size_t)nob * blk * sizeof(float));
+        if (!pk)
+            return -1;
+        *pk = (pw_pack){.level = -1, .mr = -1, .kind = CK_PW, .cout = c->cout, .K = K, .nob = nob};
+        pk->w = (float *)(((uintptr_t)(pk + 1) + 63) & ~(uintptr_t)63);
+        for (int64_t b = 0; b < nob; b++) {
+            float *wb = pk->w + (size_t)b * blk;
+            for (int64_t m = 0; m < PW_MR; m++) {
+                int64_t o = b * PW_MR + m;
+                for (int64_t k = 0; k < K; k++)
+                    wb[k * PW_MR + m] = o < c->cout ? W[o * K + k] : 0.0f;
+                wb[K * PW_MR + m] = o < c->cout && bias ? bias[o] : 0.0f;
+            }
+        }
+        if (ctx->cache) {
+            free(*ctx->cache);
+            *ctx->cache = pk;
+        } else {
+            own = pk;
+        }
+    }
+    int64_t P = c->oh * c->ow;
+    pw_job J = {.c = c, .pk = pk, .x = x, .y = y, .ctx = ctx, .P = P, .nblk = (P + 16 * PW_NV - 1) / (16 * PW_NV),
+                .relu = ctx->post && ctx->post->type->id == SR_L_ReLU};
+    int64_t tasks = c->n * J.nblk;
+    int threads = ctx->threads > 1 ? ctx->threads : 1;
+    sr_par_for(threads < tasks ? threads : (int)tasks, tasks, pw_task, &J);
+    free(own);
+    return 0;
+#else
+    (void)W, (void)bias, (void)x, (void)y;
+    return -1;
+#endif
+}
