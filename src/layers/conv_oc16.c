@@ -237,6 +237,8 @@ static CK_UNUSED void pad_borders(const ck_conv *c, const ck_lay *l, float *xp)
 #define OC_BLOCK 65536 /* floats of padded input per block of samples (256 KiB) */
 #define OC_PF 64      /* taps the weights are prefetched ahead */
 #define OC_SUMS 32768 /* floats of running sums per block of samples (128 KiB) */
+#define OC_PIX 256    /* output pixels per block of samples, at least, where they fit: */
+#define OC_BIG (1 << 20) /* floats of padded input per block then (4 MiB) */
 
 /* Prepared weights.  The first two fields keep conv.c's dc_pack from ever
  * taking this for its own (its level is 1 or 2) in the shared cache slot. */
@@ -277,6 +279,13 @@ static void oc_plan_get(const ck_conv *c, const ck_lay *l, oc_plan *p)
     int64_t cb = OC_L1W / (kk * 16 * p->no);
     p->KB = (cb < 1 ? 1 : cb) * kk;
     int64_t nb = l->SS > 0 ? OC_BLOCK / l->SS : 1;
+    /* every block streams all the weights through L1: at 4x4 and 2x2 a
+     * 256 KiB block held 3 and 8 samples, 48 and 32 pixels per pass over
+     * W7's 9.4 MB (a pass per 1.6 MFLOP); a tap block's share of the
+     * input still fits L2 with OC_PIX pixels */
+    int64_t px = c->oh * c->ow, want = px > 0 ? (OC_PIX + px - 1) / px : 1, cap = l->SS > 0 ? OC_BIG / l->SS : 1;
+    if (nb < want)
+        nb = want < cap ? want : cap;
     /* and the block's running sums within OC_SUMS floats (few input
      * channels: many outputs per input float) */
     int64_t per = c->oh * ((OW + cols - 1) / cols) * cols * 16 * p->no;
