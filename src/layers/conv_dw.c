@@ -403,10 +403,14 @@ static CK_TARGET void dwc_task(void *arg, int64_t task, int tid)
         int64_t m = d->P - p0 < 16 ? d->P - p0 : 16;
         __mmask16 km = (__mmask16)((1u << m) - 1);
         __m512 v[16];
-        /* channels past the last: mask 0, nothing read */
+        /* channels past the last: mask 0, nothing read; 16 planes at once
+         * are more streams than the hardware prefetcher follows (2 samples
+         * not in cache: 60 -> 37 us at 16x16 stride 2) */
 #pragma GCC unroll 16
-        for (int i = 0; i < 16; i++)
+        for (int i = 0; i < 16; i++) {
+            _mm_prefetch((const char *)(x + i * d->P + p0 + 32), _MM_HINT_T0);
             v[i] = _mm512_maskz_loadu_ps(i < nc ? km : 0, (const void *)((uintptr_t)x + (uintptr_t)(i * d->P + p0) * 4));
+        }
         ck_tr16(v);
 #pragma GCC unroll 16
         for (int k = 0; k < 16; k++) {

@@ -239,6 +239,12 @@ static CK_TARGET void dwr_task(void *arg, int64_t task, int tid)
     float *y = J->y + n * c->cout * P;
     dwr_fill(J, x + c0 * HW, f[0]);
     for (int64_t ch = c0; ch < c1; ch++) {
+        /* the plane after next on its way from L2 or memory (the fill
+         * waited on its loads: 29 -> 22 us for 2 samples at 32x32 when
+         * the input is not in cache) */
+        if (ch + 2 < c1)
+            for (int64_t q = 0; q < HW; q += 16)
+                _mm_prefetch((const char *)(x + (ch + 2) * HW + q), _MM_HINT_T0);
         if (ch + 1 < c1)
             dwr_fill(J, x + (ch + 1) * HW, f[(ch + 1 - c0) & 1]);
         dwr_plane(J, f[(ch - c0) & 1], J->W + ch * 9, J->bias ? J->bias[ch] : 0.0f, y + ch * P);
