@@ -128,7 +128,7 @@ static float *lay_in(const ck_conv *c, const float *x, size_t *len)
 
 typedef struct {
     const char *what;
-    int runs, bad_ref, bad_dbl, bad_bits, bad_lay, reordered;
+    int runs, bad_ref, bad_dbl, bad_bits, bad_lay, bad_prep, reordered;
 } tally;
 
 static void describe(const ck_conv *c, char *buf, size_t len)
@@ -197,22 +197,33 @@ static void check_conv(ck_conv *c, int kind, const sr_layer *post, int with_bias
             CHECK(0, "%s: %s: error %.3g of the FMA rounding bound", T->what, d, worst);
         }
     }
-    /* sample by sample, one thread, the packed weights from the cache: the
-     * same bits */
+    /* sample by sample, one thread, with what ck_prepare built before (as
+     * a layer's prepare() does before the threads start): the same bits,
+     * and forward only reads the cache (a kernel that rebuilt it there
+     * would race between threads) */
     {
         ck_conv one = *c;
         one.n = 1;
         float *y1 = malloc((size_t)(c->cout * P) * sizeof *y1);
+        void *prep = NULL;
+        sr_ctx pctx = {.threads = 1, .post = post, .cache = &prep};
+        CHECK(ck_prepare(&one, kind, W, bias, &pctx) == 0, "%s: ck_prepare: out of memory", d);
+        void *built = prep;
         int same = 1;
         for (int64_t n = 0; n < c->n; n++) {
             nan_fill(y1, (size_t)(c->cout * P));
-            run(&one, kind, W, bias, x + n * c->cin * c->h * c->w, y1, 1, post, &cache, 0, NULL);
+            run(&one, kind, W, bias, x + n * c->cin * c->h * c->w, y1, 1, post, &prep, 0, NULL);
             same &= !memcmp(y1, y + n * c->cout * P, (size_t)(c->cout * P) * sizeof *y1);
         }
         if (!same) {
             T->bad_bits++;
             CHECK(0, "%s: %s: batch 1 on one thread differs from batch %lld on two", T->what, d, (long long)c->n);
         }
+        if (prep != built || ((kind == CK_OC || kind == CK_PW) && !built)) {
+            T->bad_prep++;
+            CHECK(0, "%s: %s: forward %s what ck_prepare built", T->what, d, built ? "replaced" : "built");
+        }
+        free(prep);
         free(y1);
     }
     /* through the layouts (CK_OC, zero padding, stride <= 2 across, as

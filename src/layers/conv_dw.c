@@ -465,36 +465,43 @@ static CK_TARGET void dwc_task(void *arg, int64_t task, int tid)
 }
 #endif
 
+/* The weights with 16 channels in the lanes: the cache's when they match,
+ * else built (and kept: ck_keep); NULL when out of memory. */
+static dwc_pack *dwc_packed(const ck_conv *c, const float *W, const float *bias, sr_ctx *ctx, void **own)
+{
+    int64_t kk = c->k[0] * c->k[1], chunks = (c->cin + 15) / 16;
+    dwc_pack *pk = ctx->cache ? *ctx->cache : NULL;
+    if (pk && pk->level == -1 && pk->kind == CK_DW && pk->C == c->cin && pk->kk == kk)
+        return pk;
+    pk = malloc(sizeof(dwc_pack) + 64 + (size_t)(chunks * 16 * (kk + 1)) * sizeof(float));
+    if (!pk)
+        return NULL;
+    pk->level = pk->mr = -1;
+    pk->kind = CK_DW;
+    pk->C = c->cin;
+    pk->kk = kk;
+    pk->w = (float *)(((uintptr_t)(pk + 1) + 63) & ~(uintptr_t)63);
+    pk->b = pk->w + chunks * 16 * kk;
+    for (int64_t ch = 0; ch < chunks * 16; ch++) {
+        int ok = ch < c->cin;
+        for (int64_t t = 0; t < kk; t++)
+            pk->w[(ch / 16 * kk + t) * 16 + ch % 16] = ok ? W[ch * kk + t] : 0.0f;
+        pk->b[ch] = ok && bias ? bias[ch] : 0.0f;
+    }
+    ck_keep(ctx, pk, own);
+    return pk;
+}
+
 static int dwc_forward(const ck_conv *c, const float *W, const float *bias, const float *x, float *y, sr_ctx *ctx)
 {
 #ifdef CK_X86
     dwc_geo d;
     dwc_geo_get(c, &d);
     int64_t kk = c->k[0] * c->k[1], chunks = (c->cin + 15) / 16;
-    dwc_pack *pk = ctx->cache ? *ctx->cache : NULL, *own = NULL;
-    if (!pk || pk->level != -1 || pk->kind != CK_DW || pk->C != c->cin || pk->kk != kk) {
-        pk = malloc(sizeof(dwc_pack) + 64 + (size_t)(chunks * 16 * (kk + 1)) * sizeof(float));
-        if (!pk)
-            return -1;
-        pk->level = pk->mr = -1;
-        pk->kind = CK_DW;
-        pk->C = c->cin;
-        pk->kk = kk;
-        pk->w = (float *)(((uintptr_t)(pk + 1) + 63) & ~(uintptr_t)63);
-        pk->b = pk->w + chunks * 16 * kk;
-        for (int64_t ch = 0; ch < chunks * 16; ch++) {
-            int ok = ch < c->cin;
-            for (int64_t t = 0; t < kk; t++)
-                pk->w[(ch / 16 * kk + t) * 16 + ch % 16] = ok ? W[ch * kk + t] : 0.0f;
-            pk->b[ch] = ok && bias ? bias[ch] : 0.0f;
-        }
-        if (ctx->cache) {
-            free(*ctx->cache);
-            *ctx->cache = pk;
-        } else {
-            own = pk;
-        }
-    }
+    void *own = NULL;
+    const dwc_pack *pk = dwc_packed(c, W, bias, ctx, &own);
+    if (!pk)
+        return -1;
     int64_t *toff = (int64_t *)ctx->work, t = 0;
     for (int64_t i = 0; i < c->k[0]; i++)
         for (int64_t j = 0; j < c->k[1]; j++)
@@ -607,43 +614,50 @@ typedef struct {
     uint8_t *contig;
 } red_tabs;
 
+/* The tap tables: the cache's when they match, else built (and kept:
+ * ck_keep); NULL when out of memory. */
+static red_tabs *red_tables(const ck_conv *c, const dw_geo *d, sr_ctx *ctx, void **own)
+{
+    int64_t kk = c->k[0] * c->k[1];
+    red_tabs *tb = ctx->cache ? *ctx->cache : NULL;
+    if (tb && tb->level == -1 && tb->kind == CK_DW + 16 && tb->K == d->K && tb->PSc == d->PSc && tb->Wj == d->Wj &&
+        tb->Hj == d->Hj)
+        return tb;
+    tb = malloc(sizeof *tb + (size_t)d->K * 4 + (size_t)d->K / 16 + 64);
+    if (!tb)
+        return NULL;
+    *tb = (red_tabs){.level = -1, .mr = -1, .kind = CK_DW + 16, .K = d->K, .PSc = d->PSc, .Wj = d->Wj, .Hj = d->Hj};
+    tb->toff = (int32_t *)(tb + 1);
+    tb->contig = (uint8_t *)(tb->toff + d->K);
+    int64_t plane = d->Hj * d->Wj;
+    for (int64_t i = 0; i < c->k[0]; i++)
+        for (int64_t j = 0; j < c->k[1]; j++) {
+            int64_t p = i * c->dil[0], q = j * c->dil[1];
+            tb->toff[i * c->k[1] + j] = (int32_t)(((p % c->s[0]) * c->s[1] + q % c->s[1]) * plane +
+                                                  (p / c->s[0]) * d->Wj + q / c->s[1]);
+        }
+    for (int64_t t = kk; t < d->K; t++)
+        tb->toff[t] = tb->toff[t - kk] + (int32_t)d->PSc;
+    for (int64_t v = 0; v * 16 < d->K; v++) {
+        int ok = 1;
+        for (int64_t l = 1; l < 16 && v * 16 + l < d->K; l++)
+            ok &= tb->toff[v * 16 + l] == tb->toff[v * 16] + l;
+        tb->contig[v] = (uint8_t)ok;
+    }
+    ck_keep(ctx, tb, own);
+    return tb;
+}
+
 static int red_forward(const ck_conv *c, const float *W, const float *bias, const float *x, float *y, sr_ctx *ctx)
 {
 #ifdef CK_X86
     dw_geo d;
     dw_geo_get(c, &d);
-    int64_t cg = c->cin / c->groups, kk = c->k[0] * c->k[1];
-    red_tabs *tb = ctx->cache ? *ctx->cache : NULL, *own = NULL;
-    if (!tb || tb->level != -1 || tb->kind != CK_DW + 16 || tb->K != d.K || tb->PSc != d.PSc || tb->Wj != d.Wj ||
-        tb->Hj != d.Hj) {
-        tb = malloc(sizeof *tb + (size_t)d.K * 4 + (size_t)d.K / 16 + 64);
-        if (!tb)
-            return -1;
-        *tb = (red_tabs){.level = -1, .mr = -1, .kind = CK_DW + 16, .K = d.K, .PSc = d.PSc, .Wj = d.Wj, .Hj = d.Hj};
-        tb->toff = (int32_t *)(tb + 1);
-        tb->contig = (uint8_t *)(tb->toff + d.K);
-        int64_t plane = d.Hj * d.Wj;
-        for (int64_t i = 0; i < c->k[0]; i++)
-            for (int64_t j = 0; j < c->k[1]; j++) {
-                int64_t p = i * c->dil[0], q = j * c->dil[1];
-                tb->toff[i * c->k[1] + j] = (int32_t)(((p % c->s[0]) * c->s[1] + q % c->s[1]) * plane +
-                                                      (p / c->s[0]) * d.Wj + q / c->s[1]);
-            }
-        for (int64_t t = kk; t < d.K; t++)
-            tb->toff[t] = tb->toff[t - kk] + (int32_t)d.PSc;
-        for (int64_t v = 0; v * 16 < d.K; v++) {
-            int ok = 1;
-            for (int64_t l = 1; l < 16 && v * 16 + l < d.K; l++)
-                ok &= tb->toff[v * 16 + l] == tb->toff[v * 16] + l;
-            tb->contig[v] = (uint8_t)ok;
-        }
-        if (ctx->cache) {
-            free(*ctx->cache);
-            *ctx->cache = tb;
-        } else {
-            own = tb;
-        }
-    }
+    int64_t cg = c->cin / c->groups;
+    void *own = NULL;
+    const red_tabs *tb = red_tables(c, &d, ctx, &own);
+    if (!tb)
+        return -1;
     const int32_t *toff = tb->toff;
     const uint8_t *contig = tb->contig;
     red_job J = {.c = c, .d = &d, .x = x, .W = W, .bias = bias, .y = y, .toff = toff, .contig = contig, .ctx = ctx,
@@ -660,6 +674,20 @@ static int red_forward(const ck_conv *c, const float *W, const float *bias, cons
     (void)c, (void)W, (void)bias, (void)x, (void)y, (void)ctx;
     return -1;
 #endif
+}
+
+int ck_dw_prepare(const ck_conv *c, const float *W, const float *bias, sr_ctx *ctx)
+{
+    if (!ctx->cache || ck_dwr_ok(c)) /* by rows: nothing kept */
+        return 0;
+    if (dwc_ok(c))
+        return dwc_packed(c, W, bias, ctx, NULL) ? 0 : -1;
+    if (red_ok(c)) {
+        dw_geo d;
+        dw_geo_get(c, &d);
+        return red_tables(c, &d, ctx, NULL) ? 0 : -1;
+    }
+    return 0; /* few channels per group: nothing kept */
 }
 
 int ck_dw_forward(const ck_conv *c, const float *W, const float *bias, const float *x, float *y, sr_ctx *ctx)

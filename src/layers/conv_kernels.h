@@ -25,8 +25,10 @@
  * the same bits as conv.c's direct kernels give it.
  *
  * Input layout (CK_OC): conv.c's padded, column-phase-split one (see
- * ck_lay), which a convolution before may write directly (ctx->in_laid_out).
- * Output: dense NCHW, or ctx->out_layout when the executor asks for it.
+ * ck_lay), which a convolution before may write directly (ctx->in_laid_out);
+ * for CK_PW's convolutions (1x1, no padding, stride 1) that layout is dense
+ * NCHW itself.  Output: dense NCHW, or ctx->out_layout when the executor
+ * asks for it (CK_OC, CK_PW).
  */
 #ifndef SR_CONV_KERNELS_H
 #define SR_CONV_KERNELS_H
@@ -139,6 +141,19 @@ int ck_choose(const ck_conv *c);
 size_t ck_workspace(const ck_conv *c, int kind);
 
 /*
+ * Builds in *ctx->cache what kernel `kind` keeps there for c (packed
+ * weights, tables; one block that free() frees), as forward would on its
+ * first call: a layer's prepare() calls it before the threads start, so
+ * that their forward calls only read the cache.  Nothing for a kernel that
+ * keeps nothing.  Returns 0, or -1 when out of memory.
+ */
+int ck_prepare(const ck_conv *c, int kind, const float *W, const float *bias, sr_ctx *ctx);
+
+/* A block a kernel just built: into the layer's cache slot (freeing what
+ * was there), or, without a slot, to *own for the caller to free. */
+void ck_keep(sr_ctx *ctx, void *block, void **own);
+
+/*
  * Runs kernel `kind` (ck_choose's answer) on x [n, cin, h, w] (or, with
  * ctx->in_laid_out, x in the padded layout, sample after sample, whose
  * padding and slack it fills itself) into y: [n, cout, oh, ow], or
@@ -155,7 +170,9 @@ int ck_forward(const ck_conv *c, int kind, const float *W, const float *bias, co
 int ck_oc_ok(const ck_conv *c);
 size_t ck_oc_workspace(const ck_conv *c);
 int ck_oc_forward(const ck_conv *c, const float *W, const float *bias, const float *x, float *y, sr_ctx *ctx);
+int ck_oc_prepare(const ck_conv *c, const float *W, const float *bias, sr_ctx *ctx);
 int ck_dw_ok(const ck_conv *c);
+int ck_dw_prepare(const ck_conv *c, const float *W, const float *bias, sr_ctx *ctx);
 size_t ck_dw_workspace(const ck_conv *c);
 int ck_dw_forward(const ck_conv *c, const float *W, const float *bias, const float *x, float *y, sr_ctx *ctx);
 /* 0 when CK_DW sums this convolution's taps out of order (few outputs with
@@ -165,6 +182,7 @@ int ck_dw_exact(const ck_conv *c);
 int ck_pw_ok(const ck_conv *c);
 size_t ck_pw_workspace(const ck_conv *c);
 int ck_pw_forward(const ck_conv *c, const float *W, const float *bias, const float *x, float *y, sr_ctx *ctx);
+int ck_pw_prepare(const ck_conv *c, const float *W, const float *bias, sr_ctx *ctx);
 /* CK_DW's depthwise 3x3 kernel by rows (conv_dwr.c), for the planes it
  * serves better than conv_dw.c's channels-in-lanes one. */
 int ck_dwr_ok(const ck_conv *c);

@@ -655,6 +655,36 @@ static void oc_task(void *arg, int64_t task, int tid)
 }
 #endif
 
+/* The packed weights for plan p: the cache's when they match, else built
+ * (and kept: ck_keep); NULL when out of memory. */
+static CK_UNUSED ck_pack *oc_packed(const ck_conv *c, const oc_plan *p, const float *W, const float *bias,
+                                    sr_ctx *ctx, void **own)
+{
+    ck_pack *pk = ctx->cache ? *ctx->cache : NULL;
+    if (pk && pk->level == -1 && pk->kind == CK_OC && pk->no == p->no && pk->K == p->K)
+        return pk;
+    pk = ck_alloc(sizeof(ck_pack) + 64 + oc_pack_floats(c, p->no, p->K) * sizeof(float));
+    if (!pk)
+        return NULL;
+    oc_pack_fill(pk, c, p->no, p->K, W, bias);
+    ck_keep(ctx, pk, own);
+    return pk;
+}
+
+int ck_oc_prepare(const ck_conv *c, const float *W, const float *bias, sr_ctx *ctx)
+{
+#ifdef CK_X86
+    ck_lay l;
+    oc_plan p;
+    ck_lay_get(c, &l);
+    oc_plan_get(c, &l, &p);
+    return ctx->cache && !oc_packed(c, &p, W, bias, ctx, NULL) ? -1 : 0;
+#else
+    (void)c, (void)W, (void)bias, (void)ctx;
+    return 0;
+#endif
+}
+
 int ck_oc_forward(const ck_conv *c, const float *W, const float *bias, const float *x, float *y, sr_ctx *ctx)
 {
 #ifdef CK_X86
@@ -662,19 +692,10 @@ int ck_oc_forward(const ck_conv *c, const float *W, const float *bias, const flo
     oc_plan p;
     ck_lay_get(c, &l);
     oc_plan_get(c, &l, &p);
-    ck_pack *pk = ctx->cache ? *ctx->cache : NULL, *own = NULL;
-    if (!pk || pk->level != -1 || pk->kind != CK_OC || pk->no != p.no || pk->K != p.K) {
-        pk = ck_alloc(sizeof(ck_pack) + 64 + oc_pack_floats(c, p.no, p.K) * sizeof(float));
-        if (!pk)
-            return -1;
-        oc_pack_fill(pk, c, p.no, p.K, W, bias);
-        if (ctx->cache) {
-            free(*ctx->cache);
-            *ctx->cache = pk;
-        } else {
-            own = pk;
-        }
-    }
+    void *own = NULL;
+    const ck_pack *pk = oc_packed(c, &p, W, bias, ctx, &own);
+    if (!pk)
+        return -1;
     /* tap offsets, in the weights' (c, i, j) order: a channel's kh * kw,
      * then the same a plane further for each next channel */
     int64_t *taps = (int64_t *)ctx->work, kk = c->k[0] * c->k[1];
@@ -744,6 +765,26 @@ int ck_choose(const ck_conv *c)
     (void)c;
 #endif
     return CK_NONE;
+}
+
+void ck_keep(sr_ctx *ctx, void *block, void **own)
+{
+    if (ctx->cache) {
+        free(*ctx->cache);
+        *ctx->cache = block;
+    } else {
+        *own = block;
+    }
+}
+
+int ck_prepare(const ck_conv *c, int kind, const float *W, const float *bias, sr_ctx *ctx)
+{
+    switch (kind) {
+    case CK_OC: return ck_oc_prepare(c, W, bias, ctx);
+    case CK_DW: return ck_dw_prepare(c, W, bias, ctx);
+    case CK_PW: return ck_pw_prepare(c, W, bias, ctx);
+    default: return 0;
+    }
 }
 
 size_t ck_workspace(const ck_conv *c, int kind)
