@@ -26,7 +26,6 @@
  * included as zeros, one FMA each (conv_kernels.h).
  */
 #include "conv_kernels.h"
-#include "../par.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -511,8 +510,7 @@ static int dwc_forward(const ck_conv *c, const float *W, const float *bias, cons
                  .work = (float *)(((uintptr_t)(ctx->work + shared) + 63) & ~(uintptr_t)63),
                  .area = (size_t)(d.fr + d.Q * 16 + 48) / 16 * 16, .ctx = ctx, .chunks = chunks};
     int64_t tasks = c->n * chunks;
-    int threads = ctx->threads > 1 ? ctx->threads : 1;
-    sr_par_for(threads < tasks ? threads : (int)tasks, tasks, dwc_task, &J);
+    ck_par(ctx, tasks, dwc_task, &J);
     free(own);
     return 0;
 #else
@@ -666,8 +664,7 @@ static int red_forward(const ck_conv *c, const float *W, const float *bias, cons
                  .area = (size_t)(cg * d.PSc + 16) / 16 * 16};
     ck_rowpad_init(&J.rp, c->w, c->pb[1], c->s[1], d.Wj, c->mode == CK_PAD_ZEROS);
     int64_t tasks = c->n * c->groups;
-    int threads = ctx->threads > 1 ? ctx->threads : 1;
-    sr_par_for(threads < tasks ? threads : (int)tasks, tasks, red_task, &J);
+    ck_par(ctx, tasks, red_task, &J);
     free(own);
     return 0;
 #else
@@ -729,8 +726,7 @@ int ck_dw_forward(const ck_conv *c, const float *W, const float *bias, const flo
                 .chunks = (c->cout + DW_CHUNK - 1) / DW_CHUNK};
     ck_rowpad_init(&J.rp, c->w, c->pb[1], c->s[1], d.Wj, c->mode == CK_PAD_ZEROS);
     int64_t tasks = c->n * J.chunks;
-    int threads = ctx->threads > 1 ? ctx->threads : 1;
-    sr_par_for(threads < tasks ? threads : (int)tasks, tasks, dw_task, &J);
+    ck_par(ctx, tasks, dw_task, &J);
     return 0;
 #else
     (void)c, (void)W, (void)bias, (void)x, (void)y, (void)ctx;

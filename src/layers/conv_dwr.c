@@ -26,7 +26,6 @@
  *            plane while it is in L1.
  */
 #include "conv_kernels.h"
-#include "../par.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -265,8 +264,7 @@ int ck_dwr_forward(const ck_conv *c, const float *W, const float *bias, const fl
                  .chunks = (c->cin + DWR_CHUNK - 1) / DWR_CHUNK};
     ck_rowpad_init(&J.rp, c->w, c->pb[1], c->s[1], c->s[1] == 1 ? d.RS : d.PH, 1);
     int64_t tasks = c->n * J.chunks;
-    int threads = ctx->threads > 1 ? ctx->threads : 1;
-    sr_par_for(threads < tasks ? threads : (int)tasks, tasks, dwr_task, &J);
+    ck_par(ctx, tasks, dwr_task, &J);
     return 0;
 #else
     (void)c, (void)W, (void)bias, (void)x, (void)y, (void)ctx;

@@ -149,6 +149,10 @@ size_t ck_workspace(const ck_conv *c, int kind);
  */
 int ck_prepare(const ck_conv *c, int kind, const float *W, const float *bias, sr_ctx *ctx);
 
+/* fn(job, task, thread) for every task in [0, tasks), on up to
+ * ctx->threads threads (no more than there are tasks). */
+void ck_par(const sr_ctx *ctx, int64_t tasks, void (*fn)(void *, int64_t, int), void *job);
+
 /* A block a kernel just built: into the layer's cache slot (freeing what
  * was there), or, without a slot, to *own for the caller to free. */
 void ck_keep(sr_ctx *ctx, void *block, void **own);

@@ -726,8 +726,7 @@ int ck_oc_forward(const ck_conv *c, const float *W, const float *bias, const flo
         int64_t r = (threads + blocks - 1) / blocks;
         J.nbr = r < pk->nob ? r : pk->nob;
     }
-    int64_t tasks = blocks * J.nbr;
-    sr_par_for(threads < tasks ? threads : (int)tasks, tasks, oc_task, &J);
+    ck_par(ctx, blocks * J.nbr, oc_task, &J);
     free(own);
     return 0;
 #else
@@ -765,6 +764,12 @@ int ck_choose(const ck_conv *c)
     (void)c;
 #endif
     return CK_NONE;
+}
+
+void ck_par(const sr_ctx *ctx, int64_t tasks, void (*fn)(void *, int64_t, int), void *job)
+{
+    int64_t threads = ctx->threads > 1 ? ctx->threads : 1;
+    sr_par_for((int)(threads < tasks ? threads : tasks), tasks, fn, job);
 }
 
 void ck_keep(sr_ctx *ctx, void *block, void **own)

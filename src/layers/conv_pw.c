@@ -24,7 +24,6 @@
  * (conv_kernels.h).
  */
 #include "conv_kernels.h"
-#include "../par.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -231,8 +230,7 @@ int ck_pw_forward(const ck_conv *c, const float *W, const float *bias, const flo
     pw_job J = {.c = c, .pk = pk, .x = x, .y = y, .ctx = ctx, .lay = ctx->out_layout, .P = P,
                 .nblk = (P + 16 * PW_NV - 1) / (16 * PW_NV), .relu = ctx->post && ctx->post->type->id == SR_L_ReLU};
     int64_t tasks = c->n * J.nblk;
-    int threads = ctx->threads > 1 ? ctx->threads : 1;
-    sr_par_for(threads < tasks ? threads : (int)tasks, tasks, pw_task, &J);
+    ck_par(ctx, tasks, pw_task, &J);
     free(own);
     return 0;
 #else
