@@ -128,7 +128,7 @@ static float *lay_in(const ck_conv *c, const float *x, size_t *len)
 
 typedef struct {
     const char *what;
-    int runs, bad_ref, bad_dbl, bad_bits, bad_lay, reordered;
+    int runs, bad_ref, bad_dbl, bad_bits, bad_lay, bad_prep, reordered;
 } tally;
 
 static void describe(const ck_conv *c, char *buf, size_t len)
@@ -197,28 +197,39 @@ static void check_conv(ck_conv *c, int kind, const sr_layer *post, int with_bias
             CHECK(0, "%s: %s: error %.3g of the FMA rounding bound", T->what, d, worst);
         }
     }
-    /* sample by sample, one thread, the packed weights from the cache: the
-     * same bits */
+    /* sample by sample, one thread, with what ck_prepare built before (as
+     * a layer's prepare() does before the threads start): the same bits,
+     * and forward only reads the cache (a kernel that rebuilt it there
+     * would race between threads) */
     {
         ck_conv one = *c;
         one.n = 1;
         float *y1 = malloc((size_t)(c->cout * P) * sizeof *y1);
+        void *prep = NULL;
+        sr_ctx pctx = {.threads = 1, .post = post, .cache = &prep};
+        CHECK(ck_prepare(&one, kind, W, bias, &pctx) == 0, "%s: ck_prepare: out of memory", d);
+        void *built = prep;
         int same = 1;
         for (int64_t n = 0; n < c->n; n++) {
             nan_fill(y1, (size_t)(c->cout * P));
-            run(&one, kind, W, bias, x + n * c->cin * c->h * c->w, y1, 1, post, &cache, 0, NULL);
+            run(&one, kind, W, bias, x + n * c->cin * c->h * c->w, y1, 1, post, &prep, 0, NULL);
             same &= !memcmp(y1, y + n * c->cout * P, (size_t)(c->cout * P) * sizeof *y1);
         }
         if (!same) {
             T->bad_bits++;
             CHECK(0, "%s: %s: batch 1 on one thread differs from batch %lld on two", T->what, d, (long long)c->n);
         }
+        if (prep != built || ((kind == CK_OC || kind == CK_PW) && !built)) {
+            T->bad_prep++;
+            CHECK(0, "%s: %s: forward %s what ck_prepare built", T->what, d, built ? "replaced" : "built");
+        }
+        free(prep);
         free(y1);
     }
     /* through the layouts (CK_OC, zero padding, stride <= 2 across, as
      * conv.c offers them): input laid out by hand in a NaN-filled buffer,
      * output into a random consumer's layout */
-    if (kind == CK_OC && c->mode == CK_PAD_ZEROS && c->s[1] <= 2) {
+    if ((kind == CK_OC || kind == CK_PW) && c->mode == CK_PAD_ZEROS && c->s[1] <= 2) {
         size_t ll;
         float *xl = lay_in(c, x, &ll);
         sr_layout ol = {.top = irand(0, 2), .left = irand(0, 3), .phases = (int)irand(1, 2)};
@@ -323,6 +334,30 @@ static void test_oc(const sr_layer *const *posts, int nposts)
     CHECK(T.runs >= 200, "only %d CK_OC runs", T.runs);
 }
 
+/* 1x1 convolutions as a GEMM over pixels (CK_PW): pixel counts around
+ * the tile's 64, input channels around its blocks of 64, output channels
+ * around its blocks of 6; through a consumer's layout it hands over to
+ * CK_OC, which must give the same bits. */
+static void test_pw(const sr_layer *const *posts, int nposts)
+{
+    tally T = {.what = "CK_PW"};
+    for (int k = 0; k < 400 && T.runs < 150; k++) {
+        ck_conv c = {.n = irand(1, 4), .cin = urand() < 0.3 ? irand(60, 200) : irand(1, 40),
+                     .cout = urand() < 0.5 ? irand(16, 40) : 16 * irand(1, 6), .groups = 1, .k = {1, 1}, .s = {1, 1},
+                     .dil = {1, 1}};
+        c.h = c.oh = urand() < 0.2 ? 1 : irand(1, 40);
+        c.w = c.ow = urand() < 0.3 ? 16 * irand(1, 4) + irand(-1, 1) : irand(1, 70);
+        if (!ck_pw_ok(&c))
+            continue;
+        CHECK(ck_choose(&c) == CK_PW, "a 1x1 on %lld pixels is not CK_PW", (long long)(c.oh * c.ow));
+        check_conv(&c, CK_PW, posts[k % nposts], urand() < 0.7, &T);
+    }
+    printf("CK_PW: %d random convolutions; %d differ from the fmaf reference, %d from the double one beyond "
+           "rounding, %d across batch/threads, %d through layouts\n",
+           T.runs, T.bad_ref, T.bad_dbl, T.bad_bits, T.bad_lay);
+    CHECK(T.runs >= 150, "only %d CK_PW runs", T.runs);
+}
+
 static void test_dw(const sr_layer *const *posts, int nposts)
 {
     tally T = {.what = "CK_DW"};
@@ -347,6 +382,25 @@ static void test_dw(const sr_layer *const *posts, int nposts)
         check_conv(&c, CK_DW, posts[k % nposts], urand() < 0.7, &T);
         k++;
     }
+    /* depthwise 3x3 by rows (conv_dwr.c): strides 1 and 2, paddings 0-2
+     * (before != after too), widths around the vectors' ends, tiles of
+     * 1..12 rows */
+    int rows = 0;
+    for (int k = 0; k < 2000 && rows < 90; k++) {
+        int64_t C = urand() < 0.5 ? irand(1, 20) : 16 * irand(1, 2) + irand(-1, 1), s = irand(1, 2);
+        ck_conv c = {.n = irand(1, 4), .cin = C, .cout = C, .groups = C, .h = irand(1, 40),
+                     .w = urand() < 0.5 ? irand(9, 40) : 16 * irand(1, 4) + irand(-2, 2), .k = {3, 3}, .s = {s, s},
+                     .dil = {1, 1}, .pb = {irand(0, 2), irand(0, 2)}};
+        c.pa[0] = urand() < 0.3 ? irand(0, 2) : c.pb[0];
+        c.pa[1] = urand() < 0.3 ? irand(0, 2) : c.pb[1];
+        c.oh = out_len(c.h, 3, s, 1, c.pb[0], c.pa[0]);
+        c.ow = out_len(c.w, 3, s, 1, c.pb[1], c.pa[1]);
+        if (c.oh <= 0 || !ck_dwr_ok(&c))
+            continue;
+        check_conv(&c, CK_DW, posts[k % nposts], urand() < 0.7, &T);
+        rows++;
+    }
+    CHECK(rows >= 90, "only %d depthwise convolutions by rows", rows);
     /* few output positions with long sums (vectorised over the taps):
      * kernels covering the input, padding, groups, tails of 16 taps */
     for (int k = 0; k < 60 && iter++ < 20000;) {
@@ -361,7 +415,8 @@ static void test_dw(const sr_layer *const *posts, int nposts)
      * and 2, and a DCGAN discriminator's last 512 -> 1 */
     static const int64_t real[][6] = {
         /* C, H, stride, cout, k, pad */
-        {32, 32, 1, 32, 3, 1}, {64, 32, 2, 64, 3, 1}, {128, 16, 1, 128, 3, 1}, {256, 8, 2, 256, 3, 1},
+        {32, 32, 1, 32, 3, 1}, {64, 32, 2, 64, 3, 1}, {128, 16, 1, 128, 3, 1}, {128, 16, 2, 128, 3, 1},
+        {256, 8, 1, 256, 3, 1}, {256, 8, 2, 256, 3, 1},
         {512, 4, 1, 512, 3, 1}, {512, 4, 2, 512, 3, 1}, {512, 4, 1, 1, 4, 0},
     };
     for (size_t r = 0; r < sizeof real / sizeof real[0]; r++) {
@@ -421,6 +476,7 @@ int main(void)
     const sr_layer *posts[] = {NULL, &relu, NULL, &leaky, &sig};
     test_choose();
     test_oc(posts, 5);
+    test_pw(posts, 5);
     test_dw(posts, 5);
     sr_layer_clear(&relu);
     sr_layer_clear(&leaky);

@@ -1091,6 +1091,23 @@ static size_t dc_workspace(const conv_geo *g, const conv_dims *di, const conv_di
     return d.taps_f + d.area;
 }
 
+/* The weights packed for level: the cache's when they match, else built
+ * (and kept: ck_keep); NULL when out of memory. */
+static dc_pack *dc_packed(const conv_geo *g, int64_t K, int level, const float *W, const float *bias, sr_ctx *ctx,
+                          void **own)
+{
+    int mr = dc_mr(level, g->cout / g->groups);
+    dc_pack *pk = ctx->cache ? *ctx->cache : NULL;
+    if (pk && pk->level == level && pk->mr == mr)
+        return pk;
+    pk = malloc(dc_pack_size(g, K, mr));
+    if (!pk)
+        return NULL;
+    dc_pack_fill(pk, g, K, level, mr, W, bias);
+    ck_keep(ctx, pk, own);
+    return pk;
+}
+
 static sr_status dc_forward(const sr_layer *L, const conv_geo *g, const conv_dims *di, const conv_dims *dout,
                             int level, const sr_tensor *in, sr_tensor *out, sr_ctx *ctx, char *err)
 {
@@ -1098,20 +1115,10 @@ static sr_status dc_forward(const sr_layer *L, const conv_geo *g, const conv_dim
     dc_geo_get(g, di, dout, &d);
     const float *W = ctx->weight ? ctx->weight : sr_f32(&L->param[0]);
     const float *bias = ctx->weight ? ctx->bias : g->bias ? sr_f32(&L->param[1]) : NULL;
-    int mr = dc_mr(level, g->cout / g->groups);
-    dc_pack *pk = ctx->cache ? *ctx->cache : NULL, *own = NULL;
-    if (!pk || pk->level != level || pk->mr != mr) {
-        pk = malloc(dc_pack_size(g, d.K, mr));
-        if (!pk)
-            return sr_err(err, SR_ERUN, "out of memory packing the convolution's weights");
-        dc_pack_fill(pk, g, d.K, level, mr, W, bias);
-        if (ctx->cache) {
-            free(*ctx->cache);
-            *ctx->cache = pk;
-        } else {
-            own = pk;
-        }
-    }
+    void *own = NULL;
+    const dc_pack *pk = dc_packed(g, d.K, level, W, bias, ctx, &own);
+    if (!pk)
+        return sr_err(err, SR_ERUN, "out of memory packing the convolution's weights");
     int threads = ctx->threads > 1 ? ctx->threads : 1;
     int64_t blocks = (di->n + d.nb - 1) / d.nb;
     if (threads > blocks)
@@ -1123,7 +1130,7 @@ static sr_status dc_forward(const sr_layer *L, const conv_geo *g, const conv_dim
     dc_job J = {.x = sr_f32(in), .y = sr_f32(out), .g = g, .di = di, .dout = dout, .d = &d, .pk = pk,
                 .taps = taps, .work = ctx->work + d.taps_f, .ctx = ctx,
                 .relu = ctx->post && ctx->post->type->id == SR_L_ReLU,
-                .vl = level == 2 ? 16 : 8, .nv = dc_nv(level, mr),
+                .vl = level == 2 ? 16 : 8, .nv = dc_nv(level, pk->mr),
                 .cstride = lay ? lay->chan : dout->h * dout->w, .lay = lay,
                 .split = lay && lay->phases == 2 ? 1 + (int)(lay->left & 1) : 0, .laid_out = ctx->in_laid_out};
     if (J.laid_out) /* what the last sample's overrunning loads may read */
@@ -1147,6 +1154,33 @@ static int conv_ck(const conv_geo *g, const conv_dims *di, const conv_dims *dout
         c->pa[i] = g->pa[i];
     }
     return ck_choose(c);
+}
+
+/* Before the threads (layer.h's prepare): what the kernel forward() will
+ * choose for this input keeps in the cache slot (packed weights, tables),
+ * built now, so that the threads only read it. */
+static sr_status conv_prepare(const sr_layer *L, const sr_shape *in, sr_ctx *ctx, char *err)
+{
+    conv_geo g;
+    conv_geo_get(L, &g);
+    conv_dims di, dout;
+    conv_dims_get(&g, in, &di);
+    dout = di;
+    dout.c = g.cout;
+    dout.h = (di.h + g.pb[0] + g.pa[0] - g.dil[0] * (g.k[0] - 1) - 1) / g.s[0] + 1;
+    dout.w = (di.w + g.pb[1] + g.pa[1] - g.dil[1] * (g.k[1] - 1) - 1) / g.s[1] + 1;
+    const float *W = ctx->weight ? ctx->weight : sr_f32(&L->param[0]);
+    const float *bias = ctx->weight ? ctx->bias : g.bias ? sr_f32(&L->param[1]) : NULL;
+    int64_t P = dout.h * dout.w, K = g.cin / g.groups * g.k[0] * g.k[1];
+    if (!ctx->cache || di.n <= 0 || P <= 0)
+        return SR_OK;
+    ck_conv kc;
+    int kind = conv_ck(&g, &di, &dout, &kc), level = dc_level(&g), bad = 0;
+    if (kind && K > 0)
+        bad = ck_prepare(&kc, kind, W, bias, ctx) < 0;
+    else if (!kind && level)
+        bad = !dc_packed(&g, K, level, W, bias, ctx, NULL);
+    return bad ? sr_err(err, SR_ERUN, "out of memory packing the convolution's weights") : SR_OK;
 }
 
 SR_FORWARD_FN(sr_conv_forward)
@@ -1277,6 +1311,6 @@ CONV_ARGS(a_conv2d, 2);
            .flags = SR_FUSE_POST | SR_FUSE_AFFINE, .validate = sr_conv_validate, .shape = sr_conv_shape,   \
            .params = sr_conv_params, .forward = sr_conv_forward, .workspace = sr_conv_workspace,            \
            .channel_dim = sr_conv_channel_dim, .fold = sr_fold_out_rows, .in_layout = sr_conv_in_layout,    \
-           .out_layout_ok = sr_conv_out_layout_ok)
+           .out_layout_ok = sr_conv_out_layout_ok, .prepare = conv_prepare)
 CONV_ROW(Conv1d, "1-D convolution over (N, C, L)", a_conv1d, 1);
 CONV_ROW(Conv2d, "2-D convolution over (N, C, H, W)", a_conv2d, 2);

@@ -9,7 +9,9 @@
  *           pixel's 16 (or 32, 64) channels in registers, the input value
  *           broadcast, for outputs narrower than a vector (8x8, 4x4, 2x2,
  *           1x1) and 1x1 convolutions; weights packed once per layer.
- *   CK_DW   (conv_dw.c) depthwise and other convolutions with fewer than 4
+ *   CK_PW   (conv_pw.c) 1x1 convolutions on 64 or more pixels: a GEMM
+ *           over each sample's pixels, reading the input where it lies.
+ *   CK_DW   (conv_dw.c, conv_dwr.c) depthwise and other convolutions with fewer than 4
  *           output channels per group: vectorised over output width,
  *           several rows and channels in flight, no padded copy.
  *
@@ -23,8 +25,10 @@
  * the same bits as conv.c's direct kernels give it.
  *
  * Input layout (CK_OC): conv.c's padded, column-phase-split one (see
- * ck_lay), which a convolution before may write directly (ctx->in_laid_out).
- * Output: dense NCHW, or ctx->out_layout when the executor asks for it.
+ * ck_lay), which a convolution before may write directly (ctx->in_laid_out);
+ * for CK_PW's convolutions (1x1, no padding, stride 1) that layout is dense
+ * NCHW itself.  Output: dense NCHW, or ctx->out_layout when the executor
+ * asks for it (CK_OC, CK_PW).
  */
 #ifndef SR_CONV_KERNELS_H
 #define SR_CONV_KERNELS_H
@@ -49,7 +53,7 @@ typedef struct {
 
 enum { CK_PAD_ZEROS, CK_PAD_REFLECT, CK_PAD_REPLICATE, CK_PAD_CIRCULAR };
 
-enum { CK_NONE = 0, CK_OC = 1, CK_DW = 2 };
+enum { CK_NONE = 0, CK_OC = 1, CK_DW = 2, CK_PW = 3 };
 
 /*
  * The padded layout of one sample (conv.c's dc_geo and sr_conv_in_layout
@@ -137,6 +141,23 @@ int ck_choose(const ck_conv *c);
 size_t ck_workspace(const ck_conv *c, int kind);
 
 /*
+ * Builds in *ctx->cache what kernel `kind` keeps there for c (packed
+ * weights, tables; one block that free() frees), as forward would on its
+ * first call: a layer's prepare() calls it before the threads start, so
+ * that their forward calls only read the cache.  Nothing for a kernel that
+ * keeps nothing.  Returns 0, or -1 when out of memory.
+ */
+int ck_prepare(const ck_conv *c, int kind, const float *W, const float *bias, sr_ctx *ctx);
+
+/* fn(job, task, thread) for every task in [0, tasks), on up to
+ * ctx->threads threads (no more than there are tasks). */
+void ck_par(const sr_ctx *ctx, int64_t tasks, void (*fn)(void *, int64_t, int), void *job);
+
+/* A block a kernel just built: into the layer's cache slot (freeing what
+ * was there), or, without a slot, to *own for the caller to free. */
+void ck_keep(sr_ctx *ctx, void *block, void **own);
+
+/*
  * Runs kernel `kind` (ck_choose's answer) on x [n, cin, h, w] (or, with
  * ctx->in_laid_out, x in the padded layout, sample after sample, whose
  * padding and slack it fills itself) into y: [n, cout, oh, ow], or
@@ -153,12 +174,23 @@ int ck_forward(const ck_conv *c, int kind, const float *W, const float *bias, co
 int ck_oc_ok(const ck_conv *c);
 size_t ck_oc_workspace(const ck_conv *c);
 int ck_oc_forward(const ck_conv *c, const float *W, const float *bias, const float *x, float *y, sr_ctx *ctx);
+int ck_oc_prepare(const ck_conv *c, const float *W, const float *bias, sr_ctx *ctx);
 int ck_dw_ok(const ck_conv *c);
+int ck_dw_prepare(const ck_conv *c, const float *W, const float *bias, sr_ctx *ctx);
 size_t ck_dw_workspace(const ck_conv *c);
 int ck_dw_forward(const ck_conv *c, const float *W, const float *bias, const float *x, float *y, sr_ctx *ctx);
 /* 0 when CK_DW sums this convolution's taps out of order (few outputs with
  * long sums: vectorised over the taps); the order is still fixed, the same
  * for every output whatever the batch or threads. */
 int ck_dw_exact(const ck_conv *c);
+int ck_pw_ok(const ck_conv *c);
+size_t ck_pw_workspace(const ck_conv *c);
+int ck_pw_forward(const ck_conv *c, const float *W, const float *bias, const float *x, float *y, sr_ctx *ctx);
+int ck_pw_prepare(const ck_conv *c, const float *W, const float *bias, sr_ctx *ctx);
+/* CK_DW's depthwise 3x3 kernel by rows (conv_dwr.c), for the planes it
+ * serves better than conv_dw.c's channels-in-lanes one. */
+int ck_dwr_ok(const ck_conv *c);
+size_t ck_dwr_workspace(const ck_conv *c);
+int ck_dwr_forward(const ck_conv *c, const float *W, const float *bias, const float *x, float *y, sr_ctx *ctx);
 
 #endif

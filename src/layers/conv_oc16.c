@@ -237,6 +237,8 @@ static CK_UNUSED void pad_borders(const ck_conv *c, const ck_lay *l, float *xp)
 #define OC_BLOCK 65536 /* floats of padded input per block of samples (256 KiB) */
 #define OC_PF 64      /* taps the weights are prefetched ahead */
 #define OC_SUMS 32768 /* floats of running sums per block of samples (128 KiB) */
+#define OC_PIX 256    /* output pixels per block of samples, at least, where they fit: */
+#define OC_BIG (1 << 20) /* floats of padded input per block then (4 MiB) */
 
 /* Prepared weights.  The first two fields keep conv.c's dc_pack from ever
  * taking this for its own (its level is 1 or 2) in the shared cache slot. */
@@ -277,6 +279,13 @@ static void oc_plan_get(const ck_conv *c, const ck_lay *l, oc_plan *p)
     int64_t cb = OC_L1W / (kk * 16 * p->no);
     p->KB = (cb < 1 ? 1 : cb) * kk;
     int64_t nb = l->SS > 0 ? OC_BLOCK / l->SS : 1;
+    /* every block streams all the weights through L1: at 4x4 and 2x2 a
+     * 256 KiB block held 3 and 8 samples, 48 and 32 pixels per pass over
+     * W7's 9.4 MB (a pass per 1.6 MFLOP); a tap block's share of the
+     * input still fits L2 with OC_PIX pixels */
+    int64_t px = c->oh * c->ow, want = px > 0 ? (OC_PIX + px - 1) / px : 1, cap = l->SS > 0 ? OC_BIG / l->SS : 1;
+    if (nb < want)
+        nb = want < cap ? want : cap;
     /* and the block's running sums within OC_SUMS floats (few input
      * channels: many outputs per input float) */
     int64_t per = c->oh * ((OW + cols - 1) / cols) * cols * 16 * p->no;
@@ -646,6 +655,36 @@ static void oc_task(void *arg, int64_t task, int tid)
 }
 #endif
 
+/* The packed weights for plan p: the cache's when they match, else built
+ * (and kept: ck_keep); NULL when out of memory. */
+static CK_UNUSED ck_pack *oc_packed(const ck_conv *c, const oc_plan *p, const float *W, const float *bias,
+                                    sr_ctx *ctx, void **own)
+{
+    ck_pack *pk = ctx->cache ? *ctx->cache : NULL;
+    if (pk && pk->level == -1 && pk->kind == CK_OC && pk->no == p->no && pk->K == p->K)
+        return pk;
+    pk = ck_alloc(sizeof(ck_pack) + 64 + oc_pack_floats(c, p->no, p->K) * sizeof(float));
+    if (!pk)
+        return NULL;
+    oc_pack_fill(pk, c, p->no, p->K, W, bias);
+    ck_keep(ctx, pk, own);
+    return pk;
+}
+
+int ck_oc_prepare(const ck_conv *c, const float *W, const float *bias, sr_ctx *ctx)
+{
+#ifdef CK_X86
+    ck_lay l;
+    oc_plan p;
+    ck_lay_get(c, &l);
+    oc_plan_get(c, &l, &p);
+    return ctx->cache && !oc_packed(c, &p, W, bias, ctx, NULL) ? -1 : 0;
+#else
+    (void)c, (void)W, (void)bias, (void)ctx;
+    return 0;
+#endif
+}
+
 int ck_oc_forward(const ck_conv *c, const float *W, const float *bias, const float *x, float *y, sr_ctx *ctx)
 {
 #ifdef CK_X86
@@ -653,19 +692,10 @@ int ck_oc_forward(const ck_conv *c, const float *W, const float *bias, const flo
     oc_plan p;
     ck_lay_get(c, &l);
     oc_plan_get(c, &l, &p);
-    ck_pack *pk = ctx->cache ? *ctx->cache : NULL, *own = NULL;
-    if (!pk || pk->level != -1 || pk->kind != CK_OC || pk->no != p.no || pk->K != p.K) {
-        pk = ck_alloc(sizeof(ck_pack) + 64 + oc_pack_floats(c, p.no, p.K) * sizeof(float));
-        if (!pk)
-            return -1;
-        oc_pack_fill(pk, c, p.no, p.K, W, bias);
-        if (ctx->cache) {
-            free(*ctx->cache);
-            *ctx->cache = pk;
-        } else {
-            own = pk;
-        }
-    }
+    void *own = NULL;
+    const ck_pack *pk = oc_packed(c, &p, W, bias, ctx, &own);
+    if (!pk)
+        return -1;
     /* tap offsets, in the weights' (c, i, j) order: a channel's kh * kw,
      * then the same a plane further for each next channel */
     int64_t *taps = (int64_t *)ctx->work, kk = c->k[0] * c->k[1];
@@ -696,8 +726,7 @@ int ck_oc_forward(const ck_conv *c, const float *W, const float *bias, const flo
         int64_t r = (threads + blocks - 1) / blocks;
         J.nbr = r < pk->nob ? r : pk->nob;
     }
-    int64_t tasks = blocks * J.nbr;
-    sr_par_for(threads < tasks ? threads : (int)tasks, tasks, oc_task, &J);
+    ck_par(ctx, blocks * J.nbr, oc_task, &J);
     free(own);
     return 0;
 #else
@@ -715,6 +744,11 @@ int ck_choose(const ck_conv *c)
         return CK_NONE;
     if (ck_dw_ok(c))
         return CK_DW;
+    /* 1x1 on 64 pixels or more: a GEMM on the input where it lies
+     * (measured, 2-sample calls: W8's 32 -> 64 at 32x32 154 -> 175 GF/s,
+     * 64 -> 128 at 16x16 186 -> 204, 256 -> 256 at 8x8 191 -> 223) */
+    if (ck_pw_ok(c))
+        return CK_PW;
     /* conv.c's kernel, a vector across 16 outputs of a row, leaves lanes
      * empty unless the width is a multiple of 16 (at 8x8 half of them,
      * at 28 an eighth); with enough taps per output to carry the tile's
@@ -732,11 +766,38 @@ int ck_choose(const ck_conv *c)
     return CK_NONE;
 }
 
+void ck_par(const sr_ctx *ctx, int64_t tasks, void (*fn)(void *, int64_t, int), void *job)
+{
+    int64_t threads = ctx->threads > 1 ? ctx->threads : 1;
+    sr_par_for((int)(threads < tasks ? threads : tasks), tasks, fn, job);
+}
+
+void ck_keep(sr_ctx *ctx, void *block, void **own)
+{
+    if (ctx->cache) {
+        free(*ctx->cache);
+        *ctx->cache = block;
+    } else {
+        *own = block;
+    }
+}
+
+int ck_prepare(const ck_conv *c, int kind, const float *W, const float *bias, sr_ctx *ctx)
+{
+    switch (kind) {
+    case CK_OC: return ck_oc_prepare(c, W, bias, ctx);
+    case CK_DW: return ck_dw_prepare(c, W, bias, ctx);
+    case CK_PW: return ck_pw_prepare(c, W, bias, ctx);
+    default: return 0;
+    }
+}
+
 size_t ck_workspace(const ck_conv *c, int kind)
 {
     switch (kind) {
     case CK_OC: return ck_oc_workspace(c);
     case CK_DW: return ck_dw_workspace(c);
+    case CK_PW: return ck_pw_workspace(c);
     default: return 0;
     }
 }
@@ -747,6 +808,7 @@ int ck_forward(const ck_conv *c, int kind, const float *W, const float *bias, co
     switch (kind) {
     case CK_OC: return ck_oc_forward(c, W, bias, x, y, ctx);
     case CK_DW: return ck_dw_forward(c, W, bias, x, y, ctx);
+    case CK_PW: return ck_pw_forward(c, W, bias, x, y, ctx);
     default: return -1;
     }
 }
