@@ -43,6 +43,10 @@
 
 #define BUFFER ((size_t)(32 << 22) + 4096) /* OpenBLAS's BUFFER_SIZE + FIXED_PAGESIZE */
 #define SLACK ((size_t)16 << 20)           /* per starting thread, beyond its stack */
+/* A thread's first malloc of OpenBLAS's buffer makes it a glibc arena,
+ * which maps twice the arena size (64 MiB) to align it before trimming:
+ * seen in gdb as the loop of a worker that passed a BUFFER-only trial. */
+#define ARENA ((size_t)128 << 20)
 
 static __thread int have_own;   /* this thread has had its buffer */
 static int servers;             /* server threads whose buffers were granted */
@@ -108,4 +112,29 @@ int sr_blas_threads(int want, char *err)
                "mapped (an address-space limit, ulimit -v?)",
                BUFFER >> 20);
     return best ? best : err ? 0 : 1;
+}
+
+static pthread_mutex_t first_mu = PTHREAD_MUTEX_INITIALIZER;
+
+int sr_blas_call(void (*fn)(void *), void *arg, char *err)
+{
+    if (have_own) {
+        fn(arg);
+        return 1;
+    }
+    pthread_mutex_lock(&first_mu);
+    pthread_mutex_lock(&mu);
+    int ok = trial(1, ARENA);
+    pthread_mutex_unlock(&mu);
+    if (ok) {
+        fn(arg); /* maps this thread's buffer, before another's check */
+        have_own = 1;
+    }
+    pthread_mutex_unlock(&first_mu);
+    if (!ok)
+        sr_err(err, SR_ERUN,
+               "out of memory: OpenBLAS needs a %zu MiB work buffer on each thread of this layer and it cannot be "
+               "mapped (an address-space limit, ulimit -v?); hint: --threads 1",
+               BUFFER >> 20);
+    return ok;
 }

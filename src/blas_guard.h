@@ -24,4 +24,14 @@
  */
 int sr_blas_threads(int want, char *err);
 
+/*
+ * For BLAS calls made on seqrun's own worker threads (a GEMV split over
+ * them, each part a cblas_sgemv): runs fn(arg) on this thread.  A thread's
+ * first call checks that its buffer and its malloc arena fit, and runs
+ * holding a lock, so that two workers' first calls never both pass the
+ * check before either has mapped its buffer.  Returns 1, or 0 with a
+ * message in err (SR_ERRLEN bytes) and fn not run.
+ */
+int sr_blas_call(void (*fn)(void *), void *arg, char *err);
+
 #endif

@@ -546,6 +546,27 @@ else
     else
         bad openblas_address_limit_gemv "exit $rc (124: hung): $(head -c 300 stderr)"
     fi
+    # ... and one split over two threads, each part a cblas_sgemv on its
+    # own thread: a worker whose OpenBLAS buffer (and malloc arena) would
+    # not fit beside the other's hung in blas_memory_alloc at 400000 KB;
+    # its part now runs on the thread that has a buffer.
+    printf 'layers:\n  - Linear: [2048, 2048]\n  - ReLU\n' >f/gemv2048.yaml
+    npy f/one2048.npy '<f4' '(1, 2048)' 8192
+    for i in $(seq 50); do cat f/one2048.npy; done >f/stream2048.npy
+    SEQRUN_ISA=base "$S" -q --threads 1 -o out/g_ref.npy f/gemv2048.yaml f/stream2048.npy
+    gemv_ok=1
+    for v in 250000 400000 450000; do
+        rm -f out/g.npy
+        (ulimit -v $v; SEQRUN_ISA=base timeout 60 "$S" -q --threads 2 -o out/g.npy f/gemv2048.yaml \
+            f/stream2048.npy) 2>stderr
+        rc=$?
+        if ! { [ $rc = 0 ] && cmp -s out/g.npy out/g_ref.npy; } &&
+            ! { [ $rc = 1 ] && grep -q 'out of memory' stderr && [ ! -e out/g.npy ]; }; then
+            gemv_ok=0
+            bad openblas_address_limit_gemv_threads "ulimit -v $v: exit $rc (124: hung): $(head -c 300 stderr)"
+        fi
+    done
+    [ $gemv_ok = 1 ] && ok openblas_address_limit_gemv_threads
     printf 'input: [N, 8192]\nlayers:\n  - Linear: [8192, 8192]\n' >f/big8192.yaml
     npy f/x2.npy '<f4' '(2, 8192)' 65536
     sentinel

@@ -226,6 +226,8 @@ typedef struct {
     int64_t N, K;
     int parts, reverse, level;
     const sr_ctx *ctx;
+    uint64_t redo;          /* atomic: parts whose worker's OpenBLAS buffer did not
+                               fit, for the calling thread to run after */
 } gemv_job;
 
 #ifdef LIN_X86
@@ -315,10 +317,24 @@ __attribute__((target("avx2,fma"))) static void gemv8(const float *W, const floa
 }
 #endif
 
+/* One part's rows as cblas_sgemv computes them (no AVX2). */
+typedef struct {
+    const gemv_job *J;
+    int64_t i0, i1;
+} sgemv_part;
+
+static void sgemv_rows(void *arg)
+{
+    const sgemv_part *P = arg;
+    const gemv_job *J = P->J;
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)(P->i1 - P->i0), (int)J->K, 1.0f, J->W + P->i0 * J->K, (int)J->K,
+                J->x, 1, 0.0f, J->y + P->i0, 1);
+}
+
 static void gemv_part(void *arg, int64_t t, int tid)
 {
     (void)tid;
-    const gemv_job *J = arg;
+    gemv_job *J = arg;
     /* shares in multiples of 4 rows, so the 4-row kernels see whole blocks */
     int64_t per = (J->N / J->parts + 3) & ~(int64_t)3;
     int64_t i0 = t * per < J->N ? t * per : J->N, i1 = i0 + per < J->N ? i0 + per : J->N;
@@ -331,8 +347,15 @@ static void gemv_part(void *arg, int64_t t, int tid)
         gemv8(J->W, J->x, J->y, i0, i1, J->K, J->reverse);
     else
 #endif
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)(i1 - i0), (int)J->K, 1.0f, J->W + i0 * J->K, (int)J->K,
-                    J->x, 1, 0.0f, J->y + i0, 1);
+    {
+        /* each worker's first BLAS call maps it a buffer: checked first */
+        sgemv_part P = {J, i0, i1};
+        char err[SR_ERRLEN];
+        if (!sr_blas_call(sgemv_rows, &P, err)) {
+            __atomic_fetch_or(&J->redo, (uint64_t)1 << t, __ATOMIC_ACQ_REL);
+            return;
+        }
+    }
     if (J->b)
         add_bias(J->y + i0, J->b + i0, i1 - i0);
     sr_post(J->ctx, J->y + i0, (size_t)(i1 - i0));
@@ -340,7 +363,8 @@ static void gemv_part(void *arg, int64_t t, int tid)
 
 /* Rows of W worth a second thread (64 KiB of weights each, at least). */
 
-static void gemv(const float *W, const float *x, const float *b, float *y, int64_t N, int64_t K, const sr_ctx *ctx)
+static sr_status gemv(const float *W, const float *x, const float *b, float *y, int64_t N, int64_t K,
+                      const sr_ctx *ctx, char *err)
 {
     /* per occurrence: calls so far, for the direction (no cache: forward) */
     lin_cache *c = cache(ctx, 0);
@@ -356,14 +380,22 @@ static void gemv(const float *W, const float *x, const float *b, float *y, int64
             sr_gemv(Wp, x, b, y, N, K, ctx->threads, (int)(call & 1), ctx->post ? post : NULL, ctx);
         else
             sr_gemv_rows(W, x, b, y, N, K, ctx->threads, ctx->post ? post : NULL, ctx);
-        return;
+        return SR_OK;
     }
     gemv_job J = {.W = W, .x = x, .b = b, .y = y, .N = N, .K = K, .parts = 1, .ctx = ctx,
                   .reverse = (int)(call & 1), .level = sr_cpu_level()};
     int threads = ctx->threads > 1 ? ctx->threads : 1;
     while (J.parts < threads && N * K / (J.parts + 1) >= GEMV_PAR_FLOATS && N / (J.parts + 1) >= 4)
         J.parts++;
+    /* without AVX2 each part is a cblas_sgemv: this thread's buffer must
+     * fit; a worker whose own does not leaves its part to this thread */
+    if (J.level < SR_CPU_AVX2 && !sr_blas_threads(1, err))
+        return SR_ERUN;
     sr_par_run(J.parts, gemv_part, &J);
+    for (int t = 0; t < J.parts; t++)
+        if (J.redo & ((uint64_t)1 << t))
+            gemv_part(&J, t, 0);
+    return SR_OK;
 }
 
 /* The epilogue: bias and fused activation, row by row while the row is in
@@ -411,12 +443,8 @@ SR_FORWARD_FN(sr_linear_forward)
     float *y = sr_f32(out);
     if (M == 0 || N == 0)
         return SR_OK;
-    if (M == 1 && K > 0 && sr_cpu_level() < SR_CPU_AVX2 && !sr_blas_threads(1, err)) /* gemv: cblas_sgemv */
-        return SR_ERUN;
-    if (M == 1 && K > 0) {
-        gemv(W, x, b, y, N, K, ctx);
-        return SR_OK;
-    }
+    if (M == 1 && K > 0)
+        return gemv(W, x, b, y, N, K, ctx, err);
     const float *Wp = K > 0 ? packed_weights(ctx, W, N, K) : NULL;
     if (Wp) {
         sr_gemm(Wp, x, b, y, M, N, K, ctx->threads, ctx->post ? post : NULL, ctx);
