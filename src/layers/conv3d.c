@@ -148,6 +148,15 @@ static SR_FORWARD_FN(c3_forward)
     return cf_forward_blas(&c.g, &c.di, &c.dout, W, bias, sr_f32(in), sr_f32(out), ctx, err);
 }
 
+/* Conv3d keeps nothing between calls (its GEMM reads the weights as they
+ * lie): nothing to build before the threads, which the hook tells the
+ * executor. */
+static sr_status c3_prepare(const sr_layer *L, const sr_shape *in, sr_ctx *ctx, char *err)
+{
+    (void)L, (void)in, (void)ctx, (void)err;
+    return SR_OK;
+}
+
 /* ---- rows ------------------------------------------------------------------ */
 
 CF_CONV_ARGS(a_conv3d, 3);
@@ -155,7 +164,8 @@ CF_CONV_ARGS(a_conv3d, 3);
 /* Conv3d's hooks, which serve its lazy row as they are */
 #define C3_HOOKS                                                                                                  \
     .variant = CF_CONV, .validate = sr_conv_validate, .shape = sr_conv_shape, .params = sr_conv_params,             \
-    .forward = c3_forward, .workspace = c3_workspace, .channel_dim = sr_conv_channel_dim, .fold = sr_fold_out_rows
+    .forward = c3_forward, .workspace = c3_workspace, .channel_dim = sr_conv_channel_dim, .fold = sr_fold_out_rows, \
+    .prepare = c3_prepare
 
 SR_ROW(Conv3d, .summary = "3-D convolution over (N, C, D, H, W)", SR_ARGS(a_conv3d),
        .repr = "#in_channels, #out_channels, " CF_CONV_REPR(3), .flags = SR_FUSE_POST | SR_FUSE_AFFINE, C3_HOOKS);

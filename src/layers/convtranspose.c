@@ -276,7 +276,7 @@ const float *ct_prepared(sr_ctx *ctx, int kind, size_t floats, ct_cache **own,
 enum { CT_BLAS = 0 }; /* the kernels: CT_PIXEL_ROWS, CT_PLANAR, or cblas */
 
 /* The kernel a call takes, from the layer and its input's extent (never
- * its batch). */
+ * its batch, so prepare() and every call agree). */
 static int ct_kernel(const cf_call *c)
 {
     if (!sr_gemm_available())
@@ -315,6 +315,33 @@ static SR_FORWARD_FN(ct_forward)
     }
 }
 
+/* Before the threads (layer.h's prepare): the weights packed (or
+ * transposed) for the kernel forward() will take, in the cache slot, so
+ * that the threads only read them.  cblas keeps nothing. */
+static sr_status ct_prepare(const sr_layer *L, const sr_shape *in, sr_ctx *ctx, char *err)
+{
+    cf_geo g;
+    cf_geo_get(L, &g);
+    cf_dims d;
+    cf_dims_get(&g, in, &d);
+    ct_extent e;
+    ct_extent_get(&g, &d, &e);
+    sr_shape out;
+    cf_out_shape(&g, &d, in, e.osz, &out);
+    cf_call c;
+    cf_call_get(L, in, &out, &c);
+    int kernel = ct_kernel(&c);
+    if (!ctx->cache || kernel == CT_BLAS)
+        return SR_OK;
+    const float *W, *bias;
+    cf_weights(L, &c.g, ctx, &W, &bias);
+    if (kernel == CT_PLANAR && ct_planar_prepare(&c.g, &c.di, &c.dout, W, ctx) < 0)
+        return sr_err(err, SR_ERUN, "out of memory preparing the transposed convolution's weights");
+    if (kernel == CT_PIXEL_ROWS && ct_gemm_prepare(&c.g, &c.di, &c.dout, W, ctx) < 0)
+        return sr_err(err, SR_ERUN, "out of memory packing the transposed convolution's weights");
+    return SR_OK;
+}
+
 /* ---- rows ----------------------------------------------------------------- */
 
 #define CT_ARGS(a, n)                                                               \
@@ -341,7 +368,8 @@ CT_ARGS(a_convt3d, 3);
 /* ConvTranspose's hooks, which serve its lazy rows as they are */
 #define CT_HOOKS                                                                                                  \
     .variant = CF_CONVT, .validate = sr_conv_validate, .shape = ct_shape, .params = sr_conv_params,                 \
-    .forward = ct_forward, .workspace = ct_workspace, .channel_dim = sr_conv_channel_dim, .fold = ct_fold
+    .forward = ct_forward, .workspace = ct_workspace, .channel_dim = sr_conv_channel_dim, .fold = ct_fold,       \
+    .prepare = ct_prepare
 
 #define CT_ROW(nm, sum, args, n)                                                                                 \
     SR_ROW(nm, .summary = sum, SR_ARGS(args), .repr = "#in_channels, #out_channels, " CT_REPR(n),                \

@@ -436,6 +436,16 @@ static const float *gemm_weights(const cf_geo *g, const ct_plan *P, const float 
     return ct_prepared(ctx, CT_PIXEL_ROWS, (size_t)g->groups * P->grp_f, own, fill_packed, &A);
 }
 
+int ct_gemm_prepare(const cf_geo *g, const cf_dims *di, const cf_dims *dout, const float *W, sr_ctx *ctx)
+{
+    ct_plan P;
+    ct_plan_get(g, di, dout, &P);
+    ct_cache *own;
+    const float *wp = gemm_weights(g, &P, W, ctx, &own);
+    free(own);
+    return wp ? 0 : -1;
+}
+
 sr_status ct_forward_gemm(const cf_geo *g, const cf_dims *di, const cf_dims *dout, const float *W, const float *bias,
                           const float *x, float *y, sr_ctx *ctx, char *err)
 {

@@ -208,6 +208,16 @@ static const float *planar_weights(const cf_geo *g, const ctp_plan *P, const flo
     return ct_prepared(ctx, CT_PLANAR, (size_t)(g->groups * P->M * g->cg), own, fill_wt, &A);
 }
 
+int ct_planar_prepare(const cf_geo *g, const cf_dims *di, const cf_dims *dout, const float *W, sr_ctx *ctx)
+{
+    ctp_plan P;
+    ctp_plan_get(g, di, dout, &P);
+    ct_cache *own;
+    const float *wt = planar_weights(g, &P, W, ctx, &own);
+    free(own);
+    return wt ? 0 : -1;
+}
+
 sr_status ct_forward_planar(const cf_geo *g, const cf_dims *di, const cf_dims *dout, const float *W, const float *bias,
                             const float *x, float *y, sr_ctx *ctx, char *err)
 {
