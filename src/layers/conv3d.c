@@ -138,11 +138,9 @@ static SR_WORKSPACE_FN(c3_workspace)
 static SR_FORWARD_FN(c3_forward)
 {
     cf_call c;
-    cf_call_get(L, &in->shape, &out->shape, &c);
-    if (c.di.n == 0)
-        return SR_OK;
     const float *W, *bias;
-    cf_weights(L, &c.g, ctx, &W, &bias);
+    if (!cf_forward_call(L, in, out, ctx, &c, &W, &bias))
+        return SR_OK;
     if (sr_gemm_available())
         return c3_forward_gemm(&c.g, &c.di, &c.dout, W, bias, sr_f32(in), sr_f32(out), ctx);
     return cf_forward_blas(&c.g, &c.di, &c.dout, W, bias, sr_f32(in), sr_f32(out), ctx, err);

@@ -106,6 +106,14 @@ void cf_weights(const sr_layer *L, const cf_geo *g, const sr_ctx *ctx, const flo
     *bias = ctx->weight ? ctx->bias : g->bias ? sr_f32(&L->param[1]) : NULL;
 }
 
+int cf_forward_call(const sr_layer *L, const sr_tensor *in, const sr_tensor *out, const sr_ctx *ctx, cf_call *c,
+                    const float **W, const float **bias)
+{
+    cf_call_get(L, &in->shape, &out->shape, c);
+    cf_weights(L, &c->g, ctx, W, bias);
+    return c->di.n > 0;
+}
+
 const char *cf_ext(const cf_geo *g, const int64_t *v, char *buf, size_t len)
 {
     size_t k = 0;

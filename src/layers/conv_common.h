@@ -81,6 +81,9 @@ void cf_call_get(const sr_layer *L, const sr_shape *in, const sr_shape *out, cf_
 /* The weight and bias a forward call uses: the folded ones the executor
  * passes (ctx->weight), else the layer's own (bias NULL: none). */
 void cf_weights(const sr_layer *L, const cf_geo *g, const sr_ctx *ctx, const float **W, const float **bias);
+/* Both for a forward call; 0 when it has no samples (nothing to do). */
+int cf_forward_call(const sr_layer *L, const sr_tensor *in, const sr_tensor *out, const sr_ctx *ctx, cf_call *c,
+                    const float **W, const float **bias);
 
 /* "3x3" (the layer's own dims of a vector in 3-D terms) */
 const char *cf_ext(const cf_geo *g, const int64_t *v, char *buf, size_t len);

@@ -297,27 +297,49 @@ static SR_WORKSPACE_FN(ct_workspace)
     }
 }
 
+/* The weights a GEMM kernel reads (packed, or transposed for the planar
+ * one): the cache slot's, or built now (*own: without a slot); the error
+ * when out of memory. */
+static sr_status ct_weights(int kernel, const cf_call *c, const float *W, sr_ctx *ctx, ct_cache **own,
+                            const float **wp, char *err)
+{
+    if (kernel == CT_PLANAR)
+        *wp = ct_planar_weights(&c->g, &c->di, &c->dout, W, ctx, own);
+    else
+        *wp = ct_gemm_weights(&c->g, &c->di, &c->dout, W, ctx, own);
+    if (*wp)
+        return SR_OK;
+    return sr_err(err, SR_ERUN, "out of memory %s the transposed convolution's weights",
+                  kernel == CT_PLANAR ? "preparing" : "packing");
+}
+
 static SR_FORWARD_FN(ct_forward)
 {
     cf_call c;
-    cf_call_get(L, &in->shape, &out->shape, &c);
-    if (c.di.n == 0)
+    const float *W, *bias, *wp;
+    if (!cf_forward_call(L, in, out, ctx, &c, &W, &bias))
         return SR_OK;
-    const float *W, *bias;
-    cf_weights(L, &c.g, ctx, &W, &bias);
-    switch (ct_kernel(&c)) {
-    case CT_PLANAR: return ct_forward_planar(&c.g, &c.di, &c.dout, W, bias, sr_f32(in), sr_f32(out), ctx, err);
-    case CT_PIXEL_ROWS: return ct_forward_gemm(&c.g, &c.di, &c.dout, W, bias, sr_f32(in), sr_f32(out), ctx, err);
-    default:
+    int kernel = ct_kernel(&c);
+    if (kernel == CT_BLAS) {
         if (!sr_blas_threads(1, err)) /* else OpenBLAS could retry its buffer forever */
             return SR_ERUN;
         return ct_forward_blas(&c.g, &c.di, &c.dout, W, bias, sr_f32(in), sr_f32(out), ctx);
     }
+    ct_cache *own;
+    sr_status st = ct_weights(kernel, &c, W, ctx, &own, &wp, err);
+    if (st != SR_OK)
+        return st;
+    if (kernel == CT_PLANAR)
+        ct_forward_planar(&c.g, &c.di, &c.dout, wp, bias, sr_f32(in), sr_f32(out), ctx);
+    else
+        ct_forward_gemm(&c.g, &c.di, &c.dout, wp, bias, sr_f32(in), sr_f32(out), ctx);
+    free(own);
+    return SR_OK;
 }
 
-/* Before the threads (layer.h's prepare): the weights packed (or
- * transposed) for the kernel forward() will take, in the cache slot, so
- * that the threads only read them.  cblas keeps nothing. */
+/* Before the threads (layer.h's prepare): the weights the kernel forward()
+ * will take reads, built in the cache slot, so that the threads only read
+ * them.  cblas keeps nothing. */
 static sr_status ct_prepare(const sr_layer *L, const sr_shape *in, sr_ctx *ctx, char *err)
 {
     cf_geo g;
@@ -333,13 +355,12 @@ static sr_status ct_prepare(const sr_layer *L, const sr_shape *in, sr_ctx *ctx, 
     int kernel = ct_kernel(&c);
     if (!ctx->cache || kernel == CT_BLAS)
         return SR_OK;
-    const float *W, *bias;
+    const float *W, *bias, *wp;
     cf_weights(L, &c.g, ctx, &W, &bias);
-    if (kernel == CT_PLANAR && ct_planar_prepare(&c.g, &c.di, &c.dout, W, ctx) < 0)
-        return sr_err(err, SR_ERUN, "out of memory preparing the transposed convolution's weights");
-    if (kernel == CT_PIXEL_ROWS && ct_gemm_prepare(&c.g, &c.di, &c.dout, W, ctx) < 0)
-        return sr_err(err, SR_ERUN, "out of memory packing the transposed convolution's weights");
-    return SR_OK;
+    ct_cache *own;
+    sr_status st = ct_weights(kernel, &c, W, ctx, &own, &wp, err);
+    free(own);
+    return st;
 }
 
 /* ---- rows ----------------------------------------------------------------- */

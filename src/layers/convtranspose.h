@@ -26,22 +26,24 @@ const float *ct_prepared(sr_ctx *ctx, int kind, size_t floats, ct_cache **own,
                          int (*fill)(const void *arg, float *dst), const void *arg);
 
 /* ---- the kernels: W [cin, og, *kernel], x [n, cin, *in], y [n, cout, *out] --
- * *_prepare build in *ctx->cache what the forward call keeps there, as its
- * first call would (0, or -1 when out of memory). */
+ * The GEMM kernels read the weights prepared for them: *_weights gives
+ * them from the cache slot, or builds them there (see ct_prepared). */
 
 /* convtranspose_gemm.c: AVX-512, rows of input pixels times packed weights */
 size_t ct_gemm_workspace(const cf_geo *g, const cf_dims *di, const cf_dims *dout);
-int ct_gemm_prepare(const cf_geo *g, const cf_dims *di, const cf_dims *dout, const float *W, sr_ctx *ctx);
-sr_status ct_forward_gemm(const cf_geo *g, const cf_dims *di, const cf_dims *dout, const float *W, const float *bias,
-                          const float *x, float *y, sr_ctx *ctx, char *err);
+const float *ct_gemm_weights(const cf_geo *g, const cf_dims *di, const cf_dims *dout, const float *W, sr_ctx *ctx,
+                             ct_cache **own);
+void ct_forward_gemm(const cf_geo *g, const cf_dims *di, const cf_dims *dout, const float *wp, const float *bias,
+                     const float *x, float *y, sr_ctx *ctx);
 
 /* convtranspose_planar.c: AVX-512 with few output channels per group (when
  * ct_planar says so), and cblas_sgemm without AVX-512 */
 int ct_planar(const cf_geo *g, const cf_dims *di);
 size_t ct_planar_workspace(const cf_geo *g, const cf_dims *di, const cf_dims *dout);
-int ct_planar_prepare(const cf_geo *g, const cf_dims *di, const cf_dims *dout, const float *W, sr_ctx *ctx);
-sr_status ct_forward_planar(const cf_geo *g, const cf_dims *di, const cf_dims *dout, const float *W, const float *bias,
-                            const float *x, float *y, sr_ctx *ctx, char *err);
+const float *ct_planar_weights(const cf_geo *g, const cf_dims *di, const cf_dims *dout, const float *W, sr_ctx *ctx,
+                               ct_cache **own);
+void ct_forward_planar(const cf_geo *g, const cf_dims *di, const cf_dims *dout, const float *wt, const float *bias,
+                       const float *x, float *y, sr_ctx *ctx);
 sr_status ct_forward_blas(const cf_geo *g, const cf_dims *di, const cf_dims *dout, const float *W, const float *bias,
                           const float *x, float *y, sr_ctx *ctx);
 

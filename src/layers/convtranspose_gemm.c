@@ -429,38 +429,24 @@ static int fill_packed(const void *arg, float *dst)
     return ct_pack(A->g, A->P, A->W, dst);
 }
 
-/* The packed weights: the cache's, or built (see ct_prepared) */
-static const float *gemm_weights(const cf_geo *g, const ct_plan *P, const float *W, sr_ctx *ctx, ct_cache **own)
-{
-    pack_arg A = {.g = g, .P = P, .W = W};
-    return ct_prepared(ctx, CT_PIXEL_ROWS, (size_t)g->groups * P->grp_f, own, fill_packed, &A);
-}
-
-int ct_gemm_prepare(const cf_geo *g, const cf_dims *di, const cf_dims *dout, const float *W, sr_ctx *ctx)
+const float *ct_gemm_weights(const cf_geo *g, const cf_dims *di, const cf_dims *dout, const float *W, sr_ctx *ctx,
+                             ct_cache **own)
 {
     ct_plan P;
     ct_plan_get(g, di, dout, &P);
-    ct_cache *own;
-    const float *wp = gemm_weights(g, &P, W, ctx, &own);
-    free(own);
-    return wp ? 0 : -1;
+    pack_arg A = {.g = g, .P = &P, .W = W};
+    return ct_prepared(ctx, CT_PIXEL_ROWS, (size_t)g->groups * P.grp_f, own, fill_packed, &A);
 }
 
-sr_status ct_forward_gemm(const cf_geo *g, const cf_dims *di, const cf_dims *dout, const float *W, const float *bias,
-                          const float *x, float *y, sr_ctx *ctx, char *err)
+void ct_forward_gemm(const cf_geo *g, const cf_dims *di, const cf_dims *dout, const float *wp, const float *bias,
+                     const float *x, float *y, sr_ctx *ctx)
 {
     ct_plan P;
     ct_plan_get(g, di, dout, &P);
-    ct_cache *own;
-    const float *wp = gemm_weights(g, &P, W, ctx, &own);
-    if (!wp)
-        return sr_err(err, SR_ERUN, "out of memory packing the transposed convolution's weights");
     ct_job J = {.g = g, .di = di, .dout = dout, .P = &P, .x = x, .bias = bias, .wp = wp, .y = y,
                 .work = ctx->work, .ctx = ctx};
     int64_t tasks = g->groups * P.nob * P.nsb;
     sr_par_for(ctx->threads > 1 ? ctx->threads : 1, tasks, ct_task, &J);
-    free(own);
-    return SR_OK;
 }
 
 size_t ct_gemm_workspace(const cf_geo *g, const cf_dims *di, const cf_dims *dout)

@@ -201,32 +201,20 @@ static void ctp_task(void *arg, int64_t task, int tid)
     sr_post(J->ctx, y, (size_t)(g->og * P->Pout));
 }
 
-/* The transposed weights: the cache's, or built (see ct_prepared) */
-static const float *planar_weights(const cf_geo *g, const ctp_plan *P, const float *W, sr_ctx *ctx, ct_cache **own)
+const float *ct_planar_weights(const cf_geo *g, const cf_dims *di, const cf_dims *dout, const float *W, sr_ctx *ctx,
+                               ct_cache **own)
 {
+    ctp_plan P;
+    ctp_plan_get(g, di, dout, &P);
     wt_arg A = {.g = g, .W = W};
-    return ct_prepared(ctx, CT_PLANAR, (size_t)(g->groups * P->M * g->cg), own, fill_wt, &A);
+    return ct_prepared(ctx, CT_PLANAR, (size_t)(g->groups * P.M * g->cg), own, fill_wt, &A);
 }
 
-int ct_planar_prepare(const cf_geo *g, const cf_dims *di, const cf_dims *dout, const float *W, sr_ctx *ctx)
+void ct_forward_planar(const cf_geo *g, const cf_dims *di, const cf_dims *dout, const float *wt, const float *bias,
+                       const float *x, float *y, sr_ctx *ctx)
 {
     ctp_plan P;
     ctp_plan_get(g, di, dout, &P);
-    ct_cache *own;
-    const float *wt = planar_weights(g, &P, W, ctx, &own);
-    free(own);
-    return wt ? 0 : -1;
-}
-
-sr_status ct_forward_planar(const cf_geo *g, const cf_dims *di, const cf_dims *dout, const float *W, const float *bias,
-                            const float *x, float *y, sr_ctx *ctx, char *err)
-{
-    ctp_plan P;
-    ctp_plan_get(g, di, dout, &P);
-    ct_cache *own;
-    const float *wt = planar_weights(g, &P, W, ctx, &own);
-    if (!wt)
-        return sr_err(err, SR_ERUN, "out of memory preparing the transposed convolution's weights");
     tap_map tm;
     for (int i = 0; i < 3; i++)
         for (int64_t j = 0; j < g->k[i]; j++) {
@@ -237,8 +225,6 @@ sr_status ct_forward_planar(const cf_geo *g, const cf_dims *di, const cf_dims *d
     ctp_job J = {.g = g, .di = di, .dout = dout, .P = &P, .tm = &tm, .x = x, .bias = bias, .wt = wt, .y = y,
                  .work = ctx->work, .ctx = ctx};
     sr_par_for(ctx->threads > 1 ? ctx->threads : 1, di->n * g->groups, ctp_task, &J);
-    free(own);
-    return SR_OK;
 }
 
 /* ---- without: cblas_sgemm per sample and group, then col2im ----------------- */
