@@ -5,7 +5,8 @@
  * path for few output channels, and cblas with the AVX-512 kernels held
  * back), the same bits for a sample alone, in a batch and on two threads,
  * a following BatchNorm folded over the right weight axis, PyTorch's
- * default initialisation bounds, and the argument and shape diagnostics.
+ * default initialisation bounds, the argument and shape diagnostics, and
+ * (with Conv1d/Conv2d) that prepare() builds what forward() keeps.
  */
 #include <math.h>
 #include <stdint.h>
@@ -26,6 +27,8 @@ static void set_tuple3(sr_layer *L, const char *name, int nd, const int64_t *v)
 {
     set_tuple(L, arg_index(L, name), nd, v + 3 - nd);
 }
+
+static int prepared_packs; /* prepare() calls that built something */
 
 /* L's forward on x [in] with `threads` workers, `post` fused and folded
  * weights w/b if given; NaN-filled scratch and output, as SEQRUN_POISON
@@ -55,6 +58,21 @@ static float *run(sr_layer *L, const sr_shape *in, const float *x, const sr_shap
     L->type->forward(L, &tin, &tout, &ctx, err);
     CHECK(!memcmp(y, y2, (size_t)n * sizeof *y), "%s: a second forward with the cached weights differs",
           L->type->name);
+    /* what prepare() builds before the threads is what forward() keeps:
+     * forward then reads it as it is (replacing it would race between
+     * threads) and gives the same bits */
+    if (L->type->prepare) {
+        void *prepared = NULL;
+        ctx.cache = &prepared;
+        CHECK(L->type->prepare(L, in, &ctx, err) == SR_OK, "%s prepare: %s", L->type->name, err);
+        void *kept = prepared;
+        L->type->forward(L, &tin, &tout, &ctx, err);
+        CHECK(prepared == kept, "%s: forward() replaced what prepare() built (%s)", L->type->name,
+              kept ? "another pack" : "nothing");
+        CHECK(!memcmp(y, y2, (size_t)n * sizeof *y), "%s: forward after prepare() differs", L->type->name);
+        prepared_packs += kept != NULL;
+        free(prepared);
+    }
     free(y2);
     free(cache);
     free(work);
@@ -571,6 +589,89 @@ static void test_lazy(void)
     }
 }
 
+/* ---- prepare: Conv1d and Conv2d through every kernel ------------------------------
+ * run() checks that what prepare() builds is what forward() keeps.  Here
+ * the geometries reach each kernel conv.c chooses: output-channel vectors
+ * (16+ per group, narrow outputs, many taps), 1x1 on 64+ pixels,
+ * depthwise and few channels per group (few outputs with long sums too),
+ * the direct kernel (AVX-512 and AVX2), im2col and cblas; plain, with ReLU
+ * fused and with folded weights. */
+static void test_prepare_conv(void)
+{
+    static const char *const modes[] = {"zeros", "zeros", "reflect", "replicate", "circular"};
+    static const int levels[] = {SR_CPU_AVX512, SR_CPU_AVX2, SR_CPU_BASE};
+    sr_layer R;
+    layer_init(&R, "ReLU");
+    int before = prepared_packs;
+    for (int lv = 0; lv < 3; lv++) {
+        if (levels[lv] > sr_cpu_level())
+            continue;
+        sr_cpu_force(levels[lv]);
+        for (int t = 0; t < 60; t++) {
+            int nd = t % 4 == 3 ? 1 : 2;
+            sr_layer L;
+            layer_init(&L, nd == 2 ? "Conv2d" : "Conv1d");
+            /* every third depthwise, else 1..40 output channels per group */
+            int64_t groups = t % 3 == 0 ? irand(1, 24) : irand(1, 2), cg = t % 3 == 0 ? 1 : irand(1, 12);
+            int64_t og = t % 3 == 0 ? 1 : irand(1, 40), k[3] = {1, 1, 1}, st[3] = {1, 1, 1}, pd[3] = {0, 0, 0};
+            int64_t dl[3] = {1, 1, 1}, isp[3] = {1, 1, 1};
+            for (int i = 3 - nd; i < 3; i++) {
+                k[i] = irand(1, 5);
+                st[i] = irand(1, 2);
+                dl[i] = irand(1, 2);
+                isp[i] = irand(dl[i] * (k[i] - 1) + 1, 20);
+                pd[i] = irand(0, isp[i] - 1 < 2 ? isp[i] - 1 : 2);
+            }
+            if (t % 10 == 8) { /* few outputs with long sums (W10's 512 -> 1 at 4x4) */
+                groups = 1, cg = irand(16, 64), og = irand(1, 3);
+                for (int i = 3 - nd; i < 3; i++)
+                    k[i] = isp[i] = 4, st[i] = dl[i] = 1, pd[i] = 0;
+            }
+            if (t % 10 == 4) /* 1x1 over 64+ pixels */
+                for (int i = 3 - nd; i < 3; i++)
+                    k[i] = st[i] = dl[i] = 1, pd[i] = 0, isp[i] = irand(8, 16);
+            set_int(&L, arg_index(&L, "in_channels"), groups * cg);
+            set_int(&L, arg_index(&L, "out_channels"), groups * og);
+            set_int(&L, arg_index(&L, "groups"), groups);
+            set_tuple3(&L, "kernel_size", nd, k);
+            set_tuple3(&L, "stride", nd, st);
+            set_tuple3(&L, "padding", nd, pd);
+            set_tuple3(&L, "dilation", nd, dl);
+            set_str(&L, arg_index(&L, "padding_mode"), t % 10 == 4 ? "zeros" : modes[t % 5]);
+            set_bool(&L, arg_index(&L, "bias"), t % 2);
+            char err[SR_ERRLEN];
+            sr_shape in = {.ndim = nd + 2, .d = {irand(1, 3), groups * cg}}, out;
+            for (int i = 0; i < nd; i++)
+                in.d[2 + i] = isp[3 - nd + i];
+            sr_shapeinfo info = {0};
+            if (L.type->validate(&L, err) != SR_OK || L.type->shape(&L, &in, &out, &info, err) != SR_OK) {
+                CHECK(0, "%s #%d: %s", L.type->name, t, err);
+                sr_layer_clear(&L);
+                continue;
+            }
+            alloc_params(&L);
+            int64_t nin = sr_shape_numel(&in), nw = sr_shape_numel(&L.param[0].shape), C = groups * og;
+            float *x = malloc((size_t)nin * sizeof *x), *fw = malloc((size_t)(nw + C) * sizeof *fw);
+            for (int64_t i = 0; i < nin; i++)
+                x[i] = (float)(urand() * 2 - 1);
+            for (int64_t i = 0; i < nw + C; i++)
+                fw[i] = (float)(urand() * 2 - 1);
+            int folded = t % 4 == 1;
+            free(run(&L, &in, x, &out, 1 + t % 2, t % 3 == 2 ? &R : NULL, folded ? fw : NULL,
+                     folded ? fw + nw : NULL));
+            free(x);
+            free(fw);
+            free_params(&L);
+            sr_layer_clear(&L);
+        }
+        sr_cpu_force(-1);
+    }
+    /* the checks saw packed weights (else they prove nothing) */
+    CHECK(sr_cpu_level() < SR_CPU_AVX2 || prepared_packs - before > 20,
+          "only %d Conv prepare() calls packed weights", prepared_packs - before);
+    sr_layer_clear(&R);
+}
+
 int main(void)
 {
     rng_state = 0x9e3779b97f4a7c15ull; /* this file's own sequence */
@@ -580,5 +681,6 @@ int main(void)
     test_init();
     test_errors();
     test_lazy();
+    test_prepare_conv();
     return unit_summary();
 }

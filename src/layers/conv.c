@@ -1,219 +1,112 @@
 /*
- * conv.c - Conv1d and Conv2d.
+ * conv.c - Conv1d and Conv2d (and LazyConv1d/2d), and the shape rule of
+ * every convolution that is not transposed (Conv3d's too).
  *
- * Both run as one 2-D kernel: a 1-D convolution is a 2-D one whose height
- * is 1.  The forward pass is im2col into the workspace and one sgemm per
- * sample and group; a 1x1 stride-1 unpadded convolution skips im2col (its
- * input already is the column matrix).  Padding modes other than 'zeros'
- * first build a padded copy of the sample, as PyTorch does with F.pad
- * before a convolution with padding 0.
+ * A call runs on one of three kernels, chosen by the layer's geometry
+ * alone: conv_kernels.h's (AVX-512; conv_oc16.c, conv_dw.c), else the
+ * direct kernel (conv_direct.c; AVX-512 or AVX2), else im2col and
+ * cblas_sgemm (conv_im2col.c).  All run Conv1d as a 2-D convolution whose
+ * height is 1.
  */
-#include "layers.h"
-#include "../blas_guard.h"
-#include "../init.h"
-#include "../cpu.h"
-#include "../par.h"
+#include "conv_direct.h"
 #include "conv_kernels.h"
 
-#include <cblas.h>
 #include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define DC_X86 1
-#endif
-
-enum { PAD_ZEROS, PAD_REFLECT, PAD_REPLICATE, PAD_CIRCULAR };
-
-#define CONV_ARG_MAX (1 << 30)
-
-/* Everything forward needs, in 2-D terms: index 0 is height (1 for
- * Conv1d), index 1 is width. */
-typedef struct {
-    int nd;                    /* 1 or 2: spatial dims of the layer */
-    int64_t cin, cout, groups;
-    int64_t k[2], s[2], dil[2];
-    int64_t pb[2], pa[2];      /* padding before / after ('same' may differ) */
-    int mode;
-    int bias;
-} conv_geo;
-
-/* Spatial extent of an input (or output) shape. */
-typedef struct {
-    int batched;
-    int64_t n, c, h, w;
-} conv_dims;
-
-static int conv_nd(const sr_layer *L) { return L->type->args[CONV_KERNEL].tlen; }
-
-static void conv_geo_get(const sr_layer *L, conv_geo *g)
+void conv_geo_from(const cf_geo *f, conv_geo *g)
 {
     memset(g, 0, sizeof *g);
-    int nd = g->nd = conv_nd(L);
-    g->cin = sr_argi(L, CONV_IN);
-    g->cout = sr_argi(L, CONV_OUT);
-    g->groups = sr_argi(L, CONV_GROUPS);
-    g->bias = (int)sr_argi(L, CONV_BIAS);
-    const char *m = L->arg[CONV_PADMODE].s;
-    g->mode = !strcmp(m, "reflect") ? PAD_REFLECT : !strcmp(m, "replicate") ? PAD_REPLICATE
-            : !strcmp(m, "circular") ? PAD_CIRCULAR : PAD_ZEROS;
-    int64_t k[2], s[2], d[2], p[2] = {0, 0};
-    sr_arg_tuple(L, CONV_KERNEL, nd, k);
-    sr_arg_tuple(L, CONV_STRIDE, nd, s);
-    sr_arg_tuple(L, CONV_DILATION, nd, d);
-    const sr_argval *pv = &L->arg[CONV_PADDING];
-    int same = pv->kind == SR_AV_STR && !strcmp(pv->s, "same");
-    if (pv->kind != SR_AV_STR)
-        sr_arg_tuple(L, CONV_PADDING, nd, p);
+    g->nd = f->nd;
+    g->cin = f->cin;
+    g->cout = f->cout;
+    g->groups = f->groups;
+    g->mode = f->mode;
+    g->bias = f->bias;
     for (int i = 0; i < 2; i++) {
-        int j = i - (2 - nd); /* index into the layer's own tuples */
-        if (j < 0) {
-            g->k[i] = g->s[i] = g->dil[i] = 1;
-            continue;
-        }
-        g->k[i] = k[j];
-        g->s[i] = s[j];
-        g->dil[i] = d[j];
-        if (same) {
-            /* PyTorch's split: the odd extra pixel goes after (right/bottom) */
-            int64_t total = d[j] * (k[j] - 1);
-            g->pb[i] = total / 2;
-            g->pa[i] = total - total / 2;
-        } else {
-            g->pb[i] = g->pa[i] = p[j];
-        }
+        g->k[i] = f->k[i + 1];
+        g->s[i] = f->s[i + 1];
+        g->dil[i] = f->d[i + 1];
+        g->pb[i] = f->pb[i + 1];
+        g->pa[i] = f->pa[i + 1];
     }
 }
 
-static void conv_dims_get(const conv_geo *g, const sr_shape *s, conv_dims *d)
+void conv_geo_get(const sr_layer *L, conv_geo *g)
 {
-    d->batched = s->ndim == g->nd + 2;
-    int b = d->batched;
-    d->n = b ? s->d[0] : 1;
-    d->c = s->d[b];
-    d->h = g->nd == 2 ? s->d[b + 1] : 1;
-    d->w = s->d[s->ndim - 1];
+    cf_geo f;
+    cf_geo_get(L, &f);
+    conv_geo_from(&f, g);
 }
 
-/* "3x3" or "7" */
-static const char *ext(const conv_geo *g, const int64_t *v, char *buf, size_t len)
+void conv_dims_get(const conv_geo *g, const sr_shape *s, conv_dims *d)
 {
-    if (g->nd == 2)
-        snprintf(buf, len, "%lldx%lld", (long long)v[0], (long long)v[1]);
-    else
-        snprintf(buf, len, "%lld", (long long)v[1]);
-    return buf;
+    cf_geo f = {.nd = g->nd};
+    cf_dims e;
+    cf_dims_get(&f, s, &e);
+    *d = (conv_dims){.batched = e.batched, .n = e.n, .c = e.c, .h = e.sp[1], .w = e.sp[2]};
 }
 
-/* "(3, 3)" or "3": the tuple as the user wrote it in 2-D or 1-D terms */
-static const char *tup(const conv_geo *g, const int64_t *v, char *buf, size_t len)
-{
-    if (g->nd == 2)
-        snprintf(buf, len, "(%lld, %lld)", (long long)v[0], (long long)v[1]);
-    else
-        snprintf(buf, len, "%lld", (long long)v[1]);
-    return buf;
-}
+/* ---- the shape rule: Conv1d, Conv2d, Conv3d -------------------------------- */
 
-SR_VALIDATE_FN(sr_conv_validate)
+/* Why an input of the wrong rank is one: the data it most likely is. */
+static void rank_hint(const cf_geo *g, const sr_shape *in, const sr_shapeinfo *info, char *hint, size_t len)
 {
-    conv_geo g;
-    conv_geo_get(L, &g);
-    const char *nm = L->type->name;
-    char b1[48], b2[48];
-    /* PyTorch 1.13 builds in_channels=0 but answers with an output of 0
-     * channels, not the bias its weights imply; neither is a model */
-    if (g.cin <= 0)
-        return sr_err(err, SR_EUSAGE, "in_channels must be positive, got %lld; hint: in_channels is the channel "
-                      "count (dim 1) of the input", (long long)g.cin);
-    if (g.cout <= 0)
-        return sr_err(err, SR_EUSAGE, "out_channels must be positive, got %lld; hint: a %s needs at least one output channel",
-                      (long long)g.cout, nm);
-    if (g.groups <= 0)
-        return sr_err(err, SR_EUSAGE, "groups must be a positive integer, got %lld", (long long)g.groups);
-    if (g.cin % g.groups)
-        return sr_err(err, SR_EUSAGE, "in_channels must be divisible by groups, but in_channels=%lld and groups=%lld; "
-                      "hint: use a groups value that divides both %lld and %lld",
-                      (long long)g.cin, (long long)g.groups, (long long)g.cin, (long long)g.cout);
-    if (g.cout % g.groups)
-        return sr_err(err, SR_EUSAGE, "out_channels must be divisible by groups, but out_channels=%lld and groups=%lld; "
-                      "hint: use a groups value that divides both %lld and %lld",
-                      (long long)g.cout, (long long)g.groups, (long long)g.cin, (long long)g.cout);
-    for (int i = 0; i < 2; i++) {
-        if (g.k[i] <= 0)
-            return sr_err(err, SR_EUSAGE, "kernel_size must be positive, got %s", tup(&g, g.k, b1, sizeof b1));
-        if (g.s[i] <= 0)
-            return sr_err(err, SR_EUSAGE, "stride must be positive, got %s", tup(&g, g.s, b1, sizeof b1));
-        if (g.dil[i] <= 0)
-            return sr_err(err, SR_EUSAGE, "dilation must be at least 1, got %s", tup(&g, g.dil, b1, sizeof b1));
-        if (g.pb[i] < 0)
-            return sr_err(err, SR_EUSAGE, "negative padding is not supported, got %s; hint: padding must be >= 0",
-                          tup(&g, g.pb, b1, sizeof b1));
-        /* keeps every size computed from them far from int64 overflow */
-        if (g.k[i] > CONV_ARG_MAX || g.s[i] > CONV_ARG_MAX || g.dil[i] > CONV_ARG_MAX || g.pb[i] > CONV_ARG_MAX)
-            return sr_err(err, SR_EUSAGE, "kernel_size, stride, dilation and padding must be at most %d", CONV_ARG_MAX);
-    }
-    if (g.cin > CONV_ARG_MAX || g.cout > CONV_ARG_MAX)
-        return sr_err(err, SR_EUSAGE, "in_channels and out_channels must be at most %d", CONV_ARG_MAX);
-    const sr_argval *pv = &L->arg[CONV_PADDING];
-    if (pv->kind == SR_AV_STR && !strcmp(pv->s, "same") && (g.s[0] != 1 || g.s[1] != 1))
-        return sr_err(err, SR_EUSAGE, "padding='same' is not supported for strided convolutions (stride=%s); "
-                      "hint: use stride=1, or give the padding as numbers (kernel_size // 2 keeps the size for odd kernels)",
-                      tup(&g, g.s, b2, sizeof b2));
-    return SR_OK;
-}
-
-static sr_status rank_error(const sr_layer *L, const conv_geo *g, const sr_shape *in, const sr_shapeinfo *info,
-                            char *err)
-{
-    const char *nm = L->type->name;
-    char src[256], hint[256];
-    sr_from(info, 1, src, sizeof src);
-    if (g->nd == 2 && in->ndim == 2 && in->d[1] > 0 && g->cin > 0 && in->d[1] % g->cin == 0) {
-        /* flat features: suggest the square image they most likely were */
-        int64_t hw = in->d[1] / g->cin, side = (int64_t)llround(sqrt((double)hw));
-        if (side * side == hw)
-            snprintf(hint, sizeof hint, "insert Unflatten: [1, [%lld, %lld, %lld]] before this layer to restore the image",
-                     (long long)g->cin, (long long)side, (long long)side);
+    int nd = g->nd;
+    long long cin = (long long)g->cin;
+    if (nd >= 2 && in->ndim == 2 && in->d[1] > 0 && g->cin > 0 && in->d[1] % g->cin == 0) {
+        /* flat features: suggest the square image (cubic volume) they most likely were */
+        int64_t sp = in->d[1] / g->cin, side = (int64_t)llround(nd == 2 ? sqrt((double)sp) : cbrt((double)sp));
+        long long e = (long long)side;
+        if (nd == 2 && side * side == sp)
+            snprintf(hint, len, "insert Unflatten: [1, [%lld, %lld, %lld]] before this layer to restore the image",
+                     cin, e, e);
+        else if (nd == 3 && side * side * side == sp)
+            snprintf(hint, len, "insert Unflatten: [1, [%lld, %lld, %lld, %lld]] before this layer to restore the "
+                     "volume", cin, e, e, e);
         else
-            snprintf(hint, sizeof hint, "insert Unflatten: [1, [%lld, H, W]] before this layer with H*W = %lld",
-                     (long long)g->cin, (long long)hw);
-    } else if (g->nd == 2 && in->ndim == 2) {
-        snprintf(hint, sizeof hint, "restore the channel and spatial dimensions with Unflatten before this layer");
-    } else if (g->nd == 2 && in->ndim == 5) {
-        snprintf(hint, sizeof hint, "this is a 3-D volume batch; Conv2d takes images, so merge or drop a dimension first");
-    } else if (g->nd == 1 && in->ndim == 4) {
-        snprintf(hint, sizeof hint, "this is an image batch; use Conv2d, or Flatten: [2] first to make one sequence per channel");
-    } else if (g->nd == 1 && in->ndim == 1 && !info->in_batch) {
-        snprintf(hint, sizeof hint, "add a channel dimension: Unflatten: [0, [1, %lld]] before this layer",
+            snprintf(hint, len, "insert Unflatten: [1, [%lld, %s]] before this layer with %s = %lld", cin,
+                     nd == 2 ? "H, W" : "D, H, W", nd == 2 ? "H*W" : "D*H*W", (long long)sp);
+    } else if (nd == 2 && in->ndim == 2) {
+        snprintf(hint, len, "restore the channel and spatial dimensions with Unflatten before this layer");
+    } else if (nd == 2 && in->ndim == 5) {
+        snprintf(hint, len, "this is a 3-D volume batch; Conv2d takes images, so merge or drop a dimension first");
+    } else if (nd == 1 && in->ndim == 4) {
+        snprintf(hint, len, "this is an image batch; use Conv2d, or Flatten: [2] first to make one sequence per "
+                 "channel");
+    } else if (nd == 1 && in->ndim == 1 && !info->in_batch) {
+        snprintf(hint, len, "add a channel dimension: Unflatten: [0, [1, %lld]] before this layer",
                  (long long)in->d[0]);
+    } else if (nd == 3 && in->ndim == 3) {
+        snprintf(hint, len, "this is a sequence batch; use Conv1d, or give each sample depth, height and width");
     } else {
-        snprintf(hint, sizeof hint, "give the layer a %s input", g->nd == 2 ? "(N, C, H, W)" : "(N, C, L)");
+        snprintf(hint, len, "give the layer a %s input", cf_layout(nd));
     }
-    return sr_err(err, SR_ESHAPE, "%s expects a %s input, but input %s%s is %d-D; hint: %s", nm,
-                  g->nd == 2 ? "3-D (C, H, W) or 4-D (N, C, H, W)" : "2-D (C, L) or 3-D (N, C, L)", sr_shp(in), src,
-                  in->ndim, hint);
 }
 
 /*
- * Dim 0 of the input is the model's free batch dimension and the input is
- * one dim short: a batch whose channel dimension is missing (Conv2d on
- * [N, 28, 28]), not one unbatched sample whose channels happen to be the
+ * A batch without its channel dimension (see cf_input): Conv2d on
+ * [N, 28, 28], not one unbatched sample whose channels happen to be the
  * batch, which is how PyTorch would read it ("expected 1 channels, got N").
  */
-static sr_status channel_error(const sr_layer *L, const conv_geo *g, const sr_shape *in,
-                               const sr_shapeinfo *info, char *err)
+static void channel_hint(const cf_geo *g, const sr_shape *in, const sr_shapeinfo *info, char *hint, size_t len)
 {
-    const char *nm = L->type->name;
     long long cin = (long long)g->cin, d1 = (long long)in->d[1];
-    char src[256], full[160], hint[512];
-    sr_from(info, 1, src, sizeof src);
+    if (g->nd == 3) {
+        if (in->d[1] == g->cin)
+            snprintf(hint, len, "these look like images with %lld channels: use Conv2d, or insert Unflatten: [1, "
+                     "[%lld, 1]] before this layer to give them a depth of 1", cin, cin);
+        else if (g->cin == 1)
+            snprintf(hint, len, "insert Unflatten: [1, [1, %lld]] before this layer", d1);
+        else
+            snprintf(hint, len, "the %lld channels must be dim 1 of (N, C, D, H, W)", cin);
+        return;
+    }
     /* the input as the layer wants it, batch by name: [N, 1, 28, 28] */
+    char full[160];
     size_t f = (size_t)snprintf(full, sizeof full, "[%s, %lld", info->in_batch, cin);
     for (int i = 1; i < in->ndim && f < sizeof full; i++)
         f += (size_t)snprintf(full + f, sizeof full - f, ", %lld", (long long)in->d[i]);
@@ -221,175 +114,175 @@ static sr_status channel_error(const sr_layer *L, const conv_geo *g, const sr_sh
         snprintf(full + f, sizeof full - f, "]");
     size_t h;
     if (g->cin == 1)
-        h = (size_t)snprintf(hint, sizeof hint, "insert Unflatten: [1, [1, %lld]] before this layer", d1);
+        h = (size_t)snprintf(hint, len, "insert Unflatten: [1, [1, %lld]] before this layer", d1);
     else if (g->nd == 1 && d1 > 0 && d1 % cin == 0)
         /* (N, C*L), as Flatten leaves (N, C, L) */
-        h = (size_t)snprintf(hint, sizeof hint, "insert Unflatten: [1, [%lld, %lld]] before this layer if dim 1 "
-                             "holds %lld channels one after another", cin, d1 / cin, cin);
+        h = (size_t)snprintf(hint, len, "insert Unflatten: [1, [%lld, %lld]] before this layer if dim 1 holds %lld "
+                             "channels one after another", cin, d1 / cin, cin);
     else if (info->prev)
-        h = (size_t)snprintf(hint, sizeof hint, "in_channels=%lld needs the %lld channels as dim 1 of %s", cin,
-                             cin, g->nd == 2 ? "(N, C, H, W)" : "(N, C, L)");
+        h = (size_t)snprintf(hint, len, "in_channels=%lld needs the %lld channels as dim 1 of %s", cin, cin,
+                             cf_layout(g->nd));
     else
         h = 0;
-    if (!info->prev && h < sizeof hint)
-        h += (size_t)snprintf(hint + h, sizeof hint - h, "%smake the model's input %s", h ? ", or " : "", full);
-    if (g->cin != 1 && h < sizeof hint)
-        snprintf(hint + h, sizeof hint - h, "; or, for one-channel data, insert Unflatten: [1, [1, %lld]] before "
-                 "this layer and make in_channels 1", d1);
-    return sr_err(err, SR_ESHAPE, "%s expects a batch as %s, but input %s%s, whose dim 0 is the batch, has no "
-                  "channel dimension; hint: %s",
-                  nm, g->nd == 2 ? "4-D (N, C, H, W)" : "3-D (N, C, L)", sr_shp(in), src, hint);
+    if (!info->prev && h < len)
+        h += (size_t)snprintf(hint + h, len - h, "%smake the model's input %s", h ? ", or " : "", full);
+    if (g->cin != 1 && h < len)
+        snprintf(hint + h, len - h, "; or, for one-channel data, insert Unflatten: [1, [1, %lld]] before this layer "
+                 "and make in_channels 1", d1);
 }
 
-SR_SHAPE_FN(sr_conv_shape)
+/* For a wrong channel count: an unbatched reading of what is likely a
+ * batch of flat rows, or (Conv3d) of images. */
+static void cin_extra(const cf_geo *g, const cf_dims *d, const sr_shape *in, char *extra, size_t len)
 {
-    conv_geo g;
-    conv_geo_get(L, &g);
+    long long cin = (long long)g->cin, d1 = (long long)in->d[1];
+    extra[0] = '\0';
+    if (d->batched)
+        return;
+    if (g->nd == 3) {
+        if (in->d[1] == g->cin)
+            snprintf(extra, len, "; or, if dim 0 of %s is the batch, these are images: use Conv2d", sr_shp(in));
+    } else if (g->cin > 0 && in->d[in->ndim - 1] > 0) {
+        if (g->nd == 1 && in->d[1] % g->cin == 0)
+            snprintf(extra, len, "; or, if dim 0 of %s is the batch, insert Unflatten: [1, [%lld, %lld]] before "
+                     "this layer", sr_shp(in), cin, d1 / cin);
+        else if (g->cin == 1)
+            snprintf(extra, len, "; or, if dim 0 of %s is the batch, insert Unflatten: [1, [1, %lld]] before this "
+                     "layer", sr_shp(in), d1);
+    }
+}
+
+/* The spatial output for an input, or why there is none. */
+typedef struct {
+    int64_t osz[3];       /* output sizes (0: none) */
+    int64_t padded[3];    /* input plus padding */
+    int64_t pads[3];      /* padding before plus after */
+    int64_t span[3];      /* the kernel's extent, dilated */
+    int64_t need[3];      /* the smallest input that fits: padded >= span, in closed form */
+    int fits;             /* every output size is positive */
+    int pad_bad;          /* a dim whose padding the mode cannot take, or -1 */
+} conv_extent;
+
+static void conv_extent_get(const cf_geo *g, const cf_dims *d, conv_extent *e)
+{
+    e->fits = 1;
+    e->pad_bad = -1;
+    for (int i = 0; i < 3; i++) {
+        int64_t isz = d->sp[i], pb = g->pb[i], pa = g->pa[i];
+        e->pads[i] = pb + pa;
+        e->padded[i] = isz + pb + pa;
+        e->span[i] = g->d[i] * (g->k[i] - 1) + 1;
+        e->need[i] = e->span[i] - e->pads[i] > 1 ? e->span[i] - e->pads[i] : 1;
+        e->osz[i] = e->padded[i] >= e->span[i] && isz > 0 ? (e->padded[i] - e->span[i]) / g->s[i] + 1 : 0;
+        e->fits &= e->osz[i] > 0;
+        if (g->mode == CF_PAD_REFLECT && (pb || pa) && (pb >= isz || pa >= isz))
+            e->pad_bad = i;
+        if (g->mode == CF_PAD_CIRCULAR && (pb > isz || pa > isz))
+            e->pad_bad = i;
+    }
+}
+
+/* A zero-size output is a mistake, in PyTorch's words. */
+static sr_status fit_error(const sr_layer *L, const cf_geo *g, const cf_dims *d, const conv_extent *e,
+                           const sr_shape *in, char *err)
+{
     const char *nm = L->type->name;
-    char src[256];
-    sr_from(info, 1, src, sizeof src);
-    if (in->ndim != g.nd + 1 && in->ndim != g.nd + 2)
-        return rank_error(L, &g, in, info, err);
-    /* a batch without channels: size the output as if it had in_channels
-     * of them, which the layers after it would see once it is fixed */
-    const sr_shape *given = in;
-    sr_shape with_c;
-    int no_channel = info->in_batch && in->ndim == g.nd + 1;
-    if (no_channel) {
-        with_c.ndim = in->ndim + 1;
-        with_c.d[0] = in->d[0];
-        with_c.d[1] = g.cin;
-        for (int i = 1; i < in->ndim; i++)
-            with_c.d[i + 1] = in->d[i];
-        in = &with_c;
-    }
-    conv_dims d;
-    conv_dims_get(&g, in, &d);
-    info->batch_dim0 = d.batched; /* unbatched: dim 0 is channels, which mix */
-
-    /* spatial output, or why there is none */
-    int64_t isz[2] = {d.h, d.w}, osz[2], padded[2], span[2], need[2];
-    int fits = 1, pad_bad = -1;
-    for (int i = 0; i < 2; i++) {
-        padded[i] = isz[i] + g.pb[i] + g.pa[i];
-        span[i] = g.dil[i] * (g.k[i] - 1) + 1;
-        need[i] = span[i] - g.pb[i] - g.pa[i];
-        if (need[i] < 1)
-            need[i] = 1;
-        osz[i] = padded[i] >= span[i] && isz[i] > 0 ? (padded[i] - span[i]) / g.s[i] + 1 : 0;
-        fits &= osz[i] > 0;
-        if (g.mode == PAD_REFLECT && (g.pb[i] >= isz[i] || g.pa[i] >= isz[i]) && (g.pb[i] || g.pa[i]))
-            pad_bad = i;
-        if (g.mode == PAD_CIRCULAR && (g.pb[i] > isz[i] || g.pa[i] > isz[i]))
-            pad_bad = i;
-    }
-    *out = *in;
-    out->d[d.batched] = g.cout;
-    for (int i = 2 - g.nd; i < 2; i++)
-        out->d[out->ndim - 2 + i] = osz[i];
-    info->out_known = fits;
-    if (no_channel)
-        return channel_error(L, &g, given, info, err);
-
-    if (d.c != g.cin) {
-        char extra[200] = "";
-        if (!d.batched && g.cin > 0 && in->d[in->ndim - 1] > 0) {
-            /* a batch of flat rows read as one unbatched (C, L) / (C, H, W) */
-            if (g.nd == 1 && in->d[1] % g.cin == 0)
-                snprintf(extra, sizeof extra, "; or, if dim 0 of %s is the batch, insert Unflatten: [1, [%lld, %lld]] before this layer",
-                         sr_shp(in), (long long)g.cin, (long long)(in->d[1] / g.cin));
-            else if (g.cin == 1)
-                snprintf(extra, sizeof extra, "; or, if dim 0 of %s is the batch, insert Unflatten: [1, [1, %lld]] before this layer",
-                         sr_shp(in), (long long)in->d[1]);
-        }
-        return sr_err(err, SR_ESHAPE, "%s(in_channels=%lld) expects %lld channels, but input %s%s has %lld; hint: in_channels should be %lld%s",
-                      nm, (long long)g.cin, (long long)g.cin, sr_shp(in), src, (long long)d.c, (long long)d.c, extra);
-    }
-    if (!fits) {
-        /* a zero-size output is a mistake, in PyTorch's words; the
-         * smallest input that fits is need[] (padded >= extent), in
-         * closed form */
-        char a[48], b[48], c[48], e[48], f[48], h[48], m[48];
-        int64_t pads[2] = {g.pb[0] + g.pa[0], g.pb[1] + g.pa[1]};
-        if ((g.nd == 2 && isz[0] == 0) || isz[1] == 0)
-            return sr_err(err, SR_ESHAPE,
-                          "input %s has a spatial size of %s, so the output would be empty (Only zero batch or zero "
-                          "channel inputs are supported, as PyTorch says); hint: %s fits inputs of at least %s here",
-                          sr_shp(in), ext(&g, isz, b, sizeof b), nm, ext(&g, need, m, sizeof m));
+    char a[64], b[64], c[64], f[64], h[64], k[64], m[64];
+    if (g->nd == 3)
+        return sr_err(err, SR_ESHAPE, "input %s is %s after padding (%s plus %s), smaller than the kernel's extent "
+                      "%s (kernel_size=%s); hint: %s fits inputs of at least %s here: remove a downsampling step "
+                      "before it, or add padding", sr_shp(in), cf_ext(g, e->padded, a, sizeof a),
+                      cf_ext(g, d->sp, b, sizeof b), cf_ext(g, e->pads, c, sizeof c), cf_ext(g, e->span, f, sizeof f),
+                      cf_tup(g, g->k, h, sizeof h), nm, cf_ext(g, e->need, m, sizeof m));
+    if ((g->nd == 2 && d->sp[1] == 0) || d->sp[2] == 0)
         return sr_err(err, SR_ESHAPE,
-                      "Kernel size can't be greater than actual input size: input %s is %s after padding (%s plus "
-                      "%s), smaller than the kernel's extent %s (kernel_size=%s, dilation=%s), so the output would "
-                      "be empty; hint: %s fits inputs of at least %s here: remove a downsampling step before it, or "
-                      "add padding",
-                      sr_shp(in), ext(&g, padded, a, sizeof a), ext(&g, isz, b, sizeof b),
-                      ext(&g, pads, c, sizeof c), ext(&g, span, e, sizeof e), tup(&g, g.k, f, sizeof f),
-                      tup(&g, g.dil, h, sizeof h), nm, ext(&g, need, m, sizeof m));
-    }
-    /* cblas_sgemm takes int sizes */
-    int64_t K, P;
-    if (__builtin_mul_overflow(g.cin / g.groups, g.k[0] * g.k[1], &K) ||
-        __builtin_mul_overflow(osz[0], osz[1], &P) || K > INT_MAX || P > INT_MAX) {
-        info->out_known = 0;
+                      "input %s has a spatial size of %s, so the output would be empty (Only zero batch or zero "
+                      "channel inputs are supported, as PyTorch says); hint: %s fits inputs of at least %s here",
+                      sr_shp(in), cf_ext(g, d->sp, b, sizeof b), nm, cf_ext(g, e->need, m, sizeof m));
+    return sr_err(err, SR_ESHAPE,
+                  "Kernel size can't be greater than actual input size: input %s is %s after padding (%s plus "
+                  "%s), smaller than the kernel's extent %s (kernel_size=%s, dilation=%s), so the output would "
+                  "be empty; hint: %s fits inputs of at least %s here: remove a downsampling step before it, or "
+                  "add padding",
+                  sr_shp(in), cf_ext(g, e->padded, a, sizeof a), cf_ext(g, d->sp, b, sizeof b),
+                  cf_ext(g, e->pads, c, sizeof c), cf_ext(g, e->span, f, sizeof f), cf_tup(g, g->k, h, sizeof h),
+                  cf_tup(g, g->d, k, sizeof k), nm, cf_ext(g, e->need, m, sizeof m));
+}
+
+/* Sizes the kernels index with int (cblas_sgemm's, the packed GEMM's):
+ * SR_OK, or the error. */
+static sr_status size_limits(const cf_geo *g, const conv_extent *e, char *err)
+{
+    int64_t K, P, pin;
+    int over = __builtin_mul_overflow(g->cg, g->k[0] * g->k[1] * g->k[2], &K) ||
+               __builtin_mul_overflow(e->osz[0] * e->osz[1], e->osz[2], &P);
+    if (g->nd < 3 && (over || K > INT_MAX || P > INT_MAX))
         return sr_err(err, SR_ESHAPE,
                       "this convolution is too large for seqrun's kernel: each output channel sums over "
                       "in_channels/groups * kernel positions and covers the output positions, and both must be at "
                       "most %d; hint: split the input into tiles", INT_MAX);
-    }
-    if (pad_bad >= 0) {
-        int i = pad_bad;
-        const char *what = g.nd == 2 ? (i == 0 ? "height" : "width") : "length";
-        if (g.mode == PAD_REFLECT)
-            return sr_err(err, SR_ESHAPE,
-                          "padding_mode='reflect' needs padding smaller than the input, but padding (%lld, %lld) "
-                          "is not smaller than the %s %lld of input %s; hint: use padding < %lld, or "
-                          "padding_mode='replicate'",
-                          (long long)g.pb[i], (long long)g.pa[i], what, (long long)isz[i], sr_shp(in),
-                          (long long)isz[i]);
-        return sr_err(err, SR_ESHAPE,
-                      "padding_mode='circular' wraps around more than once: padding (%lld, %lld) exceeds the "
-                      "%s %lld of input %s; hint: use padding <= %lld",
-                      (long long)g.pb[i], (long long)g.pa[i], what, (long long)isz[i], sr_shp(in),
-                      (long long)isz[i]);
-    }
+    /* conv3d.c's kernel also unfolds 64-float blocks of taps and indexes
+     * the padded input */
+    if (g->nd == 3 && (over || __builtin_mul_overflow(e->padded[0] * e->padded[1], e->padded[2], &pin) ||
+                       K > INT_MAX / 64 || P > INT_MAX || pin > INT_MAX))
+        return sr_err(err, SR_ESHAPE, "this convolution is too large for seqrun's kernel: in_channels/groups * "
+                      "kernel positions must be at most %d, input and output positions at most %d; hint: split the "
+                      "input into tiles", INT_MAX / 64, INT_MAX);
     return SR_OK;
 }
 
-SR_PARAMS_FN(sr_conv_params)
+static sr_status pad_error(const cf_geo *g, const cf_dims *d, int i, const sr_shape *in, char *err)
 {
-    conv_geo g;
-    conv_geo_get(L, &g);
-    memset(p, 0, 2 * sizeof *p);
-    int64_t cg = g.groups > 0 ? g.cin / g.groups : g.cin;
-    int64_t wd[2 + 2] = {g.cout, cg};
-    int nd = 2;
-    double fan_in = (double)cg;
-    for (int i = 2 - g.nd; i < 2; i++) {
-        wd[nd++] = g.k[i];
-        fan_in *= (double)g.k[i];
+    static const char *const dims[] = {"depth", "height", "width"};
+    const char *what = g->nd == 1 ? "length" : dims[i];
+    long long pb = (long long)g->pb[i], pa = (long long)g->pa[i], isz = (long long)d->sp[i];
+    if (g->mode == CF_PAD_REFLECT)
+        return sr_err(err, SR_ESHAPE,
+                      "padding_mode='reflect' needs padding smaller than the input, but padding (%lld, %lld) "
+                      "is not smaller than the %s %lld of input %s; hint: use padding < %lld, or "
+                      "padding_mode='replicate'", pb, pa, what, isz, sr_shp(in), isz);
+    return sr_err(err, SR_ESHAPE,
+                  "padding_mode='circular' wraps around more than once: padding (%lld, %lld) exceeds the "
+                  "%s %lld of input %s; hint: use padding <= %lld", pb, pa, what, isz, sr_shp(in), isz);
+}
+
+static sr_status conv_shape_rest(const sr_layer *L, const cf_geo *g, const cf_input *x, sr_shape *out,
+                                 sr_shapeinfo *info, char *err)
+{
+    const sr_shape *in = x->in, *given = x->given;
+    const cf_dims d = x->d;
+    conv_extent e;
+    conv_extent_get(g, &d, &e);
+    cf_out_shape(g, &d, in, e.osz, out);
+    info->out_known = e.fits;
+    if (x->no_channel) {
+        char hint[512];
+        channel_hint(g, given, info, hint, sizeof hint);
+        return cf_channel_error(L, g, given, info, hint, err);
     }
-    p[0].name = "weight";
-    p[0].shape = sr_shape_make(nd, wd);
-    p[0].init = sr_init_kaiming_uniform_a(sqrt(5.0));
-    p[0].zero_row = -1;
-    if (!g.bias)
-        return 1;
-    double bound = fan_in > 0 ? 1.0 / sqrt(fan_in) : 0.0;
-    p[1].name = "bias";
-    p[1].shape = sr_shape_make(1, (int64_t[]){g.cout});
-    p[1].init = sr_init_uniform(-bound, bound);
-    p[1].zero_row = -1;
-    return 2;
+    if (d.c != g->cin) {
+        char extra[200];
+        cin_extra(g, &d, in, extra, sizeof extra);
+        return cf_cin_error(L, g, in, info, d.c, "", extra, err);
+    }
+    if (!e.fits)
+        return fit_error(L, g, &d, &e, in, err);
+    sr_status st = size_limits(g, &e, err);
+    if (st != SR_OK) {
+        info->out_known = 0;
+        return st;
+    }
+    if (e.pad_bad >= 0)
+        return pad_error(g, &d, e.pad_bad, in, err);
+    return SR_OK;
 }
 
-/* The padded extent forward works on: the input itself for 'zeros' (im2col
- * pads implicitly), else the explicitly padded copy. */
-static int direct_1x1(const conv_geo *g)
-{
-    return g->k[0] == 1 && g->k[1] == 1 && g->s[0] == 1 && g->s[1] == 1 && !g->pb[0] && !g->pa[0] && !g->pb[1] &&
-           !g->pa[1];
-}
+static const cf_shape_rule conv_rule = {.rank_hint = rank_hint, .rest = conv_shape_rest};
 
-static size_t dc_workspace(const conv_geo *g, const conv_dims *di, const conv_dims *dout);
+SR_SHAPE_FN(sr_conv_shape) { return cf_shape(L, in, out, info, err, &conv_rule); }
+
+/* ---- forward ------------------------------------------------------------------ */
+
 static int conv_ck(const conv_geo *g, const conv_dims *di, const conv_dims *dout, ck_conv *c);
 
 SR_WORKSPACE_FN(sr_conv_workspace)
@@ -402,18 +295,12 @@ SR_WORKSPACE_FN(sr_conv_workspace)
     /* An impossible size on overflow: the runner's allocation fails
      * cleanly rather than wrapping around. */
     const size_t huge = SIZE_MAX / 16;
-    size_t n = 0, a, b;
-    if (g.mode != PAD_ZEROS) {
-        if (__builtin_mul_overflow((size_t)di.c, (size_t)(di.h + g.pb[0] + g.pa[0]), &a) ||
-            __builtin_mul_overflow(a, (size_t)(di.w + g.pb[1] + g.pa[1]), &n))
-            return huge;
-    }
-    if (!direct_1x1(&g)) {
-        if (__builtin_mul_overflow((size_t)(g.cin / g.groups), (size_t)(g.k[0] * g.k[1]), &a) ||
-            __builtin_mul_overflow(a, (size_t)(dout.h * dout.w), &b) || __builtin_add_overflow(n, b, &n))
-            return huge;
-    }
-    /* the direct kernels' padded blocks (the checks above bound the sizes) */
+    cf_call c;
+    cf_call_get(L, in, out, &c);
+    size_t n = cf_blas_workspace(&c.g, &c.di, &c.dout);
+    if (n >= huge)
+        return huge;
+    /* the direct kernels' padded blocks (the shape rule bounds the sizes) */
     size_t dw = dc_workspace(&g, &di, &dout);
     if (dw > n)
         n = dw;
@@ -424,720 +311,6 @@ SR_WORKSPACE_FN(sr_conv_workspace)
     if (kw > n)
         n = kw;
     return n < huge ? n : huge;
-}
-
-/* Source index for padded position i of an axis of size n: PyTorch's
- * F.pad modes.  The shape check guarantees one reflection / wrap suffices. */
-static int64_t pad_src(int mode, int64_t i, int64_t n)
-{
-    if (i >= 0 && i < n)
-        return i;
-    switch (mode) {
-    case PAD_REFLECT: return i < 0 ? -i : 2 * (n - 1) - i;
-    case PAD_REPLICATE: return i < 0 ? 0 : n - 1;
-    default: return i < 0 ? i + n : i - n; /* circular */
-    }
-}
-
-static void pad_copy(const float *x, int64_t C, int64_t H, int64_t W, const conv_geo *g, float *xp)
-{
-    int64_t Hp = H + g->pb[0] + g->pa[0], Wp = W + g->pb[1] + g->pa[1];
-    for (int64_t c = 0; c < C; c++) {
-        const float *xc = x + c * H * W;
-        for (int64_t ph = 0; ph < Hp; ph++) {
-            const float *row = xc + pad_src(g->mode, ph - g->pb[0], H) * W;
-            float *dst = xp + (c * Hp + ph) * Wp;
-            for (int64_t pw = 0; pw < g->pb[1]; pw++)
-                dst[pw] = row[pad_src(g->mode, pw - g->pb[1], W)];
-            memcpy(dst + g->pb[1], row, (size_t)W * sizeof *dst);
-            for (int64_t pw = g->pb[1] + W; pw < Wp; pw++)
-                dst[pw] = row[pad_src(g->mode, pw - g->pb[1], W)];
-        }
-    }
-}
-
-/* ceil(a / b) for b > 0 and any sign of a */
-static int64_t cdiv(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }
-
-/*
- * cols[(c, i, j), (oh, ow)] = x[c, oh*sh - ph + i*dh, ow*sw - pw + j*dw],
- * zero outside the input.  Rows of the result line up with the weight's
- * (C/groups, kh, kw) layout, so W_g (O_g x K) * cols (K x P) is the output.
- */
-static void im2col(const float *x, int64_t C, int64_t H, int64_t W, const int64_t *k, const int64_t *s,
-                   const int64_t *d, const int64_t *pb, int64_t OH, int64_t OW, float *cols)
-{
-    int64_t P = OH * OW;
-    for (int64_t c = 0; c < C; c++) {
-        const float *xc = x + c * H * W;
-        for (int64_t i = 0; i < k[0]; i++) {
-            for (int64_t j = 0; j < k[1]; j++) {
-                float *dst = cols + ((c * k[0] + i) * k[1] + j) * P;
-                int64_t off = j * d[1] - pb[1];
-                /* output columns whose input column lies inside [0, W) */
-                int64_t lo = cdiv(-off, s[1]), hi = cdiv(W - off, s[1]);
-                if (lo < 0)
-                    lo = 0;
-                if (hi > OW)
-                    hi = OW;
-                if (hi < lo)
-                    hi = lo;
-                for (int64_t oh = 0; oh < OH; oh++, dst += OW) {
-                    int64_t ih = oh * s[0] - pb[0] + i * d[0];
-                    if (ih < 0 || ih >= H) {
-                        memset(dst, 0, (size_t)OW * sizeof *dst);
-                        continue;
-                    }
-                    const float *row = xc + ih * W;
-                    if (lo > 0)
-                        memset(dst, 0, (size_t)lo * sizeof *dst);
-                    if (s[1] == 1 && hi > lo) {
-                        memcpy(dst + lo, row + lo + off, (size_t)(hi - lo) * sizeof *dst);
-                    } else {
-                        for (int64_t ow = lo; ow < hi; ow++)
-                            dst[ow] = row[ow * s[1] + off];
-                    }
-                    if (hi < OW)
-                        memset(dst + hi, 0, (size_t)(OW - hi) * sizeof *dst);
-                }
-            }
-        }
-    }
-}
-
-/* ---- direct convolution (AVX-512 / AVX2) ---------------------------------- */
-
-/*
- * The fast path.  Every sample is first copied into the workspace padded
- * (in any padding mode) and, for a horizontal stride s > 1, split into s
- * column phases, so that a segment of VL consecutive outputs of one output
- * row reads VL consecutive floats for every kernel tap (c, i, j).  Samples
- * go in blocks, so that small images still fill whole tiles.  A tile is MR
- * output channels by NV segments, accumulated in registers over all taps:
- * the accumulators start at the bias, each tap is NV loads, MR broadcasts
- * of the packed weights and MR*NV FMAs; then one (masked) store, with ReLU
- * applied in registers when that is the fused activation, and any other
- * fused activation applied per sample while the output is in cache.
- *
- * Every output is its bias plus its taps in (c, i, j) order, one FMA each,
- * whatever the tile, block, batch size or vector width, so results do not
- * depend on --batch-size, on the thread count, or on which of the AVX-512
- * and AVX2 kernels runs.  Without either (or for depthwise-like groups with
- * few output channels each) the im2col + sgemm path below runs instead.
- */
-
-typedef struct {
-    int64_t in;     /* the segment's tap-0 input, from its block's padded input */
-    int64_t out;    /* its first output for output channel 0, from the chunk's output
-                       (in a two-phase out_layout: the first of phase 0's) */
-    int64_t out1;   /* two-phase out_layout: the first of phase 1's */
-    int64_t lanes;  /* outputs it covers: 1..VL */
-} dc_seg;
-
-typedef struct {
-    int64_t Hp, Wp;   /* padded extent */
-    int64_t Wj;       /* columns per phase: ceil(Wp / sw) */
-    int64_t RS, PS;   /* row stride (sw * Wj) and plane stride (Hp * RS) */
-    int64_t SS;       /* one sample's padded input: cin * PS */
-    int64_t K;        /* taps per group: cin/groups * kh * kw */
-    int64_t nb;       /* samples per block */
-    int64_t segs;     /* segments per block at VL = 8 (the most) */
-    size_t taps_f;    /* floats for the tap offsets (int64) */
-    size_t area;      /* floats per thread: padded block, slack, segments */
-} dc_geo;
-
-#define DC_SLACK 16 /* floats after a block: an unmasked load's overrun */
-#ifndef DC_SPAN
-#define DC_SPAN 4   /* tiles of segments per pass over the output-channel blocks */
-#endif
-
-/* 2: AVX-512, 1: AVX2 + FMA, 0: im2col + sgemm */
-static int dc_level(const conv_geo *g)
-{
-#ifdef DC_X86
-    /* one or two output channels per group leave the tiles mostly empty */
-    if (g->cout / g->groups < 4)
-        return 0;
-    return sr_cpu_level();
-#else
-    (void)g;
-    return 0;
-#endif
-}
-
-/* Output channels per tile (the rest of the register file holds segments). */
-static int dc_mr(int level, int64_t og)
-{
-    static const int c512[] = {8, 6, 4}, c256[] = {4, 6};
-    const int *c = level == 2 ? c512 : c256;
-    int nc = level == 2 ? 3 : 2, best = c[0];
-    for (int i = 1; i < nc; i++)
-        if ((og + c[i] - 1) / c[i] * c[i] < (og + best - 1) / best * best)
-            best = c[i];
-    return best;
-}
-
-static int dc_nv(int level, int mr)
-{
-    if (level == 2)
-        return mr == 8 ? 3 : mr == 6 ? 4 : 6;
-    return mr == 4 ? 3 : 2;
-}
-
-static void dc_geo_get(const conv_geo *g, const conv_dims *di, const conv_dims *dout, dc_geo *d)
-{
-    d->Hp = di->h + g->pb[0] + g->pa[0];
-    d->Wp = di->w + g->pb[1] + g->pa[1];
-    d->Wj = (d->Wp + g->s[1] - 1) / g->s[1];
-    d->RS = g->s[1] * d->Wj;
-    d->PS = d->Hp * d->RS;
-    d->SS = g->cin * d->PS;
-    d->K = g->cin / g->groups * g->k[0] * g->k[1];
-    int64_t per16 = dout->h * ((dout->w + 15) / 16), per8 = dout->h * ((dout->w + 7) / 8);
-    /* enough samples for a few dozen segments, within ~128 KiB of input */
-    int64_t nb = per16 > 0 ? (48 + per16 - 1) / per16 : 1;
-    if (nb > 1 && nb * d->SS > 32768)
-        nb = 32768 / (d->SS ? d->SS : 1);
-    if (nb > di->n)
-        nb = di->n;
-    d->nb = nb > 0 ? nb : 1;
-    d->segs = d->nb * per8;
-    d->taps_f = (size_t)d->K * 2;
-    d->area = (size_t)(d->nb * d->SS + DC_SLACK) + (size_t)d->segs * (sizeof(dc_seg) / sizeof(float)) + 16 +
-              (size_t)(g->s[1] > 1 ? d->Wp : 0);
-}
-
-/* One padded row of n = W + pb + pa floats from input row src. */
-static void pad_row(const float *src, int64_t W, int64_t pb, int64_t pa, int mode, float *row)
-{
-    for (int64_t pw = 0; pw < pb; pw++)
-        row[pw] = mode == PAD_ZEROS ? 0.0f : src[pad_src(mode, pw - pb, W)];
-    memcpy(row + pb, src, (size_t)W * sizeof *row);
-    for (int64_t pw = pb + W; pw < pb + W + pa; pw++)
-        row[pw] = mode == PAD_ZEROS ? 0.0f : src[pad_src(mode, pw - pb, W)];
-}
-
-/* Splits a padded row into s column phases of Wj floats each. */
-static SR_VEC_VOID(split_phases, (const float *row, int64_t Wp, int64_t s, int64_t Wj, float *dst), (row, Wp, s, Wj, dst))
-{
-    for (int64_t ph = 0; ph < s; ph++) {
-        float *d = dst + ph * Wj;
-        int64_t n = (Wp - ph + s - 1) / s; /* columns of this phase inside the row */
-        for (int64_t j = 0; j < n; j++)
-            d[j] = row[j * s + ph];
-        for (int64_t j = n; j < Wj; j++)
-            d[j] = 0.0f;
-    }
-}
-
-#ifdef DC_X86
-/* Lanes l of a 16-lane load at padded column i whose source column
- * i + l - pb lies in [0, W). */
-static inline __mmask16 lanes_in(int64_t i, int64_t pb, int64_t W)
-{
-    int64_t lo = pb - i, hi = pb + W - i;
-    lo = lo < 0 ? 0 : lo;
-    hi = hi > 16 ? 16 : hi;
-    if (hi <= lo)
-        return 0;
-    return (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
-}
-
-/* Zero padding (and for stride 2 the split into 2 phases) of a whole
- * sample in one step, with AVX-512: padded column p of a row is src[p - pb]
- * inside the row, zero outside (and past Wp); for stride 2, phase q's
- * column j is padded column 2j + q.  Padding rows (ih outside [0, H)) are
- * zero.  The lane masks are the same for every row, so they are worked out
- * once.  Rows too wide for the mask table return 0 (the caller pads them). */
-__attribute__((target("avx512f"))) static int pad_512(const float *x, const conv_geo *g, const conv_dims *di,
-                                                       const dc_geo *d, float *dst)
-{
-    const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-    int64_t H = di->h, W = di->w, pb = g->pb[1], Wj = d->Wj, sw = g->s[1];
-    int64_t wv = W < d->Wp - pb ? W : d->Wp - pb; /* source columns inside the padded row */
-    enum { MAXV = 64 };
-    __mmask16 ka[MAXV], kb[MAXV], ko[MAXV];
-    int64_t nv = (Wj + 15) / 16;
-    if (nv > MAXV)
-        return 0;
-    for (int64_t v = 0; v < nv; v++) {
-        int64_t j = 16 * v;
-        ka[v] = lanes_in(sw * j, pb, wv);
-        kb[v] = lanes_in(sw * j + 16, pb, wv);
-        ko[v] = (__mmask16)(Wj - j >= 16 ? 0xffff : (1u << (Wj - j)) - 1);
-    }
-    for (int64_t c = 0; c < g->cin; c++)
-        for (int64_t ph = 0; ph < d->Hp; ph++) {
-            float *row = dst + c * d->PS + ph * d->RS;
-            int64_t ih = ph - g->pb[0];
-            if (ih < 0 || ih >= H) {
-                memset(row, 0, (size_t)d->RS * sizeof *row);
-                continue;
-            }
-            /* padded column sw*16v + l is src[sw*16v + l - pb]: masked-off
-             * lanes are not read, so the address may lie before src */
-            uintptr_t base = (uintptr_t)(x + (c * H + ih) * W) - (uintptr_t)pb * sizeof(float);
-            if (sw == 1) {
-                for (int64_t v = 0; v < nv; v++)
-                    _mm512_mask_storeu_ps(row + 16 * v, ko[v],
-                                          _mm512_maskz_loadu_ps(ka[v], (const void *)(base + (uintptr_t)(64 * v))));
-                continue;
-            }
-            for (int64_t v = 0; v < nv; v++) {
-                __m512 a = _mm512_maskz_loadu_ps(ka[v], (const void *)(base + (uintptr_t)(128 * v)));
-                __m512 b = _mm512_maskz_loadu_ps(kb[v], (const void *)(base + (uintptr_t)(128 * v + 64)));
-                _mm512_mask_storeu_ps(row + 16 * v, ko[v], _mm512_permutex2var_ps(a, ev, b));
-                _mm512_mask_storeu_ps(row + Wj + 16 * v, ko[v], _mm512_permutex2var_ps(a, od, b));
-            }
-        }
-    return 1;
-}
-#endif
-
-/* One sample into the padded, phase-split layout; tmp holds one padded row. */
-static void dc_pad(const float *x, const conv_geo *g, const conv_dims *di, const dc_geo *d, float *dst, float *tmp)
-{
-    int64_t H = di->h, W = di->w, sw = g->s[1];
-#ifdef DC_X86
-    if (sw <= 2 && g->mode == PAD_ZEROS && sr_cpu_level() == SR_CPU_AVX512 && pad_512(x, g, di, d, dst))
-        return;
-#endif
-    for (int64_t c = 0; c < g->cin; c++) {
-        const float *xc = x + c * H * W;
-        for (int64_t ph = 0; ph < d->Hp; ph++) {
-            float *row = dst + c * d->PS + ph * d->RS;
-            int64_t ih = ph - g->pb[0];
-            if ((ih < 0 || ih >= H) && g->mode == PAD_ZEROS) {
-                memset(row, 0, (size_t)d->RS * sizeof *row);
-                continue;
-            }
-            const float *src = xc + pad_src(g->mode, ih, H) * W;
-            if (sw == 1) {
-                pad_row(src, W, g->pb[1], g->pa[1], g->mode, row);
-            } else {
-                pad_row(src, W, g->pb[1], g->pa[1], g->mode, tmp);
-                split_phases(tmp, d->Wp, sw, d->Wj, row);
-            }
-        }
-    }
-}
-
-/* A sample the layer before wrote straight into the padded layout (see
- * sr_conv_in_layout): zeros where dc_pad would put them, that is every
- * float outside the input's rows and columns. */
-static void dc_pad_borders(const conv_geo *g, const conv_dims *di, const dc_geo *d, float *xp)
-{
-    int64_t s = g->s[1], top = g->pb[0], left = g->pb[1];
-    /* per phase q (column j is padded column j*s + q): the input's columns
-     * are j in [lo[q], hi[q]); a few floats at either end are padding */
-    int64_t lo[2], hi[2];
-    for (int64_t q = 0; q < s; q++) {
-        lo[q] = left > q ? (left - q + s - 1) / s : 0;
-        hi[q] = left + di->w > q ? (left + di->w - q + s - 1) / s : 0;
-        hi[q] = hi[q] < d->Wj ? hi[q] : d->Wj;
-    }
-    for (int64_t c = 0; c < g->cin; c++) {
-        float *plane = xp + c * d->PS;
-        memset(plane, 0, (size_t)(top * d->RS) * sizeof *plane);
-        int64_t end = top + di->h;
-        memset(plane + end * d->RS, 0, (size_t)((d->Hp - end) * d->RS) * sizeof *plane);
-        for (int64_t ph = top; ph < end; ph++)
-            for (int64_t q = 0; q < s; q++) {
-                float *p = plane + ph * d->RS + q * d->Wj;
-                for (int64_t j = 0; j < lo[q]; j++)
-                    p[j] = 0.0f;
-                for (int64_t j = hi[q]; j < d->Wj; j++)
-                    p[j] = 0.0f;
-            }
-    }
-}
-
-/* Tap offsets, in the weights' (c, i, j) order, into the padded layout. */
-static void dc_taps(const conv_geo *g, const dc_geo *d, int64_t *taps)
-{
-    int64_t cg = g->cin / g->groups, t = 0;
-    for (int64_t c = 0; c < cg; c++)
-        for (int64_t i = 0; i < g->k[0]; i++)
-            for (int64_t j = 0; j < g->k[1]; j++) {
-                int64_t q = j * g->dil[1];
-                taps[t++] = c * d->PS + i * g->dil[0] * d->RS + (q % g->s[1]) * d->Wj + q / g->s[1];
-            }
-}
-
-/* Packed weights: per group and block of MR output channels, [K][MR], then
- * the biases [MR]; channels past the group's end are zero. */
-typedef struct {
-    int level, mr;
-    int64_t nob;        /* blocks per group */
-    size_t wfloats;     /* K * MR per block */
-    float *w, *b;
-} dc_pack;
-
-static size_t dc_pack_size(const conv_geo *g, int64_t K, int mr)
-{
-    int64_t og = g->cout / g->groups, nob = (og + mr - 1) / mr;
-    return sizeof(dc_pack) + 64 + (size_t)(g->groups * nob) * (size_t)(K * mr + mr) * sizeof(float);
-}
-
-static void dc_pack_fill(dc_pack *pk, const conv_geo *g, int64_t K, int level, int mr, const float *W,
-                         const float *bias)
-{
-    int64_t og = g->cout / g->groups, nob = (og + mr - 1) / mr;
-    pk->level = level;
-    pk->mr = mr;
-    pk->nob = nob;
-    pk->wfloats = (size_t)(K * mr);
-    uintptr_t p = ((uintptr_t)(pk + 1) + 63) & ~(uintptr_t)63;
-    pk->w = (float *)p;
-    pk->b = pk->w + (size_t)(g->groups * nob) * pk->wfloats;
-    for (int64_t gi = 0; gi < g->groups; gi++)
-        for (int64_t ob = 0; ob < nob; ob++) {
-            float *wb = pk->w + (size_t)(gi * nob + ob) * pk->wfloats;
-            float *bb = pk->b + (gi * nob + ob) * mr;
-            for (int m = 0; m < mr; m++) {
-                int64_t o = ob * mr + m, oc = gi * og + o;
-                int ok = o < og;
-                for (int64_t t = 0; t < K; t++)
-                    wb[t * mr + m] = ok ? W[oc * K + t] : 0.0f;
-                bb[m] = ok && bias ? bias[oc] : 0.0f;
-            }
-        }
-}
-
-typedef struct {
-    const float *x;
-    float *y;
-    const conv_geo *g;
-    const conv_dims *di, *dout;
-    const dc_geo *d;
-    const dc_pack *pk;
-    const int64_t *taps;
-    float *work;            /* per-thread areas */
-    const sr_ctx *ctx;
-    int relu;               /* the fused activation is ReLU: applied in registers */
-    int vl, nv;
-    int64_t cstride;        /* floats from one output channel to the next */
-    const sr_layout *lay;   /* the output's layout (ctx->out_layout), or NULL: dense */
-    int split;              /* two-phase layout: 1 + the parity of lay->left; else 0 */
-    int laid_out;           /* the input is already in this layer's padded layout */
-} dc_job;
-
-#ifdef DC_X86
-/* One tile, AVX-512: MR channels (mrv of them stored) by NV segments. */
-static inline __attribute__((always_inline, target("avx512f"))) void
-dc_tile16(const float *xp, const dc_seg *sg, const int64_t *taps, int64_t K, const float *wp,
-          const float *bp, float *y, int64_t P, int mrv, int relu, int split, const int MR, const int NV)
-{
-    __m512 acc[8][6];
-    const float *src[6];
-#pragma GCC unroll 8
-    for (int m = 0; m < MR; m++) {
-        __m512 b = _mm512_set1_ps(bp[m]);
-#pragma GCC unroll 6
-        for (int v = 0; v < NV; v++)
-            acc[m][v] = b;
-    }
-#pragma GCC unroll 6
-    for (int v = 0; v < NV; v++)
-        src[v] = xp + sg[v].in;
-    for (int64_t t = 0; t < K; t++) {
-        int64_t o = taps[t];
-        const float *w = wp + t * MR;
-        __m512 xv[6];
-#pragma GCC unroll 6
-        for (int v = 0; v < NV; v++)
-            xv[v] = _mm512_loadu_ps(src[v] + o);
-#pragma GCC unroll 8
-        for (int m = 0; m < MR; m++) {
-            __m512 wb = _mm512_set1_ps(w[m]);
-#pragma GCC unroll 6
-            for (int v = 0; v < NV; v++)
-                acc[m][v] = _mm512_fmadd_ps(wb, xv[v], acc[m][v]);
-        }
-    }
-    __m512 zero = _mm512_setzero_ps();
-    if (split) {
-        /* into the next convolution's two column phases: split - 1 is the
-         * parity of the segment's first output there; its lanes of that
-         * parity go to phase 0, the others to phase 1, 8 each at most */
-        int a = split - 1;
-        const __m512i perm = a ? _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 0, 2, 4, 6, 8, 10, 12, 14)
-                               : _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15);
-#pragma GCC unroll 6
-        for (int v = 0; v < NV; v++) {
-            int64_t lanes = sg[v].lanes;
-            __mmask16 k0 = (__mmask16)((1u << ((lanes - a + 1) / 2)) - 1);
-            __mmask16 k1 = (__mmask16)(((1u << ((lanes + a) / 2)) - 1) << 8);
-            float *d0 = y + sg[v].out, *d1 = y + sg[v].out1;
-#pragma GCC unroll 8
-            for (int m = 0; m < MR; m++) {
-                if (m >= mrv)
-                    break;
-                __m512 r = relu ? _mm512_max_ps(zero, acc[m][v]) : acc[m][v];
-                r = _mm512_permutexvar_ps(perm, r);
-                if (lanes == 16) { /* two 256-bit stores: twice the rate of 512-bit ones */
-                    _mm256_storeu_ps(d0 + m * P, _mm512_castps512_ps256(r));
-                    _mm256_storeu_ps(d1 + m * P,
-                                     _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(r), 1)));
-                } else { /* lanes 8.. of the second store land at out1 */
-                    _mm512_mask_storeu_ps(d0 + m * P, k0, r);
-                    _mm512_mask_storeu_ps(d1 - 8 + m * P, k1, r);
-                }
-            }
-        }
-        return;
-    }
-#pragma GCC unroll 6
-    for (int v = 0; v < NV; v++) {
-        __mmask16 k = (__mmask16)((1u << sg[v].lanes) - 1);
-        float *dst = y + sg[v].out;
-#pragma GCC unroll 8
-        for (int m = 0; m < MR; m++) {
-            if (m >= mrv)
-                break;
-            /* max(0, x) keeps NaN and -0.0, as x < 0 ? 0 : x does */
-            __m512 r = relu ? _mm512_max_ps(zero, acc[m][v]) : acc[m][v];
-            if (sg[v].lanes == 16)
-                _mm512_storeu_ps(dst + m * P, r);
-            else
-                _mm512_mask_storeu_ps(dst + m * P, k, r);
-        }
-    }
-}
-
-__attribute__((target("avx512f"))) static void dc_tiles16(const dc_job *J, const float *xp, const dc_seg *sg,
-                                                           int64_t nseg, const float *wp, const float *bp, float *y,
-                                                           int mrv)
-{
-    int64_t K = J->d->K, P = J->cstride;
-    const int64_t *taps = J->taps;
-    int relu = J->relu, mr = J->pk->mr, nv = J->nv, split = J->split;
-    for (int64_t s = 0; s < nseg; s += nv) {
-        int n = nseg - s < nv ? (int)(nseg - s) : nv;
-#define T16(MR, NV) dc_tile16(xp, sg + s, taps, K, wp, bp, y, P, mrv, relu, split, MR, NV)
-        if (mr == 8) {
-            if (n == 3) T16(8, 3); else if (n == 2) T16(8, 2); else T16(8, 1);
-        } else if (mr == 6) {
-            if (n == 4) T16(6, 4); else if (n == 3) T16(6, 3); else if (n == 2) T16(6, 2); else T16(6, 1);
-        } else {
-            switch (n) {
-            case 6: T16(4, 6); break;
-            case 5: T16(4, 5); break;
-            case 4: T16(4, 4); break;
-            case 3: T16(4, 3); break;
-            case 2: T16(4, 2); break;
-            default: T16(4, 1); break;
-            }
-        }
-#undef T16
-    }
-}
-
-/* The same with AVX2: 8 lanes, MR x NV within 16 registers. */
-static inline __attribute__((always_inline, target("avx2,fma"))) void
-dc_tile8(const float *xp, const dc_seg *sg, const int64_t *taps, int64_t K, const float *wp,
-         const float *bp, float *y, int64_t P, int mrv, int relu, const int MR, const int NV)
-{
-    __m256 acc[6][3];
-    const float *src[3];
-#pragma GCC unroll 6
-    for (int m = 0; m < MR; m++) {
-        __m256 b = _mm256_set1_ps(bp[m]);
-#pragma GCC unroll 3
-        for (int v = 0; v < NV; v++)
-            acc[m][v] = b;
-    }
-#pragma GCC unroll 3
-    for (int v = 0; v < NV; v++)
-        src[v] = xp + sg[v].in;
-    for (int64_t t = 0; t < K; t++) {
-        int64_t o = taps[t];
-        const float *w = wp + t * MR;
-        __m256 xv[3];
-#pragma GCC unroll 3
-        for (int v = 0; v < NV; v++)
-            xv[v] = _mm256_loadu_ps(src[v] + o);
-#pragma GCC unroll 6
-        for (int m = 0; m < MR; m++) {
-            __m256 wb = _mm256_broadcast_ss(w + m);
-#pragma GCC unroll 3
-            for (int v = 0; v < NV; v++)
-                acc[m][v] = _mm256_fmadd_ps(wb, xv[v], acc[m][v]);
-        }
-    }
-    __m256 zero = _mm256_setzero_ps();
-    __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-#pragma GCC unroll 3
-    for (int v = 0; v < NV; v++) {
-        __m256i k = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)sg[v].lanes), iota);
-        float *dst = y + sg[v].out;
-#pragma GCC unroll 6
-        for (int m = 0; m < MR; m++) {
-            if (m >= mrv)
-                break;
-            __m256 r = relu ? _mm256_max_ps(zero, acc[m][v]) : acc[m][v];
-            if (sg[v].lanes == 8)
-                _mm256_storeu_ps(dst + m * P, r);
-            else
-                _mm256_maskstore_ps(dst + m * P, k, r);
-        }
-    }
-}
-
-__attribute__((target("avx2,fma"))) static void dc_tiles8(const dc_job *J, const float *xp, const dc_seg *sg,
-                                                           int64_t nseg, const float *wp, const float *bp, float *y,
-                                                           int mrv)
-{
-    int64_t K = J->d->K, P = J->cstride;
-    const int64_t *taps = J->taps;
-    int relu = J->relu, mr = J->pk->mr, nv = J->nv;
-    for (int64_t s = 0; s < nseg; s += nv) {
-        int n = nseg - s < nv ? (int)(nseg - s) : nv;
-        if (mr == 4) {
-            if (n == 3)
-                dc_tile8(xp, sg + s, taps, K, wp, bp, y, P, mrv, relu, 4, 3);
-            else if (n == 2)
-                dc_tile8(xp, sg + s, taps, K, wp, bp, y, P, mrv, relu, 4, 2);
-            else
-                dc_tile8(xp, sg + s, taps, K, wp, bp, y, P, mrv, relu, 4, 1);
-        } else {
-            if (n == 2)
-                dc_tile8(xp, sg + s, taps, K, wp, bp, y, P, mrv, relu, 6, 2);
-            else
-                dc_tile8(xp, sg + s, taps, K, wp, bp, y, P, mrv, relu, 6, 1);
-        }
-    }
-}
-#endif
-
-/* One block of samples: pad them (unless the layer before wrote them so:
- * then only their padding is filled), list their segments, run every
- * tile. */
-static void dc_block(void *arg, int64_t blk, int tid)
-{
-    const dc_job *J = arg;
-    const conv_geo *g = J->g;
-    const dc_geo *d = J->d;
-    int64_t N = J->di->n, OH = J->dout->h, OW = J->dout->w, P = OH * OW;
-    int64_t n0 = blk * d->nb, n1 = n0 + d->nb < N ? n0 + d->nb : N;
-    float *area = J->work + (size_t)tid * d->area, *xp = area;
-    dc_seg *sg = (dc_seg *)(((uintptr_t)(area + d->nb * d->SS + DC_SLACK) + 15) & ~(uintptr_t)15);
-    float *tmp = (float *)(sg + d->segs);
-    int64_t in_sample = J->di->c * J->di->h * J->di->w, vl = J->vl;
-    if (J->laid_out) {
-        xp = (float *)J->x + n0 * d->SS;
-        for (int64_t n = n0; n < n1; n++)
-            dc_pad_borders(g, J->di, d, xp + (n - n0) * d->SS);
-    } else {
-        for (int64_t n = n0; n < n1; n++)
-            dc_pad(J->x + n * in_sample, g, J->di, d, xp + (n - n0) * d->SS, tmp);
-        memset(xp + (n1 - n0) * d->SS, 0, DC_SLACK * sizeof *xp);
-    }
-    const sr_layout *lay = J->lay;
-    int64_t ns = 0;
-    for (int64_t n = n0; n < n1; n++)
-        for (int64_t oh = 0; oh < OH; oh++)
-            for (int64_t ow = 0; ow < OW; ow += vl) {
-                sg[ns].in = (n - n0) * d->SS + oh * g->s[0] * d->RS + ow;
-                if (!lay) {
-                    sg[ns].out = n * g->cout * P + oh * OW + ow;
-                } else {
-                    /* (n, oh, ow) in the next layer's layout; ow is even */
-                    int64_t row = n * lay->sample + (oh + lay->top) * lay->row, a = lay->left & 1;
-                    if (lay->phases == 1) {
-                        sg[ns].out = row + lay->left + ow;
-                    } else {
-                        sg[ns].out = row + (lay->left + ow + a) / 2;
-                        sg[ns].out1 = row + lay->phase + (lay->left + ow - a) / 2;
-                    }
-                }
-                sg[ns].lanes = OW - ow < vl ? OW - ow : vl;
-                ns++;
-            }
-    const dc_pack *pk = J->pk;
-    int64_t og = g->cout / g->groups, cg = g->cin / g->groups;
-    /* a few tiles' segments at a time through every block of output
-     * channels, so their input stays in L1 while the weights cycle */
-    int64_t span = (int64_t)J->nv * DC_SPAN;
-    for (int64_t gi = 0; gi < g->groups; gi++)
-        for (int64_t s0 = 0; s0 < ns; s0 += span)
-            for (int64_t ob = 0; ob < pk->nob; ob++) {
-                const float *wp = pk->w + (size_t)(gi * pk->nob + ob) * pk->wfloats;
-                const float *bp = pk->b + (gi * pk->nob + ob) * pk->mr;
-                int64_t o0 = gi * og + ob * pk->mr;
-                int mrv = og - ob * pk->mr < pk->mr ? (int)(og - ob * pk->mr) : pk->mr;
-                const float *xg = xp + gi * cg * d->PS;
-                float *yo = J->y + o0 * J->cstride;
-                int64_t cnt = ns - s0 < span ? ns - s0 : span;
-#ifdef DC_X86
-                if (pk->level == 2)
-                    dc_tiles16(J, xg, sg + s0, cnt, wp, bp, yo, mrv);
-                else
-                    dc_tiles8(J, xg, sg + s0, cnt, wp, bp, yo, mrv);
-#else
-                (void)xg, (void)yo, (void)wp, (void)bp, (void)mrv, (void)cnt;
-#endif
-            }
-    if (J->ctx->post && !J->relu)
-        for (int64_t n = n0; n < n1; n++)
-            sr_post(J->ctx, J->y + n * g->cout * P, (size_t)(g->cout * P));
-}
-
-static size_t dc_workspace(const conv_geo *g, const conv_dims *di, const conv_dims *dout)
-{
-    dc_geo d;
-    dc_geo_get(g, di, dout, &d);
-    return d.taps_f + d.area;
-}
-
-/* The weights packed for level: the cache's when they match, else built
- * (and kept: ck_keep); NULL when out of memory. */
-static dc_pack *dc_packed(const conv_geo *g, int64_t K, int level, const float *W, const float *bias, sr_ctx *ctx,
-                          void **own)
-{
-    int mr = dc_mr(level, g->cout / g->groups);
-    dc_pack *pk = ctx->cache ? *ctx->cache : NULL;
-    if (pk && pk->level == level && pk->mr == mr)
-        return pk;
-    pk = malloc(dc_pack_size(g, K, mr));
-    if (!pk)
-        return NULL;
-    dc_pack_fill(pk, g, K, level, mr, W, bias);
-    ck_keep(ctx, pk, own);
-    return pk;
-}
-
-static sr_status dc_forward(const sr_layer *L, const conv_geo *g, const conv_dims *di, const conv_dims *dout,
-                            int level, const sr_tensor *in, sr_tensor *out, sr_ctx *ctx, char *err)
-{
-    dc_geo d;
-    dc_geo_get(g, di, dout, &d);
-    const float *W = ctx->weight ? ctx->weight : sr_f32(&L->param[0]);
-    const float *bias = ctx->weight ? ctx->bias : g->bias ? sr_f32(&L->param[1]) : NULL;
-    void *own = NULL;
-    const dc_pack *pk = dc_packed(g, d.K, level, W, bias, ctx, &own);
-    if (!pk)
-        return sr_err(err, SR_ERUN, "out of memory packing the convolution's weights");
-    int threads = ctx->threads > 1 ? ctx->threads : 1;
-    int64_t blocks = (di->n + d.nb - 1) / d.nb;
-    if (threads > blocks)
-        threads = (int)blocks;
-    int64_t *taps = (int64_t *)ctx->work;
-    dc_taps(g, &d, taps);
-    /* out_layout_ok promised a layout only at this level */
-    const sr_layout *lay = level == 2 ? ctx->out_layout : NULL;
-    dc_job J = {.x = sr_f32(in), .y = sr_f32(out), .g = g, .di = di, .dout = dout, .d = &d, .pk = pk,
-                .taps = taps, .work = ctx->work + d.taps_f, .ctx = ctx,
-                .relu = ctx->post && ctx->post->type->id == SR_L_ReLU,
-                .vl = level == 2 ? 16 : 8, .nv = dc_nv(level, pk->mr),
-                .cstride = lay ? lay->chan : dout->h * dout->w, .lay = lay,
-                .split = lay && lay->phases == 2 ? 1 + (int)(lay->left & 1) : 0, .laid_out = ctx->in_laid_out};
-    if (J.laid_out) /* what the last sample's overrunning loads may read */
-        memset((float *)J.x + di->n * d.SS, 0, DC_SLACK * sizeof(float));
-    sr_par_for(threads, blocks, dc_block, &J);
-    free(own);
-    return SR_OK;
 }
 
 /* The convolution as conv_kernels.h takes it, and the kernel of theirs that
@@ -1155,7 +328,6 @@ static int conv_ck(const conv_geo *g, const conv_dims *di, const conv_dims *dout
     }
     return ck_choose(c);
 }
-
 /* Before the threads (layer.h's prepare): what the kernel forward() will
  * choose for this input keeps in the cache slot (packed weights, tables),
  * built now, so that the threads only read it. */
@@ -1179,7 +351,7 @@ static sr_status conv_prepare(const sr_layer *L, const sr_shape *in, sr_ctx *ctx
     if (kind && K > 0)
         bad = ck_prepare(&kc, kind, W, bias, ctx) < 0;
     else if (!kind && level)
-        bad = !dc_packed(&g, K, level, W, bias, ctx, NULL);
+        bad = dc_prepare(&g, level, W, bias, ctx) < 0;
     return bad ? sr_err(err, SR_ERUN, "out of memory packing the convolution's weights") : SR_OK;
 }
 
@@ -1190,11 +362,10 @@ SR_FORWARD_FN(sr_conv_forward)
     conv_dims di, dout;
     conv_dims_get(&g, &in->shape, &di);
     conv_dims_get(&g, &out->shape, &dout);
-    int64_t Cg = g.cin / g.groups, Og = g.cout / g.groups;
+    int64_t Cg = g.cin / g.groups;
     int64_t P = dout.h * dout.w, K = Cg * g.k[0] * g.k[1];
     const float *Wt = ctx->weight ? ctx->weight : sr_f32(&L->param[0]);
     const float *bias = ctx->weight ? ctx->bias : g.bias ? sr_f32(&L->param[1]) : NULL;
-    float *work = ctx->work;
     ck_conv kc;
     int kind = conv_ck(&g, &di, &dout, &kc);
     if (kind && di.n > 0 && P > 0 && K > 0) {
@@ -1205,112 +376,32 @@ SR_FORWARD_FN(sr_conv_forward)
     int level = dc_level(&g);
     if (level && di.n > 0 && P > 0)
         return dc_forward(L, &g, &di, &dout, level, in, out, ctx, err);
-
-    /* After an explicit padded copy, the convolution itself has no padding. */
-    conv_geo eg = g;
-    int64_t H = di.h, Wd = di.w;
-    float *xp = NULL;
-    if (g.mode != PAD_ZEROS) {
-        xp = work;
-        H = di.h + g.pb[0] + g.pa[0];
-        Wd = di.w + g.pb[1] + g.pa[1];
-        work += di.c * H * Wd;
-        for (int i = 0; i < 2; i++)
-            eg.pb[i] = eg.pa[i] = 0;
-    }
-    if (K > 0 && P > 0 && !sr_blas_threads(1, err)) /* else OpenBLAS could retry its buffer forever */
-        return SR_ERUN;
-    int direct = direct_1x1(&eg);
-    for (int64_t n = 0; n < di.n; n++) {
-        const float *x = sr_f32(in) + n * di.c * di.h * di.w;
-        float *y = sr_f32(out) + n * g.cout * P;
-        for (int64_t o = 0; o < g.cout; o++) {
-            float b = bias ? bias[o] : 0.0f;
-            for (int64_t q = 0; q < P; q++)
-                y[o * P + q] = b;
-        }
-        if (K == 0 || P == 0)
-            continue;
-        if (xp) {
-            pad_copy(x, di.c, di.h, di.w, &g, xp);
-            x = xp;
-        }
-        for (int64_t gi = 0; gi < g.groups; gi++) {
-            const float *xg = x + gi * Cg * H * Wd;
-            const float *cols = xg;
-            if (!direct) {
-                im2col(xg, Cg, H, Wd, eg.k, eg.s, eg.dil, eg.pb, dout.h, dout.w, work);
-                cols = work;
-            }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Og, (int)P, (int)K, 1.0f,
-                        Wt + gi * Og * K, (int)K, cols, (int)P, 1.0f, y + gi * Og * P, (int)P);
-        }
-        sr_post(ctx, y, (size_t)(g.cout * P));
-    }
-    return SR_OK;
-}
-
-/* Output channels are dim 1 of a batched output, dim 0 of an unbatched one. */
-int sr_conv_channel_dim(const sr_layer *L, const sr_shape *out)
-{
-    return out->ndim - conv_nd(L) - 1;
-}
-
-/* ---- layouts: a convolution after a convolution ------------------------------
- * The fast path copies each sample into a padded (and for stride 2, column
- * phase-split) layout first.  When the layer before is itself a fast-path
- * convolution, inside a micro-batch, it can write its output straight into
- * that layout and the copy goes: about 8% of W3's second convolution. */
-
-SR_IN_LAYOUT_FN(sr_conv_in_layout)
-{
-    conv_geo g;
-    conv_geo_get(L, &g);
-    if (in->ndim != g.nd + 2 || g.mode != PAD_ZEROS || !dc_level(&g))
-        return 0;
-    conv_dims di;
-    conv_dims_get(&g, in, &di);
-    dc_geo d;
-    dc_geo_get(&g, &di, &di, &d); /* the layout does not depend on the output */
-    *lay = (sr_layout){.sample = d.SS, .chan = d.PS, .row = d.RS, .phase = d.Wj, .top = g.pb[0],
-                       .left = g.pb[1], .slack = DC_SLACK, .phases = (int)g.s[1]};
-    return g.s[1] <= 2;
-}
-
-/* It writes a layout with AVX-512 (the two-phase split is a lane
- * permutation), with ReLU or nothing fused (applied in registers; another
- * activation would be applied to the dense output afterwards). */
-SR_OUT_LAYOUT_OK_FN(sr_conv_out_layout_ok)
-{
-    conv_geo g;
-    conv_geo_get(L, &g);
-    return in->ndim == g.nd + 2 && dc_level(&g) == 2 && (!post || post->type->id == SR_L_ReLU);
+    cf_call c;
+    cf_call_get(L, &in->shape, &out->shape, &c);
+    return cf_forward_blas(&c.g, &c.di, &c.dout, Wt, bias, sr_f32(in), sr_f32(out), ctx, err);
 }
 
 /* ---- rows ----------------------------------------------------------------- */
 
-#define CONV_ARGS(a, n)                                                     \
-    static const sr_argdef a[] = {                                          \
-        {"in_channels", T_I, NULL, NULL, 0},                                \
-        {"out_channels", T_I, NULL, NULL, 0},                               \
-        {"kernel_size", T_T, NULL, NULL, n},                                \
-        {"stride", T_T, "1", NULL, n},                                      \
-        {"padding", T_T | T_S, "0", "same|valid", n},                       \
-        {"dilation", T_T, "1", NULL, n},                                    \
-        {"groups", T_I, "1", NULL, 0},                                      \
-        {"bias", T_B, "True", NULL, 0},                                     \
-        {"padding_mode", T_S, "'zeros'", "zeros|reflect|replicate|circular", 0}, \
-    }
-CONV_ARGS(a_conv1d, 1);
-CONV_ARGS(a_conv2d, 2);
+CF_CONV_ARGS(a_conv1d, 1);
+CF_CONV_ARGS(a_conv2d, 2);
 
-#define CONV_ROW(nm, sum, args, n)                                                                          \
-    SR_ROW(nm, .summary = sum, SR_ARGS(args),                                                               \
-           .repr = "#in_channels, #out_channels, kernel_size=:" #n ", stride=:" #n ", padding?:" #n "!, "    \
-                   "dilation?:" #n ", groups?, bias?, padding_mode?!",                                      \
-           .flags = SR_FUSE_POST | SR_FUSE_AFFINE, .validate = sr_conv_validate, .shape = sr_conv_shape,   \
-           .params = sr_conv_params, .forward = sr_conv_forward, .workspace = sr_conv_workspace,            \
-           .channel_dim = sr_conv_channel_dim, .fold = sr_fold_out_rows, .in_layout = sr_conv_in_layout,    \
-           .out_layout_ok = sr_conv_out_layout_ok, .prepare = conv_prepare)
-CONV_ROW(Conv1d, "1-D convolution over (N, C, L)", a_conv1d, 1);
-CONV_ROW(Conv2d, "2-D convolution over (N, C, H, W)", a_conv2d, 2);
+/* Conv1d's and Conv2d's hooks, which serve their lazy rows as they are */
+#define CONV_HOOKS                                                                                        \
+    .variant = CF_CONV, .validate = sr_conv_validate, .shape = sr_conv_shape, .params = sr_conv_params,     \
+    .forward = sr_conv_forward, .workspace = sr_conv_workspace, .channel_dim = sr_conv_channel_dim,       \
+    .fold = sr_fold_out_rows, .in_layout = sr_conv_in_layout, .out_layout_ok = sr_conv_out_layout_ok,     \
+    .prepare = conv_prepare
+
+SR_ROW(Conv1d, .summary = "1-D convolution over (N, C, L)", SR_ARGS(a_conv1d),
+       .repr = "#in_channels, #out_channels, " CF_CONV_REPR(1),
+       .flags = SR_FUSE_POST | SR_FUSE_AFFINE, CONV_HOOKS);
+SR_ROW(Conv2d, .summary = "2-D convolution over (N, C, H, W)", SR_ARGS(a_conv2d),
+       .repr = "#in_channels, #out_channels, " CF_CONV_REPR(2),
+       .flags = SR_FUSE_POST | SR_FUSE_AFFINE, CONV_HOOKS);
+SR_ROW(LazyConv1d, .summary = "Conv1d whose in_channels is taken from its input", CF_LAZY_ARGS(a_conv1d),
+       .repr = "#@lazy, #out_channels, " CF_CONV_REPR(1),
+       .flags = SR_FUSE_POST | SR_FUSE_AFFINE | SR_LF_LAZY, CONV_HOOKS);
+SR_ROW(LazyConv2d, .summary = "Conv2d whose in_channels is taken from its input", CF_LAZY_ARGS(a_conv2d),
+       .repr = "#@lazy, #out_channels, " CF_CONV_REPR(2),
+       .flags = SR_FUSE_POST | SR_FUSE_AFFINE | SR_LF_LAZY, CONV_HOOKS);

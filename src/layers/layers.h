@@ -122,7 +122,11 @@ SR_SHAPE_FN(sr_embedding_shape);
 SR_PARAMS_FN(sr_embedding_params);
 SR_FORWARD_FN(sr_embedding_forward);
 
-/* conv.c: Conv1d, Conv2d (the kernel_size row's tlen tells 1-D from 2-D) */
+/* The convolution family (conv_common.h): Conv1d/2d/3d's arguments (a
+ * row's kernel_size tlen tells its dims).  The validate, params and
+ * channel_dim hooks serve every row of the family, ConvTranspose's too;
+ * conv.c's shape rule serves Conv1d/2d/3d, its forward and layout hooks
+ * Conv1d/2d. */
 enum { CONV_IN, CONV_OUT, CONV_KERNEL, CONV_STRIDE, CONV_PADDING, CONV_DILATION, CONV_GROUPS, CONV_BIAS,
        CONV_PADMODE };
 SR_VALIDATE_FN(sr_conv_validate);
