@@ -148,6 +148,11 @@ $(BUILD)/bench/micro_layers: bench/micro_layers.c $(LIB_OBJ) $(wildcard src/*.h 
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
 
+# sr_gemm alone on a Linear stack (bench/gemm_micro.c)
+$(BUILD)/bench/gemm_micro: bench/gemm_micro.c $(BUILD)/src/gemm.o $(BUILD)/src/par.o $(BUILD)/src/cpu.o src/gemm.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(BUILD)/src/gemm.o $(BUILD)/src/par.o $(BUILD)/src/cpu.o -lpthread
+
 $(BUILD)/bench/sgemm_peak: bench/sgemm_peak.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)

@@ -9,17 +9,25 @@
  * zmm registers; each step of k loads two vectors of the panel and, for
  * every row, broadcasts x[r][k] and does two fused multiply-adds.
  *
- * Blocking, for the caches of one core: K in blocks of at most KC so that a
- * panel's block (KC x 32 floats, <= 24 KiB) stays in L1 while every row
- * group of the row block runs over it; rows in blocks of MC so that their
- * slice of X stays in L2 while all panels go by.  A tile's running sums go
- * to y between K blocks and come back unchanged, so blocking never changes
- * a result.
+ * Blocking, for the caches of one core (48 KiB L1, 1 MiB L2 here): rows in
+ * blocks of at most MC whose slice of X stays in L2 while every panel goes
+ * by; each panel then streams from L2 through a tile of MR rows at a time
+ * for the whole of K, so a tile's running sums are stored once.  Blocking
+ * K as well (a panel's block in L1, the sums written and reloaded between
+ * blocks) measured slower for K up to 1024 (W1's 784x512 at batch 1024:
+ * 3 to 15% on one core); only a longer K is split, in blocks of at most
+ * KC_MAX, so the X slice still fits L2.  A tile's sums go to y between K
+ * blocks and come back unchanged, so blocking never changes a result.
+ * The fused activation runs on each finished row block, a whole row (the
+ * panels' columns) per call rather than a 32-wide piece per tile.
  *
- * Threads split the panels (each core then keeps its share of the weights
- * in its own L2, call after call, which is what makes a batch of 64 fast),
- * or the rows when there are too few panels to go round.
- *
+ * Threads: a large batch is cut into row blocks handed out one at a time,
+ * so a thread that the machine delays takes fewer of them rather than
+ * holding the others up; a small one splits the panels (each core then
+ * keeps its share of the weights in its own L2, call after call, which is
+ * what makes a batch of 64 fast), or the rows when there are too few
+ * panels to go round.
+
  * One row (batch 1) is a GEMV over the same panels, bound by reading them;
  * every output is computed as the GEMM computes it, so a sample gets the
  * same bits alone as in any batch.
@@ -32,8 +40,8 @@
 
 #define NR 32
 #define MR 12
-#define KC_MAX 192
-#define MC 192
+#define KC_MAX 1024
+#define MC 96
 /* below this many multiply-adds a second thread costs more than it gives */
 #define PAR_FMAS ((int64_t)1 << 18)
 int sr_gemm_available(void) { return sr_cpu_level() >= SR_CPU_AVX512; }
@@ -189,16 +197,17 @@ AVX512 static void tiles(int R, const float *x, int64_t ldx, const float *wp, in
     }
 }
 
-/* rows [r0, r1) by panels [p0, p1) */
+/* rows [r0, r1) by panels [p0, p1), in near-equal blocks of at most MC rows */
 AVX512 static void block(const gemm_job *J, int64_t r0, int64_t r1, int64_t p0, int64_t p1)
 {
     const int64_t K = J->K, N = J->N;
-    for (int64_t mc = r0; mc < r1; mc += MC) {
-        int64_t mn = r1 - mc < MC ? r1 - mc : MC;
+    const int64_t c0 = p0 * NR, c1 = p1 * NR < N ? p1 * NR : N;
+    const int64_t nblocks = (r1 - r0 + MC - 1) / MC;
+    for (int64_t bi = 0; bi < nblocks; bi++) {
+        int64_t mc = r0 + (r1 - r0) * bi / nblocks, mn = r0 + (r1 - r0) * (bi + 1) / nblocks - mc;
         int64_t groups = (mn + MR - 1) / MR;
         for (int64_t kc = 0; kc < K; kc += J->kc) {
             int64_t kn = K - kc < J->kc ? K - kc : J->kc;
-            int first = kc == 0, last = kc + kn == K;
             for (int64_t p = p0; p < p1; p++) {
                 int64_t cols = N - p * NR < NR ? N - p * NR : NR;
                 __mmask16 m0 = (__mmask16)(cols >= 16 ? 0xffff : (1u << cols) - 1);
@@ -207,15 +216,14 @@ AVX512 static void block(const gemm_job *J, int64_t r0, int64_t r1, int64_t p0, 
                 /* groups of near-equal size: 64 rows are 6 groups of 11 or 10 */
                 for (int64_t g = 0; g < groups; g++) {
                     int64_t g0 = mc + mn * g / groups, g1 = mc + mn * (g + 1) / groups;
-                    float *y = J->y + g0 * N + p * NR;
-                    tiles((int)(g1 - g0), J->x + g0 * K + kc, K, wp, kn, y, N, m0, m1,
-                          J->b ? J->b + p * NR : NULL, first);
-                    if (last && J->post)
-                        for (int64_t r = 0; r < g1 - g0; r++)
-                            J->post(J->post_arg, y + r * N, (size_t)cols);
+                    tiles((int)(g1 - g0), J->x + g0 * K + kc, K, wp, kn, J->y + g0 * N + p * NR, N, m0, m1,
+                          J->b ? J->b + p * NR : NULL, kc == 0);
                 }
             }
         }
+        if (J->post)
+            for (int64_t r = mc; r < mc + mn; r++)
+                J->post(J->post_arg, J->y + r * N + c0, (size_t)(c1 - c0));
     }
 }
 
@@ -235,12 +243,23 @@ void sr_gemm(const float *Wp, const float *x, const float *b, float *y, int64_t 
     int64_t nkb = (K + KC_MAX - 1) / KC_MAX;
     gemm_job J = {.Wp = Wp, .x = x, .b = b, .y = y, .M = M, .N = N, .K = K, .kc = (K + nkb - 1) / nkb,
                   .parts = 1, .post = post, .post_arg = post_arg};
-    if (threads > 1 && M * N * K >= PAR_FMAS) {
-        J.parts = threads;
-        J.split_rows = panels(N) < 2 * (int64_t)threads;
-        if (J.split_rows && M < (int64_t)threads * MR)
-            J.parts = 1;
+    if (threads <= 1 || M * N * K < PAR_FMAS) {
+        block(&J, 0, M, 0, panels(N));
+        return;
     }
+    if (M >= (int64_t)threads * MC) {
+        /* row blocks of at most MC, a multiple of `threads` of them, claimed
+         * in turn */
+        int64_t per = (M + (int64_t)threads * MC - 1) / ((int64_t)threads * MC);
+        J.parts = per * threads;
+        J.split_rows = 1;
+        sr_par_for(threads, J.parts, part, &J);
+        return;
+    }
+    J.parts = threads;
+    J.split_rows = panels(N) < 2 * (int64_t)threads;
+    if (J.split_rows && M < (int64_t)threads * MR)
+        J.parts = 1;
     sr_par_run(J.parts, part, &J);
 }
 
