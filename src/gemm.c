@@ -152,9 +152,11 @@ typedef struct {
 
 #define AVX512 __attribute__((target("avx512f")))
 
-/* R rows (a constant after inlining) by one panel, over kn steps of k. */
+/* R rows by one panel, over kn steps of k; V (1 or 2) vectors of the
+ * panel's 32 columns, 1 when the panel holds at most 16 (a classifier's
+ * last layer: half the work).  R and V are constants after inlining. */
 AVX512 static inline __attribute__((always_inline)) void
-tile(const int R, const float *x, int64_t ldx, const float *wp, int64_t kn, float *y, int64_t ldy,
+tile(const int R, const int V, const float *x, int64_t ldx, const float *wp, int64_t kn, float *y, int64_t ldy,
      __mmask16 m0, __mmask16 m1, const float *b, int first)
 {
     __m512 c0[MR], c1[MR];
@@ -162,36 +164,46 @@ tile(const int R, const float *x, int64_t ldx, const float *wp, int64_t kn, floa
     for (int r = 0; r < R; r++) {
         if (!first) {
             c0[r] = _mm512_maskz_loadu_ps(m0, y + r * ldy);
-            c1[r] = _mm512_maskz_loadu_ps(m1, y + r * ldy + 16);
+            c1[r] = V > 1 ? _mm512_maskz_loadu_ps(m1, y + r * ldy + 16) : _mm512_setzero_ps();
         } else if (b) {
             c0[r] = _mm512_maskz_loadu_ps(m0, b);
-            c1[r] = _mm512_maskz_loadu_ps(m1, b + 16);
+            c1[r] = V > 1 ? _mm512_maskz_loadu_ps(m1, b + 16) : _mm512_setzero_ps();
         } else {
             c0[r] = _mm512_setzero_ps();
             c1[r] = _mm512_setzero_ps();
         }
     }
     for (int64_t k = 0; k < kn; k++) {
-        __m512 w0 = _mm512_load_ps(wp + NR * k), w1 = _mm512_load_ps(wp + NR * k + 16);
+        __m512 w0 = _mm512_load_ps(wp + NR * k), w1 = V > 1 ? _mm512_load_ps(wp + NR * k + 16) : w0;
 #pragma GCC unroll 12
         for (int r = 0; r < R; r++) {
             __m512 xv = _mm512_set1_ps(x[r * ldx + k]);
             c0[r] = _mm512_fmadd_ps(xv, w0, c0[r]);
-            c1[r] = _mm512_fmadd_ps(xv, w1, c1[r]);
+            if (V > 1)
+                c1[r] = _mm512_fmadd_ps(xv, w1, c1[r]);
         }
     }
 #pragma GCC unroll 12
     for (int r = 0; r < R; r++) {
         _mm512_mask_storeu_ps(y + r * ldy, m0, c0[r]);
-        _mm512_mask_storeu_ps(y + r * ldy + 16, m1, c1[r]);
+        if (V > 1)
+            _mm512_mask_storeu_ps(y + r * ldy + 16, m1, c1[r]);
     }
 }
 
 AVX512 static void tiles(int R, const float *x, int64_t ldx, const float *wp, int64_t kn, float *y, int64_t ldy,
                          __mmask16 m0, __mmask16 m1, const float *b, int first)
 {
+    if (m1) {
+        switch (R) {
+#define T(n) case n: tile(n, 2, x, ldx, wp, kn, y, ldy, m0, m1, b, first); break;
+        T(1) T(2) T(3) T(4) T(5) T(6) T(7) T(8) T(9) T(10) T(11) T(12)
+#undef T
+        }
+        return;
+    }
     switch (R) {
-#define T(n) case n: tile(n, x, ldx, wp, kn, y, ldy, m0, m1, b, first); break;
+#define T(n) case n: tile(n, 1, x, ldx, wp, kn, y, ldy, m0, m1, b, first); break;
     T(1) T(2) T(3) T(4) T(5) T(6) T(7) T(8) T(9) T(10) T(11) T(12)
 #undef T
     }
