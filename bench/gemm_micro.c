@@ -16,25 +16,12 @@
  * and GFLOP/s at the minimum wall time (2 FLOPs per multiply-add).
  */
 #include "gemm.h"
+#include "timing.h"
 
 #include <immintrin.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-static double clock_s(clockid_t id)
-{
-    struct timespec t;
-    clock_gettime(id, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static int cmpd(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 static float *buf(size_t n, int fill)
 {
@@ -106,19 +93,19 @@ int main(int argc, char **argv)
         x[i] = buf((size_t)(M * K[0]), 1);
     double *wall = malloc((size_t)reps * sizeof *wall), cpu_min = 1e30;
     for (int r = -3; r < reps; r++) {
-        double t0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_THREAD_CPUTIME_ID);
+        double t0 = bench_clock(CLOCK_MONOTONIC), c0 = bench_clock(CLOCK_THREAD_CPUTIME_ID);
         const float *in = x[(r + 3) % inputs];
         for (int l = 0; l < nl; l++) {
             sr_gemm(Wp[l], in, b[l], y[l], M, N[l], K[l], threads, l + 1 < nl ? relu : NULL, NULL);
             in = y[l];
         }
-        double c = clock_s(CLOCK_THREAD_CPUTIME_ID) - c0;
+        double c = bench_clock(CLOCK_THREAD_CPUTIME_ID) - c0;
         if (r >= 0) {
-            wall[r] = clock_s(CLOCK_MONOTONIC) - t0;
+            wall[r] = bench_clock(CLOCK_MONOTONIC) - t0;
             cpu_min = c < cpu_min ? c : cpu_min;
         }
     }
-    qsort(wall, (size_t)reps, sizeof *wall, cmpd);
+    qsort(wall, (size_t)reps, sizeof *wall, bench_cmpd);
     printf("M %lld %s T %d: wall min %.1f us median %.1f us, cpu min %.1f us, %.1f GFLOP/s (min wall), %.1f (cpu)\n",
            (long long)M, argv[a + 1], threads, wall[0] * 1e6, wall[reps / 2] * 1e6, cpu_min * 1e6,
            flops / wall[0] * 1e-9, flops / cpu_min * 1e-9);
