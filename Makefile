@@ -144,9 +144,14 @@ bench-run: $(BIN) $(BUILD)/bench/sgemm_peak $(BUILD)/bench/fma_peak
 	$(PY) bench/bench.py --seqrun ./$(BIN) --sgemm $(BUILD)/bench/sgemm_peak --fma $(BUILD)/bench/fma_peak $(BENCHFLAGS)
 
 # in-process timing of one layer's forward (bench/micro_layers.c)
-$(BUILD)/bench/micro_layers: bench/micro_layers.c $(LIB_OBJ) $(wildcard src/*.h src/layers/*.h src/layers/*.def)
+$(BUILD)/bench/micro_layers: bench/micro_layers.c bench/timing.h $(LIB_OBJ) $(wildcard src/*.h src/layers/*.h src/layers/*.def)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
+
+# sr_gemm alone on a Linear stack (bench/gemm_micro.c)
+$(BUILD)/bench/gemm_micro: bench/gemm_micro.c bench/timing.h $(BUILD)/src/gemm.o $(BUILD)/src/par.o $(BUILD)/src/cpu.o src/gemm.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(BUILD)/src/gemm.o $(BUILD)/src/par.o $(BUILD)/src/cpu.o -lpthread
 
 $(BUILD)/bench/sgemm_peak: bench/sgemm_peak.c
 	@mkdir -p $(dir $@)

@@ -14,24 +14,11 @@
  */
 #include "cpu.h"
 #include "layers/layers.h"
+#include "timing.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static int cmpd(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 static int parse_list(const char *s, int64_t *v, int max)
 {
@@ -104,12 +91,12 @@ int main(int argc, char **argv)
     sr_tensor tin = {.shape = in, .dtype = SR_F32, .data = x}, tout = {.shape = out, .dtype = SR_F32, .data = y};
     double *t = malloc((size_t)reps * sizeof *t);
     for (int i = 0; i < reps + 3; i++) {
-        double t0 = now();
+        double t0 = bench_clock(CLOCK_MONOTONIC);
         L.type->forward(&L, &tin, &tout, &ctx, err);
         if (i >= 3)
-            t[i - 3] = now() - t0;
+            t[i - 3] = bench_clock(CLOCK_MONOTONIC) - t0;
     }
-    qsort(t, (size_t)reps, sizeof *t, cmpd);
+    qsort(t, (size_t)reps, sizeof *t, bench_cmpd);
     double flops = 0;
     if (L.type->flags & SR_FUSE_AFFINE) {
         int64_t per = L.param[0].shape.d[0] ? sr_shape_numel(&L.param[0].shape) / L.param[0].shape.d[0] : 0;

@@ -7,18 +7,28 @@
  *
  * Kernel: a tile of up to MR = 12 rows by 32 columns lives in 24 of the 32
  * zmm registers; each step of k loads two vectors of the panel and, for
- * every row, broadcasts x[r][k] and does two fused multiply-adds.
+ * every row, broadcasts x[r][k] and does two fused multiply-adds (one and
+ * one for a panel of 16 columns or fewer).  14 rows (28 sums) measured no
+ * faster.
  *
- * Blocking, for the caches of one core: K in blocks of at most KC so that a
- * panel's block (KC x 32 floats, <= 24 KiB) stays in L1 while every row
- * group of the row block runs over it; rows in blocks of MC so that their
- * slice of X stays in L2 while all panels go by.  A tile's running sums go
- * to y between K blocks and come back unchanged, so blocking never changes
- * a result.
+ * Blocking, for the caches of one core (48 KiB L1, 1 MiB L2 here): rows in
+ * blocks of at most MC whose slice of X stays in L2 while every panel goes
+ * by; each panel then streams from L2 through a tile of MR rows at a time
+ * for the whole of K, so a tile's running sums are stored once.  Blocking
+ * K as well (a panel's block in L1, the sums written and reloaded between
+ * blocks) measured slower for K up to 1024 (W1's 784x512 at batch 1024:
+ * 3 to 15% on one core); only a longer K is split, in blocks of at most
+ * KC_MAX, so the X slice still fits L2.  A tile's sums go to y between K
+ * blocks and come back unchanged, so blocking never changes a result.
+ * The fused activation runs on each finished row block, a whole row (the
+ * panels' columns) per call rather than a 32-wide piece per tile.
  *
- * Threads split the panels (each core then keeps its share of the weights
- * in its own L2, call after call, which is what makes a batch of 64 fast),
- * or the rows when there are too few panels to go round.
+ * Threads: a large batch is cut into row blocks handed out one at a time,
+ * so a thread that the machine delays takes fewer of them rather than
+ * holding the others up; a small one splits the panels (each core then
+ * keeps its share of the weights in its own L2, call after call, which is
+ * what makes a batch of 64 fast), or the rows when there are too few
+ * panels to go round.
  *
  * One row (batch 1) is a GEMV over the same panels, bound by reading them;
  * every output is computed as the GEMM computes it, so a sample gets the
@@ -32,8 +42,8 @@
 
 #define NR 32
 #define MR 12
-#define KC_MAX 192
-#define MC 192
+#define KC_MAX 1024
+#define MC 96
 /* below this many multiply-adds a second thread costs more than it gives */
 #define PAR_FMAS ((int64_t)1 << 18)
 int sr_gemm_available(void) { return sr_cpu_level() >= SR_CPU_AVX512; }
@@ -144,9 +154,11 @@ typedef struct {
 
 #define AVX512 __attribute__((target("avx512f")))
 
-/* R rows (a constant after inlining) by one panel, over kn steps of k. */
+/* R rows by one panel, over kn steps of k; V (1 or 2) vectors of the
+ * panel's 32 columns, 1 when the panel holds at most 16 (a classifier's
+ * last layer: half the work).  R and V are constants after inlining. */
 AVX512 static inline __attribute__((always_inline)) void
-tile(const int R, const float *x, int64_t ldx, const float *wp, int64_t kn, float *y, int64_t ldy,
+tile(const int R, const int V, const float *x, int64_t ldx, const float *wp, int64_t kn, float *y, int64_t ldy,
      __mmask16 m0, __mmask16 m1, const float *b, int first)
 {
     __m512 c0[MR], c1[MR];
@@ -154,51 +166,75 @@ tile(const int R, const float *x, int64_t ldx, const float *wp, int64_t kn, floa
     for (int r = 0; r < R; r++) {
         if (!first) {
             c0[r] = _mm512_maskz_loadu_ps(m0, y + r * ldy);
-            c1[r] = _mm512_maskz_loadu_ps(m1, y + r * ldy + 16);
+            c1[r] = V > 1 ? _mm512_maskz_loadu_ps(m1, y + r * ldy + 16) : _mm512_setzero_ps();
         } else if (b) {
             c0[r] = _mm512_maskz_loadu_ps(m0, b);
-            c1[r] = _mm512_maskz_loadu_ps(m1, b + 16);
+            c1[r] = V > 1 ? _mm512_maskz_loadu_ps(m1, b + 16) : _mm512_setzero_ps();
         } else {
             c0[r] = _mm512_setzero_ps();
             c1[r] = _mm512_setzero_ps();
         }
     }
+    if (first) {
+        /* y's lines, for the stores at the end: a large output (W9's
+         * 4096 x 1024, 16 MB) is not in any cache, and a store that
+         * misses waits for the line to be read; fetched now, into L2,
+         * they come while the sums run (W9's 256->1024 at 4096 rows:
+         * 165 -> 200 GFLOP/s on one core) */
+#pragma GCC unroll 12
+        for (int r = 0; r < R; r++) {
+            _mm_prefetch((const char *)(y + r * ldy), _MM_HINT_T1);
+            if (V > 1)
+                _mm_prefetch((const char *)(y + r * ldy + 16), _MM_HINT_T1);
+        }
+    }
     for (int64_t k = 0; k < kn; k++) {
-        __m512 w0 = _mm512_load_ps(wp + NR * k), w1 = _mm512_load_ps(wp + NR * k + 16);
+        __m512 w0 = _mm512_load_ps(wp + NR * k), w1 = V > 1 ? _mm512_load_ps(wp + NR * k + 16) : w0;
 #pragma GCC unroll 12
         for (int r = 0; r < R; r++) {
             __m512 xv = _mm512_set1_ps(x[r * ldx + k]);
             c0[r] = _mm512_fmadd_ps(xv, w0, c0[r]);
-            c1[r] = _mm512_fmadd_ps(xv, w1, c1[r]);
+            if (V > 1)
+                c1[r] = _mm512_fmadd_ps(xv, w1, c1[r]);
         }
     }
 #pragma GCC unroll 12
     for (int r = 0; r < R; r++) {
         _mm512_mask_storeu_ps(y + r * ldy, m0, c0[r]);
-        _mm512_mask_storeu_ps(y + r * ldy + 16, m1, c1[r]);
+        if (V > 1)
+            _mm512_mask_storeu_ps(y + r * ldy + 16, m1, c1[r]);
     }
 }
 
 AVX512 static void tiles(int R, const float *x, int64_t ldx, const float *wp, int64_t kn, float *y, int64_t ldy,
                          __mmask16 m0, __mmask16 m1, const float *b, int first)
 {
+    if (m1) {
+        switch (R) {
+#define T(n) case n: tile(n, 2, x, ldx, wp, kn, y, ldy, m0, m1, b, first); break;
+        T(1) T(2) T(3) T(4) T(5) T(6) T(7) T(8) T(9) T(10) T(11) T(12)
+#undef T
+        }
+        return;
+    }
     switch (R) {
-#define T(n) case n: tile(n, x, ldx, wp, kn, y, ldy, m0, m1, b, first); break;
+#define T(n) case n: tile(n, 1, x, ldx, wp, kn, y, ldy, m0, m1, b, first); break;
     T(1) T(2) T(3) T(4) T(5) T(6) T(7) T(8) T(9) T(10) T(11) T(12)
 #undef T
     }
 }
 
-/* rows [r0, r1) by panels [p0, p1) */
+/* rows [r0, r1) by panels [p0, p1), in near-equal blocks of at most MC rows */
 AVX512 static void block(const gemm_job *J, int64_t r0, int64_t r1, int64_t p0, int64_t p1)
 {
     const int64_t K = J->K, N = J->N;
-    for (int64_t mc = r0; mc < r1; mc += MC) {
-        int64_t mn = r1 - mc < MC ? r1 - mc : MC;
+    const int64_t c0 = p0 * NR, c1 = p1 * NR < N ? p1 * NR : N;
+    const int64_t nblocks = (r1 - r0 + MC - 1) / MC;
+    for (int64_t bi = 0; bi < nblocks; bi++) {
+        int64_t mc = r0 + (r1 - r0) * bi / nblocks, mn = r0 + (r1 - r0) * (bi + 1) / nblocks - mc;
         int64_t groups = (mn + MR - 1) / MR;
         for (int64_t kc = 0; kc < K; kc += J->kc) {
             int64_t kn = K - kc < J->kc ? K - kc : J->kc;
-            int first = kc == 0, last = kc + kn == K;
             for (int64_t p = p0; p < p1; p++) {
                 int64_t cols = N - p * NR < NR ? N - p * NR : NR;
                 __mmask16 m0 = (__mmask16)(cols >= 16 ? 0xffff : (1u << cols) - 1);
@@ -207,15 +243,14 @@ AVX512 static void block(const gemm_job *J, int64_t r0, int64_t r1, int64_t p0, 
                 /* groups of near-equal size: 64 rows are 6 groups of 11 or 10 */
                 for (int64_t g = 0; g < groups; g++) {
                     int64_t g0 = mc + mn * g / groups, g1 = mc + mn * (g + 1) / groups;
-                    float *y = J->y + g0 * N + p * NR;
-                    tiles((int)(g1 - g0), J->x + g0 * K + kc, K, wp, kn, y, N, m0, m1,
-                          J->b ? J->b + p * NR : NULL, first);
-                    if (last && J->post)
-                        for (int64_t r = 0; r < g1 - g0; r++)
-                            J->post(J->post_arg, y + r * N, (size_t)cols);
+                    tiles((int)(g1 - g0), J->x + g0 * K + kc, K, wp, kn, J->y + g0 * N + p * NR, N, m0, m1,
+                          J->b ? J->b + p * NR : NULL, kc == 0);
                 }
             }
         }
+        if (J->post)
+            for (int64_t r = mc; r < mc + mn; r++)
+                J->post(J->post_arg, J->y + r * N + c0, (size_t)(c1 - c0));
     }
 }
 
@@ -235,12 +270,23 @@ void sr_gemm(const float *Wp, const float *x, const float *b, float *y, int64_t 
     int64_t nkb = (K + KC_MAX - 1) / KC_MAX;
     gemm_job J = {.Wp = Wp, .x = x, .b = b, .y = y, .M = M, .N = N, .K = K, .kc = (K + nkb - 1) / nkb,
                   .parts = 1, .post = post, .post_arg = post_arg};
-    if (threads > 1 && M * N * K >= PAR_FMAS) {
-        J.parts = threads;
-        J.split_rows = panels(N) < 2 * (int64_t)threads;
-        if (J.split_rows && M < (int64_t)threads * MR)
-            J.parts = 1;
+    if (threads <= 1 || M * N * K < PAR_FMAS) {
+        block(&J, 0, M, 0, panels(N));
+        return;
     }
+    if (M >= (int64_t)threads * MC) {
+        /* row blocks of at most MC, a multiple of `threads` of them, claimed
+         * in turn */
+        int64_t per = (M + (int64_t)threads * MC - 1) / ((int64_t)threads * MC);
+        J.parts = per * threads;
+        J.split_rows = 1;
+        sr_par_for(threads, J.parts, part, &J);
+        return;
+    }
+    J.parts = threads;
+    J.split_rows = panels(N) < 2 * (int64_t)threads;
+    if (J.split_rows && M < (int64_t)threads * MR)
+        J.parts = 1;
     sr_par_run(J.parts, part, &J);
 }
 
