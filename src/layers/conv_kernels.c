@@ -1,0 +1,91 @@
+/*
+ * conv_kernels.c - which of the convolution kernels of conv_kernels.h runs
+ * a convolution (chosen by its shape alone, so a sample gets the same
+ * kernel, and the same bits, at any batch size), and the calls that
+ * dispatch to the chosen one (conv_oc16.c, conv_dw.c, conv_pw.c).
+ */
+#include "conv_kernels.h"
+#include "../cpu.h"
+#include "../par.h"
+
+#include <stdlib.h>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define CK_X86 1
+#endif
+
+int ck_choose(const ck_conv *c)
+{
+#ifdef CK_X86
+    if (sr_cpu_level() < SR_CPU_AVX512)
+        return CK_NONE;
+    if (ck_dw_ok(c))
+        return CK_DW;
+    /* 1x1 on 64 pixels or more: a GEMM on the input where it lies
+     * (measured, 2-sample calls: W8's 32 -> 64 at 32x32 154 -> 175 GF/s,
+     * 64 -> 128 at 16x16 186 -> 204, 256 -> 256 at 8x8 191 -> 223) */
+    if (ck_pw_ok(c))
+        return CK_PW;
+    /* conv.c's kernel, a vector across 16 outputs of a row, leaves lanes
+     * empty unless the width is a multiple of 16 (at 8x8 half of them,
+     * at 28 an eighth); with enough taps per output to carry the tile's
+     * transposed stores (48 taps below 16 wide, 128 above, where fewer lanes
+     * are lost), the output-channel kernel wins there (measured:
+     * 3x3 256 -> 256 at 8x8 95 -> 165 GF/s, at 14x14 ~150 -> ~175, 3x3
+     * 128 -> 128 at 20x20 130 -> 185; at 16x16 conv.c's 185 beats its 155,
+     * and with 27 taps at 30x30 conv.c's 147 its 73) */
+    int64_t K = c->cin / c->groups * c->k[0] * c->k[1];
+    if (ck_oc_ok(c) && c->ow % 16 != 0 && K >= (c->ow < 16 ? 48 : 128))
+        return CK_OC;
+#else
+    (void)c;
+#endif
+    return CK_NONE;
+}
+
+void ck_par(const sr_ctx *ctx, int64_t tasks, void (*fn)(void *, int64_t, int), void *job)
+{
+    int64_t threads = ctx->threads > 1 ? ctx->threads : 1;
+    sr_par_for((int)(threads < tasks ? threads : tasks), tasks, fn, job);
+}
+
+void ck_keep(sr_ctx *ctx, void *block, void **own)
+{
+    if (ctx->cache) {
+        free(*ctx->cache);
+        *ctx->cache = block;
+    } else {
+        *own = block;
+    }
+}
+
+int ck_prepare(const ck_conv *c, int kind, const float *W, const float *bias, sr_ctx *ctx)
+{
+    switch (kind) {
+    case CK_OC: return ck_oc_prepare(c, W, bias, ctx);
+    case CK_DW: return ck_dw_prepare(c, W, bias, ctx);
+    case CK_PW: return ck_pw_prepare(c, W, bias, ctx);
+    default: return 0;
+    }
+}
+
+size_t ck_workspace(const ck_conv *c, int kind)
+{
+    switch (kind) {
+    case CK_OC: return ck_oc_workspace(c);
+    case CK_DW: return ck_dw_workspace(c);
+    case CK_PW: return ck_pw_workspace(c);
+    default: return 0;
+    }
+}
+
+int ck_forward(const ck_conv *c, int kind, const float *W, const float *bias, const float *x, float *y,
+               sr_ctx *ctx)
+{
+    switch (kind) {
+    case CK_OC: return ck_oc_forward(c, W, bias, x, y, ctx);
+    case CK_DW: return ck_dw_forward(c, W, bias, x, y, ctx);
+    case CK_PW: return ck_pw_forward(c, W, bias, x, y, ctx);
+    default: return -1;
+    }
+}
