@@ -27,8 +27,6 @@ struct sr_runner {
     float **folded;         /* folded weights then bias (a BatchNorm absorbed), built once */
     void **cache;           /* 2 per node: what prepare() built (packed weights) for
                                the plain and the folded weights; freed by release() */
-    char *seg_warm;         /* its micro-batched run has run once (the caches of
-                               producers without prepare() are built) */
     int threads;            /* seqrun's threads: what the workspace is planned for */
     int active;             /* those in use: 1 until the work has taken WARM_MS */
     double busy_ms;         /* time spent in forward passes so far */

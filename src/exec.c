@@ -86,8 +86,9 @@ static void node_ctx(const engine *E, int i, sr_ctx *ctx);
  * Before the threads: every node the plan runs gets its folded weights and
  * its prepare() hook, for the input shape its calls will see (a
  * micro-batched run's nodes see micro-batches), so that a run's threads
- * only read what the layers keep.  A segment with a producer that has no
- * prepare() still runs its first micro-batch alone (run_segment).
+ * only read what the layers keep: a layer that keeps something in its
+ * cache slot builds it in prepare() (forward() builds privately only
+ * without a slot, or under a lock of its own, as EmbeddingBag's max_norm).
  */
 sr_status sr_exec_prepare(engine *E, const sr_shapes *S, sr_diags *d)
 {
@@ -172,7 +173,7 @@ typedef struct {
     int i0, i1;                 /* first and last node */
     const sr_tensor *X;         /* the chunk's input to node i0 */
     float *Y;                   /* where node i1's output for the chunk goes */
-    int64_t n, mb, first;       /* chunk size, micro-batch size, first task */
+    int64_t n, mb;              /* chunk size, micro-batch size */
     int64_t sample0;
     uint64_t pass;
     size_t wsize, acts;         /* per thread: layer scratch, one activation */
@@ -192,7 +193,7 @@ static void seg_task(void *arg, int64_t task, int tid)
     const sr_shapes *S = J->S;
     if (__atomic_load_n(&J->failed, __ATOMIC_ACQUIRE))
         return;
-    int64_t m = J->first + task, b0 = m * J->mb, b = J->n - b0 < J->mb ? J->n - b0 : J->mb;
+    int64_t b0 = task * J->mb, b = J->n - b0 < J->mb ? J->n - b0 : J->mb;
     float *base = E->work + (size_t)tid * (J->wsize + 2 * J->acts), *s[2] = {base + J->wsize, base + J->wsize + J->acts};
     size_t esz = sr_dtype_size(J->X->dtype), in_ps = sr_plan_per_sample(&S->node[J->i0].sin);
     sr_tensor x = {.shape = sr_symshape_at(&S->node[J->i0].sin, b), .dtype = J->X->dtype};
@@ -252,19 +253,6 @@ static void seg_task(void *arg, int64_t task, int tid)
     }
 }
 
-/* 1 when a producer (fusing layer) in nodes i0..i1 has no prepare() hook
- * and so builds its packed weights in its first forward() call. */
-static int seg_lazy(const engine *E, int i0, int i1)
-{
-    for (int i = i0; i <= i1; i++) {
-        const sr_layertype *t = E->m->node[i].mod->type;
-        if (sr_node_is_leaf(&E->m->node[i]) && E->plan[i].fused_into < 0 &&
-            (t->flags & (SR_FUSE_POST | SR_FUSE_AFFINE)) && !t->prepare)
-            return 1;
-    }
-    return 0;
-}
-
 /* Runs nodes i0..i1 over the chunk x in micro-batches; x becomes node i1's
  * output, in one of the activation buffers. */
 static sr_status run_segment(engine *E, const sr_shapes *S, int i0, sr_tensor *x, int64_t sample0, uint64_t pass,
@@ -294,14 +282,9 @@ static sr_status run_segment(engine *E, const sr_shapes *S, int i0, sr_tensor *x
     if ((size_t)threads * (J.wsize + 2 * J.acts) > E->worklen)
         threads = 1; /* plan() sized the workspace for fewer threads */
     double t0 = E->ms ? sr_now_ms() : 0;
-    if (!E->seg_warm[i0] && tasks > 0 && seg_lazy(E, i0, i1)) {
-        /* the first micro-batch alone: a producer without prepare() builds
-         * its cache in it */
-        seg_task(&J, 0, 0);
-        J.first = 1;
-        E->seg_warm[i0] = !J.failed;
-    }
-    sr_par_for(threads, tasks - J.first, seg_task, &J);
+    /* every micro-batch on the threads from the first: what the layers
+     * keep was built by their prepare() (sr_exec_prepare) */
+    sr_par_for(threads, tasks, seg_task, &J);
     if (J.failed) {
         if (J.fnode < 0) {
             sr_diag_at(d, SR_SEV_ERROR, E->src_name, 0, 0, NULL, NULL, "%s", J.err);

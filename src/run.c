@@ -150,10 +150,7 @@ static sr_status run_record(engine *E, sr_input *in, sr_sink *w, uint64_t pass, 
     }
     int64_t n, chunk;
     int batched = record_chunks(E, &full, &S, &n, &chunk);
-    sr_plan_build(m, &S, E->o->train, E->plan);
-    /* the fusions may differ from the last record's, and with them the
-     * cache slots the layers fill on their first call */
-    memset(E->seg_warm, 0, (size_t)(m->nnode ? m->nnode : 1));
+    sr_plan_build(m, &S, E->o->train, E->plan); /* sr_exec_prepare follows it */
     st = sr_sink_header(w, &S.out, err);
     sr_shapes_free(&S);
     int64_t cur = -1;
@@ -231,8 +228,7 @@ sr_runner *sr_runner_new(sr_model *m, const sr_runopts *o)
     r->plan = calloc(nn, sizeof *r->plan);
     r->folded = calloc(nn, sizeof *r->folded);
     r->cache = calloc(2 * nn, sizeof *r->cache);
-    r->seg_warm = calloc(nn, 1);
-    if (!r->plan || !r->folded || !r->cache || !r->seg_warm) {
+    if (!r->plan || !r->folded || !r->cache) {
         sr_runner_free(r);
         return NULL;
     }
@@ -374,7 +370,6 @@ void sr_runner_free(sr_runner *E)
     free(E->folded);
     free(E->cache);
     free(E->plan);
-    free(E->seg_warm);
     free(E);
 }
 
