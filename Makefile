@@ -6,6 +6,12 @@
 #   make demo       build, then classify the bundled data with a bundled model
 #   SANITIZE=1      build with AddressSanitizer and UBSan (objects in build-san/)
 
+# A plain `make` builds on every core: the kernel files take seconds each
+# at -O2, and a one-at-a-time build of the whole tree takes most of a minute.
+ifeq ($(filter -j%,$(MAKEFLAGS)),)
+MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
+endif
+
 CC       ?= cc
 PKGS     := yaml-0.1 openblas
 CFLAGS   ?= -O2 -g
