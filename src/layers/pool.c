@@ -356,10 +356,37 @@ SR_SHAPE_FN(sr_adaptive_shape)
     return sr_pool_check_output(L, nd, in, out, info, err);
 }
 
+/* Global average pooling (output 1 per plane: MobileNet's and ResNet's
+ * AdaptiveAvgPool2d(1)): the same double sum as sr_pool_sum for each plane,
+ * without the window arithmetic (four integer divisions per output).  A
+ * plane of fewer than 64 floats is summed one float after another, a
+ * chain of dependent additions; eight planes at a time keep eight
+ * independent chains in flight, each in its plane's order, so the bits
+ * are sr_pool_sum's. */
+static void global_avg(const float *x, float *y, int64_t np, int64_t n)
+{
+    int64_t q = 0;
+    if (n < 64)
+        for (; q + 8 <= np; q += 8, x += 8 * n) {
+            double s[8] = {0};
+            for (int64_t i = 0; i < n; i++)
+                for (int j = 0; j < 8; j++)
+                    s[j] += (double)x[j * n + i];
+            for (int j = 0; j < 8; j++)
+                y[q + j] = (float)(s[j] / (double)n);
+        }
+    for (; q < np; q++, x += n)
+        y[q] = (float)(sr_pool_sum(x, n) / (double)n);
+}
+
 static sr_status adaptive_forward(const sr_tensor *in, sr_tensor *out, int nd, int mx)
 {
     int64_t np, H, W, OH, OW;
     planes(nd, &in->shape, &out->shape, &np, &H, &W, &OH, &OW);
+    if (!mx && OH == 1 && OW == 1 && H * W > 0) {
+        global_avg(sr_f32(in), sr_f32(out), np, H * W);
+        return SR_OK;
+    }
     for (int64_t q = 0; q < np; q++) {
         const float *x = sr_f32(in) + q * H * W;
         float *y = sr_f32(out) + q * OH * OW;

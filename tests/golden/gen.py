@@ -902,6 +902,9 @@ case("cnn_adaptiveavgpool1d_up", layers("AdaptiveAvgPool1d: {output_size: 5}"),
      randn("cnn_adaptiveavgpool1d_up", 2, 2, 3))
 case("cnn_adaptiveavgpool2d_global", layers("AdaptiveAvgPool2d: 1", "Flatten"),
      randn("cnn_adaptiveavgpool2d_global", 2, 3, 5, 4))
+# 26 planes of 16: the global pool's eight-planes-at-a-time path and its tail
+case("cnn_adaptiveavgpool2d_global_planes", layers("AdaptiveAvgPool2d: [[1, 1]]", "Flatten"),
+     randn("cnn_adaptiveavgpool2d_global_planes", 2, 13, 4, 4), args="--batch-size 1")
 case("cnn_adaptiveavgpool2d_pair", layers("AdaptiveAvgPool2d: [[3, 2]]"),
      randn("cnn_adaptiveavgpool2d_pair", 2, 2, 7, 5))
 case("cnn_adaptiveavgpool2d_none", layers("AdaptiveAvgPool2d: {output_size: [null, 3]}"),
