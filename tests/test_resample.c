@@ -228,6 +228,8 @@ static void test_spec_repr(void)
         {"ConstantPad1d: [1, 0.5]", "ConstantPad1d(padding=(1, 1), value=0.5)"},
         {"ReflectionPad2d: 1", "ReflectionPad2d((1, 1, 1, 1))"},
         {"ZeroPad2d: [[1, 0, -1, 2]]", "ZeroPad2d((1, 0, -1, 2))"},
+        {"ZeroPad2d: [[1, 2]]", "ZeroPad2d((1, 2))"},
+        {"ConstantPad3d: [[1, 2], 0.5]", "ConstantPad3d(padding=(1, 2), value=0.5)"},
     };
     for (size_t i = 0; i < sizeof spec / sizeof *spec; i++) {
         char text[256], repr[256] = "";
@@ -244,9 +246,13 @@ static void test_spec_repr(void)
         }
         sr_diags_free(&d);
     }
-    /* a float item where a tuple takes ints is an error; both size and scale_factor too */
+    /* a float item where a tuple takes ints is an error; both size and scale_factor too; a
+     * padding tuple of odd length (F.pad: "Padding length must be divisible by 2"), empty,
+     * or of more than the 6 values seqrun pads */
     static const char *const bad[] = {"Upsample: {size: [2.5, 3]}", "ZeroPad2d: [[1, 2.0, 3, 4]]",
-                                      "Upsample: {size: 4, scale_factor: 2}"};
+                                      "Upsample: {size: 4, scale_factor: 2}", "ZeroPad2d: [[1, 2, 3]]",
+                                      "ConstantPad1d: [[1], 0]", "ReflectionPad2d: [[]]",
+                                      "ReplicationPad3d: [[1, 1, 1, 1, 1, 1, 1, 1]]"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         char text[256];
         snprintf(text, sizeof text, "layers:\n  - %s\n", bad[i]);

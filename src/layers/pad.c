@@ -4,7 +4,8 @@
  *
  * padding is (left, right[, top, bottom[, front, back]]): the first pair
  * pads the last dimension, the next the one before it, as F.pad reads it.
- * An int pads every side by it.  Negative padding crops, as PyTorch lets
+ * An int pads every side by it; a tuple pads as many trailing dimensions as
+ * it has pairs, whatever the class (torch 1.13 hands it to F.pad as it is).  Negative padding crops, as PyTorch lets
  * it for every mode, down to an output size of 0 for constant padding and
  * of 1 for the others.
  *
@@ -47,6 +48,19 @@ static SR_VALIDATE_FN(pad_validate)
     memset(c, 0, sizeof *c);
     c->kind = pad_kind(L);
     c->nd = pad_nd(L);
+    /* A tuple is handed to F.pad as it is (torch 1.13's _ntuple returns
+     * any sequence unchanged): its length, not the class, says how many
+     * dimensions are padded, so ZeroPad2d((1, 2)) pads only the width. */
+    const sr_argval *pv = &L->arg[PAD_PADDING];
+    if (pv->kind == SR_AV_TUPLE) {
+        if (pv->n == 0 || pv->n % 2)
+            return sr_err(err, SR_EUSAGE, "%s padding must have an even number of values (left, right[, top, bottom"
+                          "[, front, back]]), got %d; hint: one integer pads every side", L->type->name, pv->n);
+        if (pv->n > 6)
+            return sr_err(err, SR_EUSAGE, "%s padding has %d values, but seqrun pads at most 3 dimensions (6 "
+                          "values); hint: pad fewer dimensions", L->type->name, pv->n);
+        c->nd = pv->n / 2;
+    }
     sr_arg_tuple(L, PAD_PADDING, 2 * c->nd, c->p);
     for (int k = 0; k < 2 * c->nd; k++)
         if (c->p[k] > PAD_MAX || c->p[k] < -PAD_MAX)
@@ -79,7 +93,10 @@ static SR_SHAPE_FN(pad_shape)
                              : nd == 2 ? "3-D (C, H, W) or 4-D (N, C, H, W)"
                                        : "4-D (C, D, H, W) or 5-D (N, C, D, H, W)";
             char hint[200];
-            if (r == nd)
+            if (nd != pad_nd(L) && (r == pad_nd(L) + 1 || r == pad_nd(L) + 2))
+                snprintf(hint, sizeof hint, "give padding %d values (or one integer) to pad the last %d dimensions",
+                         2 * pad_nd(L), pad_nd(L));
+            else if (r == nd)
                 snprintf(hint, sizeof hint, "add a channel dimension (Unflatten or [1, ...] data)");
             else if (r == nd + 3 && nd < 3)
                 snprintf(hint, sizeof hint, "this is %d-D data: use the %dd variant, or ConstantPad%dd, which takes "
@@ -94,7 +111,11 @@ static SR_SHAPE_FN(pad_shape)
                 out->d[r - 1 - k] = o > 0 ? o : 0;
                 info->out_known &= o > 0;
             }
-            return sr_err(err, SR_ESHAPE, "%s expects a %s input, but input %s%s is %d-D; hint: %s", nm, form,
+            char why[80] = "";
+            if (nd != pad_nd(L))
+                snprintf(why, sizeof why, " (its padding has %d values, so it pads %d dimension%s)", 2 * nd, nd,
+                         nd > 1 ? "s" : "");
+            return sr_err(err, SR_ESHAPE, "%s%s expects a %s input, but input %s%s is %d-D; hint: %s", nm, why, form,
                           sr_shp(in), src, r, hint);
         }
         info->batch_dim0 = 1;
@@ -274,37 +295,34 @@ static SR_FORWARD_FN(pad_forward)
 
 /* ---- rows ------------------------------------------------------------------------ */
 
-#define CONSTPAD_ARGS(a, n)                                                 \
+#define CONSTPAD_ARGS(a)                                                 \
     static const sr_argdef a[] = {                                          \
-        {"padding", T_T, NULL, NULL, 2 * (n)},                              \
+        {"padding", T_T, NULL, NULL, 0},                                    \
         {"value", T_I | T_F, NULL, NULL, 0},                                \
     }
-CONSTPAD_ARGS(a_constpad1d, 1);
-CONSTPAD_ARGS(a_constpad2d, 2);
-CONSTPAD_ARGS(a_constpad3d, 3);
-static const sr_argdef a_pad2[] = {{"padding", T_T, NULL, NULL, 2}};
-static const sr_argdef a_pad4[] = {{"padding", T_T, NULL, NULL, 4}};
-static const sr_argdef a_pad6[] = {{"padding", T_T, NULL, NULL, 6}};
+CONSTPAD_ARGS(a_constpad);
+/* padding: an int, or a tuple of any even length up to 6 (pad_validate) */
+static const sr_argdef a_pad[] = {{"padding", T_T, NULL, NULL, 0}};
 
 #define PAD_HOOKS .cfg_size = sizeof(pad_cfg), .validate = pad_validate, .shape = pad_shape, .forward = pad_forward
 
-SR_ROW(ZeroPad2d, .summary = "pads the last 2 dims with zeros (left, right, top, bottom)", SR_ARGS(a_pad4),
+SR_ROW(ZeroPad2d, .summary = "pads the last 2 dims with zeros (left, right, top, bottom)", SR_ARGS(a_pad),
        .repr = "#padding:4", .variant = PADV(PK_CONSTANT, 2), PAD_HOOKS);
-SR_ROW(ConstantPad1d, .summary = "pads the last dim with value (left, right)", SR_ARGS(a_constpad1d),
+SR_ROW(ConstantPad1d, .summary = "pads the last dim with value (left, right)", SR_ARGS(a_constpad),
        .repr = "padding=:2, value=", .variant = PADV(PK_CONSTANT, 1), PAD_HOOKS);
 SR_ROW(ConstantPad2d, .summary = "pads the last 2 dims with value (left, right, top, bottom)",
-       SR_ARGS(a_constpad2d), .repr = "padding=:4, value=", .variant = PADV(PK_CONSTANT, 2), PAD_HOOKS);
+       SR_ARGS(a_constpad), .repr = "padding=:4, value=", .variant = PADV(PK_CONSTANT, 2), PAD_HOOKS);
 SR_ROW(ConstantPad3d, .summary = "pads the last 3 dims with value (left, right, top, bottom, front, back)",
-       SR_ARGS(a_constpad3d), .repr = "padding=:6, value=", .variant = PADV(PK_CONSTANT, 3), PAD_HOOKS);
-SR_ROW(ReflectionPad1d, .summary = "pads (C, W) or (N, C, W) with the reflection of the input", SR_ARGS(a_pad2),
+       SR_ARGS(a_constpad), .repr = "padding=:6, value=", .variant = PADV(PK_CONSTANT, 3), PAD_HOOKS);
+SR_ROW(ReflectionPad1d, .summary = "pads (C, W) or (N, C, W) with the reflection of the input", SR_ARGS(a_pad),
        .repr = "#padding:2", .variant = PADV(PK_REFLECT, 1), PAD_HOOKS);
 SR_ROW(ReflectionPad2d, .summary = "pads (C, H, W) or (N, C, H, W) with the reflection of the input",
-       SR_ARGS(a_pad4), .repr = "#padding:4", .variant = PADV(PK_REFLECT, 2), PAD_HOOKS);
+       SR_ARGS(a_pad), .repr = "#padding:4", .variant = PADV(PK_REFLECT, 2), PAD_HOOKS);
 SR_ROW(ReflectionPad3d, .summary = "pads (C, D, H, W) or (N, C, D, H, W) with the reflection of the input",
-       SR_ARGS(a_pad6), .repr = "#padding:6", .variant = PADV(PK_REFLECT, 3), PAD_HOOKS);
-SR_ROW(ReplicationPad1d, .summary = "pads (C, W) or (N, C, W) by repeating the edge", SR_ARGS(a_pad2),
+       SR_ARGS(a_pad), .repr = "#padding:6", .variant = PADV(PK_REFLECT, 3), PAD_HOOKS);
+SR_ROW(ReplicationPad1d, .summary = "pads (C, W) or (N, C, W) by repeating the edge", SR_ARGS(a_pad),
        .repr = "#padding:2", .variant = PADV(PK_REPLICATE, 1), PAD_HOOKS);
-SR_ROW(ReplicationPad2d, .summary = "pads (C, H, W) or (N, C, H, W) by repeating the edge", SR_ARGS(a_pad4),
+SR_ROW(ReplicationPad2d, .summary = "pads (C, H, W) or (N, C, H, W) by repeating the edge", SR_ARGS(a_pad),
        .repr = "#padding:4", .variant = PADV(PK_REPLICATE, 2), PAD_HOOKS);
-SR_ROW(ReplicationPad3d, .summary = "pads (C, D, H, W) or (N, C, D, H, W) by repeating the edge", SR_ARGS(a_pad6),
+SR_ROW(ReplicationPad3d, .summary = "pads (C, D, H, W) or (N, C, D, H, W) by repeating the edge", SR_ARGS(a_pad),
        .repr = "#padding:6", .variant = PADV(PK_REPLICATE, 3), PAD_HOOKS);

@@ -80,3 +80,15 @@ case("pad_reflect_conv", layers(
     "ReplicationPad2d: [[2, 0, 1, 1]]",
     "Conv2d: {in_channels: 8, out_channels: 4, kernel_size: 3}"),
     randn("pad_reflect_conv", 3, 3, 9, 8), scale="fan_in", args="--batch-size 2")
+
+# ---- a tuple's length, not the class, says what is padded -------------------------------
+# torch 1.13's _ntuple hands any sequence to F.pad unchanged: ZeroPad2d((1, 2))
+# pads only the width, ConstantPad1d((1, 2, 3, 4)) height and width.
+pad("pad_len_zero2d_pair", "ZeroPad2d: [[1, 2]]", 2, 3, 4, 5)
+pad("pad_len_zero2d_six", "ZeroPad2d: [[1, 0, 2, 1, 1, 2]]", 2, 3, 4, 5)
+pad("pad_len_constant1d_four", "ConstantPad1d: [[1, 2, 3, 0], 0.5]", 2, 3, 4)
+pad("pad_len_constant3d_pair", "ConstantPad3d: {padding: [2, -1], value: 1.5}", 2, 3, 5)
+pad("pad_len_reflect1d_four", "ReflectionPad1d: [[1, 2, 2, 0]]", 2, 3, 4, 5)
+pad("pad_len_reflect2d_pair", "ReflectionPad2d: [[2, 1]]", 3, 4, 5)
+pad("pad_len_replicate3d_four", "ReplicationPad3d: [[0, 2, 3, 1]]", 2, 3, 4, 5)
+pad("pad_len_replicate2d_six", "ReplicationPad2d: [[1, 1, 0, 2, 2, 1]]", 2, 2, 3, 4, 5)
