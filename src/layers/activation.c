@@ -127,13 +127,21 @@ SR_APPLY_FN(sr_gelu_apply)
         gelu_erf_rows(x, y, n);
 }
 
-SR_APPLY_FN(sr_softplus_apply)
+/* Softplus, ATen's formula (x where beta x > threshold, else
+ * log1p(e^(beta x)) / beta), vectorised: log1p(e^b) = max(b, 0) +
+ * log1p(e^-|b|), whose log1p argument lies in [0, 1] (vmath.h). */
+static SR_VEC_VOID(softplus_rows, (const float *x, float *y, size_t n, float beta, float th), (x, y, n, beta, th))
 {
-    float beta = (float)sr_argf(L, SOFTPLUS_BETA), th = (float)sr_argf(L, SOFTPLUS_THRESHOLD);
     for (size_t i = 0; i < n; i++) {
         float bx = x[i] * beta;
-        y[i] = bx > th ? x[i] : log1pf(expf(bx)) / beta;
+        float v = (bx > 0.0f ? bx : 0.0f) + sr_log1p01_f(sr_exp_f(-fabsf(bx)));
+        y[i] = bx > th ? x[i] : v / beta;
     }
+}
+
+SR_APPLY_FN(sr_softplus_apply)
+{
+    softplus_rows(x, y, n, (float)sr_argf(L, SOFTPLUS_BETA), (float)sr_argf(L, SOFTPLUS_THRESHOLD));
 }
 
 SR_VALIDATE_FN(sr_hardtanh_validate)
@@ -191,6 +199,46 @@ static SR_VEC_VOID(softmax_row, (const float *x, float *y, int64_t len, int logs
     }
 }
 
+/* Softmax over a dimension that is not the last (Softmax(dim=1) on
+ * [N, C, H, W]): nc neighbouring columns x[k * inner + c], k < len, at
+ * once, so each step over k is a contiguous load of nc floats.  Each
+ * column's max, and its double sum of exp in k order, depend on that
+ * column alone. */
+#define SOFTMAX_COLS 64
+static SR_VEC_VOID(softmax_cols, (const float *x, float *y, int64_t len, int64_t inner, int64_t nc, int logsm),
+                   (x, y, len, inner, nc, logsm))
+{
+    float mx[SOFTMAX_COLS];
+    double sum[SOFTMAX_COLS];
+    for (int64_t c = 0; c < nc; c++)
+        mx[c] = -INFINITY, sum[c] = 0;
+    for (int64_t k = 0; k < len; k++)
+        for (int64_t c = 0; c < nc; c++)
+            mx[c] = x[k * inner + c] > mx[c] ? x[k * inner + c] : mx[c];
+    for (int64_t k = 0; k < len; k++) {
+        float e[SOFTMAX_COLS]; /* two loops: each of them vectorises */
+        for (int64_t c = 0; c < nc; c++)
+            e[c] = sr_exp_f(x[k * inner + c] - mx[c]);
+        for (int64_t c = 0; c < nc; c++)
+            sum[c] += (double)e[c];
+    }
+    if (logsm) {
+        float lse[SOFTMAX_COLS];
+        for (int64_t c = 0; c < nc; c++)
+            lse[c] = (float)log(sum[c]);
+        for (int64_t k = 0; k < len; k++)
+            for (int64_t c = 0; c < nc; c++)
+                y[k * inner + c] = x[k * inner + c] - mx[c] - lse[c];
+    } else {
+        float inv[SOFTMAX_COLS];
+        for (int64_t c = 0; c < nc; c++)
+            inv[c] = (float)(1.0 / sum[c]);
+        for (int64_t k = 0; k < len; k++)
+            for (int64_t c = 0; c < nc; c++)
+                y[k * inner + c] = sr_exp_f(x[k * inner + c] - mx[c]) * inv[c];
+    }
+}
+
 static void softmax(const sr_layer *L, const sr_tensor *in, sr_tensor *out, int logsm)
 {
     const sr_shape *s = &in->shape;
@@ -205,27 +253,10 @@ static void softmax(const sr_layer *L, const sr_tensor *in, sr_tensor *out, int 
             softmax_row(X + o * len, Y + o * len, len, logsm);
         return;
     }
-    for (int64_t o = 0; o < outer; o++) {
-        for (int64_t i = 0; i < inner; i++) {
-            const float *x = X + o * len * inner + i;
-            float *y = Y + o * len * inner + i;
-            float mx = -INFINITY;
-            for (int64_t k = 0; k < len; k++)
-                mx = x[k * inner] > mx ? x[k * inner] : mx;
-            double sum = 0;
-            for (int64_t k = 0; k < len; k++)
-                sum += expf(x[k * inner] - mx);
-            if (logsm) {
-                float lse = (float)log(sum);
-                for (int64_t k = 0; k < len; k++)
-                    y[k * inner] = x[k * inner] - mx - lse;
-            } else {
-                float inv = (float)(1.0 / sum);
-                for (int64_t k = 0; k < len; k++)
-                    y[k * inner] = expf(x[k * inner] - mx) * inv;
-            }
-        }
-    }
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t i = 0; i < inner; i += SOFTMAX_COLS)
+            softmax_cols(X + o * len * inner + i, Y + o * len * inner + i, len, inner,
+                         inner - i < SOFTMAX_COLS ? inner - i : SOFTMAX_COLS, logsm);
 }
 
 SR_FORWARD_FN(sr_softmax_forward)

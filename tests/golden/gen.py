@@ -597,6 +597,11 @@ case("core_softmax_3d_first", layers("Softmax: [0]"), randn("core_softmax_3d_fir
 case("core_softmax_large", layers("Softmax: {dim: 1}"), randn("core_softmax_large", 4, 8, scale=1000.0))
 case("core_logsoftmax_dim1", layers("LogSoftmax: {dim: 1}"), randn("core_logsoftmax_dim1", 4, 8))
 case("core_logsoftmax_3d_dim0", layers("LogSoftmax: {dim: 0}"), randn("core_logsoftmax_3d_dim0", 3, 2, 5))
+# over the channels of an image (segmentation heads): 99 positions per
+# channel, a block of 64 columns and a tail of 35
+case("core_softmax_4d_channels", layers("Softmax: {dim: 1}"), randn("core_softmax_4d_channels", 2, 5, 9, 11, scale=4.0))
+case("core_logsoftmax_4d_channels", layers("LogSoftmax: {dim: -3}"),
+     randn("core_logsoftmax_4d_channels", 2, 6, 9, 11, scale=4.0))
 case("core_logsoftmax_3d_last", layers("LogSoftmax: {dim: -1}"), randn("core_logsoftmax_3d_last", 2, 3, 6))
 case("core_logsoftmax_large", layers("LogSoftmax: {dim: -1}"),
      randn("core_logsoftmax_large", 3, 2, 8, scale=1000.0))
