@@ -74,6 +74,45 @@ static SR_VALIDATE_FN(pad_validate)
 static const char *const side_name[3][2] = {{"left", "right"}, {"top", "bottom"}, {"front", "back"}};
 static const char *const dim_name[3] = {"width", "height", "depth"};
 
+/* Reflection and replication take exactly one or two dimensions more than
+ * they pad (unbatched or batched): the error, with the output the layers
+ * after are checked with. */
+static sr_status pad_rank_error(const sr_layer *L, const sr_shape *in, sr_shape *out, sr_shapeinfo *info,
+                                const char *src, char *err)
+{
+    const pad_cfg *c = SR_CFG(L, pad_cfg);
+    const char *nm = L->type->name;
+    int nd = c->nd, r = in->ndim;
+    const char *form = nd == 1 ? "2-D (C, W) or 3-D (N, C, W)"
+                     : nd == 2 ? "3-D (C, H, W) or 4-D (N, C, H, W)"
+                               : "4-D (C, D, H, W) or 5-D (N, C, D, H, W)";
+    char hint[200];
+    if (nd != pad_nd(L) && (r == pad_nd(L) + 1 || r == pad_nd(L) + 2))
+        snprintf(hint, sizeof hint, "give padding %d values (or one integer) to pad the last %d dimensions",
+                 2 * pad_nd(L), pad_nd(L));
+    else if (r == nd)
+        snprintf(hint, sizeof hint, "add a channel dimension (Unflatten or [1, ...] data)");
+    else if (r == nd + 3 && nd < 3)
+        snprintf(hint, sizeof hint, "this is %d-D data: use the %dd variant, or ConstantPad%dd, which takes "
+                 "any leading dimensions", r - 2, nd + 1, nd);
+    else
+        snprintf(hint, sizeof hint, "ConstantPad%dd takes any leading dimensions", nd);
+    /* checking goes on with the last dims padded, as intended */
+    *out = *in;
+    info->out_known = r >= nd;
+    for (int k = 0; k < nd && k < r; k++) {
+        int64_t o = in->d[r - 1 - k] + c->p[2 * k] + c->p[2 * k + 1];
+        out->d[r - 1 - k] = o > 0 ? o : 0;
+        info->out_known &= o > 0;
+    }
+    char why[80] = "";
+    if (nd != pad_nd(L))
+        snprintf(why, sizeof why, " (its padding has %d values, so it pads %d dimension%s)", 2 * nd, nd,
+                 nd > 1 ? "s" : "");
+    return sr_err(err, SR_ESHAPE, "%s%s expects a %s input, but input %s%s is %d-D; hint: %s", nm, why, form,
+                  sr_shp(in), src, r, hint);
+}
+
 static SR_SHAPE_FN(pad_shape)
 {
     const pad_cfg *c = SR_CFG(L, pad_cfg);
@@ -88,36 +127,8 @@ static SR_SHAPE_FN(pad_shape)
                           "for as many dimensions as the data has");
         info->batch_dim0 = r > nd;
     } else {
-        if (r != nd + 1 && r != nd + 2) {
-            const char *form = nd == 1 ? "2-D (C, W) or 3-D (N, C, W)"
-                             : nd == 2 ? "3-D (C, H, W) or 4-D (N, C, H, W)"
-                                       : "4-D (C, D, H, W) or 5-D (N, C, D, H, W)";
-            char hint[200];
-            if (nd != pad_nd(L) && (r == pad_nd(L) + 1 || r == pad_nd(L) + 2))
-                snprintf(hint, sizeof hint, "give padding %d values (or one integer) to pad the last %d dimensions",
-                         2 * pad_nd(L), pad_nd(L));
-            else if (r == nd)
-                snprintf(hint, sizeof hint, "add a channel dimension (Unflatten or [1, ...] data)");
-            else if (r == nd + 3 && nd < 3)
-                snprintf(hint, sizeof hint, "this is %d-D data: use the %dd variant, or ConstantPad%dd, which takes "
-                         "any leading dimensions", r - 2, nd + 1, nd);
-            else
-                snprintf(hint, sizeof hint, "ConstantPad%dd takes any leading dimensions", nd);
-            /* checking goes on with the last dims padded, as intended */
-            *out = *in;
-            info->out_known = r >= nd;
-            for (int k = 0; k < nd && k < r; k++) {
-                int64_t o = in->d[r - 1 - k] + c->p[2 * k] + c->p[2 * k + 1];
-                out->d[r - 1 - k] = o > 0 ? o : 0;
-                info->out_known &= o > 0;
-            }
-            char why[80] = "";
-            if (nd != pad_nd(L))
-                snprintf(why, sizeof why, " (its padding has %d values, so it pads %d dimension%s)", 2 * nd, nd,
-                         nd > 1 ? "s" : "");
-            return sr_err(err, SR_ESHAPE, "%s%s expects a %s input, but input %s%s is %d-D; hint: %s", nm, why, form,
-                          sr_shp(in), src, r, hint);
-        }
+        if (r != nd + 1 && r != nd + 2)
+            return pad_rank_error(L, in, out, info, src, err);
         info->batch_dim0 = 1;
         /* non-empty dims; the batch dim (and reflection's 1-D/2-D dim 0) may be 0 */
         int first = r == nd + 2 || (c->kind == PK_REFLECT && nd < 3) ? 1 : 0;
