@@ -335,8 +335,9 @@ static void test_oc(const sr_layer *const *posts, int nposts)
 }
 
 /* 1x1 convolutions as a GEMM over pixels (CK_PW): pixel counts around
- * the tile's 64, input channels around its blocks of 64, output channels
- * around its blocks of 6; through a consumer's layout it hands over to
+ * the tile's 64, and under it in whole vectors (a tile's vectors from
+ * several samples), input channels around its blocks of 64, output
+ * channels around its blocks of 6 (and the tiles of two blocks); through a consumer's layout it hands over to
  * CK_OC, which must give the same bits. */
 static void test_pw(const sr_layer *const *posts, int nposts)
 {
@@ -347,6 +348,13 @@ static void test_pw(const sr_layer *const *posts, int nposts)
                      .dil = {1, 1}};
         c.h = c.oh = urand() < 0.2 ? 1 : irand(1, 40);
         c.w = c.ow = urand() < 0.3 ? 16 * irand(1, 4) + irand(-1, 1) : irand(1, 70);
+        if (urand() < 0.3) { /* under 64 pixels in whole vectors (4x4, 4x8, 3x16): vectors from several samples */
+            static const int64_t hw[][2] = {{4, 4}, {2, 8}, {4, 8}, {8, 4}, {1, 16}, {3, 16}, {6, 8}, {1, 32}};
+            int i = (int)irand(0, 7);
+            c.h = c.oh = hw[i][0];
+            c.w = c.ow = hw[i][1];
+            c.n = irand(1, 9);
+        }
         if (!ck_pw_ok(&c))
             continue;
         CHECK(ck_choose(&c) == CK_PW, "a 1x1 on %lld pixels is not CK_PW", (long long)(c.oh * c.ow));

@@ -41,9 +41,11 @@
 int ck_pw_ok(const ck_conv *c)
 {
     /* with fewer than 4 vectors of pixels per sample CK_OC keeps its lanes
-     * fuller */
+     * fuller, unless the pixels fill whole vectors (4x4: 16), which then
+     * come from several samples */
+    int64_t P = c->oh * c->ow;
     return c->k[0] == 1 && c->k[1] == 1 && c->s[0] == 1 && c->s[1] == 1 && !c->pb[0] && !c->pa[0] && !c->pb[1] &&
-           !c->pa[1] && c->groups == 1 && c->oh * c->ow >= 64 && c->cout >= 16;
+           !c->pa[1] && c->groups == 1 && (P >= 64 || P % 16 == 0) && c->cout >= 16;
 }
 
 /* per thread: a pixel block's outputs, for a consumer's layout */
@@ -65,125 +67,184 @@ typedef struct {
     sr_ctx *ctx;
     const sr_layout *lay; /* the consumer's layout, or NULL: dense */
     int relu;
-    int64_t P, nblk;  /* pixels per sample; pixel blocks per sample */
+    int64_t P;            /* pixels per sample */
+    int64_t spv;          /* P % 16 == 0: vectors per sample (a task's vectors may span samples); else 0 */
+    int64_t nblk;         /* spv == 0: pixel blocks per sample */
 } pw_job;
+
+/* A task's vectors of 16 pixels: vector v is sample n[v]'s pixels
+ * [p[v], p[v] + 16) (the last one's first `lanes` only, when P % 16 != 0). */
+typedef struct {
+    int nv;
+    int64_t n[PW_NV], p[PW_NV];
+    int64_t lanes;  /* of the last vector */
+} pw_vecs;
 
 #ifdef CK_X86
 /*
- * One tile: MR output channels (packed weights wp, [K][MR]) by NV vectors of
- * pixels from x (channel stride P) into y (channel stride ys), input
- * channels [k0, k1).  first:
- * start from the biases bp, else from the running sums in y; done: apply
- * ReLU if asked.  rows: output channels to store; the last vector's lanes
- * `last`.
+ * One tile: R blocks of MR output channels (packed weights wp, the next
+ * block blk floats on, each [K][MR] then its MR biases) by NV vectors of
+ * pixels, vector v from xs[v] (channel stride P) into ys[v] + yo (channel
+ * stride yc), input channels [k0, k1).  first: start from the biases, else
+ * from the running sums in y; done: apply ReLU if asked.  rows: output
+ * channels to store; the last vector's lanes `last`.
  */
 static inline __attribute__((always_inline)) CK_TARGET void
-pw_tile(const float *x, float *y, int64_t P, int64_t ys, const float *wp, const float *bp, int64_t k0, int64_t k1,
-        int first, int done, int relu, int rows, __mmask16 last, const int NV)
+pw_tile(const float *const *xs, float *const *ys, int64_t yo, int64_t P, int64_t yc, const float *wp, int64_t blk,
+        int64_t K, int64_t k0, int64_t k1, int first, int done, int relu, int rows, __mmask16 last, const int R,
+        const int NV)
 {
-    __m512 acc[PW_MR][PW_NV];
-#pragma GCC unroll 6
-    for (int m = 0; m < PW_MR; m++)
+    __m512 acc[2 * PW_MR][PW_NV];
+    const float *x[PW_NV];
+    float *y[PW_NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) {
+        x[v] = xs[v] + k0 * P;
+        y[v] = ys[v] + yo;
+    }
+#pragma GCC unroll 12
+    for (int m = 0; m < R * PW_MR; m++)
 #pragma GCC unroll 4
         for (int v = 0; v < NV; v++) {
             __mmask16 k = v == NV - 1 ? last : 0xffff;
-            acc[m][v] = first ? _mm512_set1_ps(bp[m])
-                              : _mm512_maskz_loadu_ps(m < rows ? k : 0, y + m * ys + 16 * v);
+            acc[m][v] = first ? _mm512_set1_ps(wp[m / PW_MR * blk + K * PW_MR + m % PW_MR])
+                              : _mm512_maskz_loadu_ps(m < rows ? k : 0, y[v] + m * yc);
         }
-    const float *xk = x + k0 * P;
     const float *w = wp + k0 * PW_MR;
-    for (int64_t k = k0; k < k1; k++, xk += P, w += PW_MR) {
+    for (int64_t k = k0; k < k1; k++, w += PW_MR) {
         __m512 xv[PW_NV];
 #pragma GCC unroll 4
-        for (int v = 0; v < NV; v++)
-            xv[v] = _mm512_maskz_loadu_ps(v == NV - 1 ? last : 0xffff, xk + 16 * v);
-#pragma GCC unroll 6
-        for (int m = 0; m < PW_MR; m++) {
-            __m512 wv = _mm512_set1_ps(w[m]);
+        for (int v = 0; v < NV; v++) {
+            xv[v] = _mm512_maskz_loadu_ps(v == NV - 1 ? last : 0xffff, x[v]);
+            x[v] += P;
+        }
+#pragma GCC unroll 12
+        for (int m = 0; m < R * PW_MR; m++) {
+            __m512 wv = _mm512_set1_ps(w[m / PW_MR * blk + m % PW_MR]);
 #pragma GCC unroll 4
             for (int v = 0; v < NV; v++)
                 acc[m][v] = _mm512_fmadd_ps(wv, xv[v], acc[m][v]);
         }
     }
     __m512 zero = _mm512_setzero_ps();
-#pragma GCC unroll 6
-    for (int m = 0; m < PW_MR; m++) {
+#pragma GCC unroll 12
+    for (int m = 0; m < R * PW_MR; m++) {
         if (m >= rows)
             break;
 #pragma GCC unroll 4
         for (int v = 0; v < NV; v++) {
             __m512 r = done && relu ? _mm512_max_ps(zero, acc[m][v]) : acc[m][v];
-            _mm512_mask_storeu_ps(y + m * ys + 16 * v, v == NV - 1 ? last : 0xffff, r);
+            _mm512_mask_storeu_ps(y[v] + m * yc, v == NV - 1 ? last : 0xffff, r);
         }
     }
 }
 
-#define PW_FN(NV)                                                                                             \
-    static CK_TARGET void pw_tile_##NV(const float *x, float *y, int64_t P, int64_t ys, const float *wp,      \
-                                       const float *bp, int64_t k0, int64_t k1, int first, int done, int relu, \
-                                       int rows, __mmask16 last)                                             \
-    {                                                                                                         \
-        pw_tile(x, y, P, ys, wp, bp, k0, k1, first, done, relu, rows, last, NV);                              \
+typedef void (*pw_tile_fn)(const float *const *, float *const *, int64_t, int64_t, int64_t, const float *, int64_t,
+                           int64_t, int64_t, int64_t, int, int, int, int, __mmask16);
+#define PW_FN(R, NV)                                                                                            \
+    static CK_TARGET void pw_tile_##R##_##NV(const float *const *xs, float *const *ys, int64_t yo, int64_t P,   \
+                                             int64_t yc, const float *wp, int64_t blk, int64_t K, int64_t k0,   \
+                                             int64_t k1, int first, int done, int relu, int rows, __mmask16 last) \
+    {                                                                                                           \
+        pw_tile(xs, ys, yo, P, yc, wp, blk, K, k0, k1, first, done, relu, rows, last, R, NV);                   \
     }
-PW_FN(1)
-PW_FN(2)
-PW_FN(3)
-PW_FN(4)
+PW_FN(1, 1)
+PW_FN(1, 2)
+PW_FN(1, 3)
+PW_FN(1, 4)
+PW_FN(2, 1)
+PW_FN(2, 2)
 #undef PW_FN
 
-typedef void (*pw_tile_fn)(const float *, float *, int64_t, int64_t, const float *, const float *, int64_t,
-                           int64_t, int, int, int, int, __mmask16);
-static const pw_tile_fn pw_tiles[PW_NV] = {pw_tile_1, pw_tile_2, pw_tile_3, pw_tile_4};
+/* [R - 1][NV - 1]: 6 x 64 pixels when there are 4 vectors, else 12
+ * output channels (two blocks) by 1 or 2 vectors, so that the 24 sums
+ * still fill the registers (a 4x4 image's 16 pixels, two samples to a
+ * micro-batch: 32 pixels) */
+static const pw_tile_fn pw_tiles[2][PW_NV] = {{pw_tile_1_1, pw_tile_1_2, pw_tile_1_3, pw_tile_1_4},
+                                              {pw_tile_2_1, pw_tile_2_2, NULL, NULL}};
 
-/* A pixel block's outputs (s: [cout][16 PW_NV]) into the consumer's
- * layout: output pixel (oh, ow) of channel o at o * chan + (oh + top) * row
- * + its column's phase and place. */
-static void pw_to_layout(const pw_job *J, int64_t n, int64_t p0, int64_t np, const float *s)
+/* Task t's vectors. */
+static void pw_task_vecs(const pw_job *J, int64_t t, int64_t N, pw_vecs *V)
 {
-    const sr_layout *lay = J->lay;
-    int64_t OW = J->c->ow, oh = p0 / OW, ow = p0 % OW, off[16 * PW_NV];
-    for (int64_t q = 0; q < np; q++) {
-        int64_t w = ow + lay->left;
-        off[q] = (oh + lay->top) * lay->row + (w % lay->phases) * lay->phase + w / lay->phases;
-        if (++ow == OW) {
-            ow = 0;
-            oh++;
+    if (J->spv) {
+        int64_t g0 = t * PW_NV, g1 = g0 + PW_NV < N * J->spv ? g0 + PW_NV : N * J->spv;
+        V->nv = (int)(g1 - g0);
+        for (int v = 0; v < V->nv; v++) {
+            V->n[v] = (g0 + v) / J->spv;
+            V->p[v] = (g0 + v) % J->spv * 16;
         }
+        V->lanes = 16;
+        return;
     }
-    float *y = J->y + n * lay->sample;
-    for (int64_t o = 0; o < J->c->cout; o++)
-        for (int64_t q = 0; q < np; q++)
-            y[o * lay->chan + off[q]] = s[o * 16 * PW_NV + q];
+    int64_t n = t / J->nblk, p0 = t % J->nblk * (16 * PW_NV);
+    int64_t np = J->P - p0 < 16 * PW_NV ? J->P - p0 : 16 * PW_NV;
+    V->nv = (int)((np + 15) / 16);
+    for (int v = 0; v < V->nv; v++) {
+        V->n[v] = n;
+        V->p[v] = p0 + 16 * v;
+    }
+    V->lanes = np - 16 * (V->nv - 1);
 }
 
-/* One block of PW_NV x 16 pixels of one sample: every output channel. */
+/* A task's outputs (s: [cout][16 PW_NV], vector v at 16 v) into the
+ * consumer's layout: output pixel (oh, ow) of channel o at o * chan + (oh +
+ * top) * row + its column's phase and place. */
+static void pw_to_layout(const pw_job *J, const pw_vecs *V, const float *s)
+{
+    const sr_layout *lay = J->lay;
+    int64_t OW = J->c->ow;
+    for (int v = 0; v < V->nv; v++) {
+        int64_t np = v == V->nv - 1 ? V->lanes : 16, off[16];
+        for (int64_t q = 0; q < np; q++) {
+            int64_t p = V->p[v] + q, w = p % OW + lay->left;
+            off[q] = (p / OW + lay->top) * lay->row + (w % lay->phases) * lay->phase + w / lay->phases;
+        }
+        float *y = J->y + V->n[v] * lay->sample;
+        for (int64_t o = 0; o < J->c->cout; o++)
+            for (int64_t q = 0; q < np; q++)
+                y[o * lay->chan + off[q]] = s[o * 16 * PW_NV + 16 * v + q];
+    }
+}
+
+/* One task's vectors of pixels (at most PW_NV): every output channel. */
 static void pw_task(void *arg, int64_t task, int tid)
 {
     const pw_job *J = arg;
     const ck_conv *c = J->c;
     const pw_pack *pk = J->pk;
-    int64_t n = task / J->nblk, p0 = task % J->nblk * (16 * PW_NV), P = J->P, K = pk->K;
-    int64_t np = P - p0 < 16 * PW_NV ? P - p0 : 16 * PW_NV, nv = (np + 15) / 16;
-    __mmask16 last = (__mmask16)(np % 16 ? (1u << (np % 16)) - 1 : 0xffff);
-    const float *x = J->x + n * K * P + p0;
+    int64_t P = J->P, K = pk->K;
+    pw_vecs V;
+    pw_task_vecs(J, task, c->n, &V);
+    __mmask16 last = (__mmask16)(V.lanes < 16 ? (1u << V.lanes) - 1 : 0xffff);
     /* dense: the output itself; a layout: the thread's scratch block */
-    int64_t ys = J->lay ? 16 * PW_NV : P;
-    float *y = J->lay ? J->ctx->work + (size_t)tid * ck_pw_workspace(c) : J->y + n * c->cout * P + p0;
-    pw_tile_fn fn = pw_tiles[nv - 1];
+    int64_t yc = J->lay ? 16 * PW_NV : P;
+    float *scratch = J->lay ? J->ctx->work + (size_t)tid * ck_pw_workspace(c) : NULL;
+    const float *xs[PW_NV];
+    float *ys[PW_NV];
+    for (int v = 0; v < V.nv; v++) {
+        xs[v] = J->x + V.n[v] * K * P + V.p[v];
+        ys[v] = scratch ? scratch + 16 * v : J->y + V.n[v] * c->cout * P + V.p[v];
+    }
+    int R = V.nv <= 2 ? 2 : 1;
     size_t blk = (size_t)(K * PW_MR + PW_MR);
-    for (int64_t k0 = 0; k0 < K; k0 += PW_KB) {
-        int64_t k1 = k0 + PW_KB < K ? k0 + PW_KB : K;
-        for (int64_t b = 0; b < pk->nob; b++) {
+    /* the input channels in blocks whose panel stays in L1 (32 KiB) */
+    int64_t kb = K * V.nv <= 512 ? K : PW_KB;
+    for (int64_t k0 = 0; k0 < K; k0 += kb) {
+        int64_t k1 = k0 + kb < K ? k0 + kb : K;
+        for (int64_t b = 0; b < pk->nob; b += R) {
+            int r = b + R <= pk->nob ? R : 1;
             const float *wp = pk->w + (size_t)b * blk;
-            int64_t o0 = b * PW_MR, rows = c->cout - o0 < PW_MR ? c->cout - o0 : PW_MR;
-            fn(x, y + o0 * ys, P, ys, wp, wp + K * PW_MR, k0, k1, k0 == 0, k1 == K, J->relu, (int)rows, last);
+            int64_t o0 = b * PW_MR, rows = c->cout - o0 < r * PW_MR ? c->cout - o0 : r * PW_MR;
+            pw_tiles[r - 1][V.nv - 1](xs, ys, o0 * yc, P, yc, wp, (int64_t)blk, K, k0, k1, k0 == 0, k1 == K, J->relu,
+                                      (int)rows, last);
         }
     }
     if (J->ctx->post && !J->relu)
-        for (int64_t o = 0; o < c->cout; o++)
-            sr_post(J->ctx, y + o * ys, (size_t)np);
+        for (int v = 0; v < V.nv; v++)
+            for (int64_t o = 0; o < c->cout; o++)
+                sr_post(J->ctx, ys[v] + o * yc, (size_t)(v == V.nv - 1 ? V.lanes : 16));
     if (J->lay)
-        pw_to_layout(J, n, p0, np, y);
+        pw_to_layout(J, &V, scratch);
 }
 #endif
 
@@ -228,8 +289,9 @@ int ck_pw_forward(const ck_conv *c, const float *W, const float *bias, const flo
         return -1;
     int64_t P = c->oh * c->ow;
     pw_job J = {.c = c, .pk = pk, .x = x, .y = y, .ctx = ctx, .lay = ctx->out_layout, .P = P,
-                .nblk = (P + 16 * PW_NV - 1) / (16 * PW_NV), .relu = ctx->post && ctx->post->type->id == SR_L_ReLU};
-    int64_t tasks = c->n * J.nblk;
+                .spv = P % 16 ? 0 : P / 16, .nblk = (P + 16 * PW_NV - 1) / (16 * PW_NV),
+                .relu = ctx->post && ctx->post->type->id == SR_L_ReLU};
+    int64_t tasks = J.spv ? (c->n * J.spv + PW_NV - 1) / PW_NV : c->n * J.nblk;
     ck_par(ctx, tasks, pw_task, &J);
     free(own);
     return 0;
