@@ -453,6 +453,15 @@ static void test_choose(void)
     ck_conv dw = c;
     dw.groups = dw.cout = 256;
     CHECK(ck_choose(&dw) == CK_DW, "a depthwise 3x3 is not CK_DW");
+    /* 1x1 at 4x4: CK_PW, a tile's vectors from several samples; at 2x2
+     * (4 pixels, a quarter of a vector) CK_OC */
+    ck_conv pw = c;
+    pw.cout = 512;
+    pw.k[0] = pw.k[1] = 1;
+    pw.pb[0] = pw.pb[1] = pw.pa[0] = pw.pa[1] = 0;
+    CHECK(ck_choose(&pw) == CK_PW, "a 1x1 256 -> 512 at 4x4 is not CK_PW");
+    pw.h = pw.w = pw.oh = pw.ow = 2;
+    CHECK(ck_choose(&pw) == CK_OC, "a 1x1 256 -> 512 at 2x2 is not CK_OC");
     ck_conv n5 = c;
     n5.n = 5;
     CHECK(ck_choose(&n5) == ck_choose(&c), "the batch size changes the kernel");

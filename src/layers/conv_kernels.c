@@ -21,9 +21,11 @@ int ck_choose(const ck_conv *c)
         return CK_NONE;
     if (ck_dw_ok(c))
         return CK_DW;
-    /* 1x1 on 64 pixels or more: a GEMM on the input where it lies
-     * (measured, 2-sample calls: W8's 32 -> 64 at 32x32 154 -> 175 GF/s,
-     * 64 -> 128 at 16x16 186 -> 204, 256 -> 256 at 8x8 191 -> 223) */
+    /* 1x1 on 64 pixels or more, or on whole vectors of them: a GEMM on
+     * the input where it lies (measured, 2-sample calls: W8's 32 -> 64 at
+     * 32x32 154 -> 175 GF/s, 64 -> 128 at 16x16 186 -> 204, 256 -> 256 at
+     * 8x8 191 -> 223, 256 -> 512 at 4x4 191 -> 211; one sample at 4x4 gives
+     * CK_OC's 195 183, but the choice stays the geometry's) */
     if (ck_pw_ok(c))
         return CK_PW;
     /* conv.c's kernel, a vector across 16 outputs of a row, leaves lanes

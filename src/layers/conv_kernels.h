@@ -9,8 +9,9 @@
  *           pixel's 16 (or 32, 64) channels in registers, the input value
  *           broadcast, for outputs narrower than a vector (8x8, 4x4, 2x2,
  *           1x1) and 1x1 convolutions; weights packed once per layer.
- *   CK_PW   (conv_pw.c) 1x1 convolutions on 64 or more pixels: a GEMM
- *           over each sample's pixels, reading the input where it lies.
+ *   CK_PW   (conv_pw.c) 1x1 convolutions on 64 or more pixels, or on
+ *           whole vectors of them (4x4): a GEMM over the samples' pixels,
+ *           reading the input where it lies.
  *   CK_DW   (conv_dw.c, conv_dwr.c) depthwise and other convolutions with fewer than 4
  *           output channels per group: vectorised over output width,
  *           several rows and channels in flight, no padded copy.

@@ -1,6 +1,6 @@
 /*
  * conv_pw.c - 1x1 convolution (stride 1, no padding, one group) as a GEMM
- * over each sample's pixels, with AVX-512: CK_PW.
+ * over the samples' pixels, with AVX-512: CK_PW.
  *
  * Y[o][p] = b[o] + sum over c of W[o][c] X[c][p]: the pixels of a channel
  * are consecutive in NCHW, so a vector holds 16 pixels and the input is
@@ -11,13 +11,20 @@
  *   weights  packed once per layer, per block of MR output channels as
  *            [K][MR] (then the block's MR biases), rows past cout zero;
  *   tile     MR output channels x NV vectors of pixels, 24 accumulators;
- *            per input channel NV vector loads and MR broadcasts;
+ *            per input channel NV vector loads and MR broadcasts; the
+ *            vectors are a sample's, or, when its pixels fill whole
+ *            vectors (4x4: one), consecutive ones of several samples (at
+ *            W8's 256 -> 512 on 4x4, two samples to a call: 12 channels x
+ *            2 vectors; the per-sample tiles CK_OC ran there reached 191
+ *            GF/s, these 211);
  *   blocking the input channels in blocks whose NV x 16 pixel panel stays
- *            in L1 while every output block runs over it; between blocks
- *            the running sums wait in the output, unchanged;
+ *            in L1 while every output block runs over it (all of them
+ *            when the panel is at most 32 KiB: the weights then stream
+ *            through once, in order); between blocks the running sums
+ *            wait in the output, unchanged;
  *   output   dense NCHW, the fused ReLU in registers (another activation on
  *            each finished block of the output); for a consumer's padded
- *            layout (ctx->out_layout) a pixel block's outputs go through a
+ *            layout (ctx->out_layout) a task's outputs go through a
  *            scratch block, then to their places.
  *
  * Every output is its bias plus its input channels in order, one FMA each
