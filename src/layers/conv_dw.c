@@ -97,6 +97,8 @@ static size_t red_workspace(const ck_conv *c);
 
 size_t ck_dw_workspace(const ck_conv *c)
 {
+    if (ck_dwd_ok(c))
+        return ck_dwd_workspace(c);
     if (ck_dwr_ok(c))
         return ck_dwr_workspace(c);
     if (dwc_ok(c))
@@ -675,7 +677,7 @@ static int red_forward(const ck_conv *c, const float *W, const float *bias, cons
 
 int ck_dw_prepare(const ck_conv *c, const float *W, const float *bias, sr_ctx *ctx)
 {
-    if (!ctx->cache || ck_dwr_ok(c)) /* by rows: nothing kept */
+    if (!ctx->cache || ck_dwd_ok(c) || ck_dwr_ok(c)) /* by rows: nothing kept */
         return 0;
     if (dwc_ok(c))
         return dwc_packed(c, W, bias, ctx, NULL) ? 0 : -1;
@@ -689,6 +691,8 @@ int ck_dw_prepare(const ck_conv *c, const float *W, const float *bias, sr_ctx *c
 
 int ck_dw_forward(const ck_conv *c, const float *W, const float *bias, const float *x, float *y, sr_ctx *ctx)
 {
+    if (ck_dwd_ok(c))
+        return ck_dwd_forward(c, W, bias, x, y, ctx);
     if (ck_dwr_ok(c))
         return ck_dwr_forward(c, W, bias, x, y, ctx);
     if (dwc_ok(c))

@@ -12,7 +12,7 @@
  *   CK_PW   (conv_pw.c) 1x1 convolutions on 64 or more pixels, or on
  *           whole vectors of them (4x4): a GEMM over the samples' pixels,
  *           reading the input where it lies.
- *   CK_DW   (conv_dw.c, conv_dwr.c) depthwise and other convolutions with fewer than 4
+ *   CK_DW   (conv_dw.c, conv_dwr.c, conv_dwd.c) depthwise and other convolutions with fewer than 4
  *           output channels per group: vectorised over output width,
  *           several rows and channels in flight, no padded copy.
  *
@@ -193,5 +193,10 @@ int ck_pw_prepare(const ck_conv *c, const float *W, const float *bias, sr_ctx *c
 int ck_dwr_ok(const ck_conv *c);
 size_t ck_dwr_workspace(const ck_conv *c);
 int ck_dwr_forward(const ck_conv *c, const float *W, const float *bias, const float *x, float *y, sr_ctx *ctx);
+/* CK_DW's depthwise 3x3 kernel with padding 1 read straight from the
+ * input (conv_dwd.c), ahead of both: MobileNet's layers. */
+int ck_dwd_ok(const ck_conv *c);
+size_t ck_dwd_workspace(const ck_conv *c);
+int ck_dwd_forward(const ck_conv *c, const float *W, const float *bias, const float *x, float *y, sr_ctx *ctx);
 
 #endif

@@ -1,0 +1,313 @@
+/*
+ * conv_dwd.c - depthwise 3x3 convolution with padding 1 on every side
+ * (MobileNet's), stride 1 or 2, read straight from the input planes with
+ * AVX-512: CK_DW's kernel for those layers.
+ *
+ * A depthwise output costs only 9 multiply-adds, so every copy, transpose
+ * or shuffle of the input shows.  conv_dwr.c copies each plane into a
+ * padded frame first (at stride 2 deinterleaving its columns), conv_dw.c's
+ * channels in the lanes transpose in and out; at W8's shapes both spend
+ * more time moving floats than multiplying them.  Here nothing is copied:
+ *
+ *   loads    a tap's 16 lanes are 16 consecutive input floats, loaded
+ *            with a mask that zeroes the lanes whose tap is padding (left,
+ *            right, above, below: masked lanes are not read, so the
+ *            address may lie outside the plane), so there is no frame;
+ *   columns  the vectors hold consecutive output columns at stride 1 (16
+ *            per vector; a row of 8 or 4 floats packs 2 or 4 rows in a
+ *            vector, the plane being contiguous); at stride 2 they hold
+ *            every column of the stride-1 result and the even ones are
+ *            picked out by one permute before the store (twice the
+ *            multiply-adds, but no shuffle of the input: measured faster
+ *            than deinterleaving it);
+ *   tiles    R units (an output row, or the 2 or 4 packed rows) x V
+ *            vectors: each load feeds every unit of the tile that uses it;
+ *            the tiles, their load and store masks are worked out once per
+ *            call into descriptors that every plane runs through;
+ *   order    the input rows in ascending order give each output its taps
+ *            in (i, j) order: bias, then one FMA per tap, padding taps
+ *            included as zeros (conv_kernels.h), whatever the tiling;
+ *   post     ReLU in registers, any other activation on each finished
+ *            plane while it is in L1.
+ */
+#include "conv_kernels.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define CK_X86 1
+#define CK_TARGET __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
+#endif
+
+#define DWD_ACC 12   /* accumulators per tile */
+#define DWD_RHO 32   /* rows of loads per tile, at most */
+
+/* Widths 5-7 (and 1-3) would leave a packed vector's rows misaligned with
+ * its lanes: conv_dw.c takes them.  conv_dw.c's channels in the lanes also
+ * do better at 4x4 (2 samples of 512 channels: 7.8 against 8.1 us) and at
+ * 8x8 stride 2 (6.3 against 7.8 us, a quarter of the FMAs kept here). */
+int ck_dwd_ok(const ck_conv *c)
+{
+    return c->groups == c->cin && c->cout == c->cin && c->mode == CK_PAD_ZEROS && c->k[0] == 3 && c->k[1] == 3 &&
+           c->dil[0] == 1 && c->dil[1] == 1 && c->s[0] == c->s[1] && c->s[0] <= 2 && c->pb[0] == 1 &&
+           c->pa[0] == 1 && c->pb[1] == 1 && c->pa[1] == 1 &&
+           (c->w >= 9 || (c->w == 8 && c->s[0] == 1));
+}
+
+typedef struct {
+    int64_t rpv;      /* input rows per vector (16 / w for w = 4, 8; else 1) */
+    int64_t nv;       /* vectors across a row */
+    int64_t D;        /* input rows from one unit to the next */
+    int64_t nu;       /* units: accumulator rows of a plane */
+    int64_t ndesc;    /* tiles of a plane */
+    int64_t chunk;    /* channels per task */
+} dwd_geo;
+
+static int64_t dwd_rmax(int64_t D, int V) { return V == 2 ? DWD_ACC / 2 : D == 4 ? 8 : DWD_ACC; }
+
+static void dwd_geo_get(const ck_conv *c, dwd_geo *d)
+{
+    int64_t S = c->s[0];
+    d->rpv = c->w >= 9 ? 1 : 16 / c->w;
+    d->nv = (c->w + 15) / 16;
+    d->D = S == 1 ? d->rpv : 2;
+    d->nu = S == 1 ? (c->oh + d->rpv - 1) / d->rpv : c->oh;
+    int64_t t2 = (d->nu + dwd_rmax(d->D, 2) - 1) / dwd_rmax(d->D, 2), t1 = (d->nu + dwd_rmax(d->D, 1) - 1) / dwd_rmax(d->D, 1);
+    d->ndesc = t2 * (d->nv / 2) + t1 * (d->nv % 2);
+    /* small planes: more of them per task (the bits do not depend on it) */
+    int64_t P = c->oh * c->ow;
+    d->chunk = P >= 256 ? 16 : 4096 / P < 256 ? 4096 / P : 256;
+}
+
+typedef struct dwd_desc dwd_desc;
+typedef void (*dwd_fn)(const dwd_desc *, const float *, float *, const float *, float, int64_t, int);
+
+/* One tile of a plane. */
+struct dwd_desc {
+    dwd_fn fn;
+    int64_t xo;          /* plane offset of its first load (row D u0 - 1, column 16 v0 - 1), may be negative */
+    int64_t yo, ystep;   /* plane offset of its first output; from one unit to the next */
+    const uint16_t *lm;  /* load masks [rho][V + 2]: the vector left of the tile, its V, the one right */
+    int nb;              /* vectors left or right of the tile in the row */
+    uint16_t jm[2];      /* lanes of taps j = 0, 2 that are not padding (packed rows) */
+    uint16_t sm[DWD_ACC]; /* store masks [unit][v] (stride 2: [unit]) */
+};
+
+size_t ck_dwd_workspace(const ck_conv *c)
+{
+    dwd_geo d;
+    dwd_geo_get(c, &d);
+    size_t bytes = (size_t)d.ndesc * (sizeof(dwd_desc) + DWD_RHO * 4 * sizeof(uint16_t)) + 64;
+    return (bytes + sizeof(float) - 1) / sizeof(float);
+}
+
+#ifdef CK_X86
+/*
+ * R units x V vectors.  x, y: the plane; w: the input width; relu: ReLU
+ * in registers.  S: stride, D: input rows from one unit to the next.
+ */
+static inline __attribute__((always_inline)) CK_TARGET void
+dwd_tile(const dwd_desc *t, const float *x, float *y, const float *wt, float bias, int64_t w, int relu, const int S,
+         const int D, const int R, const int V)
+{
+    __m512 acc[DWD_ACC], wv[9];
+#pragma GCC unroll 9
+    for (int k = 0; k < 9; k++)
+        wv[k] = _mm512_set1_ps(wt[k]);
+#pragma GCC unroll 12
+    for (int q = 0; q < R * V; q++)
+        acc[q] = _mm512_set1_ps(bias);
+    /* masked-off lanes are not read: the address may lie outside the plane */
+    uintptr_t base = (uintptr_t)x + (uintptr_t)t->xo * sizeof(float);
+    const uint16_t *lm = t->lm;
+    __m512 zero = _mm512_setzero_ps();
+    __mmask16 jm0 = t->jm[0], jm2 = t->jm[1];
+    /* input rows rho = D m + i in ascending order: tap i of unit m; each
+     * row loaded once (aligned where the row is), the taps j = 0, 2 its
+     * vectors shifted by a lane (the padding lanes zero) */
+#pragma GCC unroll 32
+    for (int rho = 0; rho < D * (R - 1) + 3; rho++) {
+        __m512 a[4];
+        const uint16_t *rm = lm + rho * (V + 2);
+        uintptr_t row = base + (uintptr_t)(rho * w) * sizeof(float);
+#pragma GCC unroll 2
+        for (int v = 0; v < V; v++)
+            a[v + 1] = _mm512_maskz_loadu_ps(rm[v + 1], (const void *)(row + 64 * (uintptr_t)v));
+        a[0] = a[V + 1] = zero;
+        if (t->nb) {
+            a[0] = _mm512_maskz_loadu_ps(rm[0], (const void *)(row - 64));
+            a[V + 1] = _mm512_maskz_loadu_ps(rm[V + 1], (const void *)(row + 64 * (uintptr_t)V));
+        }
+#pragma GCC unroll 3
+        for (int j = 0; j < 3; j++)
+#pragma GCC unroll 2
+            for (int v = 0; v < V; v++) {
+                __m512 xv = a[v + 1];
+                if (j == 0)
+                    xv = _mm512_castsi512_ps(_mm512_maskz_alignr_epi32(jm0, _mm512_castps_si512(a[v + 1]),
+                                                                       _mm512_castps_si512(a[v]), 15));
+                else if (j == 2)
+                    xv = _mm512_castsi512_ps(_mm512_maskz_alignr_epi32(jm2, _mm512_castps_si512(a[v + 2]),
+                                                                       _mm512_castps_si512(a[v + 1]), 1));
+#pragma GCC unroll 12
+                for (int m = 0; m < R; m++) {
+                    int i = rho - m * D;
+                    if (i >= 0 && i < 3)
+                        acc[m * V + v] = _mm512_fmadd_ps(wv[i * 3 + j], xv, acc[m * V + v]);
+                }
+            }
+    }
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+#pragma GCC unroll 12
+    for (int m = 0; m < R; m++) {
+        float *ym = y + t->yo + m * t->ystep;
+        if (S == 2) {
+            /* the even columns of the stride-1 result */
+            __m512 r = V == 2 ? _mm512_permutex2var_ps(acc[m * V], even, acc[m * V + 1])
+                              : _mm512_permutexvar_ps(even, acc[m * V]);
+            if (relu)
+                r = _mm512_max_ps(zero, r);
+            _mm512_mask_storeu_ps(ym, t->sm[m], r);
+            continue;
+        }
+#pragma GCC unroll 2
+        for (int v = 0; v < V; v++) {
+            __m512 r = relu ? _mm512_max_ps(zero, acc[m * V + v]) : acc[m * V + v];
+            _mm512_mask_storeu_ps(ym + 16 * v, t->sm[m * V + v], r);
+        }
+    }
+}
+
+/* (stride, rows per unit step, units, vectors) */
+#define DWD_R12(X, S, D, V) X(S, D, 1, V) X(S, D, 2, V) X(S, D, 3, V) X(S, D, 4, V) X(S, D, 5, V) X(S, D, 6, V) \
+    X(S, D, 7, V) X(S, D, 8, V) X(S, D, 9, V) X(S, D, 10, V) X(S, D, 11, V) X(S, D, 12, V)
+#define DWD_R8(X, S, D, V) X(S, D, 1, V) X(S, D, 2, V) X(S, D, 3, V) X(S, D, 4, V) X(S, D, 5, V) X(S, D, 6, V) \
+    X(S, D, 7, V) X(S, D, 8, V)
+#define DWD_R6(X, S, D, V) X(S, D, 1, V) X(S, D, 2, V) X(S, D, 3, V) X(S, D, 4, V) X(S, D, 5, V) X(S, D, 6, V)
+#define DWD_SHAPES(X) DWD_R12(X, 1, 1, 1) DWD_R6(X, 1, 1, 2) DWD_R12(X, 1, 2, 1) DWD_R8(X, 1, 4, 1) \
+    DWD_R12(X, 2, 2, 1) DWD_R6(X, 2, 2, 2)
+#define DWD_FN(S, D, R, V)                                                                                    \
+    static CK_TARGET void dwd_tile_##S##_##D##_##R##_##V(const dwd_desc *t, const float *x, float *y,         \
+                                                         const float *wt, float bias, int64_t w, int relu)    \
+    {                                                                                                         \
+        dwd_tile(t, x, y, wt, bias, w, relu, S, D, R, V);                                                     \
+    }
+DWD_SHAPES(DWD_FN)
+#undef DWD_FN
+
+/* [stride - 1][D: 1, 2, 4 -> 0, 1, 2][vectors - 1][units - 1] */
+static const dwd_fn dwd_tiles[2][3][2][DWD_ACC] = {
+#define DWD_ENTRY(S, D, R, V) [S - 1][D / 2][V - 1][R - 1] = dwd_tile_##S##_##D##_##R##_##V,
+    DWD_SHAPES(DWD_ENTRY)
+#undef DWD_ENTRY
+};
+
+/* Lanes of a vector whose floats are in [0, n): the first n. */
+static uint16_t dwd_first(int64_t n) { return (uint16_t)(n >= 16 ? 0xffff : n <= 0 ? 0 : (1u << n) - 1); }
+
+/* One tile's descriptor: units u0 .. u0 + R - 1, vectors v0 .. v0 + V - 1;
+ * its load masks to lm. */
+static void dwd_describe(const ck_conv *c, const dwd_geo *d, int64_t u0, int R, int64_t v0, int V, uint16_t *lm,
+                         dwd_desc *t)
+{
+    int64_t S = c->s[0], D = d->D, w = c->w, h = c->h;
+    t->fn = dwd_tiles[S - 1][D / 2][V - 1][R - 1];
+    t->xo = (D * u0 - 1) * w + 16 * v0;
+    t->lm = lm;
+    t->nb = v0 > 0 || v0 + V < d->nv;
+    unsigned j0 = 0, j2 = 0;
+    for (int l = 0; l < 16; l++) {
+        j0 |= (d->rpv == 1 || l % w != 0) ? 1u << l : 0;
+        j2 |= (d->rpv == 1 || l % w != w - 1) ? 1u << l : 0;
+    }
+    t->jm[0] = (uint16_t)j0;
+    t->jm[1] = (uint16_t)j2;
+    for (int64_t rho = 0; rho < D * (R - 1) + 3; rho++)
+        for (int q = 0; q < V + 2; q++) {
+            int64_t vv = v0 + q - 1; /* the vector across the row */
+            unsigned m = 0;
+            for (int l = 0; l < 16 && vv >= 0 && vv < d->nv; l++) {
+                int64_t ih = D * u0 - 1 + rho + (d->rpv > 1 ? l / w : 0);
+                int64_t col = d->rpv > 1 ? l % w : 16 * vv + l;
+                if (col < w && ih >= 0 && ih < h)
+                    m |= 1u << l;
+            }
+            lm[rho * (V + 2) + q] = (uint16_t)m;
+        }
+    if (S == 2) {
+        t->yo = u0 * c->ow + 8 * v0;
+        t->ystep = c->ow;
+        for (int m = 0; m < R; m++)
+            t->sm[m] = dwd_first(c->ow - 8 * v0);
+        return;
+    }
+    t->yo = u0 * d->rpv * c->ow + 16 * v0;
+    t->ystep = d->rpv * c->ow;
+    for (int m = 0; m < R; m++)
+        for (int v = 0; v < V; v++)
+            t->sm[m * V + v] = d->rpv > 1 ? dwd_first((c->oh - (u0 + m) * d->rpv) * c->ow)
+                                          : dwd_first(c->ow - 16 * (v0 + v));
+}
+
+typedef struct {
+    const ck_conv *c;
+    const dwd_geo *d;
+    const dwd_desc *desc;
+    const float *x, *W, *bias;
+    float *y;
+    sr_ctx *ctx;
+    int relu;
+    int64_t chunks;
+} dwd_job;
+
+/* Channels of one sample, a chunk of them. */
+static void dwd_task(void *arg, int64_t task, int tid)
+{
+    (void)tid;
+    const dwd_job *J = arg;
+    const ck_conv *c = J->c;
+    int64_t n = task / J->chunks, c0 = task % J->chunks * J->d->chunk;
+    int64_t c1 = c0 + J->d->chunk < c->cin ? c0 + J->d->chunk : c->cin, HW = c->h * c->w, P = c->oh * c->ow;
+    for (int64_t ch = c0; ch < c1; ch++) {
+        const float *x = J->x + (n * c->cin + ch) * HW;
+        float *y = J->y + (n * c->cout + ch) * P;
+        float bias = J->bias ? J->bias[ch] : 0.0f;
+        for (int64_t k = 0; k < J->d->ndesc; k++)
+            J->desc[k].fn(&J->desc[k], x, y, J->W + ch * 9, bias, c->w, J->relu);
+        if (J->ctx->post && !J->relu)
+            sr_post(J->ctx, y, (size_t)P);
+    }
+}
+#endif
+
+int ck_dwd_forward(const ck_conv *c, const float *W, const float *bias, const float *x, float *y, sr_ctx *ctx)
+{
+#ifdef CK_X86
+    dwd_geo d;
+    dwd_geo_get(c, &d);
+    /* the descriptors, then their load masks, in the workspace */
+    dwd_desc *desc = (dwd_desc *)(((uintptr_t)ctx->work + 63) & ~(uintptr_t)63);
+    uint16_t *lm = (uint16_t *)(desc + d.ndesc);
+    int64_t k = 0;
+    for (int64_t v0 = 0; v0 < d.nv; v0 += 2) {
+        int V = d.nv - v0 >= 2 ? 2 : 1;
+        int64_t rmax = dwd_rmax(d.D, V), tiles = (d.nu + rmax - 1) / rmax;
+        for (int64_t t = 0, u0 = 0; t < tiles; t++) {
+            int R = (int)(d.nu / tiles + (t < d.nu % tiles));
+            dwd_describe(c, &d, u0, R, v0, V, lm, &desc[k++]);
+            lm += (d.D * (R - 1) + 3) * (V + 2);
+            u0 += R;
+        }
+    }
+    dwd_job J = {.c = c, .d = &d, .desc = desc, .x = x, .W = W, .bias = bias, .y = y, .ctx = ctx,
+                 .relu = ctx->post && ctx->post->type->id == SR_L_ReLU,
+                 .chunks = (c->cin + d.chunk - 1) / d.chunk};
+    ck_par(ctx, c->n * J.chunks, dwd_task, &J);
+    return 0;
+#else
+    (void)c, (void)W, (void)bias, (void)x, (void)y, (void)ctx;
+    return -1;
+#endif
+}
