@@ -7,20 +7,24 @@
  * or shuffle of the input shows.  conv_dwr.c copies each plane into a
  * padded frame first (at stride 2 deinterleaving its columns), conv_dw.c's
  * channels in the lanes transpose in and out; at W8's shapes both spend
- * more time moving floats than multiplying them.  Here nothing is copied:
+ * more time moving floats than multiplying them.  Here nothing is copied
+ * (2-sample calls, in cache, 1 thread: 32x32 14.9 -> 11.4 us, stride 2
+ * 21.3 -> 9.9; 16x16 17.2 -> 10.5, stride 2 10.4 -> 6.9; 8x8 13.1 -> 8.0):
  *
- *   loads    a tap's 16 lanes are 16 consecutive input floats, loaded
- *            with a mask that zeroes the lanes whose tap is padding (left,
- *            right, above, below: masked lanes are not read, so the
- *            address may lie outside the plane), so there is no frame;
- *   columns  the vectors hold consecutive output columns at stride 1 (16
- *            per vector; a row of 8 or 4 floats packs 2 or 4 rows in a
- *            vector, the plane being contiguous); at stride 2 they hold
- *            every column of the stride-1 result and the even ones are
- *            picked out by one permute before the store (twice the
- *            multiply-adds, but no shuffle of the input: measured faster
- *            than deinterleaving it);
- *   tiles    R units (an output row, or the 2 or 4 packed rows) x V
+ *   loads    each input row under a tile loaded once, a vector at a time
+ *            (aligned where the rows are), with a mask that zeroes what
+ *            lies outside the plane (masked lanes are not read: the
+ *            address may lie outside); taps j = 0 and 2 are the vector
+ *            shifted by a lane (valignd), the lane shifted in from the
+ *            neighbouring vector or zero, so there is no padded frame;
+ *   columns  at stride 1 a vector holds 16 consecutive output columns (a
+ *            row of 8 packs 2 rows in a vector, the plane being
+ *            contiguous); at stride 2, rows wider than 16: the 32 input
+ *            columns under a vector of outputs split by two permutes into
+ *            even ones (j = 1) and odd ones (j = 2, and shifted by a lane
+ *            j = 0); rows of 9-16: the stride-1 result's columns, the even
+ *            ones permuted out before the store;
+ *   tiles    R units (an output row, or 2 packed rows of 8) x V
  *            vectors: each load feeds every unit of the tile that uses it;
  *            the tiles, their load and store masks are worked out once per
  *            call into descriptors that every plane runs through;
@@ -57,24 +61,26 @@ int ck_dwd_ok(const ck_conv *c)
 }
 
 typedef struct {
-    int64_t rpv;      /* input rows per vector (16 / w for w = 4, 8; else 1) */
+    int64_t rpv;      /* input rows per vector (2 for w = 8; else 1) */
     int64_t nv;       /* vectors across a row */
     int64_t D;        /* input rows from one unit to the next */
     int64_t nu;       /* units: accumulator rows of a plane */
     int64_t ndesc;    /* tiles of a plane */
     int64_t chunk;    /* channels per task */
+    int dei;          /* stride 2, wider than 16: the input's columns deinterleaved (dwd_tile2) */
 } dwd_geo;
 
-static int64_t dwd_rmax(int64_t D, int V) { return V == 2 ? DWD_ACC / 2 : D == 4 ? 8 : DWD_ACC; }
+static int64_t dwd_rmax(int V) { return V == 2 ? DWD_ACC / 2 : DWD_ACC; }
 
 static void dwd_geo_get(const ck_conv *c, dwd_geo *d)
 {
     int64_t S = c->s[0];
     d->rpv = c->w >= 9 ? 1 : 16 / c->w;
-    d->nv = (c->w + 15) / 16;
+    d->dei = S == 2 && c->w > 16;
+    d->nv = d->dei ? (c->ow + 15) / 16 : (c->w + 15) / 16;
     d->D = S == 1 ? d->rpv : 2;
     d->nu = S == 1 ? (c->oh + d->rpv - 1) / d->rpv : c->oh;
-    int64_t t2 = (d->nu + dwd_rmax(d->D, 2) - 1) / dwd_rmax(d->D, 2), t1 = (d->nu + dwd_rmax(d->D, 1) - 1) / dwd_rmax(d->D, 1);
+    int64_t t2 = (d->nu + dwd_rmax(2) - 1) / dwd_rmax(2), t1 = (d->nu + dwd_rmax(1) - 1) / dwd_rmax(1);
     d->ndesc = t2 * (d->nv / 2) + t1 * (d->nv % 2);
     /* small planes: more of them per task (the bits do not depend on it) */
     int64_t P = c->oh * c->ow;
@@ -99,7 +105,7 @@ size_t ck_dwd_workspace(const ck_conv *c)
 {
     dwd_geo d;
     dwd_geo_get(c, &d);
-    size_t bytes = (size_t)d.ndesc * (sizeof(dwd_desc) + DWD_RHO * 4 * sizeof(uint16_t)) + 64;
+    size_t bytes = (size_t)d.ndesc * (sizeof(dwd_desc) + DWD_RHO * 5 * sizeof(uint16_t)) + 64;
     return (bytes + sizeof(float) - 1) / sizeof(float);
 }
 
@@ -183,10 +189,8 @@ dwd_tile(const dwd_desc *t, const float *x, float *y, const float *wt, float bia
 /* (stride, rows per unit step, units, vectors) */
 #define DWD_R12(X, S, D, V) X(S, D, 1, V) X(S, D, 2, V) X(S, D, 3, V) X(S, D, 4, V) X(S, D, 5, V) X(S, D, 6, V) \
     X(S, D, 7, V) X(S, D, 8, V) X(S, D, 9, V) X(S, D, 10, V) X(S, D, 11, V) X(S, D, 12, V)
-#define DWD_R8(X, S, D, V) X(S, D, 1, V) X(S, D, 2, V) X(S, D, 3, V) X(S, D, 4, V) X(S, D, 5, V) X(S, D, 6, V) \
-    X(S, D, 7, V) X(S, D, 8, V)
 #define DWD_R6(X, S, D, V) X(S, D, 1, V) X(S, D, 2, V) X(S, D, 3, V) X(S, D, 4, V) X(S, D, 5, V) X(S, D, 6, V)
-#define DWD_SHAPES(X) DWD_R12(X, 1, 1, 1) DWD_R6(X, 1, 1, 2) DWD_R12(X, 1, 2, 1) DWD_R8(X, 1, 4, 1) \
+#define DWD_SHAPES(X) DWD_R12(X, 1, 1, 1) DWD_R6(X, 1, 1, 2) DWD_R12(X, 1, 2, 1) \
     DWD_R12(X, 2, 2, 1) DWD_R6(X, 2, 2, 2)
 #define DWD_FN(S, D, R, V)                                                                                    \
     static CK_TARGET void dwd_tile_##S##_##D##_##R##_##V(const dwd_desc *t, const float *x, float *y,         \
@@ -197,9 +201,9 @@ dwd_tile(const dwd_desc *t, const float *x, float *y, const float *wt, float bia
 DWD_SHAPES(DWD_FN)
 #undef DWD_FN
 
-/* [stride - 1][D: 1, 2, 4 -> 0, 1, 2][vectors - 1][units - 1] */
-static const dwd_fn dwd_tiles[2][3][2][DWD_ACC] = {
-#define DWD_ENTRY(S, D, R, V) [S - 1][D / 2][V - 1][R - 1] = dwd_tile_##S##_##D##_##R##_##V,
+/* [stride - 1][D - 1][vectors - 1][units - 1] */
+static const dwd_fn dwd_tiles[2][2][2][DWD_ACC] = {
+#define DWD_ENTRY(S, D, R, V) [S - 1][D - 1][V - 1][R - 1] = dwd_tile_##S##_##D##_##R##_##V,
     DWD_SHAPES(DWD_ENTRY)
 #undef DWD_ENTRY
 };
@@ -207,13 +211,117 @@ static const dwd_fn dwd_tiles[2][3][2][DWD_ACC] = {
 /* Lanes of a vector whose floats are in [0, n): the first n. */
 static uint16_t dwd_first(int64_t n) { return (uint16_t)(n >= 16 ? 0xffff : n <= 0 ? 0 : (1u << n) - 1); }
 
+/*
+ * Stride 2, wider than 16: R output rows x V vectors of 16 outputs, each
+ * input row's 32 columns under a vector loaded as two and split into its
+ * even columns (tap j = 1) and odd ones (j = 2; shifted by a lane, j = 0):
+ * 9 FMAs per output vector where dwd_tile's stride-1 columns take 18.
+ */
+static inline __attribute__((always_inline)) CK_TARGET void
+dwd_tile2(const dwd_desc *t, const float *x, float *y, const float *wt, float bias, int64_t w, int relu, const int R,
+          const int V)
+{
+    __m512 acc[DWD_ACC], wv[9];
+#pragma GCC unroll 9
+    for (int k = 0; k < 9; k++)
+        wv[k] = _mm512_set1_ps(wt[k]);
+#pragma GCC unroll 12
+    for (int q = 0; q < R * V; q++)
+        acc[q] = _mm512_set1_ps(bias);
+    uintptr_t base = (uintptr_t)x + (uintptr_t)t->xo * sizeof(float);
+    const uint16_t *lm = t->lm;
+    __m512 zero = _mm512_setzero_ps();
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    /* input rows rho = 2 m + i in ascending order: tap i of output row m */
+#pragma GCC unroll 32
+    for (int rho = 0; rho < 2 * (R - 1) + 3; rho++) {
+        __m512 ev[2], od[3];
+        const uint16_t *rm = lm + rho * (2 * V + 1);
+        uintptr_t row = base + (uintptr_t)(rho * w) * sizeof(float);
+        /* lane 15: the column before the tile's first (zero at the row's start) */
+        od[0] = t->nb ? _mm512_maskz_loadu_ps(rm[0], (const void *)(row - 64)) : zero;
+#pragma GCC unroll 2
+        for (int v = 0; v < V; v++) {
+            __m512 lo = _mm512_maskz_loadu_ps(rm[1 + 2 * v], (const void *)(row + 128 * (uintptr_t)v));
+            __m512 hi = _mm512_maskz_loadu_ps(rm[2 + 2 * v], (const void *)(row + 128 * (uintptr_t)v + 64));
+            ev[v] = _mm512_permutex2var_ps(lo, even, hi);
+            od[v + 1] = _mm512_permutex2var_ps(lo, odd, hi);
+        }
+#pragma GCC unroll 3
+        for (int j = 0; j < 3; j++)
+#pragma GCC unroll 2
+            for (int v = 0; v < V; v++) {
+                __m512 xv = j == 1 ? ev[v] : od[v + 1];
+                if (j == 0)
+                    xv = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(od[v + 1]),
+                                                                 _mm512_castps_si512(od[v]), 15));
+#pragma GCC unroll 12
+                for (int m = 0; m < R; m++) {
+                    int i = rho - m * 2;
+                    if (i >= 0 && i < 3)
+                        acc[m * V + v] = _mm512_fmadd_ps(wv[i * 3 + j], xv, acc[m * V + v]);
+                }
+            }
+    }
+#pragma GCC unroll 12
+    for (int m = 0; m < R; m++)
+#pragma GCC unroll 2
+        for (int v = 0; v < V; v++) {
+            __m512 r = relu ? _mm512_max_ps(zero, acc[m * V + v]) : acc[m * V + v];
+            _mm512_mask_storeu_ps(y + t->yo + m * t->ystep + 16 * v, t->sm[m * V + v], r);
+        }
+}
+
+#define DWD2_SHAPES(X) X(1, 1) X(2, 1) X(3, 1) X(4, 1) X(5, 1) X(6, 1) X(7, 1) X(8, 1) X(9, 1) X(10, 1) X(11, 1) \
+    X(12, 1) X(1, 2) X(2, 2) X(3, 2) X(4, 2) X(5, 2) X(6, 2)
+#define DWD2_FN(R, V)                                                                                         \
+    static CK_TARGET void dwd_tile2_##R##_##V(const dwd_desc *t, const float *x, float *y, const float *wt,  \
+                                              float bias, int64_t w, int relu)                               \
+    {                                                                                                         \
+        dwd_tile2(t, x, y, wt, bias, w, relu, R, V);                                                          \
+    }
+DWD2_SHAPES(DWD2_FN)
+#undef DWD2_FN
+
+/* [vectors - 1][rows - 1] */
+static const dwd_fn dwd_tiles2[2][DWD_ACC] = {
+#define DWD2_ENTRY(R, V) [V - 1][R - 1] = dwd_tile2_##R##_##V,
+    DWD2_SHAPES(DWD2_ENTRY)
+#undef DWD2_ENTRY
+};
+
+/* The tile's load masks and output in dwd_tile2's terms. */
+static void dwd_describe2(const ck_conv *c, const dwd_geo *d, int64_t u0, int R, int64_t v0, int V, uint16_t *lm,
+                          dwd_desc *t)
+{
+    int64_t w = c->w, h = c->h;
+    (void)d;
+    t->fn = dwd_tiles2[V - 1][R - 1];
+    t->xo = (2 * u0 - 1) * w + 32 * v0;
+    t->lm = lm;
+    t->nb = v0 > 0;
+    for (int64_t rho = 0; rho < 2 * (R - 1) + 3; rho++) {
+        int64_t ih = 2 * u0 - 1 + rho;
+        int in = ih >= 0 && ih < h;
+        lm[rho * (2 * V + 1)] = (uint16_t)(in && v0 > 0 ? 0x8000 : 0);
+        for (int q = 0; q < 2 * V; q++)
+            lm[rho * (2 * V + 1) + 1 + q] = in ? dwd_first(w - 32 * v0 - 16 * q) : 0;
+    }
+    t->yo = u0 * c->ow + 16 * v0;
+    t->ystep = c->ow;
+    for (int m = 0; m < R; m++)
+        for (int v = 0; v < V; v++)
+            t->sm[m * V + v] = dwd_first(c->ow - 16 * (v0 + v));
+}
+
 /* One tile's descriptor: units u0 .. u0 + R - 1, vectors v0 .. v0 + V - 1;
  * its load masks to lm. */
 static void dwd_describe(const ck_conv *c, const dwd_geo *d, int64_t u0, int R, int64_t v0, int V, uint16_t *lm,
                          dwd_desc *t)
 {
     int64_t S = c->s[0], D = d->D, w = c->w, h = c->h;
-    t->fn = dwd_tiles[S - 1][D / 2][V - 1][R - 1];
+    t->fn = dwd_tiles[S - 1][D - 1][V - 1][R - 1];
     t->xo = (D * u0 - 1) * w + 16 * v0;
     t->lm = lm;
     t->nb = v0 > 0 || v0 + V < d->nv;
@@ -293,11 +401,14 @@ int ck_dwd_forward(const ck_conv *c, const float *W, const float *bias, const fl
     int64_t k = 0;
     for (int64_t v0 = 0; v0 < d.nv; v0 += 2) {
         int V = d.nv - v0 >= 2 ? 2 : 1;
-        int64_t rmax = dwd_rmax(d.D, V), tiles = (d.nu + rmax - 1) / rmax;
+        int64_t rmax = dwd_rmax(V), tiles = (d.nu + rmax - 1) / rmax;
         for (int64_t t = 0, u0 = 0; t < tiles; t++) {
             int R = (int)(d.nu / tiles + (t < d.nu % tiles));
-            dwd_describe(c, &d, u0, R, v0, V, lm, &desc[k++]);
-            lm += (d.D * (R - 1) + 3) * (V + 2);
+            if (d.dei)
+                dwd_describe2(c, &d, u0, R, v0, V, lm, &desc[k++]);
+            else
+                dwd_describe(c, &d, u0, R, v0, V, lm, &desc[k++]);
+            lm += (d.D * (R - 1) + 3) * (d.dei ? 2 * V + 1 : V + 2);
             u0 += R;
         }
     }
