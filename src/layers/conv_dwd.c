@@ -68,9 +68,10 @@ typedef struct {
     int64_t ndesc;    /* tiles of a plane */
     int64_t chunk;    /* channels per task */
     int dei;          /* stride 2, wider than 16: the input's columns deinterleaved (dwd_tile2) */
+    int pair;         /* rows of 16 or fewer: two channels per tile, half the rows each */
 } dwd_geo;
 
-static int64_t dwd_rmax(int V) { return V == 2 ? DWD_ACC / 2 : DWD_ACC; }
+static int64_t dwd_rmax(int V, int pair) { return V == 2 || pair ? DWD_ACC / 2 : DWD_ACC; }
 
 static void dwd_geo_get(const ck_conv *c, dwd_geo *d)
 {
@@ -78,9 +79,12 @@ static void dwd_geo_get(const ck_conv *c, dwd_geo *d)
     d->rpv = c->w >= 9 ? 1 : 16 / c->w;
     d->dei = S == 2 && c->w > 16;
     d->nv = d->dei ? (c->ow + 15) / 16 : (c->w + 15) / 16;
+    /* two channels' tiles in flight (2 samples, in cache: 8x8 8.5 -> 6.7 us,
+     * 16x16 stride 2 7.4 -> 6.7, 16x16 the same) */
+    d->pair = !d->dei && c->w <= 16;
     d->D = S == 1 ? d->rpv : 2;
     d->nu = S == 1 ? (c->oh + d->rpv - 1) / d->rpv : c->oh;
-    int64_t t2 = (d->nu + dwd_rmax(2) - 1) / dwd_rmax(2), t1 = (d->nu + dwd_rmax(1) - 1) / dwd_rmax(1);
+    int64_t t2 = (d->nu + dwd_rmax(2, d->pair) - 1) / dwd_rmax(2, d->pair), t1 = (d->nu + dwd_rmax(1, d->pair) - 1) / dwd_rmax(1, d->pair);
     d->ndesc = t2 * (d->nv / 2) + t1 * (d->nv % 2);
     /* small planes: more of them per task (the bits do not depend on it) */
     int64_t P = c->oh * c->ow;
@@ -88,11 +92,12 @@ static void dwd_geo_get(const ck_conv *c, dwd_geo *d)
 }
 
 typedef struct dwd_desc dwd_desc;
-typedef void (*dwd_fn)(const dwd_desc *, const float *, float *, const float *, float, int64_t, int);
+typedef void (*dwd_fn)(const dwd_desc *, const float *, float *, const float *, const float *, int64_t, int, int64_t,
+                       int64_t);
 
 /* One tile of a plane. */
 struct dwd_desc {
-    dwd_fn fn;
+    dwd_fn fn, fn2;      /* one channel; two (planes xs, ys floats apart), or NULL */
     int64_t xo;          /* plane offset of its first load (row D u0 - 1, column 16 v0 - 1), may be negative */
     int64_t yo, ystep;   /* plane offset of its first output; from one unit to the next */
     const uint16_t *lm;  /* load masks [rho][V + 2]: the vector left of the tile, its V, the one right */
@@ -115,16 +120,19 @@ size_t ck_dwd_workspace(const ck_conv *c)
  * in registers.  S: stride, D: input rows from one unit to the next.
  */
 static inline __attribute__((always_inline)) CK_TARGET void
-dwd_tile(const dwd_desc *t, const float *x, float *y, const float *wt, float bias, int64_t w, int relu, const int S,
-         const int D, const int R, const int V)
+dwd_tile(const dwd_desc *t, const float *x, float *y, const float *wt, const float *bias, int64_t w, int relu,
+         int64_t xs, int64_t ys, const int S, const int D, const int R, const int V, const int K)
 {
-    __m512 acc[DWD_ACC], wv[9];
+    __m512 acc[DWD_ACC], wv[2][9];
+#pragma GCC unroll 2
+    for (int k = 0; k < K; k++) {
 #pragma GCC unroll 9
-    for (int k = 0; k < 9; k++)
-        wv[k] = _mm512_set1_ps(wt[k]);
+        for (int q = 0; q < 9; q++)
+            wv[k][q] = _mm512_set1_ps(wt[9 * k + q]);
 #pragma GCC unroll 12
-    for (int q = 0; q < R * V; q++)
-        acc[q] = _mm512_set1_ps(bias);
+        for (int q = 0; q < R * V; q++)
+            acc[k * R * V + q] = _mm512_set1_ps(bias[k]);
+    }
     /* masked-off lanes are not read: the address may lie outside the plane */
     uintptr_t base = (uintptr_t)x + (uintptr_t)t->xo * sizeof(float);
     const uint16_t *lm = t->lm;
@@ -135,44 +143,50 @@ dwd_tile(const dwd_desc *t, const float *x, float *y, const float *wt, float bia
      * vectors shifted by a lane (the padding lanes zero) */
 #pragma GCC unroll 32
     for (int rho = 0; rho < D * (R - 1) + 3; rho++) {
-        __m512 a[4];
+        __m512 a[2][4];
         const uint16_t *rm = lm + rho * (V + 2);
-        uintptr_t row = base + (uintptr_t)(rho * w) * sizeof(float);
 #pragma GCC unroll 2
-        for (int v = 0; v < V; v++)
-            a[v + 1] = _mm512_maskz_loadu_ps(rm[v + 1], (const void *)(row + 64 * (uintptr_t)v));
-        a[0] = a[V + 1] = zero;
-        if (t->nb) {
-            a[0] = _mm512_maskz_loadu_ps(rm[0], (const void *)(row - 64));
-            a[V + 1] = _mm512_maskz_loadu_ps(rm[V + 1], (const void *)(row + 64 * (uintptr_t)V));
+        for (int k = 0; k < K; k++) {
+            uintptr_t row = base + (uintptr_t)(rho * w + k * xs) * sizeof(float);
+#pragma GCC unroll 2
+            for (int v = 0; v < V; v++)
+                a[k][v + 1] = _mm512_maskz_loadu_ps(rm[v + 1], (const void *)(row + 64 * (uintptr_t)v));
+            a[k][0] = a[k][V + 1] = zero;
+            if (t->nb) {
+                a[k][0] = _mm512_maskz_loadu_ps(rm[0], (const void *)(row - 64));
+                a[k][V + 1] = _mm512_maskz_loadu_ps(rm[V + 1], (const void *)(row + 64 * (uintptr_t)V));
+            }
         }
 #pragma GCC unroll 3
         for (int j = 0; j < 3; j++)
 #pragma GCC unroll 2
-            for (int v = 0; v < V; v++) {
-                __m512 xv = a[v + 1];
-                if (j == 0)
-                    xv = _mm512_castsi512_ps(_mm512_maskz_alignr_epi32(jm0, _mm512_castps_si512(a[v + 1]),
-                                                                       _mm512_castps_si512(a[v]), 15));
-                else if (j == 2)
-                    xv = _mm512_castsi512_ps(_mm512_maskz_alignr_epi32(jm2, _mm512_castps_si512(a[v + 2]),
-                                                                       _mm512_castps_si512(a[v + 1]), 1));
+            for (int v = 0; v < V; v++)
+#pragma GCC unroll 2
+                for (int k = 0; k < K; k++) {
+                    __m512 xv = a[k][v + 1];
+                    if (j == 0)
+                        xv = _mm512_castsi512_ps(_mm512_maskz_alignr_epi32(jm0, _mm512_castps_si512(a[k][v + 1]),
+                                                                           _mm512_castps_si512(a[k][v]), 15));
+                    else if (j == 2)
+                        xv = _mm512_castsi512_ps(_mm512_maskz_alignr_epi32(jm2, _mm512_castps_si512(a[k][v + 2]),
+                                                                           _mm512_castps_si512(a[k][v + 1]), 1));
 #pragma GCC unroll 12
-                for (int m = 0; m < R; m++) {
-                    int i = rho - m * D;
-                    if (i >= 0 && i < 3)
-                        acc[m * V + v] = _mm512_fmadd_ps(wv[i * 3 + j], xv, acc[m * V + v]);
+                    for (int m = 0; m < R; m++) {
+                        int i = rho - m * D;
+                        if (i >= 0 && i < 3)
+                            acc[(k * R + m) * V + v] = _mm512_fmadd_ps(wv[k][i * 3 + j], xv, acc[(k * R + m) * V + v]);
+                    }
                 }
-            }
     }
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-#pragma GCC unroll 12
-    for (int m = 0; m < R; m++) {
-        float *ym = y + t->yo + m * t->ystep;
+#pragma GCC unroll 24
+    for (int km = 0; km < K * R; km++) {
+        int m = km % R;
+        float *ym = y + km / R * ys + t->yo + m * t->ystep;
         if (S == 2) {
             /* the even columns of the stride-1 result */
-            __m512 r = V == 2 ? _mm512_permutex2var_ps(acc[m * V], even, acc[m * V + 1])
-                              : _mm512_permutexvar_ps(even, acc[m * V]);
+            __m512 r = V == 2 ? _mm512_permutex2var_ps(acc[km * V], even, acc[km * V + 1])
+                              : _mm512_permutexvar_ps(even, acc[km * V]);
             if (relu)
                 r = _mm512_max_ps(zero, r);
             _mm512_mask_storeu_ps(ym, t->sm[m], r);
@@ -180,7 +194,7 @@ dwd_tile(const dwd_desc *t, const float *x, float *y, const float *wt, float bia
         }
 #pragma GCC unroll 2
         for (int v = 0; v < V; v++) {
-            __m512 r = relu ? _mm512_max_ps(zero, acc[m * V + v]) : acc[m * V + v];
+            __m512 r = relu ? _mm512_max_ps(zero, acc[km * V + v]) : acc[km * V + v];
             _mm512_mask_storeu_ps(ym + 16 * v, t->sm[m * V + v], r);
         }
     }
@@ -192,20 +206,28 @@ dwd_tile(const dwd_desc *t, const float *x, float *y, const float *wt, float bia
 #define DWD_R6(X, S, D, V) X(S, D, 1, V) X(S, D, 2, V) X(S, D, 3, V) X(S, D, 4, V) X(S, D, 5, V) X(S, D, 6, V)
 #define DWD_SHAPES(X) DWD_R12(X, 1, 1, 1) DWD_R6(X, 1, 1, 2) DWD_R12(X, 1, 2, 1) \
     DWD_R12(X, 2, 2, 1) DWD_R6(X, 2, 2, 2)
-#define DWD_FN(S, D, R, V)                                                                                    \
-    static CK_TARGET void dwd_tile_##S##_##D##_##R##_##V(const dwd_desc *t, const float *x, float *y,         \
-                                                         const float *wt, float bias, int64_t w, int relu)    \
+/* two channels at once: rows of 16 or fewer */
+#define DWD_SHAPES2(X) DWD_R6(X, 1, 1, 1) DWD_R6(X, 1, 2, 1) DWD_R6(X, 2, 2, 1)
+#define DWD_FN(S, D, R, V, K)                                                                                 \
+    static CK_TARGET void dwd_tile_##S##_##D##_##R##_##V##_##K(const dwd_desc *t, const float *x, float *y,   \
+                                                               const float *wt, const float *bias, int64_t w, \
+                                                               int relu, int64_t xs, int64_t ys)              \
     {                                                                                                         \
-        dwd_tile(t, x, y, wt, bias, w, relu, S, D, R, V);                                                     \
+        dwd_tile(t, x, y, wt, bias, w, relu, xs, ys, S, D, R, V, K);                                          \
     }
-DWD_SHAPES(DWD_FN)
+#define DWD_FN1(S, D, R, V) DWD_FN(S, D, R, V, 1)
+#define DWD_FN2(S, D, R, V) DWD_FN(S, D, R, V, 2)
+DWD_SHAPES(DWD_FN1)
+DWD_SHAPES2(DWD_FN2)
 #undef DWD_FN
 
-/* [stride - 1][D - 1][vectors - 1][units - 1] */
-static const dwd_fn dwd_tiles[2][2][2][DWD_ACC] = {
-#define DWD_ENTRY(S, D, R, V) [S - 1][D - 1][V - 1][R - 1] = dwd_tile_##S##_##D##_##R##_##V,
-    DWD_SHAPES(DWD_ENTRY)
-#undef DWD_ENTRY
+/* [channels - 1][stride - 1][D - 1][vectors - 1][units - 1] */
+static const dwd_fn dwd_tiles[2][2][2][2][DWD_ACC] = {
+#define DWD_ENTRY1(S, D, R, V) [0][S - 1][D - 1][V - 1][R - 1] = dwd_tile_##S##_##D##_##R##_##V##_1,
+#define DWD_ENTRY2(S, D, R, V) [1][S - 1][D - 1][V - 1][R - 1] = dwd_tile_##S##_##D##_##R##_##V##_2,
+    DWD_SHAPES(DWD_ENTRY1) DWD_SHAPES2(DWD_ENTRY2)
+#undef DWD_ENTRY1
+#undef DWD_ENTRY2
 };
 
 /* Lanes of a vector whose floats are in [0, n): the first n. */
@@ -277,9 +299,10 @@ dwd_tile2(const dwd_desc *t, const float *x, float *y, const float *wt, float bi
     X(12, 1) X(1, 2) X(2, 2) X(3, 2) X(4, 2) X(5, 2) X(6, 2)
 #define DWD2_FN(R, V)                                                                                         \
     static CK_TARGET void dwd_tile2_##R##_##V(const dwd_desc *t, const float *x, float *y, const float *wt,  \
-                                              float bias, int64_t w, int relu)                               \
+                                              const float *bias, int64_t w, int relu, int64_t xs, int64_t ys) \
     {                                                                                                         \
-        dwd_tile2(t, x, y, wt, bias, w, relu, R, V);                                                          \
+        (void)xs, (void)ys;                                                                                   \
+        dwd_tile2(t, x, y, wt, *bias, w, relu, R, V);                                                         \
     }
 DWD2_SHAPES(DWD2_FN)
 #undef DWD2_FN
@@ -298,6 +321,7 @@ static void dwd_describe2(const ck_conv *c, const dwd_geo *d, int64_t u0, int R,
     int64_t w = c->w, h = c->h;
     (void)d;
     t->fn = dwd_tiles2[V - 1][R - 1];
+    t->fn2 = NULL;
     t->xo = (2 * u0 - 1) * w + 32 * v0;
     t->lm = lm;
     t->nb = v0 > 0;
@@ -321,7 +345,8 @@ static void dwd_describe(const ck_conv *c, const dwd_geo *d, int64_t u0, int R, 
                          dwd_desc *t)
 {
     int64_t S = c->s[0], D = d->D, w = c->w, h = c->h;
-    t->fn = dwd_tiles[S - 1][D - 1][V - 1][R - 1];
+    t->fn = dwd_tiles[0][S - 1][D - 1][V - 1][R - 1];
+    t->fn2 = d->pair ? dwd_tiles[1][S - 1][D - 1][V - 1][R - 1] : NULL;
     t->xo = (D * u0 - 1) * w + 16 * v0;
     t->lm = lm;
     t->nb = v0 > 0 || v0 + V < d->nv;
@@ -378,14 +403,16 @@ static void dwd_task(void *arg, int64_t task, int tid)
     const ck_conv *c = J->c;
     int64_t n = task / J->chunks, c0 = task % J->chunks * J->d->chunk;
     int64_t c1 = c0 + J->d->chunk < c->cin ? c0 + J->d->chunk : c->cin, HW = c->h * c->w, P = c->oh * c->ow;
-    for (int64_t ch = c0; ch < c1; ch++) {
+    for (int64_t ch = c0; ch < c1;) {
         const float *x = J->x + (n * c->cin + ch) * HW;
         float *y = J->y + (n * c->cout + ch) * P;
-        float bias = J->bias ? J->bias[ch] : 0.0f;
+        int two = J->d->pair && ch + 1 < c1;
+        float bias[2] = {J->bias ? J->bias[ch] : 0.0f, J->bias && two ? J->bias[ch + 1] : 0.0f};
         for (int64_t k = 0; k < J->d->ndesc; k++)
-            J->desc[k].fn(&J->desc[k], x, y, J->W + ch * 9, bias, c->w, J->relu);
+            (two ? J->desc[k].fn2 : J->desc[k].fn)(&J->desc[k], x, y, J->W + ch * 9, bias, c->w, J->relu, HW, P);
         if (J->ctx->post && !J->relu)
-            sr_post(J->ctx, y, (size_t)P);
+            sr_post(J->ctx, y, (size_t)(P << two));
+        ch += 1 + two;
     }
 }
 #endif
@@ -401,7 +428,7 @@ int ck_dwd_forward(const ck_conv *c, const float *W, const float *bias, const fl
     int64_t k = 0;
     for (int64_t v0 = 0; v0 < d.nv; v0 += 2) {
         int V = d.nv - v0 >= 2 ? 2 : 1;
-        int64_t rmax = dwd_rmax(V), tiles = (d.nu + rmax - 1) / rmax;
+        int64_t rmax = dwd_rmax(V, d.pair), tiles = (d.nu + rmax - 1) / rmax;
         for (int64_t t = 0, u0 = 0; t < tiles; t++) {
             int R = (int)(d.nu / tiles + (t < d.nu % tiles));
             if (d.dei)
