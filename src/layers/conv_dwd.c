@@ -71,7 +71,7 @@ typedef struct {
     int pair;         /* rows of 16 or fewer: two channels per tile, half the rows each */
 } dwd_geo;
 
-static int64_t dwd_rmax(int V, int pair) { return V == 2 || pair ? DWD_ACC / 2 : DWD_ACC; }
+static int64_t dwd_rmax(int V, int pair) { return (V == 2 ? DWD_ACC / 2 : DWD_ACC) / (pair ? 2 : 1); }
 
 static void dwd_geo_get(const ck_conv *c, dwd_geo *d)
 {
@@ -80,8 +80,9 @@ static void dwd_geo_get(const ck_conv *c, dwd_geo *d)
     d->dei = S == 2 && c->w > 16;
     d->nv = d->dei ? (c->ow + 15) / 16 : (c->w + 15) / 16;
     /* two channels' tiles in flight (2 samples, in cache: 8x8 8.5 -> 6.7 us,
-     * 16x16 stride 2 7.4 -> 6.7, 16x16 the same) */
-    d->pair = !d->dei && c->w <= 16;
+     * 16x16 stride 2 7.4 -> 6.7, 32x32 stride 2 10.8 -> 9.5, 16x16 the same;
+     * not at 32x32 stride 1, where 2 vectors across already keep 6 chains) */
+    d->pair = c->w <= 16 || d->dei;
     d->D = S == 1 ? d->rpv : 2;
     d->nu = S == 1 ? (c->oh + d->rpv - 1) / d->rpv : c->oh;
     int64_t t2 = (d->nu + dwd_rmax(2, d->pair) - 1) / dwd_rmax(2, d->pair), t1 = (d->nu + dwd_rmax(1, d->pair) - 1) / dwd_rmax(1, d->pair);
@@ -240,16 +241,19 @@ static uint16_t dwd_first(int64_t n) { return (uint16_t)(n >= 16 ? 0xffff : n <=
  * 9 FMAs per output vector where dwd_tile's stride-1 columns take 18.
  */
 static inline __attribute__((always_inline)) CK_TARGET void
-dwd_tile2(const dwd_desc *t, const float *x, float *y, const float *wt, float bias, int64_t w, int relu, const int R,
-          const int V)
+dwd_tile2(const dwd_desc *t, const float *x, float *y, const float *wt, const float *bias, int64_t w, int relu,
+          int64_t xs, int64_t ys, const int R, const int V, const int K)
 {
-    __m512 acc[DWD_ACC], wv[9];
+    __m512 acc[DWD_ACC], wv[2][9];
+#pragma GCC unroll 2
+    for (int k = 0; k < K; k++) {
 #pragma GCC unroll 9
-    for (int k = 0; k < 9; k++)
-        wv[k] = _mm512_set1_ps(wt[k]);
+        for (int q = 0; q < 9; q++)
+            wv[k][q] = _mm512_set1_ps(wt[9 * k + q]);
 #pragma GCC unroll 12
-    for (int q = 0; q < R * V; q++)
-        acc[q] = _mm512_set1_ps(bias);
+        for (int q = 0; q < R * V; q++)
+            acc[k * R * V + q] = _mm512_set1_ps(bias[k]);
+    }
     uintptr_t base = (uintptr_t)x + (uintptr_t)t->xo * sizeof(float);
     const uint16_t *lm = t->lm;
     __m512 zero = _mm512_setzero_ps();
@@ -258,60 +262,70 @@ dwd_tile2(const dwd_desc *t, const float *x, float *y, const float *wt, float bi
     /* input rows rho = 2 m + i in ascending order: tap i of output row m */
 #pragma GCC unroll 32
     for (int rho = 0; rho < 2 * (R - 1) + 3; rho++) {
-        __m512 ev[2], od[3];
+        __m512 ev[2][2], od[2][3];
         const uint16_t *rm = lm + rho * (2 * V + 1);
-        uintptr_t row = base + (uintptr_t)(rho * w) * sizeof(float);
-        /* lane 15: the column before the tile's first (zero at the row's start) */
-        od[0] = t->nb ? _mm512_maskz_loadu_ps(rm[0], (const void *)(row - 64)) : zero;
 #pragma GCC unroll 2
-        for (int v = 0; v < V; v++) {
-            __m512 lo = _mm512_maskz_loadu_ps(rm[1 + 2 * v], (const void *)(row + 128 * (uintptr_t)v));
-            __m512 hi = _mm512_maskz_loadu_ps(rm[2 + 2 * v], (const void *)(row + 128 * (uintptr_t)v + 64));
-            ev[v] = _mm512_permutex2var_ps(lo, even, hi);
-            od[v + 1] = _mm512_permutex2var_ps(lo, odd, hi);
+        for (int k = 0; k < K; k++) {
+            uintptr_t row = base + (uintptr_t)(rho * w + k * xs) * sizeof(float);
+            /* lane 15: the column before the tile's first (zero at the row's start) */
+            od[k][0] = t->nb ? _mm512_maskz_loadu_ps(rm[0], (const void *)(row - 64)) : zero;
+#pragma GCC unroll 2
+            for (int v = 0; v < V; v++) {
+                __m512 lo = _mm512_maskz_loadu_ps(rm[1 + 2 * v], (const void *)(row + 128 * (uintptr_t)v));
+                __m512 hi = _mm512_maskz_loadu_ps(rm[2 + 2 * v], (const void *)(row + 128 * (uintptr_t)v + 64));
+                ev[k][v] = _mm512_permutex2var_ps(lo, even, hi);
+                od[k][v + 1] = _mm512_permutex2var_ps(lo, odd, hi);
+            }
         }
 #pragma GCC unroll 3
         for (int j = 0; j < 3; j++)
 #pragma GCC unroll 2
-            for (int v = 0; v < V; v++) {
-                __m512 xv = j == 1 ? ev[v] : od[v + 1];
-                if (j == 0)
-                    xv = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(od[v + 1]),
-                                                                 _mm512_castps_si512(od[v]), 15));
+            for (int v = 0; v < V; v++)
+#pragma GCC unroll 2
+                for (int k = 0; k < K; k++) {
+                    __m512 xv = j == 1 ? ev[k][v] : od[k][v + 1];
+                    if (j == 0)
+                        xv = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(od[k][v + 1]),
+                                                                     _mm512_castps_si512(od[k][v]), 15));
 #pragma GCC unroll 12
-                for (int m = 0; m < R; m++) {
-                    int i = rho - m * 2;
-                    if (i >= 0 && i < 3)
-                        acc[m * V + v] = _mm512_fmadd_ps(wv[i * 3 + j], xv, acc[m * V + v]);
+                    for (int m = 0; m < R; m++) {
+                        int i = rho - m * 2;
+                        if (i >= 0 && i < 3)
+                            acc[(k * R + m) * V + v] = _mm512_fmadd_ps(wv[k][i * 3 + j], xv, acc[(k * R + m) * V + v]);
+                    }
                 }
-            }
     }
-#pragma GCC unroll 12
-    for (int m = 0; m < R; m++)
+#pragma GCC unroll 24
+    for (int km = 0; km < K * R; km++)
 #pragma GCC unroll 2
         for (int v = 0; v < V; v++) {
-            __m512 r = relu ? _mm512_max_ps(zero, acc[m * V + v]) : acc[m * V + v];
-            _mm512_mask_storeu_ps(y + t->yo + m * t->ystep + 16 * v, t->sm[m * V + v], r);
+            __m512 r = relu ? _mm512_max_ps(zero, acc[km * V + v]) : acc[km * V + v];
+            _mm512_mask_storeu_ps(y + km / R * ys + t->yo + km % R * t->ystep + 16 * v, t->sm[km % R * V + v], r);
         }
 }
 
 #define DWD2_SHAPES(X) X(1, 1) X(2, 1) X(3, 1) X(4, 1) X(5, 1) X(6, 1) X(7, 1) X(8, 1) X(9, 1) X(10, 1) X(11, 1) \
     X(12, 1) X(1, 2) X(2, 2) X(3, 2) X(4, 2) X(5, 2) X(6, 2)
-#define DWD2_FN(R, V)                                                                                         \
-    static CK_TARGET void dwd_tile2_##R##_##V(const dwd_desc *t, const float *x, float *y, const float *wt,  \
-                                              const float *bias, int64_t w, int relu, int64_t xs, int64_t ys) \
+#define DWD2_SHAPES2(X) X(1, 1) X(2, 1) X(3, 1) X(4, 1) X(5, 1) X(6, 1) X(1, 2) X(2, 2) X(3, 2)
+#define DWD2_FN(R, V, K)                                                                                      \
+    static CK_TARGET void dwd_tile2_##R##_##V##_##K(const dwd_desc *t, const float *x, float *y, const float *wt, \
+                                                    const float *bias, int64_t w, int relu, int64_t xs, int64_t ys) \
     {                                                                                                         \
-        (void)xs, (void)ys;                                                                                   \
-        dwd_tile2(t, x, y, wt, *bias, w, relu, R, V);                                                         \
+        dwd_tile2(t, x, y, wt, bias, w, relu, xs, ys, R, V, K);                                               \
     }
-DWD2_SHAPES(DWD2_FN)
+#define DWD2_FN1(R, V) DWD2_FN(R, V, 1)
+#define DWD2_FN2(R, V) DWD2_FN(R, V, 2)
+DWD2_SHAPES(DWD2_FN1)
+DWD2_SHAPES2(DWD2_FN2)
 #undef DWD2_FN
 
-/* [vectors - 1][rows - 1] */
-static const dwd_fn dwd_tiles2[2][DWD_ACC] = {
-#define DWD2_ENTRY(R, V) [V - 1][R - 1] = dwd_tile2_##R##_##V,
-    DWD2_SHAPES(DWD2_ENTRY)
-#undef DWD2_ENTRY
+/* [channels - 1][vectors - 1][rows - 1] */
+static const dwd_fn dwd_tiles2[2][2][DWD_ACC] = {
+#define DWD2_ENTRY1(R, V) [0][V - 1][R - 1] = dwd_tile2_##R##_##V##_1,
+#define DWD2_ENTRY2(R, V) [1][V - 1][R - 1] = dwd_tile2_##R##_##V##_2,
+    DWD2_SHAPES(DWD2_ENTRY1) DWD2_SHAPES2(DWD2_ENTRY2)
+#undef DWD2_ENTRY1
+#undef DWD2_ENTRY2
 };
 
 /* The tile's load masks and output in dwd_tile2's terms. */
@@ -320,8 +334,8 @@ static void dwd_describe2(const ck_conv *c, const dwd_geo *d, int64_t u0, int R,
 {
     int64_t w = c->w, h = c->h;
     (void)d;
-    t->fn = dwd_tiles2[V - 1][R - 1];
-    t->fn2 = NULL;
+    t->fn = dwd_tiles2[0][V - 1][R - 1];
+    t->fn2 = d->pair ? dwd_tiles2[1][V - 1][R - 1] : NULL;
     t->xo = (2 * u0 - 1) * w + 32 * v0;
     t->lm = lm;
     t->nb = v0 > 0;
