@@ -1,7 +1,8 @@
 /*
  * conv_dwr.c - depthwise 3x3 convolution (groups = in = out channels, zero
  * padding, stride 1 or 2, no dilation) row by row, with AVX-512: CK_DW's
- * kernel for MobileNet's depthwise layers.
+ * kernel for depthwise 3x3 layers whose padding is not 1 on every side
+ * (conv_dwd.c takes those, MobileNet's, without this padded frame).
  *
  * A depthwise output costs only 9 multiply-adds, so loads and copies count
  * as much as the arithmetic.  Channels in the lanes (conv_dw.c's dwc) pay

@@ -189,7 +189,8 @@ size_t ck_pw_workspace(const ck_conv *c);
 int ck_pw_forward(const ck_conv *c, const float *W, const float *bias, const float *x, float *y, sr_ctx *ctx);
 int ck_pw_prepare(const ck_conv *c, const float *W, const float *bias, sr_ctx *ctx);
 /* CK_DW's depthwise 3x3 kernel by rows (conv_dwr.c), for the planes it
- * serves better than conv_dw.c's channels-in-lanes one. */
+ * serves better than conv_dw.c's channels-in-lanes one (padding 1 all
+ * round goes to conv_dwd.c first). */
 int ck_dwr_ok(const ck_conv *c);
 size_t ck_dwr_workspace(const ck_conv *c);
 int ck_dwr_forward(const ck_conv *c, const float *W, const float *bias, const float *x, float *y, sr_ctx *ctx);
