@@ -410,13 +410,14 @@ static void test_dw(const sr_layer *const *posts, int nposts)
     }
     CHECK(rows >= 90, "only %d depthwise convolutions by rows", rows);
     /* depthwise 3x3 with padding 1 straight from the input (conv_dwd.c):
-     * strides 1 and 2, widths 8 and 9..80 (vectors with neighbours left
+     * strides 1 and 2, widths 8, 9..16 and 17..80 (vectors with neighbours left
      * and right in the row, partial last vectors), heights 1..40 (tiles of
      * every size, odd heights with packed rows) */
     int direct = 0;
     for (int k = 0; k < 2000 && direct < 80; k++) {
         int64_t C = urand() < 0.5 ? irand(1, 20) : 16 * irand(1, 2) + irand(-1, 1), s = irand(1, 2);
-        int64_t w = urand() < 0.2 ? 8 : urand() < 0.5 ? irand(9, 80) : 16 * irand(1, 5) + irand(-1, 1);
+        double u = urand();
+        int64_t w = u < 0.2 ? 8 : u < 0.4 ? irand(9, 16) : u < 0.7 ? irand(17, 80) : 16 * irand(1, 5) + irand(-1, 1);
         ck_conv c = {.n = irand(1, 4), .cin = C, .cout = C, .groups = C, .h = irand(1, 40), .w = w, .k = {3, 3},
                      .s = {s, s}, .dil = {1, 1}, .pb = {1, 1}, .pa = {1, 1}};
         c.oh = out_len(c.h, 3, s, 1, 1, 1);

@@ -22,8 +22,9 @@
  *            contiguous); at stride 2, rows wider than 16: the 32 input
  *            columns under a vector of outputs split by two permutes into
  *            even ones (j = 1) and odd ones (j = 2, and shifted by a lane
- *            j = 0); rows of 9-16: the stride-1 result's columns, the even
- *            ones permuted out before the store;
+ *            j = 0); rows of 9-16: the same for two channels at once,
+ *            one in each half of the vectors; rows of 8: the stride-1
+ *            result's columns, the even ones permuted out before the store;
  *   tiles    R units (an output row, or 2 packed rows of 8) x V
  *            vectors: each load feeds every unit of the tile that uses it;
  *            the tiles, their load and store masks are worked out once per
@@ -231,6 +232,73 @@ static const dwd_fn dwd_tiles[2][2][2][2][DWD_ACC] = {
 #undef DWD_ENTRY2
 };
 
+/*
+ * Stride 2, rows of 9-16: two channels in the lanes, lanes 0-7 the first's
+ * output row, 8-15 the second's: each input row of both split by permutes
+ * into their even columns (j = 1), odd ones (j = 2) and odd ones a lane on
+ * (j = 0), so that 9 FMAs on full vectors make 16 outputs (dwd_tile's
+ * stride-1 columns: 9 for 8, and two shifts per row).  The descriptor is
+ * dwd_tile's for one vector across; the second channel's plane is xs
+ * floats on, its output ys.
+ */
+static inline __attribute__((always_inline)) CK_TARGET void
+dwd_tile3(const dwd_desc *t, const float *x, float *y, const float *wt, const float *bias, int64_t w, int relu,
+          int64_t xs, int64_t ys, const int R)
+{
+    __m512 acc[DWD_ACC], wv[9];
+    const __mmask16 hi = 0xff00;
+#pragma GCC unroll 9
+    for (int q = 0; q < 9; q++)
+        wv[q] = _mm512_mask_blend_ps(hi, _mm512_set1_ps(wt[q]), _mm512_set1_ps(wt[9 + q]));
+    __m512 b = _mm512_mask_blend_ps(hi, _mm512_set1_ps(bias[0]), _mm512_set1_ps(bias[1]));
+#pragma GCC unroll 12
+    for (int q = 0; q < R; q++)
+        acc[q] = b;
+    uintptr_t base = (uintptr_t)x + (uintptr_t)t->xo * sizeof(float);
+    uintptr_t base2 = base + (uintptr_t)xs * sizeof(float);
+    const uint16_t *lm = t->lm;
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    const __m512i odd1 = _mm512_setr_epi32(0, 1, 3, 5, 7, 9, 11, 13, 0, 17, 19, 21, 23, 25, 27, 29);
+    /* input rows rho = 2 m + i in ascending order: tap i of output row m */
+#pragma GCC unroll 32
+    for (int rho = 0; rho < 2 * (R - 1) + 3; rho++) {
+        __mmask16 m = lm[rho * 3 + 1];
+        __m512 a = _mm512_maskz_loadu_ps(m, (const void *)(base + (uintptr_t)(rho * w) * sizeof(float)));
+        __m512 c = _mm512_maskz_loadu_ps(m, (const void *)(base2 + (uintptr_t)(rho * w) * sizeof(float)));
+        __m512 xj[3] = {_mm512_maskz_permutex2var_ps(0xfefe, a, odd1, c), _mm512_permutex2var_ps(a, even, c),
+                        _mm512_permutex2var_ps(a, odd, c)};
+#pragma GCC unroll 3
+        for (int j = 0; j < 3; j++)
+#pragma GCC unroll 12
+            for (int u = 0; u < R; u++) {
+                int i = rho - u * 2;
+                if (i >= 0 && i < 3)
+                    acc[u] = _mm512_fmadd_ps(wv[i * 3 + j], xj[j], acc[u]);
+            }
+    }
+    __m512 zero = _mm512_setzero_ps();
+    __mmask16 sm = t->sm[0];
+#pragma GCC unroll 12
+    for (int u = 0; u < R; u++) {
+        __m512 r = relu ? _mm512_max_ps(zero, acc[u]) : acc[u];
+        float *yu = y + t->yo + u * t->ystep;
+        _mm512_mask_storeu_ps(yu, sm, r);
+        /* lanes 8-15 to the second channel's row (the address 8 floats before it) */
+        _mm512_mask_storeu_ps((void *)((uintptr_t)(yu + ys) - 32), (__mmask16)(sm << 8), r);
+    }
+}
+
+#define DWD3_FN(R)                                                                                            \
+    static CK_TARGET void dwd_tile3_##R(const dwd_desc *t, const float *x, float *y, const float *wt,        \
+                                        const float *bias, int64_t w, int relu, int64_t xs, int64_t ys)      \
+    {                                                                                                         \
+        dwd_tile3(t, x, y, wt, bias, w, relu, xs, ys, R);                                                     \
+    }
+DWD3_FN(1) DWD3_FN(2) DWD3_FN(3) DWD3_FN(4) DWD3_FN(5) DWD3_FN(6)
+#undef DWD3_FN
+static const dwd_fn dwd_tiles3[6] = {dwd_tile3_1, dwd_tile3_2, dwd_tile3_3, dwd_tile3_4, dwd_tile3_5, dwd_tile3_6};
+
 /* Lanes of a vector whose floats are in [0, n): the first n. */
 static uint16_t dwd_first(int64_t n) { return (uint16_t)(n >= 16 ? 0xffff : n <= 0 ? 0 : (1u << n) - 1); }
 
@@ -360,7 +428,8 @@ static void dwd_describe(const ck_conv *c, const dwd_geo *d, int64_t u0, int R, 
 {
     int64_t S = c->s[0], D = d->D, w = c->w, h = c->h;
     t->fn = dwd_tiles[0][S - 1][D - 1][V - 1][R - 1];
-    t->fn2 = d->pair ? dwd_tiles[1][S - 1][D - 1][V - 1][R - 1] : NULL;
+    t->fn2 = !d->pair ? NULL
+             : S == 2 && d->rpv == 1 ? dwd_tiles3[R - 1] : dwd_tiles[1][S - 1][D - 1][V - 1][R - 1];
     t->xo = (D * u0 - 1) * w + 16 * v0;
     t->lm = lm;
     t->nb = v0 > 0 || v0 + V < d->nv;
