@@ -428,6 +428,17 @@ static void test_dw(const sr_layer *const *posts, int nposts)
         direct++;
     }
     CHECK(direct >= 80, "only %d depthwise convolutions straight from the input", direct);
+    /* 8 wide, stride 2, four channels in the lanes (conv_dwq.c): channel
+     * counts not a multiple of 4 or 16, heights 1..24 */
+    for (int k = 0; k < 40; k++) {
+        int64_t C = urand() < 0.5 ? irand(1, 20) : 16 * irand(1, 3) + irand(-2, 2);
+        ck_conv c = {.n = irand(1, 4), .cin = C, .cout = C, .groups = C, .h = irand(1, 24), .w = 8, .k = {3, 3},
+                     .s = {2, 2}, .dil = {1, 1}, .pb = {1, 1}, .pa = {1, 1}};
+        c.oh = out_len(c.h, 3, 2, 1, 1, 1);
+        c.ow = 4;
+        CHECK(ck_dwq_ok(&c), "ck_dwq_ok refuses 8 wide, %lld high", (long long)c.h);
+        check_conv(&c, CK_DW, posts[k % nposts], urand() < 0.7, &T);
+    }
     /* few output positions with long sums (vectorised over the taps):
      * kernels covering the input, padding, groups, tails of 16 taps */
     for (int k = 0; k < 60 && iter++ < 20000;) {

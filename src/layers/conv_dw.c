@@ -97,6 +97,8 @@ static size_t red_workspace(const ck_conv *c);
 
 size_t ck_dw_workspace(const ck_conv *c)
 {
+    if (ck_dwq_ok(c))
+        return 0;
     if (ck_dwd_ok(c))
         return ck_dwd_workspace(c);
     if (ck_dwr_ok(c))
@@ -493,6 +495,16 @@ static dwc_pack *dwc_packed(const ck_conv *c, const float *W, const float *bias,
     return pk;
 }
 
+const float *ck_dw_lanes(const ck_conv *c, const float *W, const float *bias, sr_ctx *ctx, void **own,
+                         const float **b)
+{
+    const dwc_pack *pk = dwc_packed(c, W, bias, ctx, own);
+    if (!pk)
+        return NULL;
+    *b = pk->b;
+    return pk->w;
+}
+
 static int dwc_forward(const ck_conv *c, const float *W, const float *bias, const float *x, float *y, sr_ctx *ctx)
 {
 #ifdef CK_X86
@@ -677,6 +689,8 @@ static int red_forward(const ck_conv *c, const float *W, const float *bias, cons
 
 int ck_dw_prepare(const ck_conv *c, const float *W, const float *bias, sr_ctx *ctx)
 {
+    if (ctx->cache && ck_dwq_ok(c)) /* the weights 16 channels to a vector, as dwc's */
+        return dwc_packed(c, W, bias, ctx, NULL) ? 0 : -1;
     if (!ctx->cache || ck_dwd_ok(c) || ck_dwr_ok(c)) /* by rows: nothing kept */
         return 0;
     if (dwc_ok(c))
@@ -691,6 +705,8 @@ int ck_dw_prepare(const ck_conv *c, const float *W, const float *bias, sr_ctx *c
 
 int ck_dw_forward(const ck_conv *c, const float *W, const float *bias, const float *x, float *y, sr_ctx *ctx)
 {
+    if (ck_dwq_ok(c))
+        return ck_dwq_forward(c, W, bias, x, y, ctx);
     if (ck_dwd_ok(c))
         return ck_dwd_forward(c, W, bias, x, y, ctx);
     if (ck_dwr_ok(c))

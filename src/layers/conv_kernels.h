@@ -12,8 +12,9 @@
  *   CK_PW   (conv_pw.c) 1x1 convolutions on 64 or more pixels, or on
  *           whole vectors of them (4x4): a GEMM over the samples' pixels,
  *           reading the input where it lies.
- *   CK_DW   (conv_dw.c, conv_dwr.c, conv_dwd.c) depthwise and other convolutions with fewer than 4
- *           output channels per group: vectorised over output width,
+ *   CK_DW   (conv_dw.c, conv_dwr.c, conv_dwd.c, conv_dwq.c) depthwise and
+ *           other convolutions with fewer than 4 output channels per
+ *           group: vectorised over output width,
  *           several rows and channels in flight, no padded copy.
  *
  * Numerics: every output is its bias, then each of its taps in the
@@ -199,5 +200,13 @@ int ck_dwr_forward(const ck_conv *c, const float *W, const float *bias, const fl
 int ck_dwd_ok(const ck_conv *c);
 size_t ck_dwd_workspace(const ck_conv *c);
 int ck_dwd_forward(const ck_conv *c, const float *W, const float *bias, const float *x, float *y, sr_ctx *ctx);
+/* ... and its 8-wide stride-2 kernel, four channels in the lanes
+ * (conv_dwq.c), ahead of that; it reads the weights packed 16 channels to
+ * a vector ([C / 16][9][16], biases [C / 16][16]) that ck_dw_lanes gives
+ * (the cache's, or built: then *own is the block to free). */
+int ck_dwq_ok(const ck_conv *c);
+int ck_dwq_forward(const ck_conv *c, const float *W, const float *bias, const float *x, float *y, sr_ctx *ctx);
+const float *ck_dw_lanes(const ck_conv *c, const float *W, const float *bias, sr_ctx *ctx, void **own,
+                         const float **b);
 
 #endif
