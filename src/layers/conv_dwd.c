@@ -117,6 +117,22 @@ size_t ck_dwd_workspace(const ck_conv *c)
 }
 
 #ifdef CK_X86
+/* K channels' tap weights (wt, 9 each) broadcast, and their n
+ * accumulators each set to the channel's bias. */
+static inline __attribute__((always_inline)) CK_TARGET void
+dwd_start(const float *wt, const float *bias, __m512 (*wv)[9], __m512 *acc, const int n, const int K)
+{
+#pragma GCC unroll 2
+    for (int k = 0; k < K; k++) {
+#pragma GCC unroll 9
+        for (int q = 0; q < 9; q++)
+            wv[k][q] = _mm512_set1_ps(wt[9 * k + q]);
+#pragma GCC unroll 12
+        for (int q = 0; q < n; q++)
+            acc[k * n + q] = _mm512_set1_ps(bias[k]);
+    }
+}
+
 /*
  * R units x V vectors.  x, y: the plane; w: the input width; relu: ReLU
  * in registers.  S: stride, D: input rows from one unit to the next.
@@ -126,15 +142,7 @@ dwd_tile(const dwd_desc *t, const float *x, float *y, const float *wt, const flo
          int64_t xs, int64_t ys, const int S, const int D, const int R, const int V, const int K)
 {
     __m512 acc[DWD_ACC], wv[2][9];
-#pragma GCC unroll 2
-    for (int k = 0; k < K; k++) {
-#pragma GCC unroll 9
-        for (int q = 0; q < 9; q++)
-            wv[k][q] = _mm512_set1_ps(wt[9 * k + q]);
-#pragma GCC unroll 12
-        for (int q = 0; q < R * V; q++)
-            acc[k * R * V + q] = _mm512_set1_ps(bias[k]);
-    }
+    dwd_start(wt, bias, wv, acc, R * V, K);
     /* masked-off lanes are not read: the address may lie outside the plane */
     uintptr_t base = (uintptr_t)x + (uintptr_t)t->xo * sizeof(float);
     const uint16_t *lm = t->lm;
@@ -268,14 +276,7 @@ dwd_tile3(const dwd_desc *t, const float *x, float *y, const float *wt, const fl
         __m512 c = _mm512_maskz_loadu_ps(m, (const void *)(base2 + (uintptr_t)(rho * w) * sizeof(float)));
         __m512 xj[3] = {_mm512_maskz_permutex2var_ps(0xfefe, a, odd1, c), _mm512_permutex2var_ps(a, even, c),
                         _mm512_permutex2var_ps(a, odd, c)};
-#pragma GCC unroll 3
-        for (int j = 0; j < 3; j++)
-#pragma GCC unroll 12
-            for (int u = 0; u < R; u++) {
-                int i = rho - u * 2;
-                if (i >= 0 && i < 3)
-                    acc[u] = _mm512_fmadd_ps(wv[i * 3 + j], xj[j], acc[u]);
-            }
+        ck_dw_row_s2(acc, wv, xj, rho, R);
     }
     __m512 zero = _mm512_setzero_ps();
     __mmask16 sm = t->sm[0];
@@ -313,15 +314,7 @@ dwd_tile2(const dwd_desc *t, const float *x, float *y, const float *wt, const fl
           int64_t xs, int64_t ys, const int R, const int V, const int K)
 {
     __m512 acc[DWD_ACC], wv[2][9];
-#pragma GCC unroll 2
-    for (int k = 0; k < K; k++) {
-#pragma GCC unroll 9
-        for (int q = 0; q < 9; q++)
-            wv[k][q] = _mm512_set1_ps(wt[9 * k + q]);
-#pragma GCC unroll 12
-        for (int q = 0; q < R * V; q++)
-            acc[k * R * V + q] = _mm512_set1_ps(bias[k]);
-    }
+    dwd_start(wt, bias, wv, acc, R * V, K);
     uintptr_t base = (uintptr_t)x + (uintptr_t)t->xo * sizeof(float);
     const uint16_t *lm = t->lm;
     __m512 zero = _mm512_setzero_ps();

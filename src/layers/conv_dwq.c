@@ -87,14 +87,7 @@ dwq_tile(const float *x, int64_t HW, float *y, int64_t P, const float *pw, const
         B = _mm512_mask_loadu_ps(B, (__mmask16)(nc > 3 ? lo << 8 : 0), (const void *)(row + 3 * step - 32));
         __m512 xj[3] = {_mm512_maskz_permutex2var_ps(0xeeee, A, odd1, B), _mm512_permutex2var_ps(A, even, B),
                         _mm512_permutex2var_ps(A, odd, B)};
-#pragma GCC unroll 3
-        for (int j = 0; j < 3; j++)
-#pragma GCC unroll 12
-            for (int m = 0; m < R; m++) {
-                int i = rho - 2 * m;
-                if (i >= 0 && i < 3)
-                    acc[m] = _mm512_fmadd_ps(wv[i * 3 + j], xj[j], acc[m]);
-            }
+        ck_dw_row_s2(acc, wv, xj, rho, R);
     }
     __m512 zero = _mm512_setzero_ps();
 #pragma GCC unroll 12

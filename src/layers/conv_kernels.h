@@ -132,6 +132,23 @@ static inline __attribute__((always_inline, target("avx512f"))) void ck_tr16(__m
         r[12 + k] = _mm512_shuffle_f32x4(t[4 + k], t[12 + k], 0xDD);
     }
 }
+
+/* A depthwise 3x3 at stride 2 (conv_dwd.c, conv_dwq.c): input row rho's
+ * vectors for taps j = 0, 1, 2 (xj) into each of the R output rows m it
+ * feeds, tap i = rho - 2 m, weights wv[3 i + j]; called for rho in
+ * ascending order, it gives every output its taps in (i, j) order. */
+static inline __attribute__((always_inline, target("avx512f,fma"))) void
+ck_dw_row_s2(__m512 *acc, const __m512 *wv, const __m512 *xj, int rho, const int R)
+{
+#pragma GCC unroll 3
+    for (int j = 0; j < 3; j++)
+#pragma GCC unroll 12
+        for (int m = 0; m < R; m++) {
+            int i = rho - 2 * m;
+            if (i >= 0 && i < 3)
+                acc[m] = _mm512_fmadd_ps(wv[i * 3 + j], xj[j], acc[m]);
+        }
+}
 #endif
 
 /* Which kernel runs this convolution with AVX-512, from its geometry alone
