@@ -86,7 +86,7 @@ static void dwd_geo_get(const ck_conv *c, dwd_geo *d)
     d->pair = c->w <= 16 || d->dei;
     d->D = S == 1 ? d->rpv : 2;
     d->nu = S == 1 ? (c->oh + d->rpv - 1) / d->rpv : c->oh;
-    int64_t t2 = (d->nu + dwd_rmax(2, d->pair) - 1) / dwd_rmax(2, d->pair), t1 = (d->nu + dwd_rmax(1, d->pair) - 1) / dwd_rmax(1, d->pair);
+    int64_t r2 = dwd_rmax(2, d->pair), r1 = dwd_rmax(1, d->pair), t2 = (d->nu + r2 - 1) / r2, t1 = (d->nu + r1 - 1) / r1;
     d->ndesc = t2 * (d->nv / 2) + t1 * (d->nv % 2);
     /* small planes: more of them per task (the bits do not depend on it) */
     int64_t P = c->oh * c->ow;
@@ -184,7 +184,8 @@ dwd_tile(const dwd_desc *t, const float *x, float *y, const float *wt, const flo
                     for (int m = 0; m < R; m++) {
                         int i = rho - m * D;
                         if (i >= 0 && i < 3)
-                            acc[(k * R + m) * V + v] = _mm512_fmadd_ps(wv[k][i * 3 + j], xv, acc[(k * R + m) * V + v]);
+                            acc[(k * R + m) * V + v] =
+                                _mm512_fmadd_ps(wv[k][i * 3 + j], xv, acc[(k * R + m) * V + v]);
                     }
                 }
     }
@@ -352,7 +353,8 @@ dwd_tile2(const dwd_desc *t, const float *x, float *y, const float *wt, const fl
                     for (int m = 0; m < R; m++) {
                         int i = rho - m * 2;
                         if (i >= 0 && i < 3)
-                            acc[(k * R + m) * V + v] = _mm512_fmadd_ps(wv[k][i * 3 + j], xv, acc[(k * R + m) * V + v]);
+                            acc[(k * R + m) * V + v] =
+                                _mm512_fmadd_ps(wv[k][i * 3 + j], xv, acc[(k * R + m) * V + v]);
                     }
                 }
     }
