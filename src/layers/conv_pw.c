@@ -99,8 +99,9 @@ typedef struct {
 static inline __attribute__((always_inline)) CK_TARGET void
 pw_tile(const float *const *xs, float *const *ys, int64_t yo, int64_t P, int64_t yc, const float *wp, int64_t blk,
         int64_t K, int64_t k0, int64_t k1, int first, int done, int relu, int rows, __mmask16 last, const int R,
-        const int NV)
+        const int NV, const int M)
 {
+    (void)R;
     __m512 acc[2 * PW_MR][PW_NV];
     const float *x[PW_NV];
     float *y[PW_NV];
@@ -110,7 +111,7 @@ pw_tile(const float *const *xs, float *const *ys, int64_t yo, int64_t P, int64_t
         y[v] = ys[v] + yo;
     }
 #pragma GCC unroll 12
-    for (int m = 0; m < R * PW_MR; m++)
+    for (int m = 0; m < M; m++)
 #pragma GCC unroll 4
         for (int v = 0; v < NV; v++) {
             __mmask16 k = v == NV - 1 ? last : 0xffff;
@@ -126,7 +127,7 @@ pw_tile(const float *const *xs, float *const *ys, int64_t yo, int64_t P, int64_t
             x[v] += P;
         }
 #pragma GCC unroll 12
-        for (int m = 0; m < R * PW_MR; m++) {
+        for (int m = 0; m < M; m++) {
             __m512 wv = _mm512_set1_ps(w[m / PW_MR * blk + m % PW_MR]);
 #pragma GCC unroll 4
             for (int v = 0; v < NV; v++)
@@ -135,7 +136,7 @@ pw_tile(const float *const *xs, float *const *ys, int64_t yo, int64_t P, int64_t
     }
     __m512 zero = _mm512_setzero_ps();
 #pragma GCC unroll 12
-    for (int m = 0; m < R * PW_MR; m++) {
+    for (int m = 0; m < M; m++) {
         if (m >= rows)
             break;
 #pragma GCC unroll 4
@@ -148,27 +149,38 @@ pw_tile(const float *const *xs, float *const *ys, int64_t yo, int64_t P, int64_t
 
 typedef void (*pw_tile_fn)(const float *const *, float *const *, int64_t, int64_t, int64_t, const float *, int64_t,
                            int64_t, int64_t, int64_t, int, int, int, int, __mmask16);
-#define PW_FN(R, NV)                                                                                            \
-    static CK_TARGET void pw_tile_##R##_##NV(const float *const *xs, float *const *ys, int64_t yo, int64_t P,   \
+#define PW_FN(R, NV, M)                                                                                         \
+    static CK_TARGET void pw_tile_##R##_##NV##_##M(const float *const *xs, float *const *ys, int64_t yo, int64_t P,   \
                                              int64_t yc, const float *wp, int64_t blk, int64_t K, int64_t k0,   \
                                              int64_t k1, int first, int done, int relu, int rows, __mmask16 last) \
     {                                                                                                           \
-        pw_tile(xs, ys, yo, P, yc, wp, blk, K, k0, k1, first, done, relu, rows, last, R, NV);                   \
+        pw_tile(xs, ys, yo, P, yc, wp, blk, K, k0, k1, first, done, relu, rows, last, R, NV, M);                \
     }
-PW_FN(1, 1)
-PW_FN(1, 2)
-PW_FN(1, 3)
-PW_FN(1, 4)
-PW_FN(2, 1)
-PW_FN(2, 2)
+PW_FN(1, 1, 6)
+PW_FN(1, 2, 6)
+PW_FN(1, 3, 6)
+PW_FN(1, 4, 6)
+PW_FN(2, 1, 12)
+PW_FN(2, 2, 12)
+PW_FN(1, 4, 1)
+PW_FN(1, 4, 2)
+PW_FN(1, 4, 3)
+PW_FN(1, 4, 4)
+PW_FN(1, 4, 5)
 #undef PW_FN
 
 /* [R - 1][NV - 1]: 6 x 64 pixels when there are 4 vectors, else 12
  * output channels (two blocks) by 1 or 2 vectors, so that the 24 sums
  * still fill the registers (a 4x4 image's 16 pixels, two samples to a
  * micro-batch: 32 pixels) */
-static const pw_tile_fn pw_tiles[2][PW_NV] = {{pw_tile_1_1, pw_tile_1_2, pw_tile_1_3, pw_tile_1_4},
-                                              {pw_tile_2_1, pw_tile_2_2, NULL, NULL}};
+static const pw_tile_fn pw_tiles[2][PW_NV] = {{pw_tile_1_1_6, pw_tile_1_2_6, pw_tile_1_3_6, pw_tile_1_4_6},
+                                              {pw_tile_2_1_12, pw_tile_2_2_12, NULL, NULL}};
+
+/* [rows - 1]: the last block of 4 vectors when cout is not a multiple of 6
+ * (64 = 10 x 6 + 4, 128 = 21 x 6 + 2, ...): only its rows, not 6 with the
+ * padding ones (at 32 -> 64 on 32x32, 66 channels' work for 64) */
+static const pw_tile_fn pw_tails[PW_MR - 1] = {pw_tile_1_4_1, pw_tile_1_4_2, pw_tile_1_4_3, pw_tile_1_4_4,
+                                               pw_tile_1_4_5};
 
 /* Task t's vectors. */
 static void pw_task_vecs(const pw_job *J, int64_t t, int64_t N, pw_vecs *V)
@@ -242,7 +254,8 @@ static void pw_task(void *arg, int64_t task, int tid)
             int r = b + R <= pk->nob ? R : 1;
             const float *wp = pk->w + (size_t)b * blk;
             int64_t o0 = b * PW_MR, rows = c->cout - o0 < r * PW_MR ? c->cout - o0 : r * PW_MR;
-            pw_tiles[r - 1][V.nv - 1](xs, ys, o0 * yc, P, yc, wp, (int64_t)blk, K, k0, k1, k0 == 0, k1 == K, J->relu,
+            pw_tile_fn f = r == 1 && V.nv == PW_NV && rows < PW_MR ? pw_tails[rows - 1] : pw_tiles[r - 1][V.nv - 1];
+            f(xs, ys, o0 * yc, P, yc, wp, (int64_t)blk, K, k0, k1, k0 == 0, k1 == K, J->relu,
                                       (int)rows, last);
         }
     }
