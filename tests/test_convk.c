@@ -337,7 +337,8 @@ static void test_oc(const sr_layer *const *posts, int nposts)
 /* 1x1 convolutions as a GEMM over pixels (CK_PW): pixel counts around
  * the tile's 64, and under it in whole vectors (a tile's vectors from
  * several samples), input channels around its blocks of 64, output
- * channels around its blocks of 6 (and the tiles of two blocks); through a consumer's layout it hands over to
+ * channels around its blocks of 6 (a last block of 1-5 rows has tiles of its own;
+ * and the tiles of two blocks); through a consumer's layout it hands over to
  * CK_OC, which must give the same bits. */
 static void test_pw(const sr_layer *const *posts, int nposts)
 {

@@ -16,7 +16,9 @@
  *            vectors (4x4: one), consecutive ones of several samples (at
  *            W8's 256 -> 512 on 4x4, two samples to a call: 12 channels x
  *            2 vectors; the per-sample tiles CK_OC ran there reached 191
- *            GF/s, these 211);
+ *            GF/s, these 211); the last block of a 4-vector task, when
+ *            cout is not a multiple of MR, in a tile of its own rows only
+ *            (W8's 32 -> 64 at 32x32 did 66 channels' work for 64);
  *   blocking the input channels in blocks whose NV x 16 pixel panel stays
  *            in L1 while every output block runs over it (all of them
  *            when the panel is at most 32 KiB: the weights then stream
