@@ -45,6 +45,12 @@
 
 #define PW_MR 6     /* output channels per tile */
 #define PW_NV 4     /* vectors of pixels per tile */
+#ifndef PW_GROUP
+#define PW_GROUP 4  /* units of PW_NV vectors to a task, at most */
+#endif
+#ifndef PW_GROUP_MIN
+#define PW_GROUP_MIN 512
+#endif
 #define PW_KB 64    /* input channels per block: a 64 x 64 pixel panel, 16 KiB */
 
 int ck_pw_ok(const ck_conv *c)
@@ -79,6 +85,8 @@ typedef struct {
     int64_t P;            /* pixels per sample */
     int64_t spv;          /* P % 16 == 0: vectors per sample (a task's vectors may span samples); else 0 */
     int64_t nblk;         /* spv == 0: pixel blocks per sample */
+    int64_t units;        /* of at most PW_NV vectors (pw_task_vecs) */
+    int64_t group;        /* units to a task */
 } pw_job;
 
 /* A task's vectors of 16 pixels: vector v is sample n[v]'s pixels
@@ -227,46 +235,55 @@ static void pw_to_layout(const pw_job *J, const pw_vecs *V, const float *s)
     }
 }
 
-/* One task's vectors of pixels (at most PW_NV): every output channel. */
+/* One task: G units (G = J->group) of at most PW_NV vectors of pixels,
+ * every output channel of each; a block of output channels runs over all
+ * the task's units before the next. */
 static void pw_task(void *arg, int64_t task, int tid)
 {
     const pw_job *J = arg;
     const ck_conv *c = J->c;
     const pw_pack *pk = J->pk;
-    int64_t P = J->P, K = pk->K;
-    pw_vecs V;
-    pw_task_vecs(J, task, c->n, &V);
-    __mmask16 last = (__mmask16)(V.lanes < 16 ? (1u << V.lanes) - 1 : 0xffff);
-    /* dense: the output itself; a layout: the thread's scratch block */
+    int64_t P = J->P, K = pk->K, u0 = task * J->group;
+    int G = (int)(J->units - u0 < J->group ? J->units - u0 : J->group);
+    pw_vecs V[PW_GROUP];
+    __mmask16 last[PW_GROUP] = {0};
+    /* dense: the output itself; a layout: the thread's scratch block (G = 1) */
     int64_t yc = J->lay ? 16 * PW_NV : P;
     float *scratch = J->lay ? J->ctx->work + (size_t)tid * ck_pw_workspace(c) : NULL;
-    const float *xs[PW_NV];
-    float *ys[PW_NV];
-    for (int v = 0; v < V.nv; v++) {
-        xs[v] = J->x + V.n[v] * K * P + V.p[v];
-        ys[v] = scratch ? scratch + 16 * v : J->y + V.n[v] * c->cout * P + V.p[v];
+    const float *xs[PW_GROUP][PW_NV];
+    float *ys[PW_GROUP][PW_NV];
+    for (int g = 0; g < G; g++) {
+        pw_task_vecs(J, u0 + g, c->n, &V[g]);
+        last[g] = (__mmask16)(V[g].lanes < 16 ? (1u << V[g].lanes) - 1 : 0xffff);
+        for (int v = 0; v < V[g].nv; v++) {
+            xs[g][v] = J->x + V[g].n[v] * K * P + V[g].p[v];
+            ys[g][v] = scratch ? scratch + 16 * v : J->y + V[g].n[v] * c->cout * P + V[g].p[v];
+        }
     }
-    int R = V.nv <= 2 ? 2 : 1;
+    int nv = V[0].nv, R = nv <= 2 ? 2 : 1;
     size_t blk = (size_t)(K * PW_MR + PW_MR);
     /* the input channels in blocks whose panel stays in L1 (32 KiB) */
-    int64_t kb = K * V.nv <= 512 ? K : PW_KB;
+    int64_t kb = K * nv <= 512 ? K : PW_KB;
     for (int64_t k0 = 0; k0 < K; k0 += kb) {
         int64_t k1 = k0 + kb < K ? k0 + kb : K;
         for (int64_t b = 0; b < pk->nob; b += R) {
             int r = b + R <= pk->nob ? R : 1;
             const float *wp = pk->w + (size_t)b * blk;
             int64_t o0 = b * PW_MR, rows = c->cout - o0 < r * PW_MR ? c->cout - o0 : r * PW_MR;
-            pw_tile_fn f = r == 1 && V.nv == PW_NV && rows < PW_MR ? pw_tails[rows - 1] : pw_tiles[r - 1][V.nv - 1];
-            f(xs, ys, o0 * yc, P, yc, wp, (int64_t)blk, K, k0, k1, k0 == 0, k1 == K, J->relu,
-                                      (int)rows, last);
+            pw_tile_fn f = r == 1 && nv == PW_NV && rows < PW_MR ? pw_tails[rows - 1] : pw_tiles[r - 1][nv - 1];
+            for (int g = 0; g < G; g++)
+                f(xs[g], ys[g], o0 * yc, P, yc, wp, (int64_t)blk, K, k0, k1, k0 == 0, k1 == K, J->relu, (int)rows,
+                  last[g]);
         }
     }
-    if (J->ctx->post && !J->relu)
-        for (int v = 0; v < V.nv; v++)
-            for (int64_t o = 0; o < c->cout; o++)
-                sr_post(J->ctx, ys[v] + o * yc, (size_t)(v == V.nv - 1 ? V.lanes : 16));
-    if (J->lay)
-        pw_to_layout(J, &V, scratch);
+    for (int g = 0; g < G; g++) {
+        if (J->ctx->post && !J->relu)
+            for (int v = 0; v < V[g].nv; v++)
+                for (int64_t o = 0; o < c->cout; o++)
+                    sr_post(J->ctx, ys[g][v] + o * yc, (size_t)(v == V[g].nv - 1 ? V[g].lanes : 16));
+        if (J->lay)
+            pw_to_layout(J, &V[g], scratch);
+    }
 }
 #endif
 
@@ -313,8 +330,14 @@ int ck_pw_forward(const ck_conv *c, const float *W, const float *bias, const flo
     pw_job J = {.c = c, .pk = pk, .x = x, .y = y, .ctx = ctx, .lay = ctx->out_layout, .P = P,
                 .spv = P % 16 ? 0 : P / 16, .nblk = (P + 16 * PW_NV - 1) / (16 * PW_NV),
                 .relu = ctx->post && ctx->post->type->id == SR_L_ReLU};
-    int64_t tasks = J.spv ? (c->n * J.spv + PW_NV - 1) / PW_NV : c->n * J.nblk;
-    ck_par(ctx, tasks, pw_task, &J);
+    J.units = J.spv ? (c->n * J.spv + PW_NV - 1) / PW_NV : c->n * J.nblk;
+    /* wide images (a channel's row of 1024 pixels a 4 KiB page, each of a
+     * unit's vectors then in the same L1 set for every channel): a block of
+     * output channels over several units, whose stores spread over more
+     * sets, before the next block; only whole units, one block of input
+     * channels, and the output dense */
+    J.group = P % (16 * PW_NV) == 0 && P >= PW_GROUP_MIN && c->cin * PW_NV <= 512 && !J.lay ? PW_GROUP : 1;
+    ck_par(ctx, (J.units + J.group - 1) / J.group, pw_task, &J);
     free(own);
     return 0;
 #else
