@@ -337,7 +337,10 @@ static void test_oc(const sr_layer *const *posts, int nposts)
 /* 1x1 convolutions as a GEMM over pixels (CK_PW): pixel counts around
  * the tile's 64, and under it in whole vectors (a tile's vectors from
  * several samples), input channels around its blocks of 64, output
- * channels around its blocks of 6 (and the tiles of two blocks); through a consumer's layout it hands over to
+ * channels around its blocks of 6 (a last block of 1-5 rows has tiles of its own;
+ * and the tiles of two blocks), wide images whose tasks take several
+ * units of 64 pixels (10x64: 10 units a sample, groups across samples);
+ * through a consumer's layout it hands over to
  * CK_OC, which must give the same bits. */
 static void test_pw(const sr_layer *const *posts, int nposts)
 {
@@ -354,6 +357,14 @@ static void test_pw(const sr_layer *const *posts, int nposts)
             c.h = c.oh = hw[i][0];
             c.w = c.ow = hw[i][1];
             c.n = irand(1, 9);
+        }
+        if (k % 8 == 0) { /* wide images (512 pixels and more in whole tiles): a task's tiles over several units */
+            static const int64_t hw[][2] = {{32, 32}, {16, 32}, {10, 64}, {24, 40}, {8, 96}};
+            int i = (int)irand(0, 4);
+            c.h = c.oh = hw[i][0];
+            c.w = c.ow = hw[i][1];
+            c.cin = irand(1, 130);
+            c.n = irand(1, 3);
         }
         if (!ck_pw_ok(&c))
             continue;

@@ -16,7 +16,9 @@
  *            vectors (4x4: one), consecutive ones of several samples (at
  *            W8's 256 -> 512 on 4x4, two samples to a call: 12 channels x
  *            2 vectors; the per-sample tiles CK_OC ran there reached 191
- *            GF/s, these 211);
+ *            GF/s, these 211); the last block of a 4-vector task, when
+ *            cout is not a multiple of MR, in a tile of its own rows only
+ *            (W8's 32 -> 64 at 32x32 did 66 channels' work for 64);
  *   blocking the input channels in blocks whose NV x 16 pixel panel stays
  *            in L1 while every output block runs over it (all of them
  *            when the panel is at most 32 KiB: the weights then stream
@@ -43,6 +45,12 @@
 
 #define PW_MR 6     /* output channels per tile */
 #define PW_NV 4     /* vectors of pixels per tile */
+#ifndef PW_GROUP
+#define PW_GROUP 4  /* units of PW_NV vectors to a task, at most */
+#endif
+#ifndef PW_GROUP_MIN
+#define PW_GROUP_MIN 512
+#endif
 #define PW_KB 64    /* input channels per block: a 64 x 64 pixel panel, 16 KiB */
 
 int ck_pw_ok(const ck_conv *c)
@@ -77,6 +85,8 @@ typedef struct {
     int64_t P;            /* pixels per sample */
     int64_t spv;          /* P % 16 == 0: vectors per sample (a task's vectors may span samples); else 0 */
     int64_t nblk;         /* spv == 0: pixel blocks per sample */
+    int64_t units;        /* of at most PW_NV vectors (pw_task_vecs) */
+    int64_t group;        /* units to a task */
 } pw_job;
 
 /* A task's vectors of 16 pixels: vector v is sample n[v]'s pixels
@@ -99,8 +109,9 @@ typedef struct {
 static inline __attribute__((always_inline)) CK_TARGET void
 pw_tile(const float *const *xs, float *const *ys, int64_t yo, int64_t P, int64_t yc, const float *wp, int64_t blk,
         int64_t K, int64_t k0, int64_t k1, int first, int done, int relu, int rows, __mmask16 last, const int R,
-        const int NV)
+        const int NV, const int M)
 {
+    (void)R;
     __m512 acc[2 * PW_MR][PW_NV];
     const float *x[PW_NV];
     float *y[PW_NV];
@@ -110,7 +121,7 @@ pw_tile(const float *const *xs, float *const *ys, int64_t yo, int64_t P, int64_t
         y[v] = ys[v] + yo;
     }
 #pragma GCC unroll 12
-    for (int m = 0; m < R * PW_MR; m++)
+    for (int m = 0; m < M; m++)
 #pragma GCC unroll 4
         for (int v = 0; v < NV; v++) {
             __mmask16 k = v == NV - 1 ? last : 0xffff;
@@ -126,7 +137,7 @@ pw_tile(const float *const *xs, float *const *ys, int64_t yo, int64_t P, int64_t
             x[v] += P;
         }
 #pragma GCC unroll 12
-        for (int m = 0; m < R * PW_MR; m++) {
+        for (int m = 0; m < M; m++) {
             __m512 wv = _mm512_set1_ps(w[m / PW_MR * blk + m % PW_MR]);
 #pragma GCC unroll 4
             for (int v = 0; v < NV; v++)
@@ -135,7 +146,7 @@ pw_tile(const float *const *xs, float *const *ys, int64_t yo, int64_t P, int64_t
     }
     __m512 zero = _mm512_setzero_ps();
 #pragma GCC unroll 12
-    for (int m = 0; m < R * PW_MR; m++) {
+    for (int m = 0; m < M; m++) {
         if (m >= rows)
             break;
 #pragma GCC unroll 4
@@ -148,27 +159,38 @@ pw_tile(const float *const *xs, float *const *ys, int64_t yo, int64_t P, int64_t
 
 typedef void (*pw_tile_fn)(const float *const *, float *const *, int64_t, int64_t, int64_t, const float *, int64_t,
                            int64_t, int64_t, int64_t, int, int, int, int, __mmask16);
-#define PW_FN(R, NV)                                                                                            \
-    static CK_TARGET void pw_tile_##R##_##NV(const float *const *xs, float *const *ys, int64_t yo, int64_t P,   \
+#define PW_FN(R, NV, M)                                                                                         \
+    static CK_TARGET void pw_tile_##R##_##NV##_##M(const float *const *xs, float *const *ys, int64_t yo, int64_t P,   \
                                              int64_t yc, const float *wp, int64_t blk, int64_t K, int64_t k0,   \
                                              int64_t k1, int first, int done, int relu, int rows, __mmask16 last) \
     {                                                                                                           \
-        pw_tile(xs, ys, yo, P, yc, wp, blk, K, k0, k1, first, done, relu, rows, last, R, NV);                   \
+        pw_tile(xs, ys, yo, P, yc, wp, blk, K, k0, k1, first, done, relu, rows, last, R, NV, M);                \
     }
-PW_FN(1, 1)
-PW_FN(1, 2)
-PW_FN(1, 3)
-PW_FN(1, 4)
-PW_FN(2, 1)
-PW_FN(2, 2)
+PW_FN(1, 1, 6)
+PW_FN(1, 2, 6)
+PW_FN(1, 3, 6)
+PW_FN(1, 4, 6)
+PW_FN(2, 1, 12)
+PW_FN(2, 2, 12)
+PW_FN(1, 4, 1)
+PW_FN(1, 4, 2)
+PW_FN(1, 4, 3)
+PW_FN(1, 4, 4)
+PW_FN(1, 4, 5)
 #undef PW_FN
 
 /* [R - 1][NV - 1]: 6 x 64 pixels when there are 4 vectors, else 12
  * output channels (two blocks) by 1 or 2 vectors, so that the 24 sums
  * still fill the registers (a 4x4 image's 16 pixels, two samples to a
  * micro-batch: 32 pixels) */
-static const pw_tile_fn pw_tiles[2][PW_NV] = {{pw_tile_1_1, pw_tile_1_2, pw_tile_1_3, pw_tile_1_4},
-                                              {pw_tile_2_1, pw_tile_2_2, NULL, NULL}};
+static const pw_tile_fn pw_tiles[2][PW_NV] = {{pw_tile_1_1_6, pw_tile_1_2_6, pw_tile_1_3_6, pw_tile_1_4_6},
+                                              {pw_tile_2_1_12, pw_tile_2_2_12, NULL, NULL}};
+
+/* [rows - 1]: the last block of 4 vectors when cout is not a multiple of 6
+ * (64 = 10 x 6 + 4, 128 = 21 x 6 + 2, ...): only its rows, not 6 with the
+ * padding ones (at 32 -> 64 on 32x32, 66 channels' work for 64) */
+static const pw_tile_fn pw_tails[PW_MR - 1] = {pw_tile_1_4_1, pw_tile_1_4_2, pw_tile_1_4_3, pw_tile_1_4_4,
+                                               pw_tile_1_4_5};
 
 /* Task t's vectors. */
 static void pw_task_vecs(const pw_job *J, int64_t t, int64_t N, pw_vecs *V)
@@ -213,45 +235,55 @@ static void pw_to_layout(const pw_job *J, const pw_vecs *V, const float *s)
     }
 }
 
-/* One task's vectors of pixels (at most PW_NV): every output channel. */
+/* One task: G units (G = J->group) of at most PW_NV vectors of pixels,
+ * every output channel of each; a block of output channels runs over all
+ * the task's units before the next. */
 static void pw_task(void *arg, int64_t task, int tid)
 {
     const pw_job *J = arg;
     const ck_conv *c = J->c;
     const pw_pack *pk = J->pk;
-    int64_t P = J->P, K = pk->K;
-    pw_vecs V;
-    pw_task_vecs(J, task, c->n, &V);
-    __mmask16 last = (__mmask16)(V.lanes < 16 ? (1u << V.lanes) - 1 : 0xffff);
-    /* dense: the output itself; a layout: the thread's scratch block */
+    int64_t P = J->P, K = pk->K, u0 = task * J->group;
+    int G = (int)(J->units - u0 < J->group ? J->units - u0 : J->group);
+    pw_vecs V[PW_GROUP];
+    __mmask16 last[PW_GROUP] = {0};
+    /* dense: the output itself; a layout: the thread's scratch block (G = 1) */
     int64_t yc = J->lay ? 16 * PW_NV : P;
     float *scratch = J->lay ? J->ctx->work + (size_t)tid * ck_pw_workspace(c) : NULL;
-    const float *xs[PW_NV];
-    float *ys[PW_NV];
-    for (int v = 0; v < V.nv; v++) {
-        xs[v] = J->x + V.n[v] * K * P + V.p[v];
-        ys[v] = scratch ? scratch + 16 * v : J->y + V.n[v] * c->cout * P + V.p[v];
+    const float *xs[PW_GROUP][PW_NV];
+    float *ys[PW_GROUP][PW_NV];
+    for (int g = 0; g < G; g++) {
+        pw_task_vecs(J, u0 + g, c->n, &V[g]);
+        last[g] = (__mmask16)(V[g].lanes < 16 ? (1u << V[g].lanes) - 1 : 0xffff);
+        for (int v = 0; v < V[g].nv; v++) {
+            xs[g][v] = J->x + V[g].n[v] * K * P + V[g].p[v];
+            ys[g][v] = scratch ? scratch + 16 * v : J->y + V[g].n[v] * c->cout * P + V[g].p[v];
+        }
     }
-    int R = V.nv <= 2 ? 2 : 1;
+    int nv = V[0].nv, R = nv <= 2 ? 2 : 1;
     size_t blk = (size_t)(K * PW_MR + PW_MR);
     /* the input channels in blocks whose panel stays in L1 (32 KiB) */
-    int64_t kb = K * V.nv <= 512 ? K : PW_KB;
+    int64_t kb = K * nv <= 512 ? K : PW_KB;
     for (int64_t k0 = 0; k0 < K; k0 += kb) {
         int64_t k1 = k0 + kb < K ? k0 + kb : K;
         for (int64_t b = 0; b < pk->nob; b += R) {
             int r = b + R <= pk->nob ? R : 1;
             const float *wp = pk->w + (size_t)b * blk;
             int64_t o0 = b * PW_MR, rows = c->cout - o0 < r * PW_MR ? c->cout - o0 : r * PW_MR;
-            pw_tiles[r - 1][V.nv - 1](xs, ys, o0 * yc, P, yc, wp, (int64_t)blk, K, k0, k1, k0 == 0, k1 == K, J->relu,
-                                      (int)rows, last);
+            pw_tile_fn f = r == 1 && nv == PW_NV && rows < PW_MR ? pw_tails[rows - 1] : pw_tiles[r - 1][nv - 1];
+            for (int g = 0; g < G; g++)
+                f(xs[g], ys[g], o0 * yc, P, yc, wp, (int64_t)blk, K, k0, k1, k0 == 0, k1 == K, J->relu, (int)rows,
+                  last[g]);
         }
     }
-    if (J->ctx->post && !J->relu)
-        for (int v = 0; v < V.nv; v++)
-            for (int64_t o = 0; o < c->cout; o++)
-                sr_post(J->ctx, ys[v] + o * yc, (size_t)(v == V.nv - 1 ? V.lanes : 16));
-    if (J->lay)
-        pw_to_layout(J, &V, scratch);
+    for (int g = 0; g < G; g++) {
+        if (J->ctx->post && !J->relu)
+            for (int v = 0; v < V[g].nv; v++)
+                for (int64_t o = 0; o < c->cout; o++)
+                    sr_post(J->ctx, ys[g][v] + o * yc, (size_t)(v == V[g].nv - 1 ? V[g].lanes : 16));
+        if (J->lay)
+            pw_to_layout(J, &V[g], scratch);
+    }
 }
 #endif
 
@@ -298,8 +330,14 @@ int ck_pw_forward(const ck_conv *c, const float *W, const float *bias, const flo
     pw_job J = {.c = c, .pk = pk, .x = x, .y = y, .ctx = ctx, .lay = ctx->out_layout, .P = P,
                 .spv = P % 16 ? 0 : P / 16, .nblk = (P + 16 * PW_NV - 1) / (16 * PW_NV),
                 .relu = ctx->post && ctx->post->type->id == SR_L_ReLU};
-    int64_t tasks = J.spv ? (c->n * J.spv + PW_NV - 1) / PW_NV : c->n * J.nblk;
-    ck_par(ctx, tasks, pw_task, &J);
+    J.units = J.spv ? (c->n * J.spv + PW_NV - 1) / PW_NV : c->n * J.nblk;
+    /* wide images (a channel's row of 1024 pixels a 4 KiB page, each of a
+     * unit's vectors then in the same L1 set for every channel): a block of
+     * output channels over several units, whose stores spread over more
+     * sets, before the next block; only whole units, one block of input
+     * channels, and the output dense */
+    J.group = P % (16 * PW_NV) == 0 && P >= PW_GROUP_MIN && c->cin * PW_NV <= 512 && !J.lay ? PW_GROUP : 1;
+    ck_par(ctx, (J.units + J.group - 1) / J.group, pw_task, &J);
     free(own);
     return 0;
 #else
