@@ -155,13 +155,15 @@ sr_status sr_plan_sizes(const sr_model *m, const sr_plannode *P, const sr_shapes
              * micro-batch activations */
             int64_t mb = sr_plan_mb(P, in_seg, n);
             size_t w = 0, acts;
-            if (!sr_mul_ok(2 * (size_t)mb, P[in_seg].seg_act, &acts))
+            if (!sr_mul_ok((size_t)mb, P[in_seg].seg_act, &acts) || !(acts = sr_plan_lines(acts)) ||
+                !sr_mul_ok(2, acts, &acts))
                 return sr_err(err, SR_ERUN, "out of memory for workspace");
             if (nd->mod->type->workspace) {
                 sr_shape a = sr_symshape_at(&S->node[i].sin, mb), b = sr_symshape_at(&S->node[i].sout, mb);
                 w = nd->mod->type->workspace(nd->mod, &a, &b);
             }
-            if (!sr_add_ok(w, acts, &w))
+            /* as exec.c's run_segment lays a thread's part out */
+            if ((w && !(w = sr_plan_lines(w))) || !sr_add_ok(w, acts, &w))
                 return sr_err(err, SR_ERUN, "out of memory for workspace");
             if (w > work)
                 work = w;
