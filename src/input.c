@@ -226,12 +226,13 @@ int sr_input_preadable(const sr_input *in, sr_dtype dt, size_t count)
  * through the kernel's large-page direct map into a buffer the GEMM finds
  * in cache. */
 #define PAR_READ ((size_t)128 << 10)
+#define PAR_READ_MIN ((size_t)32 << 10)
 
 typedef struct {
     int fd;
     long long off;
     char *dst;
-    size_t n;
+    size_t n, piece;    /* bytes in all, per task */
     int failed;         /* atomic */
     int err;
 } par_read_job;
@@ -240,7 +241,7 @@ static void par_read_piece(void *arg, int64_t k, int tid)
 {
     (void)tid;
     par_read_job *J = arg;
-    size_t a = (size_t)k * PAR_READ, b = a + PAR_READ < J->n ? a + PAR_READ : J->n;
+    size_t a = (size_t)k * J->piece, b = a + J->piece < J->n ? a + J->piece : J->n;
     while (a < b) {
         ssize_t r = pread(J->fd, J->dst + a, b - a, (off_t)(J->off + (long long)a));
         if (r < 0 && errno == EINTR)
@@ -258,10 +259,15 @@ static void par_read_piece(void *arg, int64_t k, int tid)
 int sr_input_read_parallel(sr_input *in, int threads, size_t count, void *dst, char *err)
 {
     size_t n = count * sizeof(float);
-    if (threads < 2 || n < 2 * PAR_READ || !sr_input_preadable(in, SR_F32, count))
+    if (threads < 2 || n < 2 * PAR_READ_MIN || !sr_input_preadable(in, SR_F32, count))
         return 0;
     par_read_job J = {.fd = in->s.fd, .off = in->s.consumed, .dst = dst, .n = n};
-    sr_par_for(threads, (int64_t)((n + PAR_READ - 1) / PAR_READ), par_read_piece, &J);
+    /* pieces of PAR_READ, or for a smaller chunk one per thread (a
+     * 64-sample W1 chunk, 200 KB, in two) */
+    J.piece = n >= (size_t)threads * PAR_READ ? PAR_READ : (n + (size_t)threads - 1) / (size_t)threads;
+    if (J.piece < PAR_READ_MIN)
+        J.piece = PAR_READ_MIN;
+    sr_par_for(threads, (int64_t)((n + J.piece - 1) / J.piece), par_read_piece, &J);
     if (J.failed || lseek(in->s.fd, (off_t)n, SEEK_CUR) < 0) {
         sr_err(err, SR_ERUN, "%s: read error: %s", in->s.name,
                J.failed && !J.err ? "unexpected end of file" : strerror(J.failed ? J.err : errno));
