@@ -128,19 +128,25 @@ sr_status sr_exec_buffers(engine *E, const sr_shapes *S, char *err)
     sr_status st = sr_plan_sizes(E->m, E->plan, S, &maxact, &maxwork, err);
     if (st != SR_OK)
         return st;
+    /* what the chunk size decides, so the hint names it */
+    long long chunk = S->node[0].in.ndim ? (long long)S->node[0].in.d[0] : 1;
     size_t have = E->buflen * sizeof(float);
     for (int b = 0; b < 2; b++) {
         size_t h = have;
         if (sr_grow((void **)&E->buf[b], &h, maxact * sizeof(float)) < 0)
-            return sr_err(err, SR_ERUN, "out of memory for activations (%zu floats)", maxact);
+            return sr_err(err, SR_ERUN, "out of memory for the activations of a chunk of %lld samples (2 x %zu MiB); "
+                          "hint: a smaller --batch-size needs less", chunk, (maxact * sizeof(float)) >> 20);
     }
     if (maxact > E->buflen)
         E->buflen = maxact;
     if (maxwork && !sr_mul_ok(maxwork, (size_t)(E->threads > 1 ? E->threads : 1), &maxwork))
-        return sr_err(err, SR_ERUN, "out of memory for workspace");
+        return sr_err(err, SR_ERUN, "out of memory for the layers' scratch (its size overflows); hint: a smaller "
+                      "--batch-size or fewer --threads need less");
     size_t wh = E->worklen * sizeof(float);
     if (sr_grow((void **)&E->work, &wh, maxwork * sizeof(float)) < 0)
-        return sr_err(err, SR_ERUN, "out of memory for workspace");
+        return sr_err(err, SR_ERUN, "out of memory for the layers' scratch for a chunk of %lld samples (%zu MiB); "
+                      "hint: a smaller --batch-size or fewer --threads need less", chunk,
+                      (maxwork * sizeof(float)) >> 20);
     if (maxwork > E->worklen)
         E->worklen = maxwork;
     return SR_OK;

@@ -106,7 +106,9 @@ static sr_status read_chunk(engine *E, sr_input *in, sr_tensor *x, size_t count,
         return SR_OK;
     }
     if (sr_grow(&E->inbuf, &E->inbuf_bytes, (count ? count : 1) * sr_dtype_size(x->dtype)) < 0)
-        return sr_err(err, SR_ERUN, "out of memory for input");
+        return sr_err(err, SR_ERUN, "%s: out of memory for a chunk of %lld samples (%zu MiB); hint: a smaller "
+                      "--batch-size needs less", in->s.name, x->shape.ndim ? (long long)x->shape.d[0] : 1LL,
+                      (count * sr_dtype_size(x->dtype)) >> 20);
     int pr = x->dtype == SR_F32 ? sr_input_read_parallel(in, E->active, count, E->inbuf, err) : 0;
     if (pr < 0)
         return SR_ERUN;

@@ -577,6 +577,20 @@ else
     else
         bad openblas_address_limit_big_linear "exit $rc (124: hung): $(head -c 300 stderr) ${why:-}"
     fi
+    # A chunk whose buffers do not fit: out of memory, exit 1, the size and
+    # the option that shrinks it named, the previous output left alone.
+    npy f/x16k.npy '<f4' '(16384, 784)' 51380224
+    sentinel
+    (ulimit -v 80000; timeout 120 "$S" -q --batch-size 16384 -o out/prev.npy "$ROOT/models/mlp.yaml" f/x16k.npy) \
+        2>stderr
+    rc=$?
+    if [ $rc = 1 ] && grep -q 'out of memory for .*chunk of 16384 samples.*hint: a smaller --batch-size' stderr &&
+        why=$(out_intact); then
+        ok chunk_out_of_memory_hint
+    else
+        bad chunk_out_of_memory_hint "exit $rc (124: hung): $(head -c 300 stderr) ${why:-}"
+    fi
+    rm -f f/x16k.npy
 fi
 
 # A real full file system, where mount is allowed (root, not in every
