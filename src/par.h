@@ -11,7 +11,8 @@
  * --threads above it is a usage error. */
 #define SR_PAR_MAXTHREADS 32
 
-/* Online CPUs (at least 1). */
+/* The CPUs this process may run on (its affinity mask; else the online
+ * ones), at least 1. */
 int sr_par_cores(void);
 
 /* Runs fn(arg, i, tid) for every i in [0, n) on up to `threads` threads,

@@ -39,23 +39,7 @@ umask 022
 
 # ---- builders ---------------------------------------------------------------
 
-# le N BYTES: N as a BYTES-byte little-endian integer, as printf escapes.
-le() {
-    local n=$1 k out=""
-    for ((k = 0; k < $2; k++)); do
-        out="$out\\x$(printf %02x $(((n >> (8 * k)) & 255)))"
-    done
-    printf '%s' "$out"
-}
-# npyhdr DICT [VERSION]: an npy header whose data starts at a multiple of 64.
-npyhdr() {
-    local d=$1 v=${2:-1} pre len pad
-    pre=$((v == 1 ? 10 : 12))
-    len=$((${#d} + 1))
-    pad=$(((64 - (pre + len) % 64) % 64))
-    printf "\\x93NUMPY\\x$(printf %02x "$v")\\x00$(le $((len + pad)) $((v == 1 ? 2 : 4)))"
-    printf '%s%*s\n' "$d" "$pad" ''
-}
+. "$ROOT/tests/npyhdr.sh" # le, npyhdr
 # npy FILE DESCR SHAPE NBYTES [FORTRAN]: a record with NBYTES zero data bytes.
 npy() {
     { npyhdr "{'descr': '$2', 'fortran_order': ${5:-False}, 'shape': $3, }"

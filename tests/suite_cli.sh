@@ -280,5 +280,37 @@ done
 "$SEQRUN" -q --train --seed 4 "$T/rnd.yaml" "$R" -o r3.npy && ! cmp -s r1.npy r3.npy || same=0
 [ $same = 1 ] && ok train_random_layers_chunking || bad train_random_layers_chunking "bytes change with --batch-size/--threads, or not with --seed"
 
+# Threads follow the CPUs the process may use: under `taskset` to two of
+# them, the default pool is two threads, pinned one to each (par.c).  The
+# input comes through a FIFO that stays open after three chunks, so the
+# threads (engaged once the first chunk has run) are there to look at while
+# seqrun waits for the rest.
+two=$(python3 -c 'import os; c = sorted(os.sched_getaffinity(0)); print("%d,%d" % tuple(c[:2]) if len(c) > 1 else "")' \
+      2>/dev/null)
+if [ -z "$two" ]; then
+    echo "ok threads_pinned_to_allowed_cpus # SKIP fewer than 2 CPUs, or no python3"
+else
+    . "$HERE/npyhdr.sh"
+    printf 'input: [N, 784]\nlayers:\n  - Linear: [784, 1024]\n  - ReLU\n  - Linear: [1024, 1024]\n' >pin.yaml
+    rm -f pin.fifo && mkfifo pin.fifo
+    taskset -c "$two" "$SEQRUN" -q --batch-size 1024 -o pin.npy pin.yaml pin.fifo 2>/dev/null &
+    pid=$!
+    exec 7>pin.fifo
+    { npyhdr "{'descr': '<f4', 'fortran_order': False, 'shape': (8192, 784), }"
+      head -c $((3 * 1024 * 784 * 4)) /dev/zero; } >&7
+    seen=""
+    for _ in $(seq 200); do
+        seen=$(cat /proc/$pid/task/*/status 2>/dev/null | sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' |
+               grep -v '[,-]' | sort -un | tr '\n' ',' | sed 's/,$//')
+        [ "$seen" = "$two" ] && break
+        sleep 0.05
+    done
+    exec 7>&-
+    wait $pid 2>/dev/null
+    rm -f pin.fifo pin.npy pin.yaml
+    [ "$seen" = "$two" ] && ok threads_pinned_to_allowed_cpus ||
+        bad threads_pinned_to_allowed_cpus "threads pinned to '${seen}', want one on each of $two"
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
