@@ -25,32 +25,37 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#define MAXTHREADS 32      /* sr_par_run's claim mask has one bit per thread */
+#define SPIN 2000          /* polls (~5 us) before a waiting thread yields its core */
+#define YIELDS 50          /* sched_yield()s (~50 us) before a worker sleeps */
+
 /* The CPUs this process may run on (sched_getaffinity: taskset, a cgroup's
- * cpuset), in order, at most max of them; 0 when unknown. */
-static int allowed_cpus(int *cpu, int max)
+ * cpuset), read once, before any thread of ours is pinned: a pinned
+ * caller's own mask would say one CPU. */
+static struct {
+    pthread_once_t once;
+    int ok;                 /* the mask was read */
+    cpu_set_t mask;
+    int n;                  /* CPUs in it, the first MAXTHREADS of them in cpu[] */
+    int cpu[MAXTHREADS];
+} A = {.once = PTHREAD_ONCE_INIT};
+
+static void read_cpus(void)
 {
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof set, &set) != 0)
-        return 0;
-    int n = 0;
-    for (int c = 0; c < CPU_SETSIZE && n < max; c++)
-        if (CPU_ISSET(c, &set))
-            cpu[n++] = c;
-    return n;
+    A.ok = sched_getaffinity(0, sizeof A.mask, &A.mask) == 0 && CPU_COUNT(&A.mask) > 0;
+    for (int c = 0; A.ok && c < CPU_SETSIZE && A.n < MAXTHREADS; c++)
+        if (CPU_ISSET(c, &A.mask))
+            A.cpu[A.n++] = c;
 }
 
 int sr_par_cores(void)
 {
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
-        return CPU_COUNT(&set);
+    pthread_once(&A.once, read_cpus);
+    if (A.ok)
+        return CPU_COUNT(&A.mask);
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (int)n : 1;
 }
-
-#define MAXTHREADS 32      /* sr_par_run's claim mask has one bit per thread */
-#define SPIN 2000          /* polls (~5 us) before a waiting thread yields its core */
-#define YIELDS 50          /* sched_yield()s (~50 us) before a worker sleeps */
 
 static inline void relax(void)
 {
@@ -169,10 +174,39 @@ static void par_shutdown(void)
     pthread_mutex_unlock(&P.mu);
 }
 
+/*
+ * A pool as large as the CPUs the process may use is pinned, thread t to
+ * the t-th of them: a thread then keeps its core's L2 (its share of a
+ * Linear's weights, its micro-batches' buffers), and on a busy machine the
+ * scheduler does not stack two of ours on one core (W8 at 2 threads, 12
+ * alternated runs: median 460 -> 428 ms, the slowest 520 -> 473).  A
+ * smaller pool (other processes share the cores) stays unpinned.  Workers
+ * a smaller job created first are pinned when a job of the whole pool
+ * comes.  Best effort: a failure changes nothing but speed.  Under P.mu.
+ */
+static uint32_t pinned; /* bit t: thread t (0: the caller) is pinned (under P.mu) */
+
+static void pin_pool(int asked)
+{
+    if (!A.ok || A.n < 2 || asked != A.n)
+        return;
+    for (int t = 0; t <= P.nworkers && t < A.n; t++) {
+        if (pinned >> t & 1)
+            continue;
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(A.cpu[t], &one);
+        if (pthread_setaffinity_np(t ? P.tid[t - 1] : pthread_self(), sizeof one, &one) == 0)
+            pinned |= (uint32_t)1 << t;
+    }
+}
+
 static void job(int threads, int64_t n, int fixed, void (*fn)(void *, int64_t, int), void *arg)
 {
     if (threads > MAXTHREADS)
         threads = MAXTHREADS;
+    pthread_once(&A.once, read_cpus);
+    int asked = threads; /* the pool the caller runs with, before this job's share of it */
     if (threads > n)
         threads = (int)n;
     if (n > 0xffffffffLL)
@@ -192,37 +226,25 @@ static void job(int threads, int64_t n, int fixed, void (*fn)(void *, int64_t, i
         sigaddset(&set, SIGHUP);
         sigaddset(&set, SIGPIPE);
         pthread_sigmask(SIG_BLOCK, &set, &old);
-        /* A pool as large as the CPUs the process may use is pinned, thread
-         * t to the t-th of them: a thread then keeps its core's L2 (its
-         * share of a Linear's weights, its micro-batches' buffers), and on
-         * a busy machine the scheduler does not stack two of ours on one
-         * core (W8 at 2 threads, 12 alternated runs: median 460 -> 428 ms,
-         * the slowest 520 -> 473).  A smaller pool (other processes share
-         * the cores) stays unpinned.  Best effort: a failure changes
-         * nothing but speed. */
-        int cpu[MAXTHREADS], ncpu = allowed_cpus(cpu, MAXTHREADS);
-        int pin = ncpu > 1 && threads == ncpu && P.nworkers == 0;
+        /* a new worker may run on any of the process's CPUs, not only on
+         * the one its creator may be pinned to */
+        pthread_attr_t at, *pa = NULL;
+        if (A.ok && pthread_attr_init(&at) == 0) {
+            pa = &at;
+            pthread_attr_setaffinity_np(pa, sizeof A.mask, &A.mask);
+        }
         while (threads > 1 && P.nworkers < threads - 1) {
-            if (pthread_create(&P.tid[P.nworkers], NULL, worker, (void *)(intptr_t)(P.nworkers + 1)) != 0) {
+            if (pthread_create(&P.tid[P.nworkers], pa, worker, (void *)(intptr_t)(P.nworkers + 1)) != 0)
                 threads = P.nworkers + 1; /* run with what there is */
-            } else {
-                if (pin) {
-                    cpu_set_t one;
-                    CPU_ZERO(&one);
-                    CPU_SET(cpu[P.nworkers + 1], &one);
-                    pthread_setaffinity_np(P.tid[P.nworkers], sizeof one, &one);
-                }
+            else
                 P.nworkers++;
-            }
         }
-        if (pin && P.nworkers == threads - 1) {
-            cpu_set_t one; /* the calling thread, task 0's */
-            CPU_ZERO(&one);
-            CPU_SET(cpu[0], &one);
-            pthread_setaffinity_np(pthread_self(), sizeof one, &one);
-        }
+        if (pa)
+            pthread_attr_destroy(pa);
         pthread_sigmask(SIG_SETMASK, &old, NULL);
     }
+    if (threads > 1 && pinned != ((uint32_t)2 << P.nworkers) - 1)
+        pin_pool(asked);
     if (threads <= 1) {
         pthread_mutex_unlock(&P.mu);
         for (int64_t i = 0; i < n; i++)
