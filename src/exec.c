@@ -270,20 +270,10 @@ static sr_status run_segment(engine *E, const sr_shapes *S, int i0, sr_tensor *x
     seg_job J = {.E = E, .S = S, .i0 = i0, .i1 = i1, .X = x, .n = n, .mb = sr_plan_mb(E->plan, i0, n),
                  .sample0 = sample0, .pass = pass, .src_fd = x->data ? -1 : E->src_fd, .src_off = E->src_off};
     J.Y = x->data == E->buf[0] ? E->buf[1] : E->buf[0];
-    /* each part of a thread's region on a cache line (sr_plan_sizes sized
-     * it so) */
-    J.acts = sr_plan_lines((size_t)J.mb * E->plan[i0].seg_act);
-    for (int i = i0; i <= i1; i++) {
-        const sr_node *nd = &m->node[i];
-        if (!sr_node_is_leaf(nd) || E->plan[i].fused_into >= 0)
-            continue;
-        if (nd->mod->type->workspace) {
-            sr_shape a = sr_symshape_at(&S->node[i].sin, J.mb), b = sr_symshape_at(&S->node[i].sout, J.mb);
-            size_t w = nd->mod->type->workspace(nd->mod, &a, &b);
-            J.wsize = w > J.wsize ? w : J.wsize;
-        }
+    if (sr_plan_seg_part(m, E->plan, S, i0, n, &J.wsize, &J.acts) < 0) {
+        sr_diag_add(d, "out of memory for workspace"); /* sr_plan_sizes sized the same parts */
+        return SR_ERUN;
     }
-    J.wsize = sr_plan_lines(J.wsize);
     if (E->ms)
         J.tms = calloc((size_t)m->nnode, sizeof *J.tms);
     int64_t tasks = (n + J.mb - 1) / J.mb;

@@ -138,40 +138,45 @@ int64_t sr_plan_mb(const sr_plannode *P, int i, int64_t n)
     return (int64_t)mb < n ? (int64_t)mb : n;
 }
 
+int sr_plan_seg_part(const sr_model *m, const sr_plannode *P, const sr_shapes *S, int i0, int64_t n,
+                     size_t *scratch, size_t *act)
+{
+    int64_t mb = sr_plan_mb(P, i0, n);
+    size_t w = 0, a;
+    for (int i = i0; i <= P[i0].seg_end; i++) {
+        const sr_node *nd = &m->node[i];
+        if (!sr_node_is_leaf(nd) || P[i].fused_into >= 0 || !nd->mod->type->workspace)
+            continue;
+        sr_shape in = sr_symshape_at(&S->node[i].sin, mb), out = sr_symshape_at(&S->node[i].sout, mb);
+        size_t wi = nd->mod->type->workspace(nd->mod, &in, &out);
+        w = wi > w ? wi : w;
+    }
+    if (!sr_mul_ok((size_t)mb, P[i0].seg_act, &a) || !(a = sr_plan_lines(a)) || (w && !(w = sr_plan_lines(w))))
+        return -1;
+    *scratch = w;
+    *act = a;
+    return 0;
+}
+
 sr_status sr_plan_sizes(const sr_model *m, const sr_plannode *P, const sr_shapes *S, size_t *maxact,
                         size_t *maxwork, char *err)
 {
     size_t act = 1, work = 0;
-    int in_seg = -1; /* the run of micro-batched layers node i is in, if any */
     int64_t n = S->node[0].in.ndim ? S->node[0].in.d[0] : 1;
     for (int i = 0; i < m->nnode; i++) {
         const sr_node *nd = &m->node[i];
         if (!sr_node_is_leaf(nd) || P[i].fused_into >= 0)
             continue;
-        if (P[i].seg_end >= 0)
-            in_seg = i;
-        if (in_seg >= 0) {
-            /* per thread: the layer's scratch at micro-batch shapes, then two
-             * micro-batch activations */
-            int64_t mb = sr_plan_mb(P, in_seg, n);
-            size_t w = 0, acts;
-            if (!sr_mul_ok((size_t)mb, P[in_seg].seg_act, &acts) || !(acts = sr_plan_lines(acts)) ||
-                !sr_mul_ok(2, acts, &acts))
+        if (P[i].seg_end >= 0) {
+            /* per thread: the run's scratch, then two micro-batch
+             * activations; the run's output goes to an activation buffer */
+            size_t w, a, part;
+            if (sr_plan_seg_part(m, P, S, i, n, &w, &a) < 0 || !sr_mul_ok(2, a, &a) || !sr_add_ok(w, a, &part))
                 return sr_err(err, SR_ERUN, "out of memory for workspace");
-            if (nd->mod->type->workspace) {
-                sr_shape a = sr_symshape_at(&S->node[i].sin, mb), b = sr_symshape_at(&S->node[i].sout, mb);
-                w = nd->mod->type->workspace(nd->mod, &a, &b);
-            }
-            /* as exec.c's run_segment lays a thread's part out */
-            if ((w && !(w = sr_plan_lines(w))) || !sr_add_ok(w, acts, &w))
-                return sr_err(err, SR_ERUN, "out of memory for workspace");
-            if (w > work)
-                work = w;
+            work = part > work ? part : work;
+            i = P[i].seg_end;
             size_t last = (size_t)sr_shape_numel(&S->node[sr_plan_produced(P, i)].out);
-            if (i == P[in_seg].seg_end && last > act)
-                act = last;
-            if (i == P[in_seg].seg_end)
-                in_seg = -1;
+            act = last > act ? last : act;
             continue;
         }
         size_t o = (size_t)sr_shape_numel(&S->node[i].out);

@@ -54,6 +54,13 @@ static inline size_t sr_plan_lines(size_t floats)
 /* Samples per micro-batch of the run starting at node i, for a chunk of
  * n; at least 1, also for an empty chunk. */
 int64_t sr_plan_mb(const sr_plannode *P, int i, int64_t n);
+/* A thread's part of the workspace for the micro-batched run starting at
+ * node i0, in a chunk of n: its layers' largest scratch at micro-batch
+ * shapes, then two micro-batch activations of *act floats each, every
+ * piece in whole cache lines (sr_plan_lines).  -1 when the sizes
+ * overflow. */
+int sr_plan_seg_part(const sr_model *m, const sr_plannode *P, const sr_shapes *S, int i0, int64_t n,
+                     size_t *scratch, size_t *act);
 /* What a chunk of these shapes needs: floats in each of the two activation
  * buffers, and floats of workspace per thread.  SR_ERUN when the sizes
  * overflow. */
