@@ -127,19 +127,6 @@ typedef struct {
     int64_t chunks;       /* tasks per sample */
 } dw_job;
 
-/* Source index for padded position i of an axis of size n, or -1: zero. */
-static CK_UNUSED int64_t src_index(int mode, int64_t i, int64_t n)
-{
-    if (i >= 0 && i < n)
-        return i;
-    switch (mode) {
-    case CK_PAD_REFLECT: return i < 0 ? -i : 2 * (n - 1) - i;
-    case CK_PAD_REPLICATE: return i < 0 ? 0 : n - 1;
-    case CK_PAD_CIRCULAR: return i < 0 ? i + n : i - n;
-    default: return -1;
-    }
-}
-
 #ifdef CK_X86
 /* One input plane x [h, w] into the phase-split frame at dst (all PSc floats
  * written): each input row into its s1 phase rows (ck_pad_row). */
@@ -158,7 +145,7 @@ static CK_TARGET void dw_pad_plane(const dw_job *J, const float *x, float *dst)
     }
     for (int64_t p = 0; p < d->Hp; p++) {
         float *row = dst + (p % s0) * s1 * plane + (p / s0) * Wj; /* phase (a, 0); phase b is b planes on */
-        int64_t ih = src_index(c->mode, p - c->pb[0], H);
+        int64_t ih = ck_src_index(c->mode, p - c->pb[0], H);
         if (rp->fast) {
             if (ih < 0)
                 ck_zero_row(rp, row, plane);
@@ -168,7 +155,7 @@ static CK_TARGET void dw_pad_plane(const dw_job *J, const float *x, float *dst)
         }
         for (int64_t b = 0; b < s1; b++)
             for (int64_t j = 0; j < Wj; j++) {
-                int64_t q = j * s1 + b, iw = q < d->Wp && ih >= 0 ? src_index(c->mode, q - c->pb[1], W) : -1;
+                int64_t q = j * s1 + b, iw = q < d->Wp && ih >= 0 ? ck_src_index(c->mode, q - c->pb[1], W) : -1;
                 row[b * plane + j] = iw >= 0 ? x[ih * W + iw] : 0.0f;
             }
     }

@@ -20,7 +20,11 @@
  * Numerics: every output is its bias, then each of its taps in the
  * weight's (c, i, j) order added by one fused multiply-add (padding taps
  * included, as x = 0), the order conv.c's direct kernels use (except where
- * ck_dw_exact says otherwise: a fixed order of its own).  A tile, a
+ * ck_dw_exact says otherwise: a fixed order of its own).  CK_OC leaves
+ * out the zero-padding taps that all the pixels of a segment lack (set by
+ * the geometry alone): adding w * 0 changes no sum, so the bits are the
+ * same, but for an inf or NaN weight on such a tap (no NaN) and a sum of
+ * -0 (no +0).  A tile, a
  * block of samples, a blocking of the taps (partial sums go to memory as
  * floats and come back unchanged) or a thread never changes it, so a
  * sample gets the same bits whatever the batch size and thread count, and
@@ -70,6 +74,11 @@ typedef struct {
 
 void ck_lay_get(const ck_conv *c, ck_lay *l);
 
+/* Source index for padded position i of an axis of size n (PyTorch's F.pad
+ * modes; the shape check guarantees one reflection or wrap suffices), or -1
+ * for a zero. */
+int64_t ck_src_index(int mode, int64_t i, int64_t n);
+
 /* Memory for prepared weights (free() frees it); big blocks in huge pages. */
 void *ck_alloc(size_t n);
 
@@ -97,6 +106,13 @@ void ck_rowpad_init(ck_rowpad *rp, int64_t w, int64_t pb, int64_t s, int64_t wj,
 /* src: the input row (w floats); phase b's row at dst + b * pstride */
 void ck_pad_row(const ck_rowpad *rp, const float *src, float *dst, int64_t pstride);
 void ck_zero_row(const ck_rowpad *rp, float *dst, int64_t pstride);
+
+/* One sample x [cin, h, w] into the padded layout at dst (every one of its
+ * SS floats written; rp from ck_rowpad_init for c). */
+void ck_pad_sample(const ck_conv *c, const ck_lay *l, const ck_rowpad *rp, const float *x, float *dst);
+/* A sample the layer before wrote into the padded layout (zero padding):
+ * zeros everywhere ck_pad_sample would put them. */
+void ck_pad_borders(const ck_conv *c, const ck_lay *l, float *xp);
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>

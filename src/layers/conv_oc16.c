@@ -21,6 +21,10 @@
  *             accumulators; each tap is NO vector loads of the packed
  *             weights and ROWS * COLS broadcast loads of the input, each
  *             broadcast feeding NO fused multiply-adds;
+ *   classes   a tile's segments all need the same taps (oc_cls): with zero
+ *             padding, the taps in the padding for all their pixels are
+ *             skipped (4x4 and 2x2 outputs of a 3x3 convolution with
+ *             padding 1: 31% and 56% of the multiply-adds);
  *   blocking  the taps in blocks of whole input channels whose weights
  *             (KB x OB floats) stay in L1 while every tile of the sample
  *             block runs over them; a tile's running sums wait in memory
@@ -30,7 +34,8 @@
  *             into the next convolution's padded layout.
  *
  * Every output is its bias plus its taps in order, one FMA each, whatever
- * the tiles, blocks or threads (see conv_kernels.h).
+ * the tiles, blocks or threads (see conv_kernels.h; skipped padding taps
+ * are the geometry's).
  */
 #include "conv_kernels.h"
 #include "../cpu.h"
@@ -38,197 +43,12 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #define CK_X86 1
 #define CK_TARGET __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
 #endif
-
-/* A block for packed weights (freed with free()).  Big ones are asked for
- * in transparent huge pages: each 4 KiB page's first touch costs a fault,
- * several microseconds in a VM, and W7's 37 MB of packed weights took
- * ~45 ms of faults in 4 KiB pages. */
-void *ck_alloc(size_t n)
-{
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-    const size_t huge = (size_t)2 << 20;
-    if (n >= 2 * huge) {
-        void *p = NULL;
-        if (posix_memalign(&p, huge, (n + huge - 1) / huge * huge))
-            return NULL;
-        madvise(p, (n + huge - 1) / huge * huge, MADV_HUGEPAGE);
-        return p;
-    }
-#endif
-    return malloc(n);
-}
-
-void ck_lay_get(const ck_conv *c, ck_lay *l)
-{
-    l->Hp = c->h + c->pb[0] + c->pa[0];
-    l->Wp = c->w + c->pb[1] + c->pa[1];
-    l->Wj = (l->Wp + c->s[1] - 1) / c->s[1];
-    l->RS = c->s[1] * l->Wj;
-    l->PS = l->Hp * l->RS;
-    l->SS = c->cin * l->PS;
-}
-
-/* ---- padding ------------------------------------------------------------- */
-
-/* Source index for padded position i of an axis of size n (PyTorch's F.pad
- * modes; the shape check guarantees one reflection or wrap suffices), or -1
- * for a zero. */
-static int64_t src_index(int mode, int64_t i, int64_t n)
-{
-    if (i >= 0 && i < n)
-        return i;
-    switch (mode) {
-    case CK_PAD_REFLECT: return i < 0 ? -i : 2 * (n - 1) - i;
-    case CK_PAD_REPLICATE: return i < 0 ? 0 : n - 1;
-    case CK_PAD_CIRCULAR: return i < 0 ? i + n : i - n;
-    default: return -1;
-    }
-}
-
-#ifdef CK_X86
-/* Lanes l whose column col + l lies in [0, w). */
-static inline uint16_t cols_in(int64_t col, int64_t w)
-{
-    int64_t lo = -col, hi = w - col;
-    lo = lo < 0 ? 0 : lo;
-    hi = hi > 16 ? 16 : hi;
-    if (hi <= lo)
-        return 0;
-    return (uint16_t)(((1u << hi) - 1) & ~((1u << lo) - 1));
-}
-#endif
-
-void ck_rowpad_init(ck_rowpad *rp, int64_t w, int64_t pb, int64_t s, int64_t wj, int zeros)
-{
-    rp->s = s;
-    rp->wj = wj;
-    rp->pb = pb;
-    rp->nch = (wj + 15) / 16;
-    rp->fast = 0;
-#ifdef CK_X86
-    rp->fast = zeros && s <= 2 && rp->nch <= CK_ROWPAD_MAX;
-    for (int64_t v = 0; rp->fast && v < rp->nch; v++) {
-        /* chunk v: phase columns 16 v + l, input columns (16 v + l) s + b - pb */
-        int64_t col0 = 16 * v * s - pb;
-        rp->m[3 * v] = cols_in(col0, w);
-        rp->m[3 * v + 1] = cols_in(col0 + 16, w);
-        rp->m[3 * v + 2] = (uint16_t)(wj - 16 * v >= 16 ? 0xffff : (1u << (wj - 16 * v)) - 1);
-    }
-#else
-    (void)w, (void)zeros;
-#endif
-}
-
-#ifdef CK_X86
-CK_TARGET void ck_pad_row(const ck_rowpad *rp, const float *src, float *dst, int64_t pstride)
-{
-    /* masked-off lanes are not read, so the address may lie before src */
-    uintptr_t base = (uintptr_t)src - (uintptr_t)rp->pb * sizeof(float);
-    if (rp->s == 1) {
-        for (int64_t v = 0; v < rp->nch; v++)
-            _mm512_mask_storeu_ps(dst + 16 * v, rp->m[3 * v + 2],
-                                  _mm512_maskz_loadu_ps(rp->m[3 * v], (const void *)(base + (uintptr_t)(64 * v))));
-        return;
-    }
-    const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-    for (int64_t v = 0; v < rp->nch; v++) {
-        __m512 lo = _mm512_maskz_loadu_ps(rp->m[3 * v], (const void *)(base + (uintptr_t)(128 * v)));
-        __m512 hi = _mm512_maskz_loadu_ps(rp->m[3 * v + 1], (const void *)(base + (uintptr_t)(128 * v + 64)));
-        _mm512_mask_storeu_ps(dst + 16 * v, rp->m[3 * v + 2], _mm512_permutex2var_ps(lo, ev, hi));
-        _mm512_mask_storeu_ps(dst + pstride + 16 * v, rp->m[3 * v + 2], _mm512_permutex2var_ps(lo, od, hi));
-    }
-}
-
-CK_TARGET void ck_zero_row(const ck_rowpad *rp, float *dst, int64_t pstride)
-{
-    for (int64_t b = 0; b < rp->s; b++)
-        for (int64_t v = 0; v < rp->nch; v++)
-            _mm512_mask_storeu_ps(dst + b * pstride + 16 * v, rp->m[3 * v + 2], _mm512_setzero_ps());
-}
-#endif
-
-/* One sample x [cin, h, w] into the padded, phase-split layout at dst:
- * every one of its SS floats is written. */
-static CK_UNUSED void pad_sample(const ck_conv *c, const ck_lay *l, const ck_rowpad *rp, const float *x, float *dst)
-{
-    int64_t H = c->h, W = c->w, s = c->s[1], pl = c->pb[1];
-    for (int64_t ch = 0; ch < c->cin; ch++) {
-        const float *xc = x + ch * H * W;
-        for (int64_t ph = 0; ph < l->Hp; ph++) {
-            float *row = dst + ch * l->PS + ph * l->RS;
-            int64_t ih = src_index(c->mode, ph - c->pb[0], H);
-#ifdef CK_X86
-            if (rp->fast) {
-                if (ih < 0)
-                    ck_zero_row(rp, row, l->Wj);
-                else
-                    ck_pad_row(rp, xc + ih * W, row, l->Wj);
-                continue;
-            }
-#else
-            (void)rp;
-#endif
-            if (ih < 0) {
-                memset(row, 0, (size_t)l->RS * sizeof *row);
-                continue;
-            }
-            const float *src = xc + ih * W;
-            if (s == 1 && c->mode == CK_PAD_ZEROS) {
-                memset(row, 0, (size_t)pl * sizeof *row);
-                memcpy(row + pl, src, (size_t)W * sizeof *row);
-                memset(row + pl + W, 0, (size_t)(l->RS - pl - W) * sizeof *row);
-                continue;
-            }
-            /* padded column p = j * s + q is phase q's column j */
-            for (int64_t q = 0; q < s; q++) {
-                float *d = row + q * l->Wj;
-                for (int64_t j = 0; j < l->Wj; j++) {
-                    int64_t p = j * s + q, iw = p < l->Wp ? src_index(c->mode, p - pl, W) : -1;
-                    d[j] = iw >= 0 ? src[iw] : 0.0f;
-                }
-            }
-        }
-    }
-}
-
-/* A sample the layer before wrote into the padded layout (zero padding):
- * zeros everywhere pad_sample would put them. */
-static CK_UNUSED void pad_borders(const ck_conv *c, const ck_lay *l, float *xp)
-{
-    int64_t s = c->s[1], top = c->pb[0], left = c->pb[1], end = top + c->h;
-    for (int64_t ch = 0; ch < c->cin; ch++) {
-        float *plane = xp + ch * l->PS;
-        if (top)
-            memset(plane, 0, (size_t)(top * l->RS) * sizeof *plane);
-        if (l->Hp > end)
-            memset(plane + end * l->RS, 0, (size_t)((l->Hp - end) * l->RS) * sizeof *plane);
-    }
-    for (int64_t q = 0; q < s; q++) {
-        /* phase q's columns j hold input columns j * s + q - left */
-        int64_t lo = left > q ? (left - q + s - 1) / s : 0;
-        int64_t hi = left + c->w > q ? (left + c->w - q + s - 1) / s : 0;
-        hi = hi < l->Wj ? hi : l->Wj;
-        lo = lo < hi ? lo : hi;
-        if (lo == 0 && hi == l->Wj)
-            continue;
-        for (int64_t ch = 0; ch < c->cin; ch++)
-            for (int64_t ph = top; ph < end; ph++) {
-                float *p = xp + ch * l->PS + ph * l->RS + q * l->Wj;
-                for (int64_t j = 0; j < lo; j++)
-                    p[j] = 0.0f;
-                for (int64_t j = hi; j < l->Wj; j++)
-                    p[j] = 0.0f;
-            }
-    }
-}
 
 /* ---- the output-channel kernel ------------------------------------------- */
 
@@ -254,8 +74,138 @@ typedef struct {
     int no, rows, cols;     /* tile: NO vectors x ROWS segments x COLS pixels */
     int64_t K, KB;          /* taps; taps per block (whole input channels) */
     int64_t nb;             /* samples per block */
-    int64_t segs, tiles;    /* per block of nb samples */
+    int64_t segs, tiles;    /* per block of nb samples (tiles: at most) */
 } oc_plan;
+
+/*
+ * Classes of segments by the taps they need.  With zero padding, a tap
+ * that falls in the padding for every pixel of a segment would add w * 0
+ * to each of them, which changes no sum (except to make an inf or NaN
+ * weight's NaN, or a -0 sum +0): the segment's tiles skip it.  A
+ * segment's taps are a box of the kernel, rows [vr.lo, vr.hi) by columns
+ * [hr.lo, hr.hi), set by its output row and its columns alone; a tile
+ * holds segments of one class only, so the taps an output gets never
+ * depend on the batch, the block or the thread.  (3x3 with padding 1:
+ * an 8x8 output's border rows need 6 of the 9 taps, a 4x4's corners 4,
+ * a 2x2's every pixel 4: W7's convolutions at 4x4 and 2x2 spent 31% and
+ * 56% of their multiply-adds on padding.)
+ */
+#define OC_CLS 16 /* classes at most; past that, rows (then columns) share the union */
+
+typedef struct {
+    int32_t lo, hi;
+} oc_rng;
+
+typedef struct {
+    int nv, nh;                 /* distinct row ranges and column ranges; class q = a * nh + b */
+    oc_rng vr[OC_CLS], hr[OC_CLS];
+    const int32_t *vc;          /* [oh]: its row range a */
+    const int32_t *hc;          /* [segment column]: its column range b */
+    int64_t per[OC_CLS];        /* class q's taps per input channel */
+    const int32_t *idx[OC_CLS]; /* class q's taps (indices into the K), input channel by channel */
+} oc_cls;
+
+/* The taps along one axis (k of them; stride s, dilation d, padding pb
+ * before an input of extent in) that outputs [o0, o1) need: with zero
+ * padding those that land in the input for one of them at least (a
+ * range: the valid taps of each output are one, and they only move one
+ * way from output to output), otherwise all. */
+static oc_rng oc_axis(int64_t o0, int64_t o1, int64_t in, int64_t k, int64_t s, int64_t d, int64_t pb, int zeros)
+{
+    if (!zeros)
+        return (oc_rng){0, (int32_t)k};
+    int64_t lo = k, hi = 0;
+    for (int64_t o = o0; o < o1; o++) {
+        int64_t base = o * s - pb; /* input index of tap 0 */
+        int64_t a = base >= 0 ? 0 : (d - 1 - base) / d, b = in - base <= 0 ? 0 : (in - base + d - 1) / d;
+        a = a < k ? a : k;
+        b = b < k ? b : k;
+        if (a < b) {
+            lo = a < lo ? a : lo;
+            hi = b > hi ? b : hi;
+        }
+    }
+    return lo < hi ? (oc_rng){(int32_t)lo, (int32_t)hi} : (oc_rng){0, 0};
+}
+
+/* Runs r < n of `len` outputs along an axis ([r * len, r * len + len),
+ * cut at out) by the taps they need: the distinct ranges into rng, run
+ * r's into cls[r] (when cls is not NULL).  Returns how many, or 0 when
+ * more than OC_CLS. */
+static int oc_axis_classes(int64_t n, int64_t len, int64_t out, int64_t in, int64_t k, int64_t s, int64_t d,
+                           int64_t pb, int zeros, oc_rng *rng, int32_t *cls)
+{
+    int m = 0;
+    for (int64_t r = 0; r < n; r++) {
+        int64_t o0 = r * len, o1 = o0 + len < out ? o0 + len : out;
+        oc_rng x = oc_axis(o0, o1, in, k, s, d, pb, zeros);
+        int q = 0;
+        while (q < m && (rng[q].lo != x.lo || rng[q].hi != x.hi))
+            q++;
+        if (q == m) {
+            if (m == OC_CLS)
+                return 0;
+            rng[m++] = x;
+        }
+        if (cls)
+            cls[r] = q;
+    }
+    return m;
+}
+
+/* c's classes for segments of `cols` pixels into *C, their tables (vc,
+ * hc, the tap lists) into mem; returns the int32s those take (with mem
+ * NULL, only that). */
+static size_t oc_cls_build(const ck_conv *c, int cols, oc_cls *C, int32_t *mem)
+{
+    int zeros = c->mode == CK_PAD_ZEROS;
+    int64_t nsc = (c->ow + cols - 1) / cols, cg = c->cin / c->groups, kw = c->k[1], kk = c->k[0] * kw;
+    int32_t *vc = mem, *hc = mem ? mem + c->oh : NULL;
+    C->vc = vc;
+    C->hc = hc;
+    C->nv = oc_axis_classes(c->oh, 1, c->oh, c->h, c->k[0], c->s[0], c->dil[0], c->pb[0], zeros, C->vr, vc);
+    C->nh = oc_axis_classes(nsc, cols, c->ow, c->w, kw, c->s[1], c->dil[1], c->pb[1], zeros, C->hr, hc);
+    if (!C->nh || C->nv * C->nh > OC_CLS) {
+        C->nh = oc_axis_classes(1, c->ow, c->ow, c->w, kw, c->s[1], c->dil[1], c->pb[1], zeros, C->hr, NULL);
+        for (int64_t r = 0; hc && r < nsc; r++)
+            hc[r] = 0;
+    }
+    if (!C->nv || C->nv * C->nh > OC_CLS) {
+        C->nv = oc_axis_classes(1, c->oh, c->oh, c->h, c->k[0], c->s[0], c->dil[0], c->pb[0], zeros, C->vr, NULL);
+        for (int64_t r = 0; vc && r < c->oh; r++)
+            vc[r] = 0;
+    }
+    size_t at = (size_t)(c->oh + nsc);
+    for (int q = 0; q < C->nv * C->nh; q++) {
+        oc_rng v = C->vr[q / C->nh], h = C->hr[q % C->nh];
+        C->per[q] = (int64_t)(v.hi - v.lo) * (h.hi - h.lo);
+        C->idx[q] = mem ? mem + at : NULL;
+        for (int64_t ch = 0; mem && ch < cg; ch++)
+            for (int64_t i = v.lo; i < v.hi; i++)
+                for (int64_t j = h.lo; j < h.hi; j++)
+                    mem[at++] = (int32_t)(ch * kk + i * kw + j);
+        if (!mem)
+            at += (size_t)(cg * C->per[q]);
+    }
+    return at;
+}
+
+/* Multiply-adds per output channel and sample with segments of `cols`
+ * pixels, each taking the taps its pixels need (oc_axis). */
+static int64_t oc_tapwork(const ck_conv *c, int64_t cols)
+{
+    int zeros = c->mode == CK_PAD_ZEROS;
+    int64_t w = 0;
+    for (int64_t oh = 0; oh < c->oh; oh++) {
+        oc_rng v = oc_axis(oh, oh + 1, c->h, c->k[0], c->s[0], c->dil[0], c->pb[0], zeros);
+        for (int64_t o = 0; o < c->ow; o += cols) {
+            oc_rng h = oc_axis(o, o + cols < c->ow ? o + cols : c->ow, c->w, c->k[1], c->s[1], c->dil[1],
+                               c->pb[1], zeros);
+            w += cols * (int64_t)(v.hi - v.lo) * (h.hi - h.lo);
+        }
+    }
+    return w;
+}
 
 static void oc_plan_get(const ck_conv *c, const ck_lay *l, oc_plan *p)
 {
@@ -271,6 +221,12 @@ static void oc_plan_get(const ck_conv *c, const ck_lay *l, oc_plan *p)
             cols = cand[i];
         }
     }
+    /* a pixel to a segment where its own taps save more than such tiles
+     * lose (measured on 512 -> 512 3x3, padding 1, 16 samples: 4x4 5.76
+     * -> 5.34 ms, 2x2 2.43 -> 0.99 ms; at 8x8 they save 8% of the taps
+     * and 256 -> 256 went 5.87 -> 6.69 ms) */
+    if (cols > 1 && oc_tapwork(c, 1) * 100 < oc_tapwork(c, cols) * 85)
+        cols = 1;
     p->cols = cols;
     p->no = og <= 16 ? 1 : cols == 1 && og >= 64 ? 4 : 2;
     int rows = OC_ACC / (p->no * cols);
@@ -294,13 +250,16 @@ static void oc_plan_get(const ck_conv *c, const ck_lay *l, oc_plan *p)
     nb = nb < 1 ? 1 : nb;
     p->nb = nb < c->n ? nb : c->n > 0 ? c->n : 1;
     p->segs = p->nb * c->oh * ((OW + cols - 1) / cols);
-    p->tiles = (p->segs + p->rows - 1) / p->rows;
+    /* each class's tiles have (rows + 1) / 2 segments at least, but for
+     * its last one */
+    p->tiles = p->segs / ((p->rows + 1) / 2) + OC_CLS;
 }
 
 int ck_oc_ok(const ck_conv *c)
 {
-    /* at least a vector's worth of output channels per group */
-    return c->cout / c->groups >= 16;
+    /* at least a vector's worth of output channels per group (and taps
+     * the lists of oc_cls can number) */
+    return c->cout / c->groups >= 16 && c->cin / c->groups * c->k[0] * c->k[1] < INT32_MAX;
 }
 
 static CK_UNUSED size_t oc_pack_floats(const ck_conv *c, int no, int64_t K)
@@ -323,17 +282,33 @@ typedef struct {
     uint8_t blk, cnt;
 } oc_run;
 
-/* Per thread: the padded block, then segments, running sums and runs. */
+/* A tile: `rows` segments from s0 on (cnt of them real, the rest
+ * repeat the first), all of class q; its running sums at sums + sum. */
+typedef struct {
+    int64_t s0, sum;
+    int32_t rows, cnt, q, pad;
+    void (*fn)(void);           /* an oc_tile_fn */
+} oc_tl;
+
+/* Per thread: the padded block, then segments, tiles, running sums and
+ * runs.  A class's tiles hold rows segments each, or no fewer than
+ * (rows + 1) / 2: their sums take under (segs + OC_CLS * rows) segments'. */
 static size_t oc_area(const ck_conv *c, const ck_lay *l, const oc_plan *p)
 {
     size_t a = (size_t)(p->nb * l->SS + CK_SLACK + 16) / 16 * 16;
     a += (size_t)p->segs * (sizeof(oc_seg) / sizeof(float)) + 16;
-    /* for tiles down to half as high: fewer than tiles + 1 full tiles'
-     * slots, at most 2 tiles + 1 tiles */
-    a += (size_t)(p->tiles + 1) * (size_t)(p->rows * p->cols * 16 * p->no) + 16;
-    a += (size_t)(2 * p->tiles + 1) * (size_t)(p->rows * p->cols + 1) * (sizeof(oc_run) / sizeof(float)) + 16;
+    a += (size_t)p->tiles * (sizeof(oc_tl) / sizeof(float)) + 16;
+    a += (size_t)(p->segs + OC_CLS * p->rows) * (size_t)(p->cols * 16 * p->no) + 16;
+    a += (size_t)p->tiles * (size_t)(p->rows * p->cols + 1) * (sizeof(oc_run) / sizeof(float)) + 16;
     (void)c;
     return a;
+}
+
+/* Shared by the threads: the tap offsets (K int64), then oc_cls's tables. */
+static size_t oc_shared(const ck_conv *c, const oc_plan *p)
+{
+    oc_cls C;
+    return (size_t)p->K * 2 + 16 + (oc_cls_build(c, p->cols, &C, NULL) + 15) / 16 * 16;
 }
 
 size_t ck_oc_workspace(const ck_conv *c)
@@ -342,18 +317,18 @@ size_t ck_oc_workspace(const ck_conv *c)
     oc_plan p;
     ck_lay_get(c, &l);
     oc_plan_get(c, &l, &p);
-    return (size_t)p.K * 2 + 16 + oc_area(c, &l, &p);
+    return oc_shared(c, &p) + oc_area(c, &l, &p);
 }
 
 #ifdef CK_X86
 /*
- * One tile over taps [t0, t1): NO x 16 output channels by ROWS segments of
- * COLS pixels.  sum holds the running sums ([pixel][OB]); first: start
- * from the bias instead.
+ * One tile over taps idx[k0 .. k1): NO x 16 output channels by ROWS
+ * segments of COLS pixels.  sum holds the running sums ([pixel][OB]);
+ * first: start from the bias instead.
  */
 static inline __attribute__((always_inline)) CK_TARGET void
-oc_tile(const float *xb, const int64_t *sin, const int64_t *taps, int64_t t0, int64_t t1, const float *wp,
-        const float *bp, float *sum, int first, const int NO, const int ROWS, const int COLS)
+oc_tile(const float *xb, const int64_t *sin, const int64_t *taps, const int32_t *idx, int64_t k0, int64_t k1,
+        const float *wp, const float *bp, float *sum, int first, const int NO, const int ROWS, const int COLS)
 {
     __m512 acc[4][OC_ACC];
     const float *p[8];
@@ -367,8 +342,8 @@ oc_tile(const float *xb, const int64_t *sin, const int64_t *taps, int64_t t0, in
         for (int q = 0; q < ROWS * COLS; q++)
             acc[v][q] = first ? _mm512_load_ps(bp + 16 * v) : _mm512_load_ps(sum + q * OB + 16 * v);
     }
-    for (int64_t t = t0; t < t1; t++) {
-        int64_t o = taps[t];
+    for (int64_t k = k0; k < k1; k++) {
+        int64_t t = idx[k], o = taps[t];
         const float *w = wp + t * OB;
         /* a big layer's weights come from memory at every call (the
          * executor's micro-batches are small): fetch them ahead of the
@@ -415,20 +390,20 @@ oc_tile(const float *xb, const int64_t *sin, const int64_t *taps, int64_t t0, in
 
 #define OC_FN(NO, ROWS, COLS)                                                                                 \
     static CK_TARGET void oc_tile_##NO##_##ROWS##_##COLS(const float *xb, const int64_t *sin,               \
-                                                         const int64_t *taps, int64_t t0, int64_t t1,        \
-                                                         const float *wp, const float *bp, float *sum,       \
-                                                         int first)                                          \
+                                                         const int64_t *taps, const int32_t *idx, int64_t k0, \
+                                                         int64_t k1, const float *wp, const float *bp,       \
+                                                         float *sum, int first)                              \
     {                                                                                                         \
         if (first)                                                                                            \
-            oc_tile(xb, sin, taps, t0, t1, wp, bp, sum, 1, NO, ROWS, COLS);                                  \
+            oc_tile(xb, sin, taps, idx, k0, k1, wp, bp, sum, 1, NO, ROWS, COLS);                             \
         else                                                                                                  \
-            oc_tile(xb, sin, taps, t0, t1, wp, bp, sum, 0, NO, ROWS, COLS);                                  \
+            oc_tile(xb, sin, taps, idx, k0, k1, wp, bp, sum, 0, NO, ROWS, COLS);                             \
     }
 OC_SHAPES(OC_FN)
 #undef OC_FN
 
-typedef void (*oc_tile_fn)(const float *, const int64_t *, const int64_t *, int64_t, int64_t, const float *,
-                           const float *, float *, int);
+typedef void (*oc_tile_fn)(const float *, const int64_t *, const int64_t *, const int32_t *, int64_t, int64_t,
+                           const float *, const float *, float *, int);
 
 static oc_tile_fn oc_tile_pick(int no, int rows, int cols)
 {
@@ -507,6 +482,7 @@ typedef struct {
     const float *x;
     float *y;
     const int64_t *taps;
+    const oc_cls *cls;
     float *work;            /* the threads' areas */
     size_t area;
     sr_ctx *ctx;
@@ -558,6 +534,81 @@ static CK_TARGET void oc_store(const float *sum, int64_t R, int64_t OB, int64_t 
     }
 }
 
+/* The block's segments (samples n0 .. n1), class by class (class q's
+ * from cs[q] to cs[q + 1]); in a class by sample, row, column. */
+static void oc_segments(const oc_job *J, int64_t n0, int64_t n1, oc_seg *sg, int64_t *cs)
+{
+    const ck_conv *c = J->c;
+    const oc_cls *C = J->cls;
+    int64_t ns = 0, cols = J->p->cols, nsc = (c->ow + cols - 1) / cols, SS = J->l->SS, RS = J->l->RS;
+    for (int q = 0; q < C->nv * C->nh; q++) {
+        cs[q] = ns;
+        for (int64_t n = n0; n < n1; n++)
+            for (int64_t oh = 0; oh < c->oh; oh++) {
+                if (C->vc[oh] != q / C->nh)
+                    continue;
+                for (int64_t sc = 0; sc < nsc; sc++) {
+                    int64_t ow = sc * cols;
+                    if (C->hc[sc] == q % C->nh)
+                        sg[ns++] = (oc_seg){.in = (n - n0) * SS + oh * c->s[0] * RS + ow, .n = n, .oh = oh,
+                                            .ow = ow, .len = c->ow - ow < cols ? c->ow - ow : cols};
+                }
+            }
+    }
+    cs[C->nv * C->nh] = ns;
+}
+
+/* Each class's segments into tiles of the height (rows down to half the
+ * plan's) that wastes fewest slots (any height gives the same bits);
+ * returns how many tiles. */
+static int64_t oc_tiles(const oc_job *J, const int64_t *cs, oc_tl *tl)
+{
+    const oc_plan *p = J->p;
+    int64_t nt = 0, sum = 0, seg_f = p->cols * 16 * p->no;
+    for (int q = 0; q < J->cls->nv * J->cls->nh; q++) {
+        int64_t m = cs[q + 1] - cs[q];
+        int rows = p->rows;
+        for (int64_t r = p->rows - 1, best = (m + rows - 1) / rows * rows - m; r >= (p->rows + 1) / 2; r--) {
+            int64_t w = (m + r - 1) / r * r - m;
+            if (w < best) {
+                best = w;
+                rows = (int)r;
+            }
+        }
+        oc_tile_fn fn = oc_tile_pick(p->no, rows, p->cols);
+        for (int64_t s = cs[q]; s < cs[q + 1]; s += rows) {
+            int64_t cnt = cs[q + 1] - s < rows ? cs[q + 1] - s : rows;
+            tl[nt++] = (oc_tl){.s0 = s, .sum = sum, .rows = rows, .cnt = (int32_t)cnt, .q = q,
+                               .fn = (void (*)(void))fn};
+            sum += rows * seg_f;
+        }
+    }
+    return nt;
+}
+
+/* Tile T's runs of pixels consecutive in the output into ru (how many:
+ * ru[R].dst, R = its pixels). */
+static void oc_runs(const oc_job *J, const oc_seg *sg, const oc_tl *T, oc_run *ru)
+{
+    int64_t cols = J->p->cols, R = T->rows * cols, nr = 0, prev = -2;
+    for (int64_t r = 0; r < R; r++) {
+        int64_t si = T->s0 + r / cols, j = r % cols;
+        if (r / cols >= T->cnt || j >= sg[si].len) {
+            prev = -2;
+            continue;
+        }
+        int64_t d = oc_out(J, sg[si].n, sg[si].oh, sg[si].ow + j);
+        if (nr > 0 && d == prev + 1 && r % 16 != 0) {
+            ru[nr - 1].mask |= (uint16_t)(1u << (r % 16));
+            ru[nr - 1].cnt++;
+        } else {
+            ru[nr++] = (oc_run){.dst = d, .mask = (uint16_t)(1u << (r % 16)), .blk = (uint8_t)(r / 16), .cnt = 1};
+        }
+        prev = d;
+    }
+    ru[R].dst = nr;
+}
+
 static void oc_task(void *arg, int64_t task, int tid)
 {
     const oc_job *J = arg;
@@ -565,6 +616,7 @@ static void oc_task(void *arg, int64_t task, int tid)
     const ck_lay *l = J->l;
     const oc_plan *p = J->p;
     const ck_pack *pk = J->pk;
+    const oc_cls *C = J->cls;
     int64_t blk = task / J->nbr, br = task % J->nbr;
     int64_t n0 = blk * p->nb, n1 = n0 + p->nb < c->n ? n0 + p->nb : c->n;
     float *area = J->work + (size_t)tid * J->area;
@@ -574,78 +626,42 @@ static void oc_task(void *arg, int64_t task, int tid)
     } else {
         float *xp = area;
         for (int64_t n = n0; n < n1; n++)
-            pad_sample(c, l, &J->rp, J->x + n * c->cin * c->h * c->w, xp + (n - n0) * l->SS);
+            ck_pad_sample(c, l, &J->rp, J->x + n * c->cin * c->h * c->w, xp + (n - n0) * l->SS);
         memset(xp + (n1 - n0) * l->SS, 0, CK_SLACK * sizeof *xp);
         xb = xp;
     }
     oc_seg *sg = (oc_seg *)(area + (size_t)(p->nb * l->SS + CK_SLACK + 16) / 16 * 16);
-    float *sums = (float *)(sg + p->segs);
-    sums = (float *)(((uintptr_t)sums + 63) & ~(uintptr_t)63);
-    int64_t ns = 0, cols = p->cols, rows = p->rows, R = rows * cols;
-    for (int64_t n = n0; n < n1; n++)
-        for (int64_t oh = 0; oh < c->oh; oh++)
-            for (int64_t ow = 0; ow < c->ow; ow += cols) {
-                sg[ns] = (oc_seg){.in = (n - n0) * l->SS + oh * c->s[0] * l->RS + ow, .n = n, .oh = oh, .ow = ow,
-                                  .len = c->ow - ow < cols ? c->ow - ow : cols};
-                ns++;
-            }
-    /* the tile height that wastes fewest rows on this block's segments
-     * (any height gives the same bits) */
-    for (int64_t r = p->rows - 1, best = (ns + rows - 1) / rows * rows - ns; r >= (p->rows + 1) / 2; r--) {
-        int64_t w = (ns + r - 1) / r * r - ns;
-        if (w < best) {
-            best = w;
-            rows = r;
-        }
-    }
-    R = rows * cols;
-    int64_t ntiles = (ns + rows - 1) / rows;
-    oc_tile_fn fn = oc_tile_pick(p->no, (int)rows, (int)cols);
-    int64_t OB = 16 * pk->no, og = pk->og, tile_f = R * OB;
-    /* each tile's runs (its last slot's dst: how many) */
-    oc_run *runs = (oc_run *)(sums + (p->tiles + 1) * p->rows * p->cols * OB);
-    for (int64_t ti = 0; ti < ntiles; ti++) {
-        oc_run *ru = runs + ti * (R + 1);
-        int64_t nr = 0, prev = -2;
-        for (int64_t r = 0; r < R; r++) {
-            int64_t si = ti * rows + r / cols, j = r % cols;
-            if (si >= ns || j >= sg[si].len) {
-                prev = -2;
-                continue;
-            }
-            int64_t d = oc_out(J, sg[si].n, sg[si].oh, sg[si].ow + j);
-            if (nr > 0 && d == prev + 1 && r % 16 != 0) {
-                ru[nr - 1].mask |= (uint16_t)(1u << (r % 16));
-                ru[nr - 1].cnt++;
-            } else {
-                ru[nr++] = (oc_run){.dst = d, .mask = (uint16_t)(1u << (r % 16)), .blk = (uint8_t)(r / 16), .cnt = 1};
-            }
-            prev = d;
-        }
-        ru[R].dst = nr;
-    }
+    oc_tl *tl = (oc_tl *)(sg + p->segs);
+    float *sums = (float *)(((uintptr_t)(tl + p->tiles) + 63) & ~(uintptr_t)63);
+    int64_t cs[OC_CLS + 1], OB = 16 * pk->no, og = pk->og, Rmax = p->rows * p->cols;
+    oc_segments(J, n0, n1, sg, cs);
+    int64_t ntiles = oc_tiles(J, cs, tl);
+    oc_run *runs = (oc_run *)(sums + (p->segs + OC_CLS * p->rows) * p->cols * OB);
+    for (int64_t ti = 0; ti < ntiles; ti++)
+        oc_runs(J, sg, &tl[ti], runs + ti * (Rmax + 1));
     int64_t ob0 = br * pk->nob / J->nbr, ob1 = (br + 1) * pk->nob / J->nbr;
-    int64_t cstride = J->lay ? J->lay->chan : c->oh * c->ow;
+    int64_t cstride = J->lay ? J->lay->chan : c->oh * c->ow, cg = c->cin / c->groups, kk = c->k[0] * c->k[1];
+    int64_t cb = p->KB / kk; /* input channels per tap block */
     for (int64_t g = 0; g < c->groups; g++) {
-        const float *xg = xb + g * (c->cin / c->groups) * l->PS;
+        const float *xg = xb + g * cg * l->PS;
         for (int64_t b = ob0; b < ob1; b++) {
             const float *wp = pk->w + (size_t)(g * pk->nob + b) * pk->wfl;
             const float *bp = pk->b + (g * pk->nob + b) * OB;
             int64_t o0 = g * og + b * OB, ov = og - b * OB < OB ? og - b * OB : OB;
-            for (int64_t t0 = 0; t0 < p->K; t0 += p->KB) {
-                int64_t t1 = t0 + p->KB < p->K ? t0 + p->KB : p->K;
+            for (int64_t c0 = 0; c0 < cg; c0 += cb) {
+                int64_t c1 = c0 + cb < cg ? c0 + cb : cg;
                 for (int64_t ti = 0; ti < ntiles; ti++) {
-                    int64_t sin[8];
-                    for (int64_t r = 0; r < rows; r++) {
-                        int64_t si = ti * rows + r;
-                        sin[r] = sg[si < ns ? si : ti * rows].in; /* past the end: recompute the first */
-                    }
-                    float *sum = sums + ti * tile_f;
-                    fn(xg, sin, J->taps, t0, t1, wp, bp, sum, t0 == 0);
-                    if (t1 == p->K) {
+                    const oc_tl *T = &tl[ti];
+                    int64_t sin[8], per = C->per[T->q];
+                    for (int64_t r = 0; r < T->rows; r++)
+                        sin[r] = sg[T->s0 + (r < T->cnt ? r : 0)].in; /* past the end: recompute the first */
+                    float *sum = sums + T->sum;
+                    ((oc_tile_fn)T->fn)(xg, sin, J->taps, C->idx[T->q], c0 * per, c1 * per, wp, bp, sum, c0 == 0);
+                    if (c1 == cg) {
                         /* finished: activation, then out, while in L1 */
-                        const oc_run *ru = runs + ti * (R + 1);
-                        sr_post(J->ctx, sum, (size_t)tile_f);
+                        const oc_run *ru = runs + ti * (Rmax + 1);
+                        int64_t R = T->rows * p->cols;
+                        sr_post(J->ctx, sum, (size_t)(R * OB));
                         oc_store(sum, R, OB, ov, ru, ru[R].dst, J->y + o0 * cstride, cstride);
                     }
                 }
@@ -706,8 +722,10 @@ int ck_oc_forward(const ck_conv *c, const float *W, const float *bias, const flo
         }
     for (int64_t t = kk; t < p.K; t++)
         taps[t] = taps[t - kk] + l.PS;
-    oc_job J = {.c = c, .l = &l, .p = &p, .pk = pk, .x = x, .y = y, .taps = taps,
-                .work = ctx->work + (size_t)p.K * 2 + 16, .area = oc_area(c, &l, &p), .ctx = ctx,
+    oc_cls C;
+    oc_cls_build(c, p.cols, &C, (int32_t *)(ctx->work + (size_t)p.K * 2 + 16));
+    oc_job J = {.c = c, .l = &l, .p = &p, .pk = pk, .x = x, .y = y, .taps = taps, .cls = &C,
+                .work = ctx->work + oc_shared(c, &p), .area = oc_area(c, &l, &p), .ctx = ctx,
                 .lay = ctx->out_layout, .laid_out = ctx->in_laid_out, .nbr = 1};
     /* no padding, stride 1 across and every segment whole: the input
      * itself is the padded layout, and no load reaches past it */
@@ -716,7 +734,7 @@ int ck_oc_forward(const ck_conv *c, const float *W, const float *bias, const flo
     ck_rowpad_init(&J.rp, c->w, c->pb[1], c->s[1], l.Wj, c->mode == CK_PAD_ZEROS);
     if (J.laid_out) {
         for (int64_t n = 0; n < c->n; n++)
-            pad_borders(c, &l, (float *)x + n * l.SS);
+            ck_pad_borders(c, &l, (float *)x + n * l.SS);
         memset((float *)x + c->n * l.SS, 0, CK_SLACK * sizeof(float));
     }
     int threads = ctx->threads > 1 ? ctx->threads : 1;
