@@ -12,6 +12,8 @@
  *   CK_PW   (conv_pw.c) 1x1 convolutions on 64 or more pixels, or on
  *           whole vectors of them (4x4): a GEMM over the samples' pixels,
  *           reading the input where it lies.
+ *   CK_WG   (conv_wino.c) 3x3 convolutions at stride 1 on 4x4 outputs and
+ *           up: Winograd's F(2x2, 3x3), 16 GEMMs of CK_OC's tiles.
  *   CK_DW   (conv_dw.c, conv_dwr.c, conv_dwd.c, conv_dwq.c) depthwise and
  *           other convolutions with fewer than 4 output channels per
  *           group: vectorised over output width,
@@ -59,7 +61,7 @@ typedef struct {
 
 enum { CK_PAD_ZEROS, CK_PAD_REFLECT, CK_PAD_REPLICATE, CK_PAD_CIRCULAR };
 
-enum { CK_NONE = 0, CK_OC = 1, CK_DW = 2, CK_PW = 3 };
+enum { CK_NONE = 0, CK_OC = 1, CK_DW = 2, CK_PW = 3, CK_WG = 4 };
 
 /*
  * The padded layout of one sample (conv.c's dc_geo and sr_conv_in_layout
@@ -205,6 +207,18 @@ void ck_keep(sr_ctx *ctx, void *block, void **own);
 int ck_forward(const ck_conv *c, int kind, const float *W, const float *bias, const float *x, float *y,
                sr_ctx *ctx);
 
+/*
+ * CK_OC's register tile (conv_oc16.c), which CK_WG's GEMMs use too: NO
+ * vectors of 16 output channels by ROWS x COLS pixels, over taps
+ * idx[k0 .. k1): tap t reads the weights' row wp + t * 16 * NO and, for
+ * segment r, input xb[sin[r] + taps[t] + j] (j < COLS); sums ([pixel][16
+ * NO]) start from bp when `first`.  NULL for a shape it lacks (NO 1, 2,
+ * 4; NO * ROWS * COLS <= 24, and down to half the rows).
+ */
+typedef void (*ck_tile_fn)(const float *xb, const int64_t *sin, const int64_t *taps, const int32_t *idx, int64_t k0,
+                           int64_t k1, const float *wp, const float *bp, float *sum, int first);
+ck_tile_fn ck_tile_pick(int no, int rows, int cols);
+
 /* The kernels, for conv_kernels' own dispatch and the tests. */
 int ck_oc_ok(const ck_conv *c);
 size_t ck_oc_workspace(const ck_conv *c);
@@ -218,6 +232,10 @@ int ck_dw_forward(const ck_conv *c, const float *W, const float *bias, const flo
  * long sums: vectorised over the taps); the order is still fixed, the same
  * for every output whatever the batch or threads. */
 int ck_dw_exact(const ck_conv *c);
+int ck_wg_ok(const ck_conv *c);
+size_t ck_wg_workspace(const ck_conv *c);
+int ck_wg_prepare(const ck_conv *c, const float *W, const float *bias, sr_ctx *ctx);
+int ck_wg_forward(const ck_conv *c, const float *W, const float *bias, const float *x, float *y, sr_ctx *ctx);
 int ck_pw_ok(const ck_conv *c);
 size_t ck_pw_workspace(const ck_conv *c);
 int ck_pw_forward(const ck_conv *c, const float *W, const float *bias, const float *x, float *y, sr_ctx *ctx);

@@ -402,10 +402,9 @@ oc_tile(const float *xb, const int64_t *sin, const int64_t *taps, const int32_t 
 OC_SHAPES(OC_FN)
 #undef OC_FN
 
-typedef void (*oc_tile_fn)(const float *, const int64_t *, const int64_t *, const int32_t *, int64_t, int64_t,
-                           const float *, const float *, float *, int);
+typedef ck_tile_fn oc_tile_fn;
 
-static oc_tile_fn oc_tile_pick(int no, int rows, int cols)
+ck_tile_fn ck_tile_pick(int no, int rows, int cols)
 {
 #define OC_PICK(NO, ROWS, COLS)                                                                               \
     if (no == NO && rows == ROWS && cols == COLS)                                                             \
@@ -575,7 +574,7 @@ static int64_t oc_tiles(const oc_job *J, const int64_t *cs, oc_tl *tl)
                 rows = (int)r;
             }
         }
-        oc_tile_fn fn = oc_tile_pick(p->no, rows, p->cols);
+        oc_tile_fn fn = ck_tile_pick(p->no, rows, p->cols);
         for (int64_t s = cs[q]; s < cs[q + 1]; s += rows) {
             int64_t cnt = cs[q + 1] - s < rows ? cs[q + 1] - s : rows;
             tl[nt++] = (oc_tl){.s0 = s, .sum = sum, .rows = rows, .cnt = (int32_t)cnt, .q = q,

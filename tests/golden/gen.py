@@ -1008,6 +1008,18 @@ case("cnn_conv_bn_train_2pass", L(
 # non-ReLU activation between (no layout then), Conv1d, many small samples per
 # block, and threads and chunking.
 CONV = "  - Conv2d: {in_channels: %d, out_channels: %d, kernel_size: %s, %s}"
+# Winograd F(2x2, 3x3) (conv_wino.c, AVX-512: 3x3 at stride 1, 128 input
+# channels or more, even outputs of 4x4 and up): a Winograd convolution
+# writing into the next one's padded layout, output channels not a multiple
+# of 16, padding 0 in the last, two threads.
+case("cnn_chain_winograd", L(
+    "layers:",
+    CONV % (3, 128, 3, "padding: 1"),
+    "  - ReLU",
+    CONV % (128, 128, 3, "padding: 1"),
+    "  - ReLU",
+    CONV % (128, 20, 3, "padding: 0")),
+    randn("cnn_chain_winograd", 3, 3, 8, 12), scale="fan_in", args="--threads 2")
 case("cnn_chain_s2_pad1", L(
     "layers:",
     CONV % (3, 8, 3, "padding: 1"),

@@ -1,0 +1,393 @@
+/*
+ * conv_wino.c - 3x3 convolutions, stride 1, by Winograd's F(2x2, 3x3)
+ * (AVX-512): CK_WG of conv_kernels.h.
+ *
+ * An output tile of 2x2 pixels is A^T [(G g G^T) . (B^T d B)] A, with d
+ * the 4x4 input patch under it and g the 3x3 kernel: 16 multiplies per
+ * input and output channel instead of 36, so the layer's multiply-adds
+ * become 16 GEMMs (one per patch position) of 4/9 the direct count.
+ *
+ *   weights   U = G g G^T once per layer (in double, then rounded),
+ *             packed per block of OB = 16 * NO output channels and
+ *             position as [cin][OB] (CK_OC's packing with K = cin), and
+ *             the block's OB biases;
+ *   input     each block of samples padded as CK_OC pads it (ck_lay; or
+ *             laid out so by the layer before), then every tile's patch
+ *             of every channel transformed: V [16][cin][T] (T tiles in
+ *             the block);
+ *   GEMM      per output block and position, CK_OC's register tile
+ *             (ck_tile_pick, NO x 16 channels by ROWS tiles) over the
+ *             input channels in blocks whose weights fit L1: M
+ *             [16][T][OB];
+ *   output    each tile's 16 positions of 16 channels go through A^T . A,
+ *             get their bias and the fused activation, and out pixel by
+ *             pixel (NCHW, or the next convolution's padded layout).
+ *
+ * Numerics: not the direct kernels' bits (the transforms add and halve);
+ * the error stays within a small multiple of theirs (test_convk checks it
+ * against a double reference).  Every output's operations are fixed by
+ * the geometry, the same whatever the batch, block or thread.
+ */
+#include "conv_kernels.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define CK_X86 1
+#define CK_TARGET __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
+#endif
+
+#define WG_T 64        /* tiles per block of samples, at least (where they fit) */
+#define WG_L1W 8192    /* floats of weights per input-channel block (32 KiB) */
+#define WG_ROW 256     /* padded row floats at most (outputs up to 254 wide) */
+
+int ck_wg_ok(const ck_conv *c)
+{
+    /* 4x4 outputs and up (at 2x2 the direct kernel skips the padding's
+     * 5 of 9 taps: as few multiplies), enough channels to carry the
+     * transforms, a whole number of tiles */
+    return c->groups == 1 && c->k[0] == 3 && c->k[1] == 3 && c->s[0] == 1 && c->s[1] == 1 && c->dil[0] == 1 &&
+           c->dil[1] == 1 && c->mode == CK_PAD_ZEROS && c->oh % 2 == 0 && c->ow % 2 == 0 && c->oh * c->ow >= 16 &&
+           c->cin >= 128 && c->cout >= 16 && c->cin < (1 << 24) && c->w + c->pb[1] + c->pa[1] <= WG_ROW;
+}
+
+typedef struct {
+    int no, rows;           /* tile: NO vectors x ROWS tiles */
+    int64_t th, tw, tps;    /* tiles down, across, per sample */
+    int64_t nb, T;          /* samples per block, tiles per block */
+    int64_t cb;             /* input channels per weight block */
+    int64_t og, nob;        /* output channels; blocks of OB */
+} wg_plan;
+
+static void wg_plan_get(const ck_conv *c, const ck_lay *l, wg_plan *p)
+{
+    p->no = c->cout <= 16 ? 1 : c->cout >= 64 ? 4 : 2;
+    int rows = 24 / p->no;
+    p->rows = rows > 8 ? 8 : rows;
+    p->th = c->oh / 2;
+    p->tw = c->ow / 2;
+    p->tps = p->th * p->tw;
+    int64_t nb = p->tps > 0 ? (WG_T + p->tps - 1) / p->tps : 1;
+    /* and the padded block within 1 MiB */
+    if (l->SS > 0 && nb > (1 << 18) / l->SS)
+        nb = (1 << 18) / l->SS;
+    nb = nb < 1 ? 1 : nb;
+    p->nb = nb < c->n ? nb : c->n > 0 ? c->n : 1;
+    p->T = p->nb * p->tps;
+    int64_t cb = WG_L1W / (16 * p->no);
+    p->cb = cb < c->cin ? cb : c->cin;
+    p->og = c->cout;
+    p->nob = (c->cout + 16 * p->no - 1) / (16 * p->no);
+}
+
+/* Packed weights (first two fields as ck_pack's: never conv.c's dc_pack). */
+typedef struct {
+    int level, mr;          /* -1, -1 */
+    int kind, no;
+    int64_t cin, nob;
+    float *u;               /* [nob][16][cin][OB] */
+    float *b;               /* [nob][OB] */
+} wg_pack;
+
+static size_t wg_pack_floats(const ck_conv *c, const wg_plan *p)
+{
+    int64_t OB = 16 * p->no;
+    return (size_t)(p->nob * 16 * c->cin * OB + p->nob * OB);
+}
+
+/* U = G g G^T of one 3x3 kernel g into u[16] (positions 4a + b). */
+static void wg_kernel(const float *g, double *u)
+{
+    static const double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+    double t[4][3];
+    for (int a = 0; a < 4; a++)
+        for (int j = 0; j < 3; j++)
+            t[a][j] = G[a][0] * g[j] + G[a][1] * g[3 + j] + G[a][2] * g[6 + j];
+    for (int a = 0; a < 4; a++)
+        for (int b = 0; b < 4; b++)
+            u[4 * a + b] = t[a][0] * G[b][0] + t[a][1] * G[b][1] + t[a][2] * G[b][2];
+}
+
+static void wg_pack_fill(wg_pack *pk, const ck_conv *c, const wg_plan *p, const float *W, const float *bias)
+{
+    int64_t OB = 16 * p->no, cin = c->cin;
+    pk->level = pk->mr = -1;
+    pk->kind = CK_WG;
+    pk->no = p->no;
+    pk->cin = cin;
+    pk->nob = p->nob;
+    pk->u = (float *)(((uintptr_t)(pk + 1) + 63) & ~(uintptr_t)63);
+    pk->b = pk->u + (size_t)(p->nob * 16 * cin * OB);
+    for (int64_t ob = 0; ob < p->nob; ob++)
+        for (int64_t m = 0; m < OB; m++) {
+            int64_t o = ob * OB + m;
+            double u[16] = {0};
+            for (int64_t ci = 0; ci < cin; ci++) {
+                if (o < c->cout)
+                    wg_kernel(W + (o * cin + ci) * 9, u);
+                for (int q = 0; q < 16; q++)
+                    pk->u[((ob * 16 + q) * cin + ci) * OB + m] = o < c->cout ? (float)u[q] : 0.0f;
+            }
+            pk->b[ob * OB + m] = o < c->cout && bias ? bias[o] : 0.0f;
+        }
+}
+
+static CK_UNUSED wg_pack *wg_packed(const ck_conv *c, const wg_plan *p, const float *W, const float *bias,
+                                    sr_ctx *ctx, void **own)
+{
+    wg_pack *pk = ctx->cache ? *ctx->cache : NULL;
+    if (pk && pk->level == -1 && pk->kind == CK_WG && pk->no == p->no && pk->cin == c->cin)
+        return pk;
+    pk = ck_alloc(sizeof(wg_pack) + 64 + wg_pack_floats(c, p) * sizeof(float));
+    if (!pk)
+        return NULL;
+    wg_pack_fill(pk, c, p, W, bias);
+    ck_keep(ctx, pk, own);
+    return pk;
+}
+
+int ck_wg_prepare(const ck_conv *c, const float *W, const float *bias, sr_ctx *ctx)
+{
+#ifdef CK_X86
+    ck_lay l;
+    wg_plan p;
+    ck_lay_get(c, &l);
+    wg_plan_get(c, &l, &p);
+    return ctx->cache && !wg_packed(c, &p, W, bias, ctx, NULL) ? -1 : 0;
+#else
+    (void)c, (void)W, (void)bias, (void)ctx;
+    return 0;
+#endif
+}
+
+/* Per thread: the padded block, V, M (with a tile group's slack), the
+ * zero biases. */
+static size_t wg_area(const ck_conv *c, const ck_lay *l, const wg_plan *p)
+{
+    int64_t OB = 16 * p->no;
+    size_t a = (size_t)(p->nb * l->SS + CK_SLACK + 16) / 16 * 16;
+    a += (size_t)(16 * c->cin * p->T) + 16;
+    a += (size_t)(16 * p->T * OB + p->rows * OB) + 16;
+    a += (size_t)OB + 16;
+    return a;
+}
+
+/* Shared: the channel offsets in V (cin int64) and their indices (cin int32). */
+static size_t wg_shared(const ck_conv *c) { return (size_t)(3 * c->cin + 16) / 16 * 16 + 16; }
+
+size_t ck_wg_workspace(const ck_conv *c)
+{
+    ck_lay l;
+    wg_plan p;
+    ck_lay_get(c, &l);
+    wg_plan_get(c, &l, &p);
+    return wg_shared(c) + wg_area(c, &l, &p) + 16;
+}
+
+#ifdef CK_X86
+typedef struct {
+    const ck_conv *c;
+    const ck_lay *l;
+    const wg_plan *p;
+    const wg_pack *pk;
+    const float *x;
+    float *y;
+    const int64_t *taps;    /* channel ci's offset in V: ci * T */
+    const int32_t *idx;     /* 0 .. cin - 1 */
+    float *work;
+    size_t area;
+    sr_ctx *ctx;
+    const sr_layout *lay;
+    int laid_out;
+    int64_t nbr;            /* ranges of output blocks per sample block */
+    ck_rowpad rp;
+} wg_job;
+
+/*
+ * The block's patches into V [16][cin][T]: V = B^T d B, B^T = [1 0 -1 0;
+ * 0 1 1 0; 0 -1 1 0; 0 1 0 -1].  Tile t = (sample, ty, tx) in that order
+ * reads padded rows 2 ty .. 2 ty + 3, columns 2 tx .. 2 tx + 3.
+ */
+static CK_TARGET void wg_input(const wg_job *J, const float *xb, int64_t nn, float *V)
+{
+    const ck_conv *c = J->c;
+    const ck_lay *l = J->l;
+    const wg_plan *p = J->p;
+    int64_t T = p->T, cin = c->cin, tw = p->tw, plane = cin * T, Wp = l->Wp, nv = (Wp + 15) / 16;
+    const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    /* the rows' vertical combinations B^T d, padded with zeros to whole
+     * vectors and 2 more (the horizontal step reads 2 columns ahead) */
+    float tb[4][WG_ROW + 48] __attribute__((aligned(64)));
+    memset(tb, 0, sizeof tb);
+    for (int64_t n = 0; n < nn; n++)
+        for (int64_t ci = 0; ci < cin; ci++) {
+            const float *xc = xb + n * l->SS + ci * l->PS;
+            float *v = V + ci * T + n * p->tps;
+            for (int64_t ty = 0; ty < p->th; ty++) {
+                const float *r0 = xc + 2 * ty * l->RS, *r1 = r0 + l->RS, *r2 = r1 + l->RS, *r3 = r2 + l->RS;
+                for (int64_t k = 0; k < nv; k++) {
+                    __mmask16 m = (__mmask16)(Wp - 16 * k >= 16 ? 0xffff : (1u << (Wp - 16 * k)) - 1);
+                    __m512 d0 = _mm512_maskz_loadu_ps(m, r0 + 16 * k), d1 = _mm512_maskz_loadu_ps(m, r1 + 16 * k);
+                    __m512 d2 = _mm512_maskz_loadu_ps(m, r2 + 16 * k), d3 = _mm512_maskz_loadu_ps(m, r3 + 16 * k);
+                    _mm512_store_ps(tb[0] + 16 * k, _mm512_sub_ps(d0, d2));
+                    _mm512_store_ps(tb[1] + 16 * k, _mm512_add_ps(d1, d2));
+                    _mm512_store_ps(tb[2] + 16 * k, _mm512_sub_ps(d2, d1));
+                    _mm512_store_ps(tb[3] + 16 * k, _mm512_sub_ps(d1, d3));
+                }
+                float *vt = v + ty * tw;
+                for (int64_t t0 = 0; t0 < tw; t0 += 16) {
+                    __mmask16 m = (__mmask16)(tw - t0 >= 16 ? 0xffff : (1u << (tw - t0)) - 1);
+                    for (int a = 0; a < 4; a++) {
+                        const float *t = tb[a] + 2 * t0;
+                        __m512 x0 = _mm512_loadu_ps(t), x1 = _mm512_loadu_ps(t + 16);
+                        __m512 y0 = _mm512_loadu_ps(t + 2), y1 = _mm512_loadu_ps(t + 18);
+                        /* columns 2 tx, 2 tx + 1, 2 tx + 2, 2 tx + 3 of tile tx */
+                        __m512 e = _mm512_permutex2var_ps(x0, ev, x1), o = _mm512_permutex2var_ps(x0, od, x1);
+                        __m512 e1 = _mm512_permutex2var_ps(y0, ev, y1), o1 = _mm512_permutex2var_ps(y0, od, y1);
+                        float *dst = vt + t0 + 4 * a * plane;
+                        _mm512_mask_storeu_ps(dst, m, _mm512_sub_ps(e, e1));
+                        _mm512_mask_storeu_ps(dst + plane, m, _mm512_add_ps(o, e1));
+                        _mm512_mask_storeu_ps(dst + 2 * plane, m, _mm512_sub_ps(e1, o));
+                        _mm512_mask_storeu_ps(dst + 3 * plane, m, _mm512_sub_ps(o, o1));
+                    }
+                }
+            }
+        }
+}
+
+/* Where output (n, channel 0, oh, ow) goes. */
+static inline int64_t wg_out(const wg_job *J, int64_t n, int64_t oh, int64_t ow)
+{
+    const sr_layout *lay = J->lay;
+    if (!lay)
+        return n * J->c->cout * J->c->oh * J->c->ow + oh * J->c->ow + ow;
+    int64_t w = ow + lay->left;
+    return n * lay->sample + (oh + lay->top) * lay->row + (w % lay->phases) * lay->phase + w / lay->phases;
+}
+
+/* Tile t's 16 positions of output block ob out: Y = A^T M A, A^T = [1 1 1
+ * 0; 0 1 -1 -1], plus the bias, the activation, then pixel by pixel. */
+static CK_TARGET void wg_output(const wg_job *J, const float *M, int64_t t, int64_t n0, int64_t ob)
+{
+    const wg_plan *p = J->p;
+    int64_t OB = 16 * p->no, T = p->T, o0 = ob * OB, ov = p->og - o0 < OB ? p->og - o0 : OB;
+    int64_t n = n0 + t / p->tps, ty = t % p->tps / p->tw, tx = t % p->tw;
+    int64_t cstride = J->lay ? J->lay->chan : J->c->oh * J->c->ow;
+    float out[4][64] __attribute__((aligned(64)));
+    for (int v = 0; v < p->no; v++) {
+        __m512 m[16], s[2][4];
+        for (int q = 0; q < 16; q++)
+            m[q] = _mm512_load_ps(M + (q * T + t) * OB + 16 * v);
+        for (int j = 0; j < 4; j++) {
+            s[0][j] = _mm512_add_ps(_mm512_add_ps(m[j], m[4 + j]), m[8 + j]);
+            s[1][j] = _mm512_sub_ps(_mm512_sub_ps(m[4 + j], m[8 + j]), m[12 + j]);
+        }
+        __m512 b = _mm512_load_ps(J->pk->b + ob * OB + 16 * v);
+        for (int i = 0; i < 2; i++) {
+            __m512 y0 = _mm512_add_ps(_mm512_add_ps(s[i][0], s[i][1]), s[i][2]);
+            __m512 y1 = _mm512_sub_ps(_mm512_sub_ps(s[i][1], s[i][2]), s[i][3]);
+            _mm512_store_ps(out[2 * i] + 16 * v, _mm512_add_ps(b, y0));
+            _mm512_store_ps(out[2 * i + 1] + 16 * v, _mm512_add_ps(b, y1));
+        }
+    }
+    for (int k = 0; k < 4; k++) {
+        sr_post(J->ctx, out[k], (size_t)OB);
+        float *d = J->y + wg_out(J, n, 2 * ty + k / 2, 2 * tx + k % 2) + o0 * cstride;
+        for (int64_t o = 0; o < ov; o++)
+            d[o * cstride] = out[k][o];
+    }
+}
+
+static void wg_task(void *arg, int64_t task, int tid)
+{
+    const wg_job *J = arg;
+    const ck_conv *c = J->c;
+    const ck_lay *l = J->l;
+    const wg_plan *p = J->p;
+    const wg_pack *pk = J->pk;
+    int64_t blk = task / J->nbr, br = task % J->nbr;
+    int64_t n0 = blk * p->nb, n1 = n0 + p->nb < c->n ? n0 + p->nb : c->n;
+    float *area = J->work + (size_t)tid * J->area;
+    area = (float *)(((uintptr_t)area + 63) & ~(uintptr_t)63);
+    float *xp = area;
+    const float *xb;
+    if (J->laid_out) {
+        xb = J->x + n0 * l->SS;
+    } else {
+        for (int64_t n = n0; n < n1; n++)
+            ck_pad_sample(c, l, &J->rp, J->x + n * c->cin * c->h * c->w, xp + (n - n0) * l->SS);
+        xb = xp;
+    }
+    int64_t OB = 16 * p->no, T = p->T, cin = c->cin;
+    float *V = area + (size_t)(p->nb * l->SS + CK_SLACK + 16) / 16 * 16;
+    float *M = V + (size_t)(16 * cin * T) + 16;
+    M = (float *)(((uintptr_t)M + 63) & ~(uintptr_t)63);
+    float *zero = M + (size_t)(16 * T * OB + p->rows * OB) + 16;
+    zero = (float *)(((uintptr_t)zero + 63) & ~(uintptr_t)63);
+    memset(zero, 0, (size_t)OB * sizeof *zero);
+    wg_input(J, xb, n1 - n0, V);
+    int64_t tiles = (n1 - n0) * p->tps;
+    int rows = p->rows;
+    ck_tile_fn fn = ck_tile_pick(p->no, rows, 1);
+    int64_t ob0 = br * p->nob / J->nbr, ob1 = (br + 1) * p->nob / J->nbr;
+    for (int64_t ob = ob0; ob < ob1; ob++) {
+        for (int q = 0; q < 16; q++) {
+            const float *U = pk->u + (size_t)((ob * 16 + q) * cin * OB);
+            for (int64_t c0 = 0; c0 < cin; c0 += p->cb) {
+                int64_t c1 = c0 + p->cb < cin ? c0 + p->cb : cin;
+                for (int64_t t = 0; t < tiles; t += rows) {
+                    int64_t sin[8];
+                    for (int r = 0; r < rows; r++)
+                        sin[r] = q * cin * T + (t + r < tiles ? t + r : t); /* past the end: the first again */
+                    fn(V, sin, J->taps, J->idx, c0, c1, U, zero, M + (q * T + t) * OB, c0 == 0);
+                }
+            }
+        }
+        for (int64_t t = 0; t < tiles; t++)
+            wg_output(J, M, t, n0, ob);
+    }
+}
+#endif
+
+int ck_wg_forward(const ck_conv *c, const float *W, const float *bias, const float *x, float *y, sr_ctx *ctx)
+{
+#ifdef CK_X86
+    ck_lay l;
+    wg_plan p;
+    ck_lay_get(c, &l);
+    wg_plan_get(c, &l, &p);
+    void *own = NULL;
+    const wg_pack *pk = wg_packed(c, &p, W, bias, ctx, &own);
+    if (!pk)
+        return -1;
+    int64_t *taps = (int64_t *)ctx->work;
+    int32_t *idx = (int32_t *)(taps + c->cin);
+    for (int64_t ci = 0; ci < c->cin; ci++) {
+        taps[ci] = ci * p.T;
+        idx[ci] = (int32_t)ci;
+    }
+    wg_job J = {.c = c, .l = &l, .p = &p, .pk = pk, .x = x, .y = y, .taps = taps, .idx = idx,
+                .work = ctx->work + wg_shared(c), .area = wg_area(c, &l, &p) + 16, .ctx = ctx,
+                .lay = ctx->out_layout, .laid_out = ctx->in_laid_out, .nbr = 1};
+    ck_rowpad_init(&J.rp, c->w, c->pb[1], 1, l.Wj, 1);
+    if (J.laid_out)
+        for (int64_t n = 0; n < c->n; n++)
+            ck_pad_borders(c, &l, (float *)x + n * l.SS);
+    int threads = ctx->threads > 1 ? ctx->threads : 1;
+    int64_t blocks = (c->n + p.nb - 1) / p.nb;
+    if (blocks < threads) {
+        int64_t r = (threads + blocks - 1) / blocks;
+        J.nbr = r < p.nob ? r : p.nob;
+    }
+    ck_par(ctx, blocks * J.nbr, wg_task, &J);
+    free(own);
+    return 0;
+#else
+    (void)c, (void)W, (void)bias, (void)x, (void)y, (void)ctx;
+    return -1;
+#endif
+}
