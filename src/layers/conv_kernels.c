@@ -29,12 +29,13 @@ int ck_choose(const ck_conv *c)
      * CK_OC's 195 183, but the choice stays the geometry's) */
     if (ck_pw_ok(c))
         return CK_PW;
-    /* 3x3 at stride 1 with 128 input channels or more, on 4x4 outputs and
+    /* 3x3 at stride 1 with 64 input channels or more, on 4x4 outputs and
      * up: Winograd's 16 multiplies per 2x2 outputs instead of 36
-     * (measured, 16 samples, ReLU fused, against CK_OC: 128 -> 256 at 8x8
-     * 3.03 -> 2.29 ms, 256 -> 256 at 8x8 6.10 -> 4.36, 256 -> 512 at 4x4
-     * 2.69 -> 2.24, 512 -> 512 at 4x4 5.63 -> 4.98; 64 -> 128 at 16x16
-     * lost to conv.c's, 3.10 -> 3.29) */
+     * (measured, 16 samples, ReLU fused, against the kernel that ran
+     * before: 64 -> 128 at 16x16 3.07 -> 2.31 ms, 64 -> 64 at 32x32 6.40
+     * -> 5.38, 128 -> 256 at 8x8 3.00 -> 2.12, 256 -> 256 at 8x8 5.96 ->
+     * 4.23, 512 -> 512 at 4x4 5.40 -> 4.82; with 32 input channels the
+     * transforms eat the gain: 32 -> 32 at 32x32 1.63 -> 2.04) */
     if (ck_wg_ok(c))
         return CK_WG;
     /* conv.c's kernel, a vector across 16 outputs of a row, leaves lanes

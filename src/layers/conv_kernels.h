@@ -219,6 +219,39 @@ typedef void (*ck_tile_fn)(const float *xb, const int64_t *sin, const int64_t *t
                            int64_t k1, const float *wp, const float *bp, float *sum, int first);
 ck_tile_fn ck_tile_pick(int no, int rows, int cols);
 
+/* Pixels of a tile consecutive in the output: lanes `mask` of its 16-pixel
+ * block blk go to dst (channel 0) on, cnt of them. */
+typedef struct {
+    int64_t dst;
+    uint16_t mask;
+    uint8_t blk, cnt;
+} ck_run;
+
+/* Pixel r (called for r ascending from 0) whose channel 0 goes to d (d <
+ * 0: none) into the runs ru[0 .. nr); returns their new count.  *prev:
+ * the last d, -2 at first. */
+static inline int64_t ck_run_add(ck_run *ru, int64_t nr, int64_t r, int64_t d, int64_t *prev)
+{
+    if (d < 0) {
+        *prev = -2;
+        return nr;
+    }
+    if (nr > 0 && d == *prev + 1 && r % 16 != 0) {
+        ru[nr - 1].mask |= (uint16_t)(1u << (r % 16));
+        ru[nr - 1].cnt++;
+    } else {
+        ru[nr++] = (ck_run){.dst = d, .mask = (uint16_t)(1u << (r % 16)), .blk = (uint8_t)(r / 16), .cnt = 1};
+    }
+    *prev = d;
+    return nr;
+}
+
+/* R pixels' finished sums ([pixel][OB], 64-byte aligned) out, channels
+ * 0 .. ov, through the runs (channel o of a run's pixels at y + dst + o *
+ * cstride on). */
+void ck_store(const float *sum, int64_t R, int64_t OB, int64_t ov, const ck_run *run, int64_t nrun, float *y,
+              int64_t cstride);
+
 /* The kernels, for conv_kernels' own dispatch and the tests. */
 int ck_oc_ok(const ck_conv *c);
 size_t ck_oc_workspace(const ck_conv *c);

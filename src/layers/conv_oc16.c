@@ -274,13 +274,7 @@ typedef struct {
     int64_t len;       /* pixels: 1..cols */
 } oc_seg;
 
-/* A run of a tile's pixels that are consecutive in the output: lanes
- * `mask` of the tile's 16-pixel block blk, going to dst (channel 0) on. */
-typedef struct {
-    int64_t dst;
-    uint16_t mask;
-    uint8_t blk, cnt;
-} oc_run;
+typedef ck_run oc_run;
 
 /* A tile: `rows` segments from s0 on (cnt of them real, the rest
  * repeat the first), all of class q; its running sums at sums + sum. */
@@ -504,11 +498,11 @@ static inline int64_t oc_out(const oc_job *J, int64_t n, int64_t oh, int64_t ow)
 }
 
 #ifdef CK_X86
-/* A finished tile's sums ([pixel][OB]) out: per 16 channels and 16 pixels
- * one transpose, then each run of pixels consecutive in the output is one
- * compress and one masked store per channel. */
-static CK_TARGET void oc_store(const float *sum, int64_t R, int64_t OB, int64_t ov, const oc_run *run,
-                               int64_t nrun, float *y, int64_t cstride)
+/* Per 16 channels and 16 pixels one transpose, then each run of pixels
+ * consecutive in the output is one compress and one masked store per
+ * channel. */
+CK_TARGET void ck_store(const float *sum, int64_t R, int64_t OB, int64_t ov, const ck_run *run, int64_t nrun,
+                        float *y, int64_t cstride)
 {
     for (int64_t v = 0; v * 16 < ov; v++) {
         int64_t nv = ov - 16 * v < 16 ? ov - 16 * v : 16, k = 0;
@@ -592,18 +586,8 @@ static void oc_runs(const oc_job *J, const oc_seg *sg, const oc_tl *T, oc_run *r
     int64_t cols = J->p->cols, R = T->rows * cols, nr = 0, prev = -2;
     for (int64_t r = 0; r < R; r++) {
         int64_t si = T->s0 + r / cols, j = r % cols;
-        if (r / cols >= T->cnt || j >= sg[si].len) {
-            prev = -2;
-            continue;
-        }
-        int64_t d = oc_out(J, sg[si].n, sg[si].oh, sg[si].ow + j);
-        if (nr > 0 && d == prev + 1 && r % 16 != 0) {
-            ru[nr - 1].mask |= (uint16_t)(1u << (r % 16));
-            ru[nr - 1].cnt++;
-        } else {
-            ru[nr++] = (oc_run){.dst = d, .mask = (uint16_t)(1u << (r % 16)), .blk = (uint8_t)(r / 16), .cnt = 1};
-        }
-        prev = d;
+        int64_t d = r / cols >= T->cnt || j >= sg[si].len ? -1 : oc_out(J, sg[si].n, sg[si].oh, sg[si].ow + j);
+        nr = ck_run_add(ru, nr, r, d, &prev);
     }
     ru[R].dst = nr;
 }
@@ -661,7 +645,7 @@ static void oc_task(void *arg, int64_t task, int tid)
                         const oc_run *ru = runs + ti * (Rmax + 1);
                         int64_t R = T->rows * p->cols;
                         sr_post(J->ctx, sum, (size_t)(R * OB));
-                        oc_store(sum, R, OB, ov, ru, ru[R].dst, J->y + o0 * cstride, cstride);
+                        ck_store(sum, R, OB, ov, ru, ru[R].dst, J->y + o0 * cstride, cstride);
                     }
                 }
             }

@@ -46,12 +46,12 @@
 
 int ck_wg_ok(const ck_conv *c)
 {
-    /* 4x4 outputs and up (at 2x2 the direct kernel skips the padding's
-     * 5 of 9 taps: as few multiplies), enough channels to carry the
-     * transforms, a whole number of tiles */
+    /* 4x4 outputs and up (at 2x2, CK_OC skips the padding's 5 of 9
+     * taps: as few multiplies), enough input channels to carry the
+     * transforms (see ck_choose), a whole number of tiles */
     return c->groups == 1 && c->k[0] == 3 && c->k[1] == 3 && c->s[0] == 1 && c->s[1] == 1 && c->dil[0] == 1 &&
            c->dil[1] == 1 && c->mode == CK_PAD_ZEROS && c->oh % 2 == 0 && c->ow % 2 == 0 && c->oh * c->ow >= 16 &&
-           c->cin >= 128 && c->cout >= 16 && c->cin < (1 << 24) && c->w + c->pb[1] + c->pa[1] <= WG_ROW;
+           c->cin >= 64 && c->cout >= 16 && c->cin < (1 << 24) && c->w + c->pb[1] + c->pa[1] <= WG_ROW;
 }
 
 typedef struct {
@@ -164,7 +164,7 @@ int ck_wg_prepare(const ck_conv *c, const float *W, const float *bias, sr_ctx *c
 }
 
 /* Per thread: the padded block, V, M (with a tile group's slack), the
- * zero biases. */
+ * zero biases, a tile row's outputs and their runs. */
 static size_t wg_area(const ck_conv *c, const ck_lay *l, const wg_plan *p)
 {
     int64_t OB = 16 * p->no;
@@ -172,6 +172,7 @@ static size_t wg_area(const ck_conv *c, const ck_lay *l, const wg_plan *p)
     a += (size_t)(16 * c->cin * p->T) + 16;
     a += (size_t)(16 * p->T * OB + p->rows * OB) + 16;
     a += (size_t)OB + 16;
+    a += (size_t)(2 * c->ow * OB) + (size_t)(2 * c->ow + 1) * (sizeof(ck_run) / sizeof(float)) + 16;
     return a;
 }
 
@@ -269,37 +270,39 @@ static inline int64_t wg_out(const wg_job *J, int64_t n, int64_t oh, int64_t ow)
     return n * lay->sample + (oh + lay->top) * lay->row + (w % lay->phases) * lay->phase + w / lay->phases;
 }
 
-/* Tile t's 16 positions of output block ob out: Y = A^T M A, A^T = [1 1 1
- * 0; 0 1 -1 -1], plus the bias, the activation, then pixel by pixel. */
-static CK_TARGET void wg_output(const wg_job *J, const float *M, int64_t t, int64_t n0, int64_t ob)
+/* Tile row ty of sample n (n0 + n in the call) of output block ob out:
+ * each tile's 16 positions through Y = A^T M A, A^T = [1 1 1 0; 0 1 -1
+ * -1], plus the bias, into S [pixel][OB] (the two output rows' pixels in
+ * order), the activation over it, then out through ck_store. */
+static CK_TARGET void wg_output(const wg_job *J, const float *M, int64_t n, int64_t ty, int64_t n0, int64_t ob,
+                                float *S, ck_run *ru)
 {
     const wg_plan *p = J->p;
-    int64_t OB = 16 * p->no, T = p->T, o0 = ob * OB, ov = p->og - o0 < OB ? p->og - o0 : OB;
-    int64_t n = n0 + t / p->tps, ty = t % p->tps / p->tw, tx = t % p->tw;
-    int64_t cstride = J->lay ? J->lay->chan : J->c->oh * J->c->ow;
-    float out[4][64] __attribute__((aligned(64)));
-    for (int v = 0; v < p->no; v++) {
-        __m512 m[16], s[2][4];
-        for (int q = 0; q < 16; q++)
-            m[q] = _mm512_load_ps(M + (q * T + t) * OB + 16 * v);
-        for (int j = 0; j < 4; j++) {
-            s[0][j] = _mm512_add_ps(_mm512_add_ps(m[j], m[4 + j]), m[8 + j]);
-            s[1][j] = _mm512_sub_ps(_mm512_sub_ps(m[4 + j], m[8 + j]), m[12 + j]);
+    int64_t OB = 16 * p->no, T = p->T, o0 = ob * OB, ov = p->og - o0 < OB ? p->og - o0 : OB, ow = J->c->ow;
+    int64_t cstride = J->lay ? J->lay->chan : J->c->oh * J->c->ow, t0 = n * p->tps + ty * p->tw;
+    for (int64_t tx = 0; tx < p->tw; tx++)
+        for (int v = 0; v < p->no; v++) {
+            __m512 m[16], s[2][4];
+            for (int q = 0; q < 16; q++)
+                m[q] = _mm512_load_ps(M + (q * T + t0 + tx) * OB + 16 * v);
+            for (int j = 0; j < 4; j++) {
+                s[0][j] = _mm512_add_ps(_mm512_add_ps(m[j], m[4 + j]), m[8 + j]);
+                s[1][j] = _mm512_sub_ps(_mm512_sub_ps(m[4 + j], m[8 + j]), m[12 + j]);
+            }
+            __m512 b = _mm512_load_ps(J->pk->b + ob * OB + 16 * v);
+            for (int i = 0; i < 2; i++) {
+                __m512 y0 = _mm512_add_ps(_mm512_add_ps(s[i][0], s[i][1]), s[i][2]);
+                __m512 y1 = _mm512_sub_ps(_mm512_sub_ps(s[i][1], s[i][2]), s[i][3]);
+                float *d = S + (i * ow + 2 * tx) * OB + 16 * v;
+                _mm512_store_ps(d, _mm512_add_ps(b, y0));
+                _mm512_store_ps(d + OB, _mm512_add_ps(b, y1));
+            }
         }
-        __m512 b = _mm512_load_ps(J->pk->b + ob * OB + 16 * v);
-        for (int i = 0; i < 2; i++) {
-            __m512 y0 = _mm512_add_ps(_mm512_add_ps(s[i][0], s[i][1]), s[i][2]);
-            __m512 y1 = _mm512_sub_ps(_mm512_sub_ps(s[i][1], s[i][2]), s[i][3]);
-            _mm512_store_ps(out[2 * i] + 16 * v, _mm512_add_ps(b, y0));
-            _mm512_store_ps(out[2 * i + 1] + 16 * v, _mm512_add_ps(b, y1));
-        }
-    }
-    for (int k = 0; k < 4; k++) {
-        sr_post(J->ctx, out[k], (size_t)OB);
-        float *d = J->y + wg_out(J, n, 2 * ty + k / 2, 2 * tx + k % 2) + o0 * cstride;
-        for (int64_t o = 0; o < ov; o++)
-            d[o * cstride] = out[k][o];
-    }
+    sr_post(J->ctx, S, (size_t)(2 * ow * OB));
+    int64_t nr = 0, prev = -2;
+    for (int64_t r = 0; r < 2 * ow; r++)
+        nr = ck_run_add(ru, nr, r, wg_out(J, n0 + n, 2 * ty + r / ow, r % ow), &prev);
+    ck_store(S, 2 * ow, OB, ov, ru, nr, J->y + o0 * cstride, cstride);
 }
 
 static void wg_task(void *arg, int64_t task, int tid)
@@ -328,6 +331,8 @@ static void wg_task(void *arg, int64_t task, int tid)
     M = (float *)(((uintptr_t)M + 63) & ~(uintptr_t)63);
     float *zero = M + (size_t)(16 * T * OB + p->rows * OB) + 16;
     zero = (float *)(((uintptr_t)zero + 63) & ~(uintptr_t)63);
+    float *S = zero + OB;
+    ck_run *ru = (ck_run *)(S + 2 * c->ow * OB);
     memset(zero, 0, (size_t)OB * sizeof *zero);
     wg_input(J, xb, n1 - n0, V);
     int64_t tiles = (n1 - n0) * p->tps;
@@ -347,8 +352,9 @@ static void wg_task(void *arg, int64_t task, int tid)
                 }
             }
         }
-        for (int64_t t = 0; t < tiles; t++)
-            wg_output(J, M, t, n0, ob);
+        for (int64_t n = 0; n < n1 - n0; n++)
+            for (int64_t ty = 0; ty < p->th; ty++)
+                wg_output(J, M, n, ty, n0, ob, S, ru);
     }
 }
 #endif
