@@ -42,7 +42,7 @@
 
 #define WG_T 64        /* tiles per block of samples, at least (where they fit) */
 #define WG_L1W 8192    /* floats of weights per input-channel block (32 KiB) */
-#define WG_ROW 256     /* padded row floats at most (outputs up to 254 wide) */
+#define WG_ROW 256     /* padded row floats at most (a tile row's outputs in scratch) */
 
 int ck_wg_ok(const ck_conv *c)
 {
@@ -51,7 +51,8 @@ int ck_wg_ok(const ck_conv *c)
      * transforms (see ck_choose), a whole number of tiles */
     return c->groups == 1 && c->k[0] == 3 && c->k[1] == 3 && c->s[0] == 1 && c->s[1] == 1 && c->dil[0] == 1 &&
            c->dil[1] == 1 && c->mode == CK_PAD_ZEROS && c->oh % 2 == 0 && c->ow % 2 == 0 && c->oh * c->ow >= 16 &&
-           c->cin >= 64 && c->cout >= 16 && c->cin < (1 << 24) && c->w + c->pb[1] + c->pa[1] <= WG_ROW;
+           c->cin >= 64 && c->cout >= 16 && c->w + c->pb[1] + c->pa[1] <= WG_ROW &&
+           c->cin * (c->h + c->pb[0] + c->pa[0]) * (c->w + c->pb[1] + c->pa[1]) < INT32_MAX; /* gather offsets */
 }
 
 typedef struct {
@@ -164,7 +165,7 @@ int ck_wg_prepare(const ck_conv *c, const float *W, const float *bias, sr_ctx *c
 }
 
 /* Per thread: the padded block, V, M (with a tile group's slack), the
- * zero biases, a tile row's outputs and their runs. */
+ * zero biases, a tile row's outputs and their runs, the tiles' offsets. */
 static size_t wg_area(const ck_conv *c, const ck_lay *l, const wg_plan *p)
 {
     int64_t OB = 16 * p->no;
@@ -173,6 +174,7 @@ static size_t wg_area(const ck_conv *c, const ck_lay *l, const wg_plan *p)
     a += (size_t)(16 * p->T * OB + p->rows * OB) + 16;
     a += (size_t)OB + 16;
     a += (size_t)(2 * c->ow * OB) + (size_t)(2 * c->ow + 1) * (sizeof(ck_run) / sizeof(float)) + 16;
+    a += (size_t)p->T + 16;
     return a;
 }
 
@@ -210,54 +212,44 @@ typedef struct {
 /*
  * The block's patches into V [16][cin][T]: V = B^T d B, B^T = [1 0 -1 0;
  * 0 1 1 0; 0 -1 1 0; 0 1 0 -1].  Tile t = (sample, ty, tx) in that order
- * reads padded rows 2 ty .. 2 ty + 3, columns 2 tx .. 2 tx + 3.
+ * reads padded rows 2 ty .. 2 ty + 3, columns 2 tx .. 2 tx + 3: 16 tiles
+ * at a time, each patch element one gather (off: the tiles' offsets in
+ * a channel, T int32s).
  */
-static CK_TARGET void wg_input(const wg_job *J, const float *xb, int64_t nn, float *V)
+static CK_TARGET void wg_input(const wg_job *J, const float *xb, int64_t nn, float *V, int32_t *off)
 {
     const ck_conv *c = J->c;
     const ck_lay *l = J->l;
     const wg_plan *p = J->p;
-    int64_t T = p->T, cin = c->cin, tw = p->tw, plane = cin * T, Wp = l->Wp, nv = (Wp + 15) / 16;
-    const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-    /* the rows' vertical combinations B^T d, padded with zeros to whole
-     * vectors and 2 more (the horizontal step reads 2 columns ahead) */
-    float tb[4][WG_ROW + 48] __attribute__((aligned(64)));
-    memset(tb, 0, sizeof tb);
-    for (int64_t n = 0; n < nn; n++)
-        for (int64_t ci = 0; ci < cin; ci++) {
-            const float *xc = xb + n * l->SS + ci * l->PS;
-            float *v = V + ci * T + n * p->tps;
-            for (int64_t ty = 0; ty < p->th; ty++) {
-                const float *r0 = xc + 2 * ty * l->RS, *r1 = r0 + l->RS, *r2 = r1 + l->RS, *r3 = r2 + l->RS;
-                for (int64_t k = 0; k < nv; k++) {
-                    __mmask16 m = (__mmask16)(Wp - 16 * k >= 16 ? 0xffff : (1u << (Wp - 16 * k)) - 1);
-                    __m512 d0 = _mm512_maskz_loadu_ps(m, r0 + 16 * k), d1 = _mm512_maskz_loadu_ps(m, r1 + 16 * k);
-                    __m512 d2 = _mm512_maskz_loadu_ps(m, r2 + 16 * k), d3 = _mm512_maskz_loadu_ps(m, r3 + 16 * k);
-                    _mm512_store_ps(tb[0] + 16 * k, _mm512_sub_ps(d0, d2));
-                    _mm512_store_ps(tb[1] + 16 * k, _mm512_add_ps(d1, d2));
-                    _mm512_store_ps(tb[2] + 16 * k, _mm512_sub_ps(d2, d1));
-                    _mm512_store_ps(tb[3] + 16 * k, _mm512_sub_ps(d1, d3));
-                }
-                float *vt = v + ty * tw;
-                for (int64_t t0 = 0; t0 < tw; t0 += 16) {
-                    __mmask16 m = (__mmask16)(tw - t0 >= 16 ? 0xffff : (1u << (tw - t0)) - 1);
-                    for (int a = 0; a < 4; a++) {
-                        const float *t = tb[a] + 2 * t0;
-                        __m512 x0 = _mm512_loadu_ps(t), x1 = _mm512_loadu_ps(t + 16);
-                        __m512 y0 = _mm512_loadu_ps(t + 2), y1 = _mm512_loadu_ps(t + 18);
-                        /* columns 2 tx, 2 tx + 1, 2 tx + 2, 2 tx + 3 of tile tx */
-                        __m512 e = _mm512_permutex2var_ps(x0, ev, x1), o = _mm512_permutex2var_ps(x0, od, x1);
-                        __m512 e1 = _mm512_permutex2var_ps(y0, ev, y1), o1 = _mm512_permutex2var_ps(y0, od, y1);
-                        float *dst = vt + t0 + 4 * a * plane;
-                        _mm512_mask_storeu_ps(dst, m, _mm512_sub_ps(e, e1));
-                        _mm512_mask_storeu_ps(dst + plane, m, _mm512_add_ps(o, e1));
-                        _mm512_mask_storeu_ps(dst + 2 * plane, m, _mm512_sub_ps(e1, o));
-                        _mm512_mask_storeu_ps(dst + 3 * plane, m, _mm512_sub_ps(o, o1));
-                    }
-                }
+    int64_t T = p->T, plane = c->cin * T, tiles = nn * p->tps;
+    for (int64_t t = 0; t < tiles; t++) {
+        int64_t n = t / p->tps, r = t % p->tps;
+        off[t] = (int32_t)(n * l->SS + 2 * (r / p->tw) * l->RS + 2 * (r % p->tw));
+    }
+    for (int64_t t0 = 0; t0 < tiles; t0 += 16) {
+        __mmask16 m = (__mmask16)(tiles - t0 >= 16 ? 0xffff : (1u << (tiles - t0)) - 1);
+        __m512i vo = _mm512_maskz_loadu_epi32(m, off + t0);
+        for (int64_t ci = 0; ci < c->cin; ci++) {
+            const float *pc = xb + ci * l->PS;
+            __m512 t[4][4];
+            for (int j = 0; j < 4; j++) {
+                __m512 d[4];
+                for (int i = 0; i < 4; i++)
+                    d[i] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, vo, pc + i * l->RS + j, 4);
+                t[0][j] = _mm512_sub_ps(d[0], d[2]);
+                t[1][j] = _mm512_add_ps(d[1], d[2]);
+                t[2][j] = _mm512_sub_ps(d[2], d[1]);
+                t[3][j] = _mm512_sub_ps(d[1], d[3]);
+            }
+            float *dst = V + ci * T + t0;
+            for (int a = 0; a < 4; a++) {
+                _mm512_mask_storeu_ps(dst + (4 * a) * plane, m, _mm512_sub_ps(t[a][0], t[a][2]));
+                _mm512_mask_storeu_ps(dst + (4 * a + 1) * plane, m, _mm512_add_ps(t[a][1], t[a][2]));
+                _mm512_mask_storeu_ps(dst + (4 * a + 2) * plane, m, _mm512_sub_ps(t[a][2], t[a][1]));
+                _mm512_mask_storeu_ps(dst + (4 * a + 3) * plane, m, _mm512_sub_ps(t[a][1], t[a][3]));
             }
         }
+    }
 }
 
 /* Where output (n, channel 0, oh, ow) goes. */
@@ -333,8 +325,9 @@ static void wg_task(void *arg, int64_t task, int tid)
     zero = (float *)(((uintptr_t)zero + 63) & ~(uintptr_t)63);
     float *S = zero + OB;
     ck_run *ru = (ck_run *)(S + 2 * c->ow * OB);
+    int32_t *off = (int32_t *)(ru + 2 * c->ow + 1);
     memset(zero, 0, (size_t)OB * sizeof *zero);
-    wg_input(J, xb, n1 - n0, V);
+    wg_input(J, xb, n1 - n0, V, off);
     int64_t tiles = (n1 - n0) * p->tps;
     int rows = p->rows;
     ck_tile_fn fn = ck_tile_pick(p->no, rows, 1);
