@@ -1136,6 +1136,10 @@ METHOD = """\
 - **GFLOP/s** counts 2 FLOPs per multiply-add of Linear, Conv and
   ConvTranspose layers (bias, activations, pooling, normalisation not
   counted), from the layer shapes; the same count for all three programs.
+  It is the direct convolution's count: where seqrun skips taps that fall
+  in zero padding (conv_oc16.c) or multiplies in the Winograd domain
+  (conv_wino.c: 16 multiplies per 2x2 outputs instead of 36), it does
+  fewer multiply-adds than counted, so its rate can pass the FMA peak.
   "of sgemm peak" is of the 1024^3 OpenBLAS sgemm rate at the same thread
   count; "of AVX-512 FMA peak" is of `bench/fma_peak`'s rate at the same
   thread count: 16 independent `_mm512_fmadd_ps` chains on registers per
@@ -1144,7 +1148,8 @@ METHOD = """\
   start of the run and, in a full run, again at the end; the higher is used.
 - **W7's 3x3 convolutions** (issue 15's 75% target): each convolution's
   time from seqrun's own `-v` per-layer report in the fwd-only run (its
-  fused ReLU included), its FLOPs over those samples.
+  fused ReLU included), its FLOPs (the direct count, above) over those
+  samples.
 - **W11, W12** need ConvTranspose2d and Upsample; while `seqrun --check`
   refuses the spec (exit 2), the row says which layer seqrun lacks and only
   PyTorch and ORT are measured.
