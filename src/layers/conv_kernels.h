@@ -219,6 +219,15 @@ typedef void (*ck_tile_fn)(const float *xb, const int64_t *sin, const int64_t *t
                            int64_t k1, const float *wp, const float *bp, float *sum, int first);
 ck_tile_fn ck_tile_pick(int no, int rows, int cols);
 
+/* Where output (n, channel 0, oh, ow) of c goes: dense NCHW, or lay. */
+static inline int64_t ck_out_at(const ck_conv *c, const sr_layout *lay, int64_t n, int64_t oh, int64_t ow)
+{
+    if (!lay)
+        return n * c->cout * c->oh * c->ow + oh * c->ow + ow;
+    int64_t w = ow + lay->left;
+    return n * lay->sample + (oh + lay->top) * lay->row + (w % lay->phases) * lay->phase + w / lay->phases;
+}
+
 /* Pixels of a tile consecutive in the output: lanes `mask` of its 16-pixel
  * block blk go to dst (channel 0) on, cnt of them. */
 typedef struct {

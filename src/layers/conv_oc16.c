@@ -487,16 +487,6 @@ typedef struct {
 } oc_job;
 
 
-/* Where output (n, channel 0, oh, ow) goes, and the step between channels. */
-static inline int64_t oc_out(const oc_job *J, int64_t n, int64_t oh, int64_t ow)
-{
-    const sr_layout *lay = J->lay;
-    if (!lay)
-        return n * J->c->cout * J->c->oh * J->c->ow + oh * J->c->ow + ow;
-    int64_t w = ow + lay->left;
-    return n * lay->sample + (oh + lay->top) * lay->row + (w % lay->phases) * lay->phase + w / lay->phases;
-}
-
 #ifdef CK_X86
 /* Per 16 channels and 16 pixels one transpose, then each run of pixels
  * consecutive in the output is one compress and one masked store per
@@ -586,7 +576,7 @@ static void oc_runs(const oc_job *J, const oc_seg *sg, const oc_tl *T, oc_run *r
     int64_t cols = J->p->cols, R = T->rows * cols, nr = 0, prev = -2;
     for (int64_t r = 0; r < R; r++) {
         int64_t si = T->s0 + r / cols, j = r % cols;
-        int64_t d = r / cols >= T->cnt || j >= sg[si].len ? -1 : oc_out(J, sg[si].n, sg[si].oh, sg[si].ow + j);
+        int64_t d = r / cols >= T->cnt || j >= sg[si].len ? -1 : ck_out_at(J->c, J->lay, sg[si].n, sg[si].oh, sg[si].ow + j);
         nr = ck_run_add(ru, nr, r, d, &prev);
     }
     ru[R].dst = nr;

@@ -252,16 +252,6 @@ static CK_TARGET void wg_input(const wg_job *J, const float *xb, int64_t nn, flo
     }
 }
 
-/* Where output (n, channel 0, oh, ow) goes. */
-static inline int64_t wg_out(const wg_job *J, int64_t n, int64_t oh, int64_t ow)
-{
-    const sr_layout *lay = J->lay;
-    if (!lay)
-        return n * J->c->cout * J->c->oh * J->c->ow + oh * J->c->ow + ow;
-    int64_t w = ow + lay->left;
-    return n * lay->sample + (oh + lay->top) * lay->row + (w % lay->phases) * lay->phase + w / lay->phases;
-}
-
 /* Tile row ty of sample n (n0 + n in the call) of output block ob out:
  * each tile's 16 positions through Y = A^T M A, A^T = [1 1 1 0; 0 1 -1
  * -1], plus the bias, into S [pixel][OB] (the two output rows' pixels in
@@ -293,7 +283,7 @@ static CK_TARGET void wg_output(const wg_job *J, const float *M, int64_t n, int6
     sr_post(J->ctx, S, (size_t)(2 * ow * OB));
     int64_t nr = 0, prev = -2;
     for (int64_t r = 0; r < 2 * ow; r++)
-        nr = ck_run_add(ru, nr, r, wg_out(J, n0 + n, 2 * ty + r / ow, r % ow), &prev);
+        nr = ck_run_add(ru, nr, r, ck_out_at(J->c, J->lay, n0 + n, 2 * ty + r / ow, r % ow), &prev);
     ck_store(S, 2 * ow, OB, ov, ru, nr, J->y + o0 * cstride, cstride);
 }
 
