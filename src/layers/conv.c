@@ -3,10 +3,10 @@
  * every convolution that is not transposed (Conv3d's too).
  *
  * A call runs on one of three kernels, chosen by the layer's geometry
- * alone: conv_kernels.h's (AVX-512; conv_oc16.c, conv_dw.c), else the
- * direct kernel (conv_direct.c; AVX-512 or AVX2), else im2col and
- * cblas_sgemm (conv_im2col.c).  All run Conv1d as a 2-D convolution whose
- * height is 1.
+ * alone: conv_kernels.h's (AVX-512; conv_oc16.c, conv_wino.c, conv_pw.c,
+ * the depthwise conv_dw*.c), else the direct kernel (conv_direct.c;
+ * AVX-512 or AVX2), else im2col and cblas_sgemm (conv_im2col.c).  All
+ * run Conv1d as a 2-D convolution whose height is 1.
  */
 #include "conv_direct.h"
 #include "conv_kernels.h"
