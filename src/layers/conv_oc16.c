@@ -482,6 +482,7 @@ typedef struct {
     const sr_layout *lay;
     int laid_out;
     int direct;             /* the dense input is the padded layout (no padding, stride 1 across) */
+    int pre;                /* padded before the tasks: block b in thread b's area (oc_prepad) */
     int64_t nbr;            /* ranges of output-channel blocks per sample block */
     ck_rowpad rp;
 } oc_job;
@@ -582,6 +583,24 @@ static void oc_runs(const oc_job *J, const oc_seg *sg, const oc_tl *T, oc_run *r
     ru[R].dst = nr;
 }
 
+/* With fewer sample blocks than threads, every block's tasks (a range of
+ * output channels each) would pad the block for themselves: sample `task`
+ * is padded once instead, into its block's place in the block's own
+ * thread area (W7's 2x2 convolutions at 2 threads ran no faster than at
+ * one, each thread padding all 64 samples). */
+static void oc_prepad(void *arg, int64_t task, int tid)
+{
+    const oc_job *J = arg;
+    const ck_conv *c = J->c;
+    const ck_lay *l = J->l;
+    int64_t nb = J->p->nb, blk = task / nb, n1 = (blk + 1) * nb < c->n ? (blk + 1) * nb : c->n;
+    float *xp = J->work + (size_t)blk * J->area;
+    ck_pad_sample(c, l, &J->rp, J->x + task * c->cin * c->h * c->w, xp + (task - blk * nb) * l->SS);
+    if (task == n1 - 1)
+        memset(xp + (n1 - blk * nb) * l->SS, 0, CK_SLACK * sizeof *xp);
+    (void)tid;
+}
+
 static void oc_task(void *arg, int64_t task, int tid)
 {
     const oc_job *J = arg;
@@ -596,6 +615,8 @@ static void oc_task(void *arg, int64_t task, int tid)
     const float *xb;
     if (J->laid_out || J->direct) {
         xb = J->x + n0 * l->SS;
+    } else if (J->pre) {
+        xb = J->work + (size_t)blk * J->area;
     } else {
         float *xp = area;
         for (int64_t n = n0; n < n1; n++)
@@ -717,6 +738,9 @@ int ck_oc_forward(const ck_conv *c, const float *W, const float *bias, const flo
         int64_t r = (threads + blocks - 1) / blocks;
         J.nbr = r < pk->nob ? r : pk->nob;
     }
+    J.pre = J.nbr > 1 && !J.laid_out && !J.direct;
+    if (J.pre)
+        ck_par(ctx, c->n, oc_prepad, &J);
     ck_par(ctx, blocks * J.nbr, oc_task, &J);
     free(own);
     return 0;
