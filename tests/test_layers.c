@@ -514,6 +514,59 @@ static void test_maxpool2x2(void)
     CHECK(bad == 0, "maxpool 2x2: %d outputs differ from the plain loop", bad);
 }
 
+/* MaxPool2d(2) on small planes (2, 4, 8 wide: 16 outputs from 64 floats
+ * by permutes) and spread over threads: plane counts that end mid-vector,
+ * odd heights (another path), one and two threads, against the plain
+ * loop, NaN and -0.0 included. */
+static void test_maxpool2x2_small(void)
+{
+    int bad = 0, runs = 0;
+    static const int Ws[] = {2, 4, 8, 6}, Hs[] = {2, 4, 6, 8, 3}, Ns[] = {1, 3, 37, 1100};
+    for (int a = 0; a < 4; a++)
+        for (int b = 0; b < 5; b++)
+            for (int c = 0; c < 4; c++) {
+                int W = Ws[a], H = Hs[b], np = Ns[c];
+                sr_layer L;
+                layer_init(&L, "MaxPool2d");
+                set_int(&L, POOL_KERNEL, 2);
+                sr_shape in = sr_shape_make(4, (int64_t[]){np > 1 ? 2 : 1, np > 1 ? np / 2 + np % 2 : 1, H, W});
+                int64_t planes = in.d[0] * in.d[1], n = sr_shape_numel(&in), OH = H / 2, OW = W / 2;
+                float *x = malloc((size_t)n * sizeof *x), *y = malloc((size_t)(planes * OH * OW) * sizeof *y);
+                for (int64_t i = 0; i < n; i++) {
+                    double u = urand();
+                    x[i] = u < 0.05 ? NAN : u < 0.1 ? -0.0f : u < 0.15 ? 0.0f : (float)(urand() * 2 - 1);
+                }
+                sr_shape outs = sr_shape_make(4, (int64_t[]){in.d[0], in.d[1], OH, OW});
+                for (int threads = 1; threads <= 2; threads++) {
+                    char err[SR_ERRLEN];
+                    sr_tensor tin = {.shape = in, .dtype = SR_F32, .data = x};
+                    sr_tensor tout = {.shape = outs, .dtype = SR_F32, .data = y};
+                    sr_ctx ctx = {.threads = threads};
+                    for (int64_t i = 0; i < planes * OH * OW; i++)
+                        y[i] = 12345.0f;
+                    L.type->forward(&L, &tin, &tout, &ctx, err);
+                    runs++;
+                    for (int64_t p = 0; p < planes; p++)
+                        for (int oh = 0; oh < OH; oh++)
+                            for (int ow = 0; ow < OW; ow++) {
+                                const float *r = x + (p * H + 2 * oh) * W + 2 * ow;
+                                float v[4] = {r[0], r[1], r[W], r[W + 1]}, m = -INFINITY;
+                                for (int k = 0; k < 4; k++)
+                                    if (v[k] > m || isnan(v[k]))
+                                        m = v[k];
+                                float got = y[(p * OH + oh) * OW + ow];
+                                if (isnan(m) ? !isnan(got) : memcmp(&m, &got, sizeof m) != 0)
+                                    bad++;
+                            }
+                }
+                free(x);
+                free(y);
+                sr_layer_clear(&L);
+            }
+    CHECK(bad == 0 && runs == 160, "maxpool 2x2, small planes and threads: %d outputs differ from the plain loop "
+          "(%d runs)", bad, runs);
+}
+
 static void test_pool_values(void)
 {
     /* MaxPool: NaN propagates; padding never wins, even over negatives */
@@ -743,6 +796,7 @@ int main(void)
     test_pool_shapes();
     test_pool_values();
     test_maxpool2x2();
+    test_maxpool2x2_small();
     test_batchnorm();
     return unit_summary();
 }

@@ -9,6 +9,7 @@
  * count_include_pad) are where implementations differ.
  */
 #include "pool_common.h"
+#include "../par.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -216,11 +217,89 @@ __attribute__((target("avx512f"))) static void maxpool2x2_512(const float *x, fl
         }
     }
 }
+
+/*
+ * The same on planes 2, 4 or 8 wide of an even height, whole rows and
+ * columns pooled (VGG's 8x8, 4x4 and 2x2 ends: a row of 2 or 4 outputs
+ * left most of maxpool2x2_512's lanes empty): 16 outputs come from 64
+ * consecutive input floats (row pairs of 2W), each of a window's four
+ * taps a permute of those four vectors; the comparisons in
+ * maxpool2x2_row's order.  n outputs from x on (n a multiple of OW).
+ */
+__attribute__((target("avx512f"))) static void maxpool2x2_small512(const float *x, float *y, int64_t n, int64_t W)
+{
+    int64_t OW = W / 2;
+    int32_t ix[4][16];
+    for (int o = 0; o < 16; o++) {
+        int32_t base = (int32_t)(o / OW * 2 * W + o % OW * 2);
+        ix[0][o] = base;
+        ix[1][o] = base + 1;
+        ix[2][o] = base + (int32_t)W;
+        ix[3][o] = base + (int32_t)W + 1;
+    }
+    __m512i iv[4];
+    __mmask16 hi[4];
+    for (int k = 0; k < 4; k++) {
+        iv[k] = _mm512_loadu_si512(ix[k]);
+        hi[k] = _mm512_test_epi32_mask(iv[k], _mm512_set1_epi32(32));
+    }
+    for (int64_t g = 0; g < n; g += 16) {
+        int64_t m = n - g < 16 ? n - g : 16, f = 4 * m; /* outputs, input floats */
+        const float *xg = x + 4 * g;
+        __m512 v[4];
+        for (int k = 0; k < 4; k++) {
+            int64_t r = f - 16 * k;
+            v[k] = _mm512_maskz_loadu_ps((__mmask16)(r >= 16 ? 0xffff : r <= 0 ? 0 : (1u << r) - 1), xg + 16 * k);
+        }
+        __m512 t[4];
+        for (int k = 0; k < 4; k++)
+            t[k] = _mm512_mask_blend_ps(hi[k], _mm512_permutex2var_ps(v[0], iv[k], v[1]),
+                                        _mm512_permutex2var_ps(v[2], iv[k], v[3]));
+        __m512 r = nanmax16(nanmax16(nanmax16(t[0], t[1]), t[2]), t[3]);
+        _mm512_mask_storeu_ps(y + g, (__mmask16)(m >= 16 ? 0xffff : (1u << m) - 1), r);
+    }
+}
 #endif
+
+/* 2x2 stride-2 max pooling of planes q0 .. q1 */
+typedef struct {
+    const float *x;
+    float *y;
+    int64_t np, H, W, OH, OW;
+} mp_job;
+
+#define MP_TASK_FLOATS (1 << 15) /* input floats per task, at least */
+
+static void mp_planes(const mp_job *J, int64_t q0, int64_t q1)
+{
+    const float *x = J->x + q0 * J->H * J->W;
+    float *y = J->y + q0 * J->OH * J->OW;
+    int64_t H = J->H, W = J->W, OH = J->OH, OW = J->OW;
+#ifdef POOL_X86
+    if (sr_cpu_level() == SR_CPU_AVX512) {
+        if ((W == 2 || W == 4 || W == 8) && H == 2 * OH && W == 2 * OW)
+            maxpool2x2_small512(x, y, (q1 - q0) * OH * OW, W);
+        else
+            maxpool2x2_512(x, y, q1 - q0, H, W, OH, OW);
+        return;
+    }
+#endif
+    for (int64_t q = 0; q < q1 - q0; q++)
+        for (int64_t oh = 0; oh < OH; oh++)
+            maxpool2x2_row(x + (q * H + 2 * oh) * W, x + (q * H + 2 * oh + 1) * W, y + (q * OH + oh) * OW, OW);
+}
+
+static void mp_task(void *arg, int64_t task, int tid)
+{
+    const mp_job *J = arg;
+    int64_t per = (MP_TASK_FLOATS + J->H * J->W - 1) / (J->H * J->W);
+    int64_t q0 = task * per, q1 = q0 + per < J->np ? q0 + per : J->np;
+    mp_planes(J, q0, q1);
+    (void)tid;
+}
 
 SR_FORWARD_FN(sr_maxpool_forward)
 {
-    (void)ctx;
     (void)err;
     pool_geo g;
     pool_geo_get(L, &g);
@@ -228,18 +307,15 @@ SR_FORWARD_FN(sr_maxpool_forward)
     planes(g.nd, &in->shape, &out->shape, &np, &H, &W, &OH, &OW);
     if (g.k[0] == 2 && g.k[1] == 2 && g.s[0] == 2 && g.s[1] == 2 && !g.p[0] && !g.p[1] && g.d[0] == 1 &&
         g.d[1] == 1 && 2 * OH <= H && 2 * OW <= W) {
-#ifdef POOL_X86
-        if (sr_cpu_level() == SR_CPU_AVX512) {
-            maxpool2x2_512(sr_f32(in), sr_f32(out), np, H, W, OH, OW);
-            return SR_OK;
-        }
-#endif
-        for (int64_t q = 0; q < np; q++) {
-            const float *x = sr_f32(in) + q * H * W;
-            float *y = sr_f32(out) + q * OH * OW;
-            for (int64_t oh = 0; oh < OH; oh++)
-                maxpool2x2_row(x + 2 * oh * W, x + (2 * oh + 1) * W, y + oh * OW, OW);
-        }
+        /* planes spread over the threads a whole chunk has (in a
+         * micro-batched run: one) */
+        mp_job J = {.x = sr_f32(in), .y = sr_f32(out), .np = np, .H = H, .W = W, .OH = OH, .OW = OW};
+        int64_t per = H * W > 0 ? (MP_TASK_FLOATS + H * W - 1) / (H * W) : 1, tasks = (np + per - 1) / per;
+        int threads = ctx->threads > 1 ? ctx->threads : 1;
+        if (threads > 1 && tasks > 1)
+            sr_par_for((int)(threads < tasks ? threads : tasks), tasks, mp_task, &J);
+        else
+            mp_planes(&J, 0, np);
         return SR_OK;
     }
     for (int64_t q = 0; q < np; q++) {
