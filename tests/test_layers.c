@@ -473,6 +473,35 @@ static void test_pool_shapes(void)
     expect_invalid(&L, "greater than or equal to 0");
 }
 
+/* Random pooling input: NaN, -0.0 and 0.0 among uniform values. */
+static void maxpool_fill(float *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        double u = urand();
+        x[i] = u < 0.05 ? NAN : u < 0.1 ? -0.0f : u < 0.15 ? 0.0f : (float)(urand() * 2 - 1);
+    }
+}
+
+/* Outputs of a 2x2 stride-2 max pooling of `planes` H x W planes that
+ * differ from the plain loop's (NaN wins, else the first of equals). */
+static int maxpool2x2_bad(const float *x, const float *y, int64_t planes, int H, int W)
+{
+    int bad = 0, OH = H / 2, OW = W / 2;
+    for (int64_t p = 0; p < planes; p++)
+        for (int oh = 0; oh < OH; oh++)
+            for (int ow = 0; ow < OW; ow++) {
+                const float *r = x + (p * H + 2 * oh) * W + 2 * ow;
+                float v[4] = {r[0], r[1], r[W], r[W + 1]}, m = -INFINITY;
+                for (int k = 0; k < 4; k++)
+                    if (v[k] > m || isnan(v[k]))
+                        m = v[k];
+                float got = y[(p * OH + oh) * OW + ow];
+                if (isnan(m) ? !isnan(got) : memcmp(&m, &got, sizeof m) != 0)
+                    bad++;
+            }
+    return bad;
+}
+
 /* MaxPool2d(2): the vectorised paths against a plain loop, NaN and -0.0
  * included, every width from 1 to 40 (odd ones leave a column out). */
 static void test_maxpool2x2(void)
@@ -486,26 +515,12 @@ static void test_maxpool2x2(void)
         sr_shape in = sr_shape_make(4, (int64_t[]){2, 3, H, W}), outs;
         int64_t n = sr_shape_numel(&in);
         float *x = malloc((size_t)n * sizeof *x);
-        for (int64_t i = 0; i < n; i++) {
-            double u = urand();
-            x[i] = u < 0.05 ? NAN : u < 0.1 ? -0.0f : u < 0.15 ? 0.0f : (float)(urand() * 2 - 1);
-        }
+        maxpool_fill(x, n);
         for (int level = 0; level <= 2; level++) {
             sr_cpu_force(level);
             float *y = run_once(&L, &in, x, &outs, 0);
-            int OH = H / 2, OW = W / 2;
-            for (int64_t p = 0; y && p < 6; p++)
-                for (int oh = 0; oh < OH; oh++)
-                    for (int ow = 0; ow < OW; ow++) {
-                        const float *r = x + p * H * W + 2 * oh * W + 2 * ow;
-                        float v[4] = {r[0], r[1], r[W], r[W + 1]}, m = -INFINITY;
-                        for (int k = 0; k < 4; k++)
-                            if (v[k] > m || isnan(v[k]))
-                                m = v[k];
-                        float got = y[(p * OH + oh) * OW + ow];
-                        if (isnan(m) ? !isnan(got) : memcmp(&m, &got, sizeof m) != 0)
-                            bad++;
-                    }
+            if (y)
+                bad += maxpool2x2_bad(x, y, 6, H, W);
             free(y);
         }
         sr_cpu_force(-1);
@@ -532,10 +547,7 @@ static void test_maxpool2x2_small(void)
                 sr_shape in = sr_shape_make(4, (int64_t[]){np > 1 ? 2 : 1, np > 1 ? np / 2 + np % 2 : 1, H, W});
                 int64_t planes = in.d[0] * in.d[1], n = sr_shape_numel(&in), OH = H / 2, OW = W / 2;
                 float *x = malloc((size_t)n * sizeof *x), *y = malloc((size_t)(planes * OH * OW) * sizeof *y);
-                for (int64_t i = 0; i < n; i++) {
-                    double u = urand();
-                    x[i] = u < 0.05 ? NAN : u < 0.1 ? -0.0f : u < 0.15 ? 0.0f : (float)(urand() * 2 - 1);
-                }
+                maxpool_fill(x, n);
                 sr_shape outs = sr_shape_make(4, (int64_t[]){in.d[0], in.d[1], OH, OW});
                 for (int threads = 1; threads <= 2; threads++) {
                     char err[SR_ERRLEN];
@@ -546,18 +558,7 @@ static void test_maxpool2x2_small(void)
                         y[i] = 12345.0f;
                     L.type->forward(&L, &tin, &tout, &ctx, err);
                     runs++;
-                    for (int64_t p = 0; p < planes; p++)
-                        for (int oh = 0; oh < OH; oh++)
-                            for (int ow = 0; ow < OW; ow++) {
-                                const float *r = x + (p * H + 2 * oh) * W + 2 * ow;
-                                float v[4] = {r[0], r[1], r[W], r[W + 1]}, m = -INFINITY;
-                                for (int k = 0; k < 4; k++)
-                                    if (v[k] > m || isnan(v[k]))
-                                        m = v[k];
-                                float got = y[(p * OH + oh) * OW + ow];
-                                if (isnan(m) ? !isnan(got) : memcmp(&m, &got, sizeof m) != 0)
-                                    bad++;
-                            }
+                    bad += maxpool2x2_bad(x, y, planes, H, W);
                 }
                 free(x);
                 free(y);

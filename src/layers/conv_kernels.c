@@ -61,6 +61,15 @@ void ck_par(const sr_ctx *ctx, int64_t tasks, void (*fn)(void *, int64_t, int), 
     sr_par_for((int)(threads < tasks ? threads : tasks), tasks, fn, job);
 }
 
+int64_t ck_ranges(const sr_ctx *ctx, int64_t blocks, int64_t nob)
+{
+    int64_t threads = ctx->threads > 1 ? ctx->threads : 1;
+    if (blocks >= threads || blocks < 1)
+        return 1;
+    int64_t r = (threads + blocks - 1) / blocks;
+    return r < nob ? r : nob;
+}
+
 void ck_keep(sr_ctx *ctx, void *block, void **own)
 {
     if (ctx->cache) {

@@ -190,6 +190,11 @@ int ck_prepare(const ck_conv *c, int kind, const float *W, const float *bias, sr
  * ctx->threads threads (no more than there are tasks). */
 void ck_par(const sr_ctx *ctx, int64_t tasks, void (*fn)(void *, int64_t, int), void *job);
 
+/* With too few sample blocks to go round ctx->threads: into how many
+ * ranges of its nob output-channel blocks each sample block is split
+ * (1 when there are enough blocks). */
+int64_t ck_ranges(const sr_ctx *ctx, int64_t blocks, int64_t nob);
+
 /* A block a kernel just built: into the layer's cache slot (freeing what
  * was there), or, without a slot, to *own for the caller to free. */
 void ck_keep(sr_ctx *ctx, void *block, void **own);

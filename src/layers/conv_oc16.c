@@ -731,13 +731,8 @@ int ck_oc_forward(const ck_conv *c, const float *W, const float *bias, const flo
             ck_pad_borders(c, &l, (float *)x + n * l.SS);
         memset((float *)x + c->n * l.SS, 0, CK_SLACK * sizeof(float));
     }
-    int threads = ctx->threads > 1 ? ctx->threads : 1;
     int64_t blocks = (c->n + p.nb - 1) / p.nb;
-    /* too few sample blocks to go round: split the output channels too */
-    if (blocks < threads) {
-        int64_t r = (threads + blocks - 1) / blocks;
-        J.nbr = r < pk->nob ? r : pk->nob;
-    }
+    J.nbr = ck_ranges(ctx, blocks, pk->nob);
     J.pre = J.nbr > 1 && !J.laid_out && !J.direct;
     if (J.pre)
         ck_par(ctx, c->n, oc_prepad, &J);

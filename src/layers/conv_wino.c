@@ -366,12 +366,8 @@ int ck_wg_forward(const ck_conv *c, const float *W, const float *bias, const flo
     if (J.laid_out)
         for (int64_t n = 0; n < c->n; n++)
             ck_pad_borders(c, &l, (float *)x + n * l.SS);
-    int threads = ctx->threads > 1 ? ctx->threads : 1;
     int64_t blocks = (c->n + p.nb - 1) / p.nb;
-    if (blocks < threads) {
-        int64_t r = (threads + blocks - 1) / blocks;
-        J.nbr = r < p.nob ? r : p.nob;
-    }
+    J.nbr = ck_ranges(ctx, blocks, p.nob);
     ck_par(ctx, blocks * J.nbr, wg_task, &J);
     free(own);
     return 0;
