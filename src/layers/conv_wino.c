@@ -164,8 +164,8 @@ int ck_wg_prepare(const ck_conv *c, const float *W, const float *bias, sr_ctx *c
 #endif
 }
 
-/* Per thread: the padded block, V, M (with a tile group's slack), the
- * zero biases, a tile row's outputs and their runs, the tiles' offsets. */
+/* Per thread (wg_at): the padded block, V, M, the zero biases, a tile
+ * row's outputs and their runs, the tiles' offsets. */
 static size_t wg_area(const ck_conv *c, const ck_lay *l, const wg_plan *p)
 {
     int64_t OB = 16 * p->no;
@@ -206,6 +206,7 @@ typedef struct {
     const sr_layout *lay;
     int laid_out;
     int64_t nbr;            /* ranges of output blocks per sample block */
+    int pre;                /* blocks padded and transformed before the tasks, block b in thread b's area */
     ck_rowpad rp;
 } wg_job;
 
@@ -214,9 +215,10 @@ typedef struct {
  * 0 1 1 0; 0 -1 1 0; 0 1 0 -1].  Tile t = (sample, ty, tx) in that order
  * reads padded rows 2 ty .. 2 ty + 3, columns 2 tx .. 2 tx + 3: 16 tiles
  * at a time, each patch element one gather (off: the tiles' offsets in
- * a channel, T int32s).
+ * a channel, T int32s, which it writes), input channels ci0 .. ci1.
  */
-static CK_TARGET void wg_input(const wg_job *J, const float *xb, int64_t nn, float *V, int32_t *off)
+static CK_TARGET void wg_input(const wg_job *J, const float *xb, int64_t nn, float *V, int32_t *off, int64_t ci0,
+                               int64_t ci1)
 {
     const ck_conv *c = J->c;
     const ck_lay *l = J->l;
@@ -229,7 +231,7 @@ static CK_TARGET void wg_input(const wg_job *J, const float *xb, int64_t nn, flo
     for (int64_t t0 = 0; t0 < tiles; t0 += 16) {
         __mmask16 m = (__mmask16)(tiles - t0 >= 16 ? 0xffff : (1u << (tiles - t0)) - 1);
         __m512i vo = _mm512_maskz_loadu_epi32(m, off + t0);
-        for (int64_t ci = 0; ci < c->cin; ci++) {
+        for (int64_t ci = ci0; ci < ci1; ci++) {
             const float *pc = xb + ci * l->PS;
             __m512 t[4][4];
             for (int j = 0; j < 4; j++) {
@@ -287,37 +289,89 @@ static CK_TARGET void wg_output(const wg_job *J, const float *M, int64_t n, int6
     ck_store(S, 2 * ow, OB, ov, ru, nr, J->y + o0 * cstride, cstride);
 }
 
+/* A thread's area: the padded block, V, M (with a tile group's slack), the
+ * zero biases, a tile row's outputs and their runs, the tiles' offsets. */
+typedef struct {
+    float *xp, *V, *M, *zero, *S;
+    ck_run *ru;
+    int32_t *off;
+} wg_at;
+
+static wg_at wg_area_of(const wg_job *J, int64_t t)
+{
+    const wg_plan *p = J->p;
+    int64_t OB = 16 * p->no;
+    wg_at a;
+    a.xp = (float *)(((uintptr_t)(J->work + (size_t)t * J->area) + 63) & ~(uintptr_t)63);
+    a.V = a.xp + (size_t)(p->nb * J->l->SS + CK_SLACK + 16) / 16 * 16;
+    a.M = (float *)(((uintptr_t)(a.V + (size_t)(16 * J->c->cin * p->T) + 16) + 63) & ~(uintptr_t)63);
+    a.zero = (float *)(((uintptr_t)(a.M + (size_t)(16 * p->T * OB + p->rows * OB) + 16) + 63) & ~(uintptr_t)63);
+    a.S = a.zero + OB;
+    a.ru = (ck_run *)(a.S + 2 * J->c->ow * OB);
+    a.off = (int32_t *)(a.ru + 2 * J->c->ow + 1);
+    return a;
+}
+
+/* Samples n0 .. n1 of block blk's padded input, at a.xp (none when the
+ * layer before laid them out); where the block's input is. */
+static const float *wg_pad(const wg_job *J, int64_t blk, int64_t n0, int64_t n1, const wg_at *a)
+{
+    const ck_conv *c = J->c;
+    int64_t b0 = blk * J->p->nb;
+    if (J->laid_out)
+        return J->x + b0 * J->l->SS;
+    for (int64_t n = n0; n < n1; n++)
+        ck_pad_sample(c, J->l, &J->rp, J->x + n * c->cin * c->h * c->w, a->xp + (n - b0) * J->l->SS);
+    return a->xp;
+}
+
+/*
+ * With fewer sample blocks than threads, every task of a block (a range
+ * of output channels) would pad and transform the whole block for itself:
+ * these do it once, spread over the threads, into the block's place in
+ * thread blk's area (as conv_oc16.c's oc_prepad): sample `task` padded,
+ * then part task % nbr of block task / nbr's input channels transformed.
+ */
+static void wg_prepad(void *arg, int64_t task, int tid)
+{
+    const wg_job *J = arg;
+    int64_t blk = task / J->p->nb;
+    wg_at h = wg_area_of(J, blk);
+    wg_pad(J, blk, task, task + 1, &h);
+    (void)tid;
+}
+
+static void wg_pretransform(void *arg, int64_t task, int tid)
+{
+    const wg_job *J = arg;
+    const ck_conv *c = J->c;
+    int64_t blk = task / J->nbr, k = task % J->nbr, n0 = blk * J->p->nb;
+    int64_t nn = J->p->nb < c->n - n0 ? J->p->nb : c->n - n0;
+    wg_at h = wg_area_of(J, blk), own = wg_area_of(J, tid);
+    const float *xb = J->laid_out ? J->x + n0 * J->l->SS : h.xp;
+    wg_input(J, xb, nn, h.V, own.off, k * c->cin / J->nbr, (k + 1) * c->cin / J->nbr);
+}
+
 static void wg_task(void *arg, int64_t task, int tid)
 {
     const wg_job *J = arg;
     const ck_conv *c = J->c;
-    const ck_lay *l = J->l;
     const wg_plan *p = J->p;
     const wg_pack *pk = J->pk;
     int64_t blk = task / J->nbr, br = task % J->nbr;
     int64_t n0 = blk * p->nb, n1 = n0 + p->nb < c->n ? n0 + p->nb : c->n;
-    float *area = J->work + (size_t)tid * J->area;
-    area = (float *)(((uintptr_t)area + 63) & ~(uintptr_t)63);
-    float *xp = area;
-    const float *xb;
-    if (J->laid_out) {
-        xb = J->x + n0 * l->SS;
+    wg_at a = wg_area_of(J, tid);
+    const float *V = a.V;
+    if (J->pre) {
+        V = wg_area_of(J, blk).V;
     } else {
-        for (int64_t n = n0; n < n1; n++)
-            ck_pad_sample(c, l, &J->rp, J->x + n * c->cin * c->h * c->w, xp + (n - n0) * l->SS);
-        xb = xp;
+        const float *xb = wg_pad(J, blk, n0, n1, &a);
+        wg_input(J, xb, n1 - n0, a.V, a.off, 0, c->cin);
     }
     int64_t OB = 16 * p->no, T = p->T, cin = c->cin;
-    float *V = area + (size_t)(p->nb * l->SS + CK_SLACK + 16) / 16 * 16;
-    float *M = V + (size_t)(16 * cin * T) + 16;
-    M = (float *)(((uintptr_t)M + 63) & ~(uintptr_t)63);
-    float *zero = M + (size_t)(16 * T * OB + p->rows * OB) + 16;
-    zero = (float *)(((uintptr_t)zero + 63) & ~(uintptr_t)63);
-    float *S = zero + OB;
-    ck_run *ru = (ck_run *)(S + 2 * c->ow * OB);
-    int32_t *off = (int32_t *)(ru + 2 * c->ow + 1);
+    float *M = a.M, *zero = a.zero, *S = a.S;
+    ck_run *ru = a.ru;
     memset(zero, 0, (size_t)OB * sizeof *zero);
-    wg_input(J, xb, n1 - n0, V, off);
     int64_t tiles = (n1 - n0) * p->tps;
     int rows = p->rows;
     ck_tile_fn fn = ck_tile_pick(p->no, rows, 1);
@@ -368,6 +422,12 @@ int ck_wg_forward(const ck_conv *c, const float *W, const float *bias, const flo
             ck_pad_borders(c, &l, (float *)x + n * l.SS);
     int64_t blocks = (c->n + p.nb - 1) / p.nb;
     J.nbr = ck_ranges(ctx, blocks, p.nob);
+    J.pre = J.nbr > 1;
+    if (J.pre) {
+        if (!J.laid_out)
+            ck_par(ctx, c->n, wg_prepad, &J);
+        ck_par(ctx, blocks * J.nbr, wg_pretransform, &J);
+    }
     ck_par(ctx, blocks * J.nbr, wg_task, &J);
     free(own);
     return 0;
