@@ -54,10 +54,16 @@ W7-W12 (issues 15 and 12) are measured exactly as W1-W4, at one batch size
   lacks layer X" with PyTorch and ORT still measured, and runs by itself
   once seqrun has the layer.
 2-thread scaling (W7-W10): after a workload's rows, REPS paired repeats
-  of seqrun BIG and SMALL at 1 thread then at 2, one after another; each
-  repeat's ratio of the two (t_BIG - t_SMALL), the verdict their median
-  (the rows' rates are measured half a minute or more apart, and this
-  machine's speed drifts more than that between minutes).
+  of seqrun BIG and SMALL at 1 thread on each core by itself, then at 2,
+  one after another; each repeat's 2-thread rate ((R-1) B over t_BIG -
+  t_SMALL) over the mean of its 1-thread rates on the cores, the verdict
+  their median (the rows' rates are measured half a minute or more apart,
+  and this machine's speed drifts more than that between minutes).
+Cores: this VM's two cores are not equally fast (cache-bound kernels ran
+  25-35% slower on cpu0 than on cpu1, its FMA rate 3% lower), and an
+  unpinned 1-thread process lands on either.  So every 1-thread run is
+  pinned (sched_setaffinity) to one core, the next core each repeat, the
+  same core for seqrun, PyTorch and ONNX Runtime within a repeat.
 GFLOP/s counts 2 FLOPs per multiply-add of Linear, Conv and ConvTranspose
   layers (bias, activations, pooling and normalisation not counted),
   analytically from the layer shapes.  Two peaks, both measured at the
@@ -334,6 +340,33 @@ class RunError(Exception):
     pass
 
 
+def cpus_for(ctx, T, rep):
+    """The cores repeat `rep` of a T-thread row runs on: at one thread a
+    single core, the next one each repeat, the same for seqrun, PyTorch and
+    ONNX Runtime alike (this VM's two cores differ: see the Method's core
+    note); else all of them."""
+    if T == 1 and len(ctx.cpus) > 1:
+        return {ctx.cpus[rep % len(ctx.cpus)]}
+    return set(ctx.cpus)
+
+
+def pin(ctx, cpus):
+    """This thread (PyTorch's at one thread, and every process it starts
+    from now on: seqrun, sgemm_peak) and every thread of the ONNX Runtime
+    process on `cpus`."""
+    os.sched_setaffinity(0, cpus)
+    if getattr(ctx, "ort", None) is not None:
+        try:
+            tids = os.listdir("/proc/%d/task" % ctx.ort.p.pid)
+        except OSError:
+            tids = []
+        for tid in tids:
+            try:
+                os.sched_setaffinity(int(tid), cpus)
+            except OSError:
+                pass
+
+
 def run_proc(cmd, timeout=600):
     """Wall time of one process; stderr kept for diagnostics."""
     t0 = time.perf_counter()
@@ -578,6 +611,7 @@ def bench_throughput(ctx, name, batch):
             log("  %s batch %d: %s" % (name, batch, ort_err))
     for T in ctx.threads:
         set_threads(T)
+        pin(ctx, cpus_for(ctx, T, 0))
         eager = TorchTimer(model, xt, cfg["torch_target"])
         tsr = TorchTimer(W["ts"], xt, cfg["torch_target"])
         row = dict(w=name, batch=batch, T=T, flops=W["flops"], R=R, seq=[], t_big=[], t_small=[],
@@ -603,7 +637,8 @@ def bench_throughput(ctx, name, batch):
                 row["big_ok"] = check(o[:batch], ref)[0] and check(o[-batch:], ref)[0] and len(o) == R * batch
             except (RunError, subprocess.TimeoutExpired) as e:
                 row["err"] = str(e)
-        for _ in range(cfg["reps"]):
+        for rep in range(cfg["reps"]):
+            pin(ctx, cpus_for(ctx, T, rep))
             try:
                 if row["err"] is None:
                     tb = run_proc(seqrun_cmd(ctx, W["spec"], W["weights"], big, out, T, batch))[0]
@@ -643,6 +678,7 @@ def bench_throughput(ctx, name, batch):
                 ctx.ort.call(op="free", key=key)
             except RunError:
                 pass
+        pin(ctx, cpus_for(ctx, T, 0))
         if row["err"] is None:
             try:
                 se = run_proc(seqrun_cmd(ctx, W["spec"], W["weights"], big, out, T, batch, verbose=True))[1]
@@ -652,6 +688,7 @@ def bench_throughput(ctx, name, batch):
                 row["fwd_samples"] = R * batch
             except (RunError, subprocess.TimeoutExpired):
                 pass
+        pin(ctx, set(ctx.cpus))
         rows.append(row)
         log("  %s b=%d T=%d: seqrun %s/s  eager %.0f/s  TorchScript %.0f/s  ORT %s" % (
             name, batch, T, "%.0f" % row["rate"] if row["seq"] else "-",
@@ -666,23 +703,39 @@ def bench_throughput(ctx, name, batch):
 
 
 def scaling_pairs(ctx, name, W, small, big, out, batch):
-    """2-thread over 1-thread seqrun throughput, each repeat's own ratio from
-    BIG and SMALL runs at 1 and 2 threads one after another, so that the
-    machine's slow and fast minutes fall on both (the per-thread-count rows
-    above are measured half a minute or more apart)."""
+    """Paired repeats of seqrun BIG and SMALL, one after another: at one
+    thread on each core by itself, then at two threads, so that the
+    machine's slow and fast minutes fall on all of them (the per-thread-
+    count rows above are measured half a minute or more apart).  Each
+    repeat's (t_BIG - t_SMALL) per run: {"one": {cpu: t}, "two": t}."""
     q = []
     for _ in range(ctx.cfg["reps"]):
         try:
-            t = {}
-            for T in (1, 2):
-                tb = run_proc(seqrun_cmd(ctx, W["spec"], W["weights"], big, out, T, batch))[0]
-                ts_ = run_proc(seqrun_cmd(ctx, W["spec"], W["weights"], small, out, T, batch))[0]
-                t[T] = max(tb - ts_, 1e-9)
-            q.append(t[1] / t[2])
+            rep = {"one": {}}
+            for cpu in ctx.cpus:
+                pin(ctx, {cpu})
+                tb = run_proc(seqrun_cmd(ctx, W["spec"], W["weights"], big, out, 1, batch))[0]
+                ts_ = run_proc(seqrun_cmd(ctx, W["spec"], W["weights"], small, out, 1, batch))[0]
+                rep["one"][cpu] = max(tb - ts_, 1e-9)
+            pin(ctx, set(ctx.cpus))
+            tb = run_proc(seqrun_cmd(ctx, W["spec"], W["weights"], big, out, 2, batch))[0]
+            ts_ = run_proc(seqrun_cmd(ctx, W["spec"], W["weights"], small, out, 2, batch))[0]
+            rep["two"] = max(tb - ts_, 1e-9)
+            q.append(rep)
         except (RunError, subprocess.TimeoutExpired):
+            pin(ctx, set(ctx.cpus))
             return []
-    log("  %s: 2 threads / 1 thread, paired repeats: %s" % (name, ", ".join("%.2f" % x for x in q)))
+    log("  %s: 2 threads / the cores' mean 1-thread rate, paired repeats: %s" % (
+        name, ", ".join("%.2f" % pair_scaling(r) for r in q)))
     return q
+
+
+def pair_scaling(rep):
+    """One paired repeat's 2-thread rate over the mean of its 1-thread
+    rates on each core: what 2 threads give over one thread on an average
+    core of this machine (with equal cores, simply t1 / t2)."""
+    ones = list(rep["one"].values())
+    return (1 / rep["two"]) / (sum(1 / t for t in ones) / len(ones))
 
 
 def bench_w5(ctx):
@@ -1178,12 +1231,24 @@ METHOD = """\
   time from seqrun's own `-v` per-layer report in the fwd-only run (its
   fused ReLU included), its FLOPs (the direct count, above) over those
   samples.
+- **Cores.** This VM's two cores are not equally fast: on 2026-12-07,
+  pinned with `taskset` one at a time, W7's 512 -> 512 Winograd layer ran
+  5.45 ms on cpu0 and 4.10 ms on cpu1, W10's 256 -> 512 layer 7.4 and
+  5.5 ms, a 512 x 512 Linear (OpenBLAS) 2.90 and 2.64 ms, while
+  `fma_peak 1` gave 209 and 215 GFLOP/s (and a 1 MiB read 104 and 133
+  GB/s): the cache, not the FMA units, is slower on cpu0.  An unpinned
+  1-thread process lands on either, so every 1-thread run is pinned to one
+  core, the next core each repeat, the same core for seqrun, PyTorch and
+  ONNX Runtime within a repeat; their medians weigh both cores alike.
 - **2-thread scaling** (issue 15, W7-W10): paired repeats, each seqrun's
-  BIG and SMALL runs at 1 thread and then at 2 one after another, each
-  repeat giving its own ratio (t_BIG - t_SMALL at 1 thread over the same at
-  2); the verdict is their median, and the verdict line also gives every
-  repeat's ratio and the ratio of the two rows' rates, which are measured
-  half a minute or more apart and drift with the machine's speed.
+  BIG and SMALL runs at 1 thread on each core by itself and then at 2, one
+  after another; each repeat's ratio is its 2-thread rate over the mean of
+  its two 1-thread rates (with equal cores, simply t1 / t2; with these,
+  2 threads can give at most 1 + 0.75 of the faster core alone).  The
+  verdict is their median; the verdict line also gives every repeat's
+  ratio, the medians over each core alone, the cores' rate ratio, and the
+  ratio of the two rows' rates, which are measured half a minute or more
+  apart and drift with the machine's speed.
 - **W11, W12** need ConvTranspose2d and Upsample; while `seqrun --check`
   refuses the spec (exit 2), the row says which layer seqrun lacks and only
   PyTorch and ORT are measured.
@@ -1309,13 +1374,23 @@ def targets15(ctx, tp):
                 # the paired repeats' median (see scaling_pairs); the rows'
                 # own ratio for reference
                 pq = r1[0].get("pairs") if r1 else None
-                q = median(pq) if pq else r2[0]["rate"] / r1[0]["rate"] if r1 and r2 else None
+                q = median([pair_scaling(p) for p in pq]) if pq else \
+                    r2[0]["rate"] / r1[0]["rate"] if r1 and r2 else None
                 meas = None
                 if q:
                     meas = "%.2fx" % q
                     if pq:
-                        meas += " (paired repeats %s; the two rows' rates: %.2fx)" % (
-                            " ".join("%.2f" % x for x in pq), r2[0]["rate"] / r1[0]["rate"] if r2 else float("nan"))
+                        cores = sorted(pq[0]["one"])
+                        meas += " (paired repeats %s; over one thread on %s alone: %s; %s; the two rows' rates: " \
+                                "%.2fx)" % (
+                                    " ".join("%.2f" % pair_scaling(p) for p in pq),
+                                    " / ".join("cpu%d" % c for c in cores),
+                                    " / ".join("%.2fx" % median([p["one"][c] / p["two"] for p in pq])
+                                               for c in cores),
+                                    " / ".join("cpu%d 1-thread rate %.2f of cpu%d's" % (
+                                        c, median([p["one"][cores[0]] / p["one"][c] for p in pq]), cores[0])
+                                        for c in cores[1:]),
+                                    r2[0]["rate"] / r1[0]["rate"] if r2 else float("nan"))
                 add("%s: 2 threads >= 1.8x one thread (seqrun)" % w, "1, 2", meas, q >= 1.8 if q else None,
                     "seqrun did not run")
     checks = [r["seq_ok"][0] and r["big_ok"] for r in tp if not r["err"] and r["seq_ok"]]
@@ -1429,6 +1504,7 @@ def main():
         a.out = os.path.join(tempfile.gettempdir(), "seqrun-bench-partial.md") if partial else \
             os.path.join(HERE, "RESULTS.md")
     ctx.threads = sorted({int(t) for t in a.threads.split(",")})
+    ctx.cpus = sorted(os.sched_getaffinity(0))
     ctx.load0 = open("/proc/loadavg").read().split()[0:3]
     ctx.models = {}
     if not os.access(ctx.seqrun, os.X_OK):
