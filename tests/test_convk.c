@@ -514,9 +514,34 @@ static void test_wg(const sr_layer *const *posts, int nposts)
         CHECK(ck_choose(&c) == CK_WG, "ck_choose does not take a convolution CK_WG takes");
         check_conv(&c, CK_WG, posts[iter % nposts], urand() < 0.7, &T);
     }
+    /* blocks of 4 samples at 8x8: 10 samples make 3, which 2 threads
+     * share out as 2 of 5 (ck_balance) */
+    ck_conv b = {.n = 10, .cin = 64, .cout = 32, .groups = 1, .k = {3, 3}, .s = {1, 1}, .dil = {1, 1},
+                 .pb = {1, 1}, .pa = {1, 1}, .h = 8, .w = 8, .oh = 8, .ow = 8, .mode = CK_PAD_ZEROS};
+    check_conv(&b, CK_WG, posts[1], 1, &T);
     printf("CK_WG: %d random convolutions; %d from the double reference beyond rounding, %d across "
            "batch/threads, %d through layouts\n", T.runs, T.bad_dbl, T.bad_bits, T.bad_lay);
     CHECK(T.runs >= 40, "only %d CK_WG runs", T.runs);
+}
+
+/* ck_balance: rounds that share out evenly, within the workspace it
+ * promises for any thread count. */
+static void test_balance(void)
+{
+    CHECK(ck_balance(64, 14, 2) == 16, "64 samples in blocks of 14 at 2 threads: %lld", (long long)ck_balance(64, 14, 2));
+    CHECK(ck_balance(64, 14, 1) == 14, "one thread changed the blocks");
+    CHECK(ck_balance(64, 16, 2) == 16 && ck_balance(10, 16, 2) == 16, "even blocks changed");
+    CHECK(ck_balance(70, 14, 2) == 14, "blocks grown by more than a quarter");
+    for (int i = 0; i < 20000; i++) {
+        int64_t n = irand(1, 5000), nb = irand(1, 300);
+        int th = irand(1, 33);
+        int64_t b = ck_balance(n, nb, th), most = ck_balance(n, nb, 0), blocks = (n + b - 1) / b;
+        if (b < 1 || (b > most && b != nb) || (b != nb && blocks % th != 0)) {
+            CHECK(0, "ck_balance(%lld, %lld, %d) = %lld (most %lld)", (long long)n, (long long)nb, th, (long long)b,
+                  (long long)most);
+            break;
+        }
+    }
 }
 
 /* What ck_choose takes, and that SEQRUN_ISA-style caps turn it off. */
@@ -573,6 +598,7 @@ int main(void)
             return 1;
     const sr_layer *posts[] = {NULL, &relu, NULL, &leaky, &sig};
     test_choose();
+    test_balance();
     test_oc(posts, 5);
     test_pw(posts, 5);
     test_dw(posts, 5);

@@ -70,6 +70,26 @@ int64_t ck_ranges(const sr_ctx *ctx, int64_t blocks, int64_t nob)
     return r < nob ? r : nob;
 }
 
+/*
+ * A chunk's blocks are its threads' rounds of work: 64 samples of W7's
+ * 512 -> 512 at 4x4 made 5 blocks of 14, and at 2 threads one thread ran
+ * 3 (36 samples) while the other ran 2 (28) and then waited.  4 blocks of
+ * 16 instead.  Only fewer, larger blocks: each block streams all the
+ * weights, so more, smaller ones cost more than they even out.
+ */
+int64_t ck_balance(int64_t n, int64_t nb, int threads)
+{
+    if (threads == 0)
+        return nb + nb / 4 < n ? nb + nb / 4 : n;
+    if (threads == 1 || nb < 1 || n <= nb)
+        return nb;
+    int64_t blocks = (n + nb - 1) / nb, fewer = blocks / threads * threads;
+    if (fewer < threads || fewer == blocks)
+        return nb;
+    int64_t big = (n + fewer - 1) / fewer;
+    return 4 * big <= 5 * nb && (n + big - 1) / big % threads == 0 ? big : nb;
+}
+
 void ck_keep(sr_ctx *ctx, void *block, void **own)
 {
     if (ctx->cache) {

@@ -195,6 +195,13 @@ void ck_par(const sr_ctx *ctx, int64_t tasks, void (*fn)(void *, int64_t, int), 
  * (1 when there are enough blocks). */
 int64_t ck_ranges(const sr_ctx *ctx, int64_t blocks, int64_t nob);
 
+/* Samples per block, nb or up to a quarter more, so that n samples make
+ * blocks that share out evenly over `threads` threads where that is all
+ * it takes; nb itself with one thread, or fewer blocks than threads
+ * (ck_ranges splits those).  threads 0: the most it gives for any (what
+ * workspace is sized for). */
+int64_t ck_balance(int64_t n, int64_t nb, int threads);
+
 /* A block a kernel just built: into the layer's cache slot (freeing what
  * was there), or, without a slot, to *own for the caller to free. */
 void ck_keep(sr_ctx *ctx, void *block, void **own);

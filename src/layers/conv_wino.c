@@ -65,7 +65,9 @@ typedef struct {
     int64_t og, nob;        /* output channels; blocks of OB */
 } wg_plan;
 
-static void wg_plan_get(const ck_conv *c, const ck_lay *l, wg_plan *p)
+/* threads: those the blocks are shared out to (0: the most workspace any
+ * number needs) */
+static void wg_plan_get(const ck_conv *c, const ck_lay *l, int threads, wg_plan *p)
 {
     p->no = c->cout <= 16 ? 1 : c->cout >= 64 ? 4 : 2;
     int rows = 24 / p->no;
@@ -78,7 +80,7 @@ static void wg_plan_get(const ck_conv *c, const ck_lay *l, wg_plan *p)
     if (l->SS > 0 && nb > (1 << 18) / l->SS)
         nb = (1 << 18) / l->SS;
     nb = nb < 1 ? 1 : nb;
-    p->nb = nb < c->n ? nb : c->n > 0 ? c->n : 1;
+    p->nb = nb < c->n ? ck_balance(c->n, nb, threads) : c->n > 0 ? c->n : 1;
     p->T = p->nb * p->tps;
     int64_t cb = WG_L1W / (16 * p->no);
     p->cb = cb < c->cin ? cb : c->cin;
@@ -170,7 +172,7 @@ int ck_wg_prepare(const ck_conv *c, const float *W, const float *bias, sr_ctx *c
     ck_lay l;
     wg_plan p;
     ck_lay_get(c, &l);
-    wg_plan_get(c, &l, &p);
+    wg_plan_get(c, &l, 1, &p);
     return ctx->cache && !wg_packed(c, &p, W, bias, ctx, NULL) ? -1 : 0;
 #else
     (void)c, (void)W, (void)bias, (void)ctx;
@@ -200,7 +202,7 @@ size_t ck_wg_workspace(const ck_conv *c)
     ck_lay l;
     wg_plan p;
     ck_lay_get(c, &l);
-    wg_plan_get(c, &l, &p);
+    wg_plan_get(c, &l, 0, &p);
     return wg_shared(c) + wg_area(c, &l, &p) + 16;
 }
 
@@ -416,7 +418,7 @@ int ck_wg_forward(const ck_conv *c, const float *W, const float *bias, const flo
     ck_lay l;
     wg_plan p;
     ck_lay_get(c, &l);
-    wg_plan_get(c, &l, &p);
+    wg_plan_get(c, &l, ctx->threads, &p);
     void *own = NULL;
     const wg_pack *pk = wg_packed(c, &p, W, bias, ctx, &own);
     if (!pk)
