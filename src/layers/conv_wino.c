@@ -80,6 +80,7 @@ static void wg_plan_get(const ck_conv *c, const ck_lay *l, int threads, wg_plan 
     if (l->SS > 0 && nb > (1 << 18) / l->SS)
         nb = (1 << 18) / l->SS;
     nb = nb < 1 ? 1 : nb;
+    /* (or up to a quarter more, where that shares the blocks out evenly) */
     p->nb = nb < c->n ? ck_balance(c->n, nb, threads) : c->n > 0 ? c->n : 1;
     p->T = p->nb * p->tps;
     int64_t cb = WG_L1W / (16 * p->no);
