@@ -102,6 +102,11 @@ typedef struct {
     int64_t pb;                  /* padding before */
     int fast;
     uint16_t m[3 * CK_ROWPAD_MAX]; /* per chunk: load masks (first, second vector), store mask */
+    /* a whole sample's planes (ck_pad_init): planes of 16 floats or fewer,
+     * padded to 64 or fewer, one permute per 16 padded floats */
+    int plane;
+    uint64_t pin;                /* padded float i comes from the input */
+    int32_t pidx[64];            /* ... and from its float pidx[i] */
 } ck_rowpad;
 
 void ck_rowpad_init(ck_rowpad *rp, int64_t w, int64_t pb, int64_t s, int64_t wj, int zeros);
@@ -109,8 +114,11 @@ void ck_rowpad_init(ck_rowpad *rp, int64_t w, int64_t pb, int64_t s, int64_t wj,
 void ck_pad_row(const ck_rowpad *rp, const float *src, float *dst, int64_t pstride);
 void ck_zero_row(const ck_rowpad *rp, float *dst, int64_t pstride);
 
+/* ck_rowpad_init for c's rows, and whole planes where they are small:
+ * what ck_pad_sample takes. */
+void ck_pad_init(ck_rowpad *rp, const ck_conv *c, const ck_lay *l);
 /* One sample x [cin, h, w] into the padded layout at dst (every one of its
- * SS floats written; rp from ck_rowpad_init for c). */
+ * SS floats written; rp from ck_pad_init for c). */
 void ck_pad_sample(const ck_conv *c, const ck_lay *l, const ck_rowpad *rp, const float *x, float *dst);
 /* A sample the layer before wrote into the padded layout (zero padding):
  * zeros everywhere ck_pad_sample would put them. */

@@ -725,7 +725,7 @@ int ck_oc_forward(const ck_conv *c, const float *W, const float *bias, const flo
      * itself is the padded layout, and no load reaches past it */
     J.direct = !J.laid_out && !c->pb[0] && !c->pa[0] && !c->pb[1] && !c->pa[1] && c->s[1] == 1 &&
                c->ow % p.cols == 0;
-    ck_rowpad_init(&J.rp, c->w, c->pb[1], c->s[1], l.Wj, c->mode == CK_PAD_ZEROS);
+    ck_pad_init(&J.rp, c, &l);
     if (J.laid_out) {
         for (int64_t n = 0; n < c->n; n++)
             ck_pad_borders(c, &l, (float *)x + n * l.SS);

@@ -84,6 +84,7 @@ void ck_rowpad_init(ck_rowpad *rp, int64_t w, int64_t pb, int64_t s, int64_t wj,
     rp->pb = pb;
     rp->nch = (wj + 15) / 16;
     rp->fast = 0;
+    rp->plane = 0; /* ck_pad_init sets it */
 #ifdef CK_X86
     rp->fast = zeros && s <= 2 && rp->nch <= CK_ROWPAD_MAX;
     for (int64_t v = 0; rp->fast && v < rp->nch; v++) {
@@ -127,7 +128,6 @@ CK_TARGET void ck_zero_row(const ck_rowpad *rp, float *dst, int64_t pstride)
 }
 #endif
 
-#ifdef CK_X86
 /*
  * Planes of 16 input floats or fewer, padded to 64 or fewer (stride 1,
  * zeros): each whole plane in one load, its padded plane as up to four
@@ -135,34 +135,38 @@ CK_TARGET void ck_zero_row(const ck_rowpad *rp, float *dst, int64_t pstride)
  * was four calls of a masked load and store (W7's 512 -> 512 at 2x2, 64
  * samples: 0.55 of 2.2 ms at 2 threads, the padding before the tasks).
  */
-static CK_TARGET int pad_planes(const ck_conv *c, const ck_lay *l, const float *x, float *dst)
+void ck_pad_init(ck_rowpad *rp, const ck_conv *c, const ck_lay *l)
 {
-    int64_t H = c->h, W = c->w, PS = l->PS, nv = (PS + 15) / 16;
-    if (c->s[0] != 1 || c->s[1] != 1 || c->mode != CK_PAD_ZEROS || H * W > 16 || PS > 64 || l->RS != l->Wp)
-        return 0;
-    int32_t idx[64];
-    uint64_t in = 0;
-    for (int64_t i = 0; i < 64; i++) {
+    ck_rowpad_init(rp, c->w, c->pb[1], c->s[1], l->Wj, c->mode == CK_PAD_ZEROS);
+    int64_t H = c->h, W = c->w;
+    rp->plane = rp->fast && c->s[0] == 1 && c->s[1] == 1 && H * W <= 16 && l->PS <= 64 && l->RS == l->Wp;
+    rp->pin = 0;
+    for (int64_t i = 0; rp->plane && i < 64; i++) {
         int64_t ph = i / l->RS - c->pb[0], pw = i % l->RS - c->pb[1];
-        int inside = i < PS && ph >= 0 && ph < H && pw >= 0 && pw < W;
-        idx[i] = inside ? (int32_t)(ph * W + pw) : 0;
-        in |= (uint64_t)inside << i;
+        int inside = i < l->PS && ph >= 0 && ph < H && pw >= 0 && pw < W;
+        rp->pidx[i] = inside ? (int32_t)(ph * W + pw) : 0;
+        rp->pin |= (uint64_t)inside << i;
     }
+}
+
+#ifdef CK_X86
+static CK_TARGET void pad_planes(const ck_conv *c, const ck_lay *l, const ck_rowpad *rp, const float *x, float *dst)
+{
+    int64_t HW = c->h * c->w, PS = l->PS, nv = (PS + 15) / 16;
     __m512i vi[4];
     __mmask16 keep[4], st[4];
     for (int64_t v = 0; v < nv; v++) {
-        vi[v] = _mm512_loadu_si512(idx + 16 * v);
-        keep[v] = (__mmask16)(in >> (16 * v));
+        vi[v] = _mm512_loadu_si512(rp->pidx + 16 * v);
+        keep[v] = (__mmask16)(rp->pin >> (16 * v));
         st[v] = (__mmask16)(PS - 16 * v >= 16 ? 0xffff : (1u << (PS - 16 * v)) - 1);
     }
-    __mmask16 lm = (__mmask16)((1u << (H * W)) - 1);
+    __mmask16 lm = (__mmask16)((1u << HW) - 1);
     for (int64_t ch = 0; ch < c->cin; ch++) {
-        __m512 p = _mm512_maskz_loadu_ps(lm, x + ch * H * W);
+        __m512 p = _mm512_maskz_loadu_ps(lm, x + ch * HW);
         float *d = dst + ch * PS;
         for (int64_t v = 0; v < nv; v++)
             _mm512_mask_storeu_ps(d + 16 * v, st[v], _mm512_maskz_permutexvar_ps(keep[v], vi[v], p));
     }
-    return 1;
 }
 #endif
 
@@ -172,8 +176,10 @@ void ck_pad_sample(const ck_conv *c, const ck_lay *l, const ck_rowpad *rp, const
 {
     int64_t H = c->h, W = c->w, s = c->s[1], pl = c->pb[1];
 #ifdef CK_X86
-    if (rp->fast && pad_planes(c, l, x, dst))
+    if (rp->plane) {
+        pad_planes(c, l, rp, x, dst);
         return;
+    }
 #endif
     for (int64_t ch = 0; ch < c->cin; ch++) {
         const float *xc = x + ch * H * W;

@@ -433,7 +433,7 @@ int ck_wg_forward(const ck_conv *c, const float *W, const float *bias, const flo
     wg_job J = {.c = c, .l = &l, .p = &p, .pk = pk, .x = x, .y = y, .taps = taps, .idx = idx,
                 .work = ctx->work + wg_shared(c), .area = wg_area(c, &l, &p) + 16, .ctx = ctx,
                 .lay = ctx->out_layout, .laid_out = ctx->in_laid_out, .nbr = 1};
-    ck_rowpad_init(&J.rp, c->w, c->pb[1], 1, l.Wj, 1);
+    ck_pad_init(&J.rp, c, &l);
     if (J.laid_out)
         for (int64_t n = 0; n < c->n; n++)
             ck_pad_borders(c, &l, (float *)x + n * l.SS);
