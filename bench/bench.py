@@ -708,19 +708,17 @@ def scaling_pairs(ctx, name, W, small, big, out, batch):
     machine's slow and fast minutes fall on all of them (the per-thread-
     count rows above are measured half a minute or more apart).  Each
     repeat's (t_BIG - t_SMALL) per run: {"one": {cpu: t}, "two": t}."""
+    def diff(T, cpus):
+        pin(ctx, cpus)
+        tb = run_proc(seqrun_cmd(ctx, W["spec"], W["weights"], big, out, T, batch))[0]
+        ts_ = run_proc(seqrun_cmd(ctx, W["spec"], W["weights"], small, out, T, batch))[0]
+        return max(tb - ts_, 1e-9)
+
     q = []
     for _ in range(ctx.cfg["reps"]):
         try:
-            rep = {"one": {}}
-            for cpu in ctx.cpus:
-                pin(ctx, {cpu})
-                tb = run_proc(seqrun_cmd(ctx, W["spec"], W["weights"], big, out, 1, batch))[0]
-                ts_ = run_proc(seqrun_cmd(ctx, W["spec"], W["weights"], small, out, 1, batch))[0]
-                rep["one"][cpu] = max(tb - ts_, 1e-9)
-            pin(ctx, set(ctx.cpus))
-            tb = run_proc(seqrun_cmd(ctx, W["spec"], W["weights"], big, out, 2, batch))[0]
-            ts_ = run_proc(seqrun_cmd(ctx, W["spec"], W["weights"], small, out, 2, batch))[0]
-            rep["two"] = max(tb - ts_, 1e-9)
+            rep = {"one": {cpu: diff(1, {cpu}) for cpu in ctx.cpus}}
+            rep["two"] = diff(2, set(ctx.cpus))
             q.append(rep)
         except (RunError, subprocess.TimeoutExpired):
             pin(ctx, set(ctx.cpus))
